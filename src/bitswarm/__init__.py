@@ -1,0 +1,7 @@
+"""bitswarm: a complete BitTorrent implementation in Python."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
