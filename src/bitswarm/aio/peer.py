@@ -1,0 +1,149 @@
+"""PeerProtocol: the thin asyncio driver between one TCP socket and one `PeerConnection`.
+
+It feeds received bytes to the sans-IO connection, hands the resulting events to its
+owner (a `PeerOwner`, the torrent runtime), and writes whatever the connection queued.
+An accepted socket does not know its torrent yet: it buffers the first 48 bytes of the
+handshake (BEP 3: pstrlen, pstr, reserved, info_hash), asks the session which torrent
+that info-hash belongs to, and only then builds its `PeerConnection`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from ..wire import events as ev
+from ..wire.connection import PeerConnection
+
+__all__ = ["PeerOwner", "PeerProtocol", "TorrentLookup"]
+
+log = logging.getLogger("bitswarm.peer")
+
+HANDSHAKE_PREFIX = 48  # 1 + 19 + 8 reserved + 20 info-hash
+WRITE_HIGH_WATER = 4 * 2**20
+
+
+class PeerOwner(Protocol):
+    """The torrent runtime that a connected peer belongs to."""
+
+    def peer_connected(self, proto: PeerProtocol) -> PeerConnection: ...
+    def peer_events(self, proto: PeerProtocol, events: list[ev.Event]) -> None: ...
+    def peer_lost(self, proto: PeerProtocol, reason: str) -> None: ...
+
+
+TorrentLookup = Callable[[bytes, tuple[str, int]], "PeerOwner | None"]
+
+
+class PeerProtocol(asyncio.Protocol):
+    """One peer socket. Outgoing ones know their owner; accepted ones look it up."""
+
+    def __init__(
+        self, *, owner: PeerOwner | None = None, lookup: TorrentLookup | None = None
+    ) -> None:
+        self.owner = owner
+        self._lookup = lookup
+        self.conn: PeerConnection | None = None
+        self.transport: asyncio.Transport | None = None
+        self.address: tuple[str, int] = ("", 0)
+        self.outgoing = owner is not None
+        self._pending = bytearray()
+        self._closed = False
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+        self.closed_future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    # ---------------------------------------------------------------- asyncio callbacks
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.address = (str(peer[0]), int(peer[1]))
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        if self.owner is not None:
+            self.conn = self.owner.peer_connected(self)
+            self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        if self._closed:
+            return
+        if self.conn is None:
+            self._pending += data
+            if len(self._pending) < HANDSHAKE_PREFIX:
+                return
+            if not self._route_incoming():
+                return
+            data = bytes(self._pending)
+            self._pending.clear()
+        assert self.conn is not None and self.owner is not None
+        self.conn.receive_data(data)
+        self._dispatch()
+
+    def eof_received(self) -> bool | None:
+        if self.conn is not None:
+            self.conn.receive_data(b"")
+            self._dispatch()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        reason = str(exc) if exc else "connection closed"
+        self._finish(reason)
+
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    # ---------------------------------------------------------------- driver verbs
+    def flush(self) -> None:
+        """Write whatever the connection has queued; close the socket if it closed."""
+        conn, transport = self.conn, self.transport
+        if conn is None or transport is None or self._closed:
+            return
+        data = conn.data_to_send()
+        if data:
+            transport.write(data)
+        if conn.closed:
+            self.close(conn.close_reason or "closed")
+
+    async def writable(self) -> None:
+        """Wait until the socket's write buffer drains below its high-water mark."""
+        await self._can_write.wait()
+
+    def close(self, reason: str) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+        self._finish(reason)
+
+    # ---------------------------------------------------------------- internals
+    def _route_incoming(self) -> bool:
+        info_hash = bytes(self._pending[28:48])
+        owner = self._lookup(info_hash, self.address) if self._lookup else None
+        if owner is None:
+            log.debug("refused %s:%d: unknown info-hash %s", *self.address, info_hash.hex())
+            self.close("unknown info-hash")
+            return False
+        self.owner = owner
+        self.conn = owner.peer_connected(self)
+        return True
+
+    def _dispatch(self) -> None:
+        conn, owner = self.conn, self.owner
+        assert conn is not None and owner is not None
+        events = conn.events()
+        if events:
+            owner.peer_events(self, events)
+        self.flush()
+
+    def _finish(self, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._can_write.set()
+        if not self.closed_future.done():
+            self.closed_future.set_result(reason)
+        if self.owner is not None and self.conn is not None:
+            self.owner.peer_lost(self, reason)

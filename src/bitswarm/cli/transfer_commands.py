@@ -1,0 +1,224 @@
+"""`bitswarm download` and `bitswarm seed`: run the engine with live progress."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from ..errors import BitswarmError
+from ..metainfo import Metainfo
+from ..session import Session, SessionConfig, TorrentRuntime, TorrentState
+from . import demo_command, render
+from .live import LiveView
+from .torrent_commands import load_torrent
+
+__all__ = ["parse_peer", "register"]
+
+
+def parse_peer(text: str) -> tuple[str, int]:
+    """HOST:PORT or [IPv6]:PORT."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        raise ValueError(f"not HOST:PORT: {text!r}")
+    return host.strip("[]"), int(port)
+
+
+parse_peer.__name__ = "HOST:PORT"
+
+
+def parse_duration(text: str) -> float:
+    """Seconds, or with a unit: 90s, 30m, 2h."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    t = text.strip().lower()
+    if t and t[-1] in units:
+        return float(t[:-1]) * units[t[-1]]
+    return float(t)
+
+
+parse_duration.__name__ = "duration"
+
+
+def add_network_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=6881,
+                   help="listening port (default 6881, or the next free one)")
+    p.add_argument("--bind", default=None, metavar="ADDR",
+                   help="listening address (default: every interface)")
+    p.add_argument("--peer", action="append", default=[], type=parse_peer, metavar="HOST:PORT",
+                   help="connect to this peer; repeat for more")
+    p.add_argument("--tracker", action="append", default=[], metavar="URL",
+                   help="announce to this tracker too; repeat for more")
+    p.add_argument("--max-peers", type=int, default=50, help="connections per torrent")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON status line per second instead of a progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="show per-file progress")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("download", help="download a torrent, then seed it",
+                       description="Download a torrent with live progress, then seed it.")
+    p.add_argument("source", help="a .torrent file (magnet links: see `bitswarm info`)")
+    p.add_argument("-o", "--output", type=Path, default=Path("."), metavar="DIR",
+                   help="download folder (default: the current folder)")
+    seeding = p.add_mutually_exclusive_group()
+    seeding.add_argument("--seed-ratio", type=float, default=None, metavar="R",
+                         help="after downloading, seed until uploaded/size reaches R (default 1.0)")
+    seeding.add_argument("--seed-time", type=parse_duration, default=None, metavar="T",
+                         help="after downloading, seed for T (e.g. 90s, 30m, 2h)")
+    seeding.add_argument("--no-seed", action="store_true",
+                         help="exit as soon as every piece is verified")
+    add_network_options(p)
+    p.set_defaults(handler=cmd_download)
+
+    p = sub.add_parser("seed", help="seed a torrent from data on disk",
+                       description="Verify data on disk against a torrent and seed it.")
+    p.add_argument("torrent", type=Path)
+    p.add_argument("data", type=Path, metavar="DATA_PATH",
+                   help="the torrent's file or folder, or the folder that holds it")
+    add_network_options(p)
+    p.set_defaults(handler=cmd_seed)
+
+    demo_command.register(sub)
+
+
+def resume_path_for(meta: Metainfo, save_path: Path) -> Path:
+    """Where fast-resume data lives: keyed by info-hash and download folder."""
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    folder = hashlib.sha1(str(save_path.resolve()).encode()).hexdigest()[:12]
+    path = base / "bitswarm" / "resume" / f"{meta.info.info_hashes.wire.hex()}-{folder}.resume"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def session_config(args: argparse.Namespace) -> SessionConfig:
+    return SessionConfig(listen_host=args.bind, listen_port=args.port, max_peers=args.max_peers)
+
+
+def run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
+    """Run `main(stop)` on a fresh loop; SIGINT/SIGTERM set `stop` for a clean shutdown."""
+
+    async def runner() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await main(stop)
+
+    return asyncio.run(runner())
+
+
+def _load(source: str) -> Metainfo:
+    if source.startswith("magnet:"):
+        raise BitswarmError(
+            "downloading from a magnet link needs metadata exchange (BEP 9), "
+            "which is not built yet; use the .torrent file"
+        )
+    return load_torrent(Path(source))
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    meta = _load(args.source)
+    out: Path = args.output
+    out.mkdir(parents=True, exist_ok=True)
+    ratio = args.seed_ratio if args.seed_ratio is not None else (
+        None if args.seed_time is not None or args.no_seed else 1.0)
+
+    async def main(stop: asyncio.Event) -> int:
+        async with Session(session_config(args)) as session:
+            rt = await session.add(meta, out, peers=args.peer, trackers=args.tracker,
+                                   resume_path=resume_path_for(meta, out))
+            view = LiveView(rt, json_lines=args.json, verbose=args.verbose)
+            code = await _download_loop(rt, view, stop, args, ratio)
+            view.close()
+            return code
+
+    return run_until_signal(main)
+
+
+async def _download_loop(
+    rt: TorrentRuntime, view: LiveView, stop: asyncio.Event, args: argparse.Namespace,
+    ratio: float | None,
+) -> int:
+    seeding_since: float | None = None
+    size = max(1, rt.meta.info.total_length)
+    while not stop.is_set():
+        view.update()
+        if rt.state is TorrentState.ERROR:
+            view.close()
+            raise BitswarmError(f"download failed: {rt.error}")
+        if rt.completed.is_set():
+            if seeding_since is None:
+                seeding_since = time.monotonic()
+                view.note(f"download complete: {rt.meta.info.name}, every piece verified")
+            if args.no_seed:
+                return 0
+            if args.seed_time is not None and time.monotonic() - seeding_since >= args.seed_time:
+                return 0
+            if ratio is not None and rt.core is not None and rt.core.uploaded / size >= ratio:
+                return 0
+        try:
+            async with asyncio.timeout(1.0):
+                await stop.wait()
+        except TimeoutError:
+            pass
+    view.note("stopping: resume data saved")
+    return 0 if rt.completed.is_set() else 130
+
+
+def locate_data(meta: Metainfo, data: Path) -> Path:
+    """The download folder for DATA_PATH: its parent if it *is* the torrent's content."""
+    if not data.exists():
+        raise BitswarmError(f"no such file or folder: {data}")
+    if data.name == meta.info.name and (data.is_file() == meta.info.single_file):
+        return data.parent
+    return data
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    meta = load_torrent(args.torrent)
+    save_path = locate_data(meta, args.data)
+
+    async def main(stop: asyncio.Event) -> int:
+        async with Session(session_config(args)) as session:
+            rt = await session.add(meta, save_path, peers=args.peer, trackers=args.tracker,
+                                   resume_path=resume_path_for(meta, save_path))
+            if rt.core is None or rt.core.have.none():
+                raise BitswarmError(
+                    f"no data of {meta.info.name!r} found under {save_path} "
+                    "(not one piece matches the torrent)"
+                )
+            if not rt.core.is_seed:
+                print(f"bitswarm: warning: only {rt.core.have.count()} of "
+                      f"{meta.info.num_pieces} pieces are present; seeding those",
+                      file=sys.stderr)
+            view = LiveView(rt, json_lines=args.json, verbose=args.verbose)
+            view.note(f"seeding {meta.info.name} on port {session.listen_port}")
+            while not stop.is_set():
+                view.update()
+                if rt.state is TorrentState.ERROR:
+                    view.close()
+                    raise BitswarmError(f"seeding failed: {rt.error}")
+                try:
+                    async with asyncio.timeout(1.0):
+                        await stop.wait()
+                except TimeoutError:
+                    pass
+            view.close()
+            return 0
+
+    return run_until_signal(main)
+
+
+def print_json_line(obj: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+_ = render  # the live view renders through render's helpers

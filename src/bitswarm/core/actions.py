@@ -1,0 +1,69 @@
+"""What a `TorrentCore` asks its driver to do: disk work, disconnects, bans, status.
+
+The core never touches a socket or a file. It drains these with `TorrentCore.actions()`;
+the session carries each one out and reports back (`piece_checked`, `block_read`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+__all__ = [
+    "Action",
+    "BanPeer",
+    "DisconnectPeer",
+    "PieceVerified",
+    "ReadBlock",
+    "TorrentCompleted",
+    "VerifyPiece",
+]
+
+PeerKey = Hashable
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyPiece:
+    """Hash `data` off the loop; write it only if it matches; report `piece_checked`."""
+
+    piece: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBlock:
+    """Read a block for a peer's request; report `block_read` with the bytes."""
+
+    peer: PeerKey
+    piece: int
+    begin: int
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class DisconnectPeer:
+    peer: PeerKey
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BanPeer:
+    """Disconnect and never reconnect to this peer's address (smart ban)."""
+
+    peer: PeerKey
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PieceVerified:
+    """A piece passed its hash and was written (for progress and resume)."""
+
+    piece: int
+
+
+@dataclass(frozen=True, slots=True)
+class TorrentCompleted:
+    """Every wanted piece is verified: announce `completed`, start seeding."""
+
+
+Action = VerifyPiece | ReadBlock | DisconnectPeer | BanPeer | PieceVerified | TorrentCompleted

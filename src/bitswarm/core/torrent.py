@@ -1,0 +1,386 @@
+"""TorrentCore: the sans-IO brain of one torrent, sitting above its peer connections.
+
+Theory of operation (as aioquic's H3Connection sits above QuicConnection):
+
+* The driver owns sockets and hands the core each `PeerConnection` (itself sans-IO) with a
+  key. It feeds every wire event in with `handle_peer_event(key, event, now=...)`, disk
+  results with `piece_checked` / `block_read`, and the clock with `handle_timer(now=...)`.
+* The core decides: what to request (the `PiecePicker`), whom to unchoke (the `Choker`),
+  what to read or verify (drained as `actions()`), whom to drop or ban. It calls the
+  connections' `send_*` commands; the driver flushes `data_to_send()` afterwards.
+
+Rules:
+* A block is copied once, into its piece's buffer; a full piece goes out as one
+  `VerifyPiece`. Nothing is written before it is verified (BEP 3: pieces are checked by hash).
+* A piece that fails its hash goes back to the picker; every peer that sent blocks of it
+  is charged, and a peer charged with `ban_threshold` failed pieces is banned (smart ban).
+* We only send a block for a request the peer still wants (not cancelled, not choked away).
+* Requests are pipelined to a depth sized from each peer's measured rate (`request_queue`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..bitfield import Bitfield
+from ..swarm.choker import Choker, PeerStats
+from ..swarm.picker import Block, PiecePicker
+from ..swarm.rate import RateMeter
+from ..swarm.request_queue import desired_queue_depth
+from ..wire import events as ev
+from .actions import (
+    Action,
+    BanPeer,
+    DisconnectPeer,
+    PieceVerified,
+    ReadBlock,
+    TorrentCompleted,
+    VerifyPiece,
+)
+
+if TYPE_CHECKING:
+    from random import Random
+
+    from ..wire.connection import PeerConnection
+
+__all__ = ["CoreConfig", "PeerInfo", "TorrentCore"]
+
+PeerKey = Hashable
+BLOCK = 16 * 1024
+SNUB_SECONDS = 60.0
+TICK_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class CoreConfig:
+    unchoke_slots: int = 4
+    rechoke_interval: float = 10.0
+    ban_threshold: int = 2
+    max_queue_depth: int = 500
+    seeding_algorithm: str = "fastest_upload"
+
+
+@dataclass(slots=True)
+class PeerInfo:
+    """What the core knows of one peer, beyond its connection's own state."""
+
+    conn: PeerConnection
+    connected_at: float
+    down: RateMeter = field(default_factory=RateMeter)
+    up: RateMeter = field(default_factory=RateMeter)
+    last_block_at: float = 0.0
+    last_unchoked_at: float | None = None
+    joined_picker: bool = False
+    failed_pieces: int = 0
+
+
+class TorrentCore:
+    """One torrent's swarm logic over many peer connections. No I/O, no clock reads."""
+
+    def __init__(
+        self,
+        *,
+        num_pieces: int,
+        piece_length: int,
+        total_length: int,
+        have: Bitfield,
+        rng: Random,
+        config: CoreConfig | None = None,
+        now: float = 0.0,
+    ) -> None:
+        self.config = config or CoreConfig()
+        self.num_pieces = num_pieces
+        self.piece_length = piece_length
+        self.total_length = total_length
+        self.have = have
+        self.rng = rng
+        self.picker = PiecePicker(
+            num_pieces=num_pieces, piece_length=piece_length,
+            total_length=total_length, rng=rng, have=have,
+        )
+        self.choker = Choker(slots=self.config.unchoke_slots)
+        self.peers: dict[PeerKey, PeerInfo] = {}
+        self.down = RateMeter()
+        self.up = RateMeter()
+        self.downloaded = 0  # payload bytes received (including wasted)
+        self.uploaded = 0
+        self.wasted = 0
+        self._buffers: dict[int, bytearray] = {}
+        self._received: dict[int, int] = {}
+        self._contributors: dict[int, set[PeerKey]] = {}
+        self._verifying: set[int] = set()
+        self._actions: list[Action] = []
+        self._next_rechoke = now + self.config.rechoke_interval
+        self._next_tick = now + TICK_SECONDS
+        self._completed_reported = self.picker.is_complete()
+
+    # ------------------------------------------------------------------ public surface
+    @property
+    def is_seed(self) -> bool:
+        return self.have.all()
+
+    @property
+    def is_complete(self) -> bool:
+        """Every wanted piece is verified (what `download --no-seed` waits for)."""
+        return self.picker.is_complete()
+
+    def actions(self) -> list[Action]:
+        out, self._actions = self._actions, []
+        return out
+
+    def get_timer(self) -> float:
+        return min(self._next_rechoke, self._next_tick)
+
+    def add_peer(self, key: PeerKey, conn: PeerConnection, *, now: float) -> None:
+        self.peers[key] = PeerInfo(conn=conn, connected_at=now, last_block_at=now)
+
+    def remove_peer(self, key: PeerKey) -> None:
+        info = self.peers.pop(key, None)
+        if info is not None and info.joined_picker:
+            self.picker.peer_left(key)
+
+    def handle_peer_event(self, key: PeerKey, event: ev.Event, *, now: float) -> None:
+        info = self.peers.get(key)
+        if info is None:
+            return
+        conn = info.conn
+        match event:
+            case ev.HandshakeReceived():
+                self._on_handshake(conn)
+            case ev.BitfieldReceived(bitfield=bits):
+                self._join_picker(key, info, bits)
+            case ev.HaveAllReceived():
+                self._join_picker(key, info, Bitfield(self.num_pieces, full=True))
+            case ev.HaveNoneReceived():
+                self._join_picker(key, info, Bitfield(self.num_pieces))
+            case ev.HaveReceived(index=index):
+                if not info.joined_picker:
+                    self._join_picker(key, info, Bitfield(self.num_pieces))
+                self.picker.peer_has(key, index)
+                self._update_interest(key, info)
+            case ev.Unchoked():
+                self._request_more(key, info, now)
+            case ev.Choked():
+                if not conn.supports_fast:  # BEP 3: a choke discards pending requests;
+                    self.picker.peer_choked(key)  # BEP 6: they stay until rejected
+
+            case ev.Interested():
+                self._maybe_unchoke_now(key, info, now)
+            case ev.NotInterested():
+                pass
+            case ev.RequestReceived(index=index, begin=begin, length=length):
+                self._on_request(key, info, index, begin, length)
+            case ev.PieceReceived(index=index, begin=begin, data=data):
+                self._on_block(key, info, index, begin, data, now)
+            case ev.RejectReceived(index=index, begin=begin, length=length):
+                self.picker.block_rejected(key, Block(index, begin, length))
+                self._request_more(key, info, now)
+            case ev.AllowedFastReceived() | ev.SuggestReceived() | ev.CancelReceived():
+                pass  # cancels are tracked by the connection's peer_requests
+            case ev.ConnectionClosed():
+                self.remove_peer(key)
+            case _:
+                pass
+
+    def piece_checked(self, piece: int, ok: bool, *, now: float) -> None:
+        """The disk worker's verdict on a `VerifyPiece`."""
+        self._verifying.discard(piece)
+        contributors = self._contributors.pop(piece, set())
+        if ok:
+            self.have.add(piece)
+            self.picker.piece_passed(piece)
+            self._actions.append(PieceVerified(piece))
+            for key, info in list(self.peers.items()):
+                if info.conn.closed:
+                    continue
+                info.conn.send_have(piece)
+                self._update_interest(key, info)
+            if not self._completed_reported and self.picker.is_complete():
+                self._completed_reported = True
+                self._actions.append(TorrentCompleted())
+                self._drop_seeds_if_seed()
+            return
+        self.wasted += self._piece_size(piece)
+        self.picker.piece_failed(piece)
+        for key in contributors:
+            info = self.peers.get(key)
+            if info is None:
+                continue
+            info.failed_pieces += 1
+            if info.failed_pieces >= self.config.ban_threshold:
+                self._actions.append(
+                    BanPeer(key, f"sent data for {info.failed_pieces} pieces that failed the hash")
+                )
+                self.remove_peer(key)
+        for key, info in list(self.peers.items()):
+            self._request_more(key, info, now)
+
+    def block_read(self, key: PeerKey, piece: int, begin: int, data: bytes, *, now: float) -> None:
+        """The bytes for a `ReadBlock`: send them if the peer still wants them."""
+        info = self.peers.get(key)
+        if info is None or info.conn.closed:
+            return
+        if (piece, begin, len(data)) not in info.conn.peer_requests:
+            return  # cancelled, or choked away, while we read
+        info.conn.send_piece(piece, begin, data)
+        n = len(data)
+        self.uploaded += n
+        self.up.add(n, now)
+        info.up.add(n, now)
+
+    def handle_timer(self, *, now: float) -> None:
+        if now >= self._next_tick:
+            self._next_tick = now + TICK_SECONDS
+            for key, info in list(self.peers.items()):
+                if info.conn.closed:
+                    continue
+                if info.conn.outstanding_requests and now - info.last_block_at > SNUB_SECONDS:
+                    self._snubbed(key, info)
+                self._request_more(key, info, now)
+        if now >= self._next_rechoke:
+            self._next_rechoke = now + self.config.rechoke_interval
+            self._rechoke(now)
+
+    # ------------------------------------------------------------------ internals
+    def _piece_size(self, piece: int) -> int:
+        if piece == self.num_pieces - 1:
+            return self.total_length - piece * self.piece_length
+        return self.piece_length
+
+    def _on_handshake(self, conn: PeerConnection) -> None:
+        if conn.supports_extended:
+            conn.send_extended_handshake({b"m": {}, b"v": b"bitswarm 0.1.0", b"reqq": 2000})
+        conn.send_bitfield(self.have)
+
+    def _join_picker(self, key: PeerKey, info: PeerInfo, bits: Bitfield) -> None:
+        if info.joined_picker:
+            return
+        info.joined_picker = True
+        self.picker.peer_joined(key, bits)
+        self._update_interest(key, info)
+
+    def _update_interest(self, key: PeerKey, info: PeerInfo) -> None:
+        conn = info.conn
+        if conn.closed:
+            return
+        interesting = not self.picker.is_complete() and self.picker.is_interesting(conn.peer_has)
+        if interesting and not conn.am_interested:
+            conn.send_interested()
+        elif not interesting and conn.am_interested:
+            conn.send_not_interested()
+
+    def _drop_seeds_if_seed(self) -> None:
+        if not self.is_seed:
+            return
+        for key, info in list(self.peers.items()):
+            if info.conn.peer_has.all():
+                self._actions.append(DisconnectPeer(key, "both sides are seeds"))
+
+    def _maybe_unchoke_now(self, key: PeerKey, info: PeerInfo, now: float) -> None:
+        """Unchoke at once while slots are free, rather than waiting for the next rechoke."""
+        if not info.conn.am_choking:
+            return
+        unchoked = sum(1 for p in self.peers.values() if not p.conn.am_choking)
+        if unchoked < self.config.unchoke_slots + 1:
+            info.conn.send_unchoke()
+            info.last_unchoked_at = now
+
+    def _rechoke(self, now: float) -> None:
+        stats = [
+            PeerStats(
+                key=key,
+                interested=info.conn.peer_interested,
+                download_rate=info.down.rate(now),
+                upload_rate=info.up.rate(now),
+                snubbed=bool(info.conn.outstanding_requests)
+                and now - info.last_block_at > SNUB_SECONDS,
+                is_choked=info.conn.am_choking,
+                connected_at=info.connected_at,
+                last_unchoked_at=info.last_unchoked_at,
+                uploaded_total=info.up.total,
+                downloaded_total=info.down.total,
+            )
+            for key, info in self.peers.items()
+            if not info.conn.closed
+        ]
+        decision = self.choker.rechoke(stats, seeding=self.is_seed, now=now, rng=self.rng)
+        for key, info in self.peers.items():
+            if info.conn.closed:
+                continue
+            if key in decision.unchoke:
+                if info.conn.am_choking:
+                    info.conn.send_unchoke()
+                    info.last_unchoked_at = now
+            elif not info.conn.am_choking:
+                self._choke(info)
+
+    def _choke(self, info: PeerInfo) -> None:
+        conn = info.conn
+        pending = list(conn.peer_requests)
+        conn.send_choke()
+        if conn.supports_fast:  # BEP 6: a choke must be followed by rejects
+            for index, begin, length in pending:
+                conn.send_reject(index, begin, length)
+
+    def _on_request(self, key: PeerKey, info: PeerInfo, index: int, begin: int, length: int) -> None:
+        conn = info.conn
+        if conn.am_choking or index not in self.have:
+            if conn.supports_fast:
+                conn.send_reject(index, begin, length)
+            return
+        self._actions.append(ReadBlock(key, index, begin, length))
+
+    def _on_block(
+        self, key: PeerKey, info: PeerInfo, index: int, begin: int, data: bytes, now: float
+    ) -> None:
+        n = len(data)
+        self.downloaded += n
+        self.down.add(n, now)
+        info.down.add(n, now)
+        info.last_block_at = now
+        block = Block(index, begin, n)
+        if index in self.have or index in self._verifying:
+            self.wasted += n
+            self._request_more(key, info, now)
+            return
+        complete, cancels = self.picker.block_received(key, block)
+        for other, cblock in cancels:
+            oinfo = self.peers.get(other)
+            if oinfo is not None and not oinfo.conn.closed:
+                oinfo.conn.send_cancel(cblock.piece, cblock.begin, cblock.length)
+        buf = self._buffers.get(index)
+        if buf is None:
+            buf = self._buffers[index] = bytearray(self._piece_size(index))
+            self._received[index] = 0
+        buf[begin : begin + n] = data
+        self._received[index] += n
+        self._contributors.setdefault(index, set()).add(key)
+        if complete:
+            self._buffers.pop(index)
+            self._received.pop(index)
+            self._verifying.add(index)
+            self._actions.append(VerifyPiece(index, bytes(buf)))
+        self._request_more(key, info, now)
+
+    def _snubbed(self, key: PeerKey, info: PeerInfo) -> None:
+        """A peer sent nothing for a minute: cancel our requests and give them to others."""
+        self.picker.peer_choked(key)
+        conn = info.conn
+        for index, begin, length in list(conn.outstanding_requests):
+            conn.send_cancel(index, begin, length)
+
+    def _request_more(self, key: PeerKey, info: PeerInfo, now: float) -> None:
+        conn = info.conn
+        if conn.closed or conn.peer_choking or not conn.am_interested:
+            return
+        depth = desired_queue_depth(info.down.rate(now), maximum=self.config.max_queue_depth)
+        want = depth - len(conn.outstanding_requests)
+        if want <= 0 or want < depth // 4 and conn.outstanding_requests:
+            return  # refill in batches, not one block per arriving block
+        for block in self.picker.pick(key, want):
+            conn.send_request(block.piece, block.begin, block.length)
+
+    def peers_iter(self) -> Iterable[tuple[PeerKey, PeerInfo]]:
+        return self.peers.items()

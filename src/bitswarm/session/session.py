@@ -1,0 +1,146 @@
+"""Session: many torrents in one process behind one listening port (L3).
+
+The session owns the listening sockets (IPv4 and IPv6 where asked), our peer id (BEP 20),
+the global connection limit, and the registry that routes an accepted connection to its
+torrent by info-hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..aio.peer import PeerOwner, PeerProtocol
+from ..errors import BitswarmError
+from ..metainfo import Metainfo
+from ..peer_id import make_peer_id
+from .torrent import TorrentRuntime
+
+__all__ = ["PortInUseError", "Session", "SessionConfig"]
+
+log = logging.getLogger("bitswarm.session")
+
+DEFAULT_PORT = 6881
+PORT_TRIES = 50
+
+
+class PortInUseError(BitswarmError):
+    """No port could be bound to listen on."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    listen_host: str | None = None  # None: every interface, IPv4 and IPv6
+    listen_port: int = DEFAULT_PORT
+    find_free_port: bool = True  # try the next ports when the one asked for is taken
+    max_peers: int = 50  # per torrent
+    max_connections: int = 400  # for the whole session
+
+
+class Session:
+    """Runs torrents. Use as `async with Session(config) as s: rt = await s.add(...)`."""
+
+    def __init__(self, config: SessionConfig | None = None) -> None:
+        self.config = config or SessionConfig()
+        self.peer_id = make_peer_id(random.Random())
+        self.torrents: dict[bytes, TorrentRuntime] = {}
+        self.listen_port = 0
+        self._servers: list[asyncio.Server] = []
+        self._own_hosts: set[str] = {"127.0.0.1", "::1", "0.0.0.0", "::"} | local_addresses()
+
+    async def __aenter__(self) -> Session:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        port = self.config.listen_port
+        last_error: OSError | None = None
+        tries = PORT_TRIES if self.config.find_free_port and port else 1
+        for candidate in range(port, port + tries):
+            try:
+                server = await loop.create_server(
+                    lambda: PeerProtocol(lookup=self._lookup),
+                    host=self.config.listen_host, port=candidate,
+                    reuse_address=True, backlog=128,
+                )
+            except OSError as exc:
+                last_error = exc
+                continue
+            self._servers.append(server)
+            self.listen_port = server.sockets[0].getsockname()[1]
+            for sock in server.sockets:
+                self._own_hosts.add(str(sock.getsockname()[0]))
+            break
+        else:
+            where = f"{self.config.listen_host or '*'}:{port}"
+            raise PortInUseError(f"cannot listen on {where}: {last_error}")
+        if self.config.listen_host:
+            self._own_hosts.add(self.config.listen_host)
+        log.info("listening on port %d", self.listen_port)
+
+    async def close(self) -> None:
+        for rt in list(self.torrents.values()):
+            await rt.stop()
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+        self._servers.clear()
+
+    async def add(
+        self,
+        meta: Metainfo,
+        save_path: Path,
+        *,
+        peers: Iterable[tuple[str, int]] = (),
+        trackers: Iterable[str] = (),
+        resume_path: Path | None = None,
+    ) -> TorrentRuntime:
+        key = meta.info.info_hashes.wire
+        if key in self.torrents:
+            raise BitswarmError(f"torrent {key.hex()} is already in this session")
+        rt = TorrentRuntime(self, meta, save_path, peers=peers, trackers=trackers,
+                            resume_path=resume_path)
+        self.torrents[key] = rt
+        try:
+            await rt.start()
+        except BaseException:
+            self.torrents.pop(key, None)
+            raise
+        return rt
+
+    async def remove(self, rt: TorrentRuntime) -> None:
+        await rt.stop()
+        self.torrents.pop(rt.info_hash, None)
+
+    def connection_count(self) -> int:
+        return sum(len(rt.protocols) for rt in self.torrents.values())
+
+    def is_own_address(self, addr: tuple[str, int]) -> bool:
+        return addr[1] == self.listen_port and addr[0] in self._own_hosts
+
+    def _lookup(self, info_hash: bytes, address: tuple[str, int]) -> PeerOwner | None:
+        if self.connection_count() >= self.config.max_connections:
+            return None
+        return self.torrents.get(info_hash)
+
+
+def local_addresses() -> set[str]:
+    """Addresses of this host, best effort (to recognise ourselves in tracker replies)."""
+    hosts: set[str] = set()
+    with contextlib.suppress(OSError):
+        for family, _, _, _, sockaddr in socket.getaddrinfo(socket.gethostname(), None):
+            if family in (socket.AF_INET, socket.AF_INET6):
+                hosts.add(str(sockaddr[0]))
+    return hosts

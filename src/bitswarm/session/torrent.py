@@ -1,0 +1,379 @@
+"""TorrentRuntime: one torrent inside a running session (L3 composition).
+
+It owns the torrent's sans-IO `TorrentCore`, its storage and disk worker, its peer
+sockets and its announcer, and carries out the core's actions: verify-and-write pieces
+off the loop, read blocks for uploads with backpressure, disconnect and ban peers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..aio.disk import DiskWorker
+from ..aio.peer import PeerProtocol
+from ..bitfield import Bitfield
+from ..core.actions import (
+    BanPeer,
+    DisconnectPeer,
+    PieceVerified,
+    ReadBlock,
+    TorrentCompleted,
+    VerifyPiece,
+)
+from ..core.torrent import CoreConfig, TorrentCore
+from ..errors import BitswarmError, StorageError
+from ..metainfo import Metainfo
+from ..storage.filesystem import FileStorage
+from ..storage.layout import FileSpec, Layout
+from ..storage.resume import ResumeData, decode_resume, encode_resume, trusted_pieces
+from ..wire import events as ev
+from ..wire.connection import PeerConnection
+from .announcer import Announcer
+from .status import TorrentState, TorrentStatus
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = ["TorrentRuntime"]
+
+log = logging.getLogger("bitswarm.torrent")
+
+CONNECT_TIMEOUT = 10.0
+MAX_HALF_OPEN = 8
+RETRY_FAILED_AFTER = 60.0
+
+
+@dataclass(slots=True)
+class _Uploads:
+    """A peer's queue of block reads, served one at a time with socket backpressure."""
+
+    queue: deque[ReadBlock] = field(default_factory=deque)
+    task: asyncio.Task[None] | None = None
+
+
+def build_layout(meta: Metainfo) -> Layout:
+    return Layout(
+        [FileSpec(path=f.path, length=f.length, is_pad=f.is_pad) for f in meta.info.files],
+        meta.info.piece_length,
+    )
+
+
+class TorrentRuntime:
+    """A torrent being downloaded or seeded by a `Session`."""
+
+    def __init__(
+        self,
+        session: Session,
+        meta: Metainfo,
+        save_path: Path,
+        *,
+        peers: Iterable[tuple[str, int]] = (),
+        trackers: Iterable[str] = (),
+        resume_path: Path | None = None,
+    ) -> None:
+        info = meta.info
+        if not info.has_v1:
+            raise BitswarmError("pure v2 torrents cannot be downloaded yet; use a hybrid torrent")
+        self.session = session
+        self.meta = meta
+        self.info_hash = info.info_hashes.wire
+        self.save_path = save_path
+        self.resume_path = resume_path
+        self.layout = build_layout(meta)
+        self.storage = FileStorage(save_path, self.layout)
+        self.disk = DiskWorker(self.storage)
+        self.state = TorrentState.CHECKING
+        self.error: str | None = None
+        self.core: TorrentCore | None = None
+        self.protocols: set[PeerProtocol] = set()
+        self.known_peers: dict[tuple[str, int], float] = {a: 0.0 for a in peers}
+        self.banned: set[str] = set()
+        self.connecting: set[tuple[str, int]] = set()
+        self.completed = asyncio.Event()
+        self.announcer = Announcer(self, extra_trackers=list(trackers))
+        self._uploads: dict[PeerProtocol, _Uploads] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._resume_dirty = False
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        have = await self._load_or_check()
+        self.core = TorrentCore(
+            num_pieces=self.meta.info.num_pieces, piece_length=self.meta.info.piece_length,
+            total_length=self.meta.info.piece_space_length, have=have,
+            rng=random.Random(), config=CoreConfig(), now=self._now(),
+        )
+        self.storage.create_files()
+        if self.core.is_complete:
+            self.state = TorrentState.SEEDING
+            self.completed.set()
+        else:
+            self.state = TorrentState.DOWNLOADING
+        self._arm_timer()
+        self.announcer.start()
+        self.connect_more()
+
+    async def stop(self) -> None:
+        """Stop cleanly: tell trackers, close peers, flush the disk, save resume data."""
+        if self._stopping:
+            return
+        self._stopping = True
+        if self._timer is not None:
+            self._timer.cancel()
+        await self.announcer.stop()
+        for proto in list(self.protocols):
+            proto.close("torrent stopped")
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        self.save_resume_now()
+        await self.disk.close()
+        self.state = TorrentState.STOPPED
+
+    async def _load_or_check(self) -> Bitfield:
+        n = self.meta.info.num_pieces
+        if self.resume_path is not None and self.resume_path.exists():
+            try:
+                data = decode_resume(
+                    self.resume_path.read_bytes(), info_hash=self.info_hash, num_pieces=n
+                )
+                trusted = trusted_pieces(data, self.storage.file_sizes_and_mtimes())
+                if trusted is not None:
+                    return trusted
+                log.info("resume data does not match the files: rechecking")
+            except (BitswarmError, OSError) as exc:
+                log.warning("ignoring resume data: %s", exc)
+        if not any(s is not None and s[0] > 0 for s in self.storage.file_sizes_and_mtimes()):
+            return Bitfield(n)
+        return await self.disk.check_existing(self.meta.info.piece_hash, n)
+
+    def save_resume_now(self) -> None:
+        if self.resume_path is None or self.core is None:
+            return
+        try:
+            self.storage.flush()
+            data = ResumeData(
+                info_hash=self.info_hash, have=self.core.have.to_bytes(),
+                num_pieces=self.meta.info.num_pieces,
+                files=self.storage.file_sizes_and_mtimes(),
+                uploaded=self.core.uploaded, downloaded=self.core.downloaded,
+                saved_at=int(time.time()),
+            )
+            tmp = self.resume_path.with_suffix(".tmp")
+            tmp.write_bytes(encode_resume(data))
+            tmp.replace(self.resume_path)
+            self._resume_dirty = False
+        except (OSError, StorageError) as exc:
+            log.warning("could not save resume data: %s", exc)
+
+    # ------------------------------------------------------------------ PeerOwner
+    def peer_connected(self, proto: PeerProtocol) -> PeerConnection:
+        core = self.core
+        assert core is not None
+        info = self.meta.info
+        conn = PeerConnection(
+            info_hash=self.info_hash, our_peer_id=self.session.peer_id,
+            num_pieces=info.num_pieces, piece_length=info.piece_length,
+            total_length=info.piece_space_length, initiator=proto.outgoing,
+            now=self._now(),
+        )
+        if proto.address[0] in self.banned or len(self.protocols) >= self.session.config.max_peers:
+            conn.close("banned peer" if proto.address[0] in self.banned else "too many peers")
+            return conn
+        self.protocols.add(proto)
+        core.add_peer(proto, conn, now=self._now())
+        if proto.outgoing:
+            conn.send_handshake()
+        return conn
+
+    def peer_events(self, proto: PeerProtocol, events: list[ev.Event]) -> None:
+        core = self.core
+        if core is None:
+            return
+        now = self._now()
+        for event in events:
+            if isinstance(event, ev.HandshakeReceived) and self._duplicate(proto, event.peer_id):
+                proto.close("already connected to this peer")
+                return
+            core.handle_peer_event(proto, event, now=now)
+        self._process()
+
+    def peer_lost(self, proto: PeerProtocol, reason: str) -> None:
+        self.protocols.discard(proto)
+        uploads = self._uploads.pop(proto, None)
+        if uploads is not None and uploads.task is not None:
+            uploads.task.cancel()
+        if self.core is not None:
+            self.core.remove_peer(proto)
+            self._process()
+        log.debug("peer %s:%d gone: %s", *proto.address, reason)
+
+    def _duplicate(self, proto: PeerProtocol, peer_id: bytes) -> bool:
+        return any(
+            p is not proto and p.conn is not None and p.conn.remote_peer_id == peer_id
+            for p in self.protocols
+        )
+
+    # ------------------------------------------------------------------ actions
+    def _process(self) -> None:
+        core = self.core
+        assert core is not None
+        for action in core.actions():
+            match action:
+                case VerifyPiece():
+                    self._spawn(self._verify(action))
+                case ReadBlock():
+                    self._queue_upload(action)
+                case DisconnectPeer(peer=peer, reason=reason):
+                    if isinstance(peer, PeerProtocol):
+                        peer.close(reason)
+                case BanPeer(peer=peer, reason=reason):
+                    if isinstance(peer, PeerProtocol):
+                        log.warning("banning %s: %s", peer.address[0], reason)
+                        self.banned.add(peer.address[0])
+                        peer.close(reason)
+                case PieceVerified():
+                    self._resume_dirty = True
+                case TorrentCompleted():
+                    self.state = TorrentState.SEEDING
+                    self.completed.set()
+                    self.save_resume_now()
+                    self.announcer.completed()
+        for proto in list(self.protocols):
+            proto.flush()
+
+    async def _verify(self, action: VerifyPiece) -> None:
+        core = self.core
+        assert core is not None
+        info = self.meta.info
+        try:
+            ok = await self.disk.hash_and_write(
+                action.piece, action.data, info.piece_hash(action.piece), None
+            )
+        except StorageError as exc:
+            self.fail(str(exc))
+            return
+        core.piece_checked(action.piece, ok, now=self._now())
+        if not ok:
+            log.warning("piece %d failed its hash check", action.piece)
+        self._process()
+
+    def _queue_upload(self, action: ReadBlock) -> None:
+        proto = action.peer
+        if not isinstance(proto, PeerProtocol):
+            return
+        uploads = self._uploads.setdefault(proto, _Uploads())
+        uploads.queue.append(action)
+        if uploads.task is None or uploads.task.done():
+            uploads.task = asyncio.get_running_loop().create_task(self._serve(proto, uploads))
+
+    async def _serve(self, proto: PeerProtocol, uploads: _Uploads) -> None:
+        core = self.core
+        assert core is not None
+        while uploads.queue:
+            a = uploads.queue.popleft()
+            try:
+                data = await self.disk.read_block(a.piece, a.begin, a.length)
+            except StorageError as exc:
+                self.fail(str(exc))
+                return
+            core.block_read(proto, a.piece, a.begin, data, now=self._now())
+            proto.flush()
+            await proto.writable()
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def fail(self, message: str) -> None:
+        """A disk error: pause the torrent (keep verified data) and report it."""
+        if self.state is TorrentState.ERROR:
+            return
+        log.error("torrent %s paused: %s", self.meta.info.name, message)
+        self.error = message
+        self.state = TorrentState.ERROR
+        for proto in list(self.protocols):
+            proto.close("torrent paused")
+        self.save_resume_now()
+
+    # ------------------------------------------------------------------ timers, peers
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def _arm_timer(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(1.0, self._on_timer)
+
+    def _on_timer(self) -> None:
+        if self._stopping:
+            return
+        now = self._now()
+        core = self.core
+        if core is not None and self.state is not TorrentState.ERROR:
+            for proto in list(self.protocols):
+                conn = proto.conn
+                if conn is not None:
+                    deadline = conn.get_timer()
+                    if deadline is not None and deadline <= now:
+                        conn.handle_timer(now=now)
+                        proto.flush()
+            if core.get_timer() <= now:
+                core.handle_timer(now=now)
+            self._process()
+            self.connect_more()
+            if self._resume_dirty and int(now) % 30 == 0:
+                self.save_resume_now()
+        self._arm_timer()
+
+    def add_peers(self, addrs: Iterable[tuple[str, int]]) -> None:
+        for addr in addrs:
+            self.known_peers.setdefault(addr, 0.0)
+        self.connect_more()
+
+    def connect_more(self) -> None:
+        if self._stopping or self.state in (TorrentState.ERROR, TorrentState.CHECKING):
+            return
+        if self.core is not None and self.core.is_seed:
+            return  # a seed waits for leechers to come to it
+        now = self._now()
+        connected = {p.address for p in self.protocols if p.outgoing}
+        for addr, retry_at in list(self.known_peers.items()):
+            if len(self.protocols) + len(self.connecting) >= self.session.config.max_peers:
+                return
+            if len(self.connecting) >= MAX_HALF_OPEN:
+                return
+            if (addr in connected or addr in self.connecting or retry_at > now
+                    or addr[0] in self.banned or self.session.is_own_address(addr)):
+                continue
+            self.connecting.add(addr)
+            self._spawn(self._connect(addr))
+
+    async def _connect(self, addr: tuple[str, int]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                await loop.create_connection(lambda: PeerProtocol(owner=self), addr[0], addr[1])
+        except (OSError, TimeoutError) as exc:
+            log.debug("connect to %s:%d failed: %s", addr[0], addr[1], exc)
+            self.known_peers[addr] = self._now() + RETRY_FAILED_AFTER
+        else:
+            self.known_peers[addr] = self._now() + RETRY_FAILED_AFTER
+        finally:
+            self.connecting.discard(addr)
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> TorrentStatus:
+        return TorrentStatus.of(self)
