@@ -1,0 +1,159 @@
+"""SHA-256 merkle trees of BitTorrent v2 (BEP 52, "pieces root" and "piece layers").
+
+Pure helpers shared by the metainfo parser (checking ``piece layers`` against ``pieces root``),
+the torrent creator (building roots) and storage (verifying a v2 piece). The rules, from
+BEP 52 ("File tree layout", "piece layers"):
+
+* leaves are the SHA-256 digests of 16 KiB blocks of one file; the last block may be short;
+* the tree is binary, its leaf count the number of blocks rounded up to a power of two, and
+  leaves beyond the end of the file are 32 zero bytes (zero *hashes*, not hashes of zeros);
+* a piece hash is the root of the subtree of ``piece_length // 16 KiB`` leaves that covers the
+  piece; the ``piece layers`` value of a file is the concatenation of those, omitting subtrees
+  that lie wholly beyond the end of the file;
+* a file of at most one piece has no piece layer: its root is the root of its own (smaller)
+  power-of-two tree.
+
+Everything here takes and returns bytes; no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+__all__ = [
+    "BLOCK_SIZE",
+    "HASH_SIZE",
+    "ZERO_HASH",
+    "block_hashes",
+    "file_root",
+    "hash_piece_v2",
+    "is_power_of_two",
+    "log2",
+    "next_power_of_two",
+    "pad_hash",
+    "piece_hash",
+    "piece_layer",
+    "root_from_piece_layer",
+    "split_layer",
+    "subtree_root",
+]
+
+BLOCK_SIZE = 16 * 1024  # BEP 52: leaves cover 16 KiB blocks
+HASH_SIZE = 32
+ZERO_HASH = bytes(HASH_SIZE)
+
+# pad_hash(h) for h = 0..63: the root of a subtree of 2**h zero leaves.
+_PAD: list[bytes] = [ZERO_HASH]
+for _ in range(63):
+    _PAD.append(hashlib.sha256(_PAD[-1] + _PAD[-1]).digest())
+
+
+def is_power_of_two(n: int) -> bool:
+    """True for 1, 2, 4, ...; False for zero and negatives."""
+    return n > 0 and n & (n - 1) == 0
+
+
+def next_power_of_two(n: int) -> int:
+    """The smallest power of two >= n (1 for n <= 1)."""
+    return 1 if n <= 1 else 1 << (n - 1).bit_length()
+
+
+def log2(n: int) -> int:
+    """The exponent of a power of two; ValueError for anything else."""
+    if not is_power_of_two(n):
+        raise ValueError(f"{n} is not a power of two")
+    return n.bit_length() - 1
+
+
+def pad_hash(height: int) -> bytes:
+    """The root of a subtree of ``2**height`` zero leaves (height 0 is the zero hash)."""
+    return _PAD[height]
+
+
+def block_hashes(data: bytes | bytearray | memoryview) -> list[bytes]:
+    """SHA-256 of each 16 KiB block of `data` (the last block may be short).
+
+    Empty data has no blocks. hashlib releases the GIL on buffers this size, so callers may
+    run this on several threads at once.
+    """
+    view = memoryview(data)
+    sha256 = hashlib.sha256
+    return [sha256(view[i : i + BLOCK_SIZE]).digest() for i in range(0, len(view), BLOCK_SIZE)]
+
+
+def subtree_root(hashes: Sequence[bytes], width: int, height: int = 0) -> bytes:
+    """The root over `hashes` at layer `height`, padded to `width` entries.
+
+    `width` must be a power of two >= len(hashes); missing entries are ``pad_hash(height)``,
+    the root of an all-zero subtree of that height.
+    """
+    if not is_power_of_two(width) or width < len(hashes):
+        raise ValueError(f"width {width} is not a power of two >= {len(hashes)}")
+    layer = list(hashes)
+    pad = _PAD[height]
+    sha256 = hashlib.sha256
+    while width > 1:
+        if len(layer) % 2:
+            layer.append(pad)
+        layer = [sha256(layer[i] + layer[i + 1]).digest() for i in range(0, len(layer), 2)]
+        width //= 2
+        height += 1
+        pad = _PAD[height]
+    return layer[0] if layer else pad
+
+
+def file_root(leaves: Sequence[bytes]) -> bytes:
+    """A file's ``pieces root`` from its block hashes (BEP 52). An empty file has none."""
+    if not leaves:
+        raise ValueError("an empty file has no merkle root")
+    return subtree_root(leaves, next_power_of_two(len(leaves)))
+
+
+def piece_hash(leaves: Sequence[bytes], piece_length: int) -> bytes:
+    """The piece-layer hash of one piece of a file larger than one piece, from its leaves.
+
+    A file's last piece may have fewer leaves; the rest of its subtree is zero hashes.
+    """
+    per_piece = piece_length // BLOCK_SIZE
+    if len(leaves) > per_piece:
+        raise ValueError(f"{len(leaves)} leaves do not fit in one piece of {piece_length} bytes")
+    return subtree_root(leaves, per_piece)
+
+
+def hash_piece_v2(
+    data: bytes | bytearray | memoryview, piece_length: int, *, whole_file: bool
+) -> bytes:
+    """The v2 hash to check one piece of file data against.
+
+    With ``whole_file`` (the file fits in one piece) this is the file's ``pieces root``;
+    otherwise it is the piece's entry in the file's piece layer.
+    """
+    leaves = block_hashes(data)
+    return file_root(leaves) if whole_file else piece_hash(leaves, piece_length)
+
+
+def piece_layer(leaves: Sequence[bytes], piece_length: int) -> list[bytes]:
+    """The ``piece layers`` hashes of a file, from all its block hashes, in piece order."""
+    per_piece = piece_length // BLOCK_SIZE
+    return [
+        subtree_root(leaves[i : i + per_piece], per_piece)
+        for i in range(0, len(leaves), per_piece)
+    ]
+
+
+def root_from_piece_layer(layer: Sequence[bytes], piece_length: int) -> bytes:
+    """The ``pieces root`` implied by a file's piece layer (for a file of > 1 piece).
+
+    The layer sits ``log2(piece_length / 16 KiB)`` levels above the leaves; the tree is
+    completed with roots of all-zero subtrees of that height.
+    """
+    height = log2(piece_length // BLOCK_SIZE)
+    return subtree_root(layer, next_power_of_two(len(layer)), height)
+
+
+def split_layer(value: bytes) -> list[bytes]:
+    """Split a concatenated ``piece layers`` value into its 32-byte hashes."""
+    if len(value) % HASH_SIZE:
+        raise ValueError(f"a piece layer of {len(value)} bytes is not a multiple of 32")
+    return [value[i : i + HASH_SIZE] for i in range(0, len(value), HASH_SIZE)]
