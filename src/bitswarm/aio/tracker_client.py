@@ -1,0 +1,380 @@
+"""asyncio driver for tracker clients: HTTP(S) over aiohttp, UDP around `UdpTrackerClient`.
+
+Thin by design: URLs and reply parsing come from `bitswarm.tracker.http`, the UDP
+protocol machine from `bitswarm.tracker.udp`. What this module adds is I/O and its
+failure modes, each turned into one clear line:
+
+* `TrackerFailure`: the tracker answered and refused (``failure reason``, UDP error).
+* `TrackerUnreachable`: timeout, refused or reset connection, unresolvable host, an
+  HTTP error status, an HTML page or other garbage instead of bencoding (the last is
+  the `TrackerResponseError` subclass), a body over `MAX_BODY` bytes, too many
+  redirects. Never a raw aiohttp error or OSError.
+
+Messages name the tracker without its query string, which often holds a passkey.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
+import yarl
+
+from ..tracker.announce import (
+    AnnounceRequest,
+    AnnounceResponse,
+    ScrapeStats,
+    TrackerFailure,
+    TrackerUnreachable,
+)
+from ..tracker.http import (
+    build_announce_url,
+    build_scrape_url,
+    parse_announce_response,
+    parse_scrape_response,
+    raise_failure,
+)
+from ..tracker.udp import (
+    MAX_SCRAPE_HASHES,
+    AnnounceDone,
+    RequestFailed,
+    RequestTimedOut,
+    ScrapeDone,
+    UdpTrackerClient,
+)
+
+__all__ = [
+    "MAX_BODY",
+    "MAX_REDIRECTS",
+    "TrackerFailure",
+    "TrackerUnreachable",
+    "UdpTrackerConnection",
+    "announce",
+    "scrape",
+]
+
+MAX_BODY = 1 << 20
+MAX_REDIRECTS = 4
+_USER_AGENT = "bitswarm/0.1"
+_T = TypeVar("_T")
+
+
+def _display(url: str) -> str:
+    """The URL without query or fragment (passkeys stay out of logs)."""
+    try:
+        p = urlsplit(url)
+    except ValueError:
+        return "(malformed URL)"
+    return f"{p.scheme}://{p.netloc}{p.path}" if p.netloc else url[:80]
+
+
+async def announce(
+    url: str,
+    req: AnnounceRequest,
+    *,
+    timeout: float = 15.0,  # noqa: ASYNC109 - one bound for connect, retries and body
+    session: aiohttp.ClientSession | None = None,
+    max_peers: int = 200,
+) -> AnnounceResponse:
+    """Announce `req` to the tracker at `url` (``http``, ``https`` or ``udp``).
+
+    Raises:
+        TrackerFailure: the tracker refused, with its reason.
+        TrackerUnreachable: no usable answer within `timeout` seconds.
+    """
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("http", "https"):
+        full = build_announce_url(url, req)
+        body = await _http_get(full, url, timeout, session)
+        return parse_announce_response(body, max_peers=max_peers, url=_display(url))
+    if scheme == "udp":
+        return await _over_udp(url, timeout, lambda conn: conn.announce(req))
+    raise TrackerUnreachable(f"unsupported tracker URL {_display(url)!r}")
+
+
+async def scrape(
+    url: str,
+    info_hashes: Iterable[bytes],
+    *,
+    timeout: float = 15.0,  # noqa: ASYNC109 - as for announce
+    session: aiohttp.ClientSession | None = None,
+) -> dict[bytes, ScrapeStats]:
+    """Scrape `info_hashes` at the tracker whose announce URL is `url`.
+
+    Only requested hashes the tracker reported are in the result.
+
+    Raises:
+        ScrapeUnsupported: an HTTP URL without ``announce`` in its last part (BEP 48).
+        TrackerFailure / TrackerUnreachable: as for `announce`.
+    """
+    hashes = list(dict.fromkeys(info_hashes))
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("http", "https"):
+        full = build_scrape_url(url, hashes)
+        body = await _http_get(full, url, timeout, session)
+        files = parse_scrape_response(body, url=_display(url)).files
+        return {h: files[h] for h in hashes if h in files}
+    if scheme == "udp":
+        return await _over_udp(url, timeout, lambda conn: conn.scrape(hashes))
+    raise TrackerUnreachable(f"unsupported tracker URL {_display(url)!r}")
+
+
+async def _over_udp(
+    url: str, limit: float, op: Callable[[UdpTrackerConnection], Awaitable[_T]]
+) -> _T:
+    """Run `op` on a fresh UDP connection to `url`, all within `limit` seconds."""
+    # Retransmit a few times within the caller's bound instead of BEP 15's 15 s.
+    base = max(0.05, min(15.0, limit / 4))
+    try:
+        async with asyncio.timeout(limit):
+            with await UdpTrackerConnection.open(url, retransmit_base=base) as conn:
+                return await op(conn)
+    except TimeoutError:
+        raise TrackerUnreachable(
+            f"tracker {_display(url)}: no answer within {limit:g} s"
+        ) from None
+
+
+# -- HTTP -------------------------------------------------------------------------------
+
+
+async def _http_get(
+    full_url: str, url: str, limit: float, session: aiohttp.ClientSession | None
+) -> bytes:
+    """GET `full_url` within `limit` seconds; return the body of a 200 reply."""
+    where = f"tracker {_display(url)}"
+    try:
+        async with asyncio.timeout(limit):
+            own = session is None
+            s = aiohttp.ClientSession() if session is None else session
+            try:
+                status, reason, body = await _fetch(s, full_url, where)
+            finally:
+                if own:
+                    await s.close()
+    except TimeoutError:
+        raise TrackerUnreachable(f"{where}: no answer within {limit:g} s") from None
+    except aiohttp.TooManyRedirects:
+        raise TrackerUnreachable(f"{where}: more than {MAX_REDIRECTS} redirects") from None
+    except aiohttp.ClientConnectorError as e:
+        cause = e.os_error.strerror or str(e.os_error) or type(e.os_error).__name__
+        raise TrackerUnreachable(f"{where}: cannot connect: {cause}") from None
+    except aiohttp.ServerDisconnectedError:
+        raise TrackerUnreachable(f"{where}: the server closed the connection") from None
+    except aiohttp.ClientPayloadError:
+        raise TrackerUnreachable(f"{where}: the response body was cut off or malformed") from None
+    except aiohttp.ClientResponseError as e:
+        raise TrackerUnreachable(f"{where}: invalid HTTP response ({e.message})") from None
+    except aiohttp.ClientError as e:
+        raise TrackerUnreachable(f"{where}: {type(e).__name__}: {e}") from None
+    except OSError as e:
+        raise TrackerUnreachable(f"{where}: {e.strerror or e}") from None
+    except ValueError as e:  # yarl refuses some malformed URLs before any I/O
+        raise TrackerUnreachable(f"{where}: invalid URL ({e})") from None
+    if status != 200:
+        # A refusal may come with an error status; anything else is just the status.
+        raise_failure(body, url=_display(url))
+        raise TrackerUnreachable(f"{where}: HTTP {status} {reason}".rstrip())
+    return body
+
+
+async def _fetch(s: aiohttp.ClientSession, full_url: str, where: str) -> tuple[int, str, bytes]:
+    # encoded=True: the query is already percent-encoded byte for byte (binary hashes).
+    async with s.get(
+        yarl.URL(full_url, encoded=True),
+        max_redirects=MAX_REDIRECTS,
+        headers={"User-Agent": _USER_AGENT},
+    ) as resp:
+        if resp.content_length is not None and resp.content_length > MAX_BODY:
+            raise TrackerUnreachable(
+                f"{where}: response of {resp.content_length} bytes is over {MAX_BODY}"
+            )
+        body = bytearray()
+        while chunk := await resp.content.read(64 * 1024):
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise TrackerUnreachable(f"{where}: response is over {MAX_BODY} bytes")
+        return resp.status, resp.reason or "", bytes(body)
+
+
+# -- UDP --------------------------------------------------------------------------------
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    """Feeds datagrams and timer ticks to one `UdpTrackerClient`; resolves futures."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.where = f"tracker {url}"
+        self.loop = asyncio.get_running_loop()
+        self.client: UdpTrackerClient | None = None
+        self.transport: asyncio.DatagramTransport | None = None
+        self.waiters: dict[int, asyncio.Future[AnnounceDone | ScrapeDone]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        if self.client is None:
+            return
+        self.client.receive_datagram(data, (str(addr[0]), int(addr[1])), now=self.loop.time())
+        self.pump()
+
+    def error_received(self, exc: Exception) -> None:
+        # On a connected UDP socket, an ICMP "port unreachable" arrives here (Linux).
+        text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        self._fail_all(TrackerUnreachable(f"{self.where}: {text}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._fail_all(TrackerUnreachable(f"{self.where}: socket closed"))
+
+    def wait(self, handle: int) -> asyncio.Future[AnnounceDone | ScrapeDone]:
+        fut: asyncio.Future[AnnounceDone | ScrapeDone] = self.loop.create_future()
+        self.waiters[handle] = fut
+        self.pump()
+        return fut
+
+    def pump(self) -> None:
+        """Flush datagrams, dispatch events, re-arm the one timer."""
+        client, transport = self.client, self.transport
+        if client is None or transport is None or transport.is_closing():
+            return
+        for data, _addr in client.datagrams_to_send(now=self.loop.time()):
+            transport.sendto(data)  # the socket is connected to the tracker
+        for ev in client.events():
+            fut = self.waiters.pop(ev.handle, None)
+            if fut is None or fut.done():
+                continue
+            match ev:
+                case AnnounceDone() | ScrapeDone():
+                    fut.set_result(ev)
+                case RequestFailed(reason=reason):
+                    fut.set_exception(TrackerFailure(reason, url=self.url))
+                case RequestTimedOut(attempts=n):
+                    msg = f"{self.where}: no answer after {n} tries"
+                    fut.set_exception(TrackerUnreachable(msg))
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = client.get_timer()
+        if deadline is not None:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.client is not None:
+            self.client.handle_timer(now=self.loop.time())
+            self.pump()
+
+    def _fail_all(self, exc: Exception) -> None:
+        waiters, self.waiters = self.waiters, {}
+        for handle, fut in waiters.items():
+            if self.client is not None:
+                self.client.cancel(handle)
+            if not fut.done():
+                fut.set_exception(exc)
+
+
+class UdpTrackerConnection:
+    """One UDP socket to one tracker, reusable for many requests (BEP 15 connection ids
+    are kept for a minute). Use as a context manager; not safe across event loops."""
+
+    def __init__(self, url: str, protocol: _UdpProtocol, transport: asyncio.DatagramTransport):
+        self.url = url
+        self._protocol = protocol
+        self._transport = transport
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        retransmit_base: float = 15.0,
+        max_retries: int = 8,
+        rng: random.Random | None = None,
+    ) -> UdpTrackerConnection:
+        """Resolve the tracker and open a connected UDP socket to it.
+
+        Raises:
+            TrackerUnreachable: the URL has no host or port, or the host does not resolve.
+        """
+        where = f"tracker {_display(url)}"
+        try:
+            parts = urlsplit(url)
+            host, port = parts.hostname, parts.port
+        except ValueError as e:
+            raise TrackerUnreachable(f"{where}: invalid URL ({e})") from None
+        if not host or not port:
+            raise TrackerUnreachable(f"{where}: a udp:// tracker URL needs a host and a port")
+        loop = asyncio.get_running_loop()
+        try:
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: _UdpProtocol(_display(url)), remote_addr=(host, port)
+            )
+        except OSError as e:
+            raise TrackerUnreachable(f"{where}: {e.strerror or e}") from None
+        peer = transport.get_extra_info("peername")
+        # BEP 41: the path and query travel as the announce's URLData option.
+        request = parts.path + (f"?{parts.query}" if parts.query else "")
+        protocol.client = UdpTrackerClient(
+            (str(peer[0]), int(peer[1])),
+            rng=rng or random.SystemRandom(),
+            request_string=b"" if request in ("", "/") else request.encode(),
+            retransmit_base=retransmit_base,
+            max_retries=max_retries,
+        )
+        return cls(url, protocol, transport)
+
+    async def announce(self, req: AnnounceRequest) -> AnnounceResponse:
+        """Announce and wait for the reply (bound it with `asyncio.timeout`)."""
+        client = self._client()
+        ev = await self._await(client.announce(req, now=self._protocol.loop.time()))
+        assert isinstance(ev, AnnounceDone)
+        return ev.response
+
+    async def scrape(self, info_hashes: Iterable[bytes]) -> dict[bytes, ScrapeStats]:
+        """Scrape any number of hashes, 74 to a datagram, all in flight at once."""
+        client = self._client()
+        hashes = list(info_hashes)
+        now = self._protocol.loop.time()
+        handles = [
+            client.scrape(hashes[i : i + MAX_SCRAPE_HASHES], now=now)
+            for i in range(0, len(hashes), MAX_SCRAPE_HASHES)
+        ]
+        out: dict[bytes, ScrapeStats] = {}
+        for ev in await asyncio.gather(*(self._await(h) for h in handles)):
+            assert isinstance(ev, ScrapeDone)
+            out.update(ev.response.files)
+        return out
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> UdpTrackerConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _client(self) -> UdpTrackerClient:
+        if self._transport.is_closing() or self._protocol.client is None:
+            raise TrackerUnreachable(f"tracker {_display(self.url)}: connection is closed")
+        return self._protocol.client
+
+    async def _await(self, handle: int) -> AnnounceDone | ScrapeDone:
+        fut = self._protocol.wait(handle)
+        try:
+            return await fut
+        finally:
+            if not fut.done() and self._protocol.client is not None:
+                self._protocol.client.cancel(handle)  # cancelled from outside (timeout)
+                self._protocol.waiters.pop(handle, None)
+            self._protocol.pump()
