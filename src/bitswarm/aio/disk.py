@@ -1,0 +1,371 @@
+"""`DiskWorker`: the asyncio face of a `Storage`; all blocking disk work and hashing in threads.
+
+DESIGN.md ("The hot path"): hash and write whole pieces with one pwrite per file span, from a
+thread pool. hashlib and os.pwrite release the GIL, so with two cores one thread hashes while
+another writes, and the event loop never blocks on the disk.
+
+Rules:
+
+* Backpressure: at most `cache_bytes` of piece data may be queued for hashing and writing;
+  beyond that `write_piece` and `hash_and_write` wait before they queue (one piece is always
+  let through, however large, so nothing deadlocks).
+* A small LRU cache of whole pieces, bounded by bytes, serves `read_block` when seeding (peers
+  ask for a piece block by block); a write to a piece drops its cached copy, and a read that
+  raced a write is not cached.
+* `check_existing` rehashes everything present, several pieces at once; pieces of missing
+  files are absent without being read.
+* Resume files are replaced atomically (temporary file, fsync, rename, fsync of the folder).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..bitfield import Bitfield
+from ..errors import LocalProtocolError, StorageError
+from ..storage.base import DiskFullError, Storage, UnsafeStoragePath, storage_error
+from ..storage.resume import ResumeData, decode_resume, encode_resume
+from ..storage.verify import SHA1_SIZE, V2_HASH_SIZE, piece_is_valid
+
+__all__ = ["DiskWorker"]
+
+_T = TypeVar("_T")
+Buffer = bytes | bytearray | memoryview
+
+
+class DiskWorker:
+    """Runs a `Storage` on a thread pool for one event loop (see the module rules)."""
+
+    def __init__(
+        self, storage: Storage, *, threads: int | None = None, cache_bytes: int = 64 * 2**20
+    ) -> None:
+        if threads is None:
+            threads = min(8, (os.cpu_count() or 1) + 2)  # hashing cores + threads in I/O waits
+        if threads < 1 or cache_bytes < 0:
+            raise LocalProtocolError("DiskWorker needs threads >= 1 and cache_bytes >= 0")
+        self._storage = storage
+        self._layout = storage.layout
+        self._threads = threads
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="bitswarm-disk")
+        self._budget = cache_bytes
+        self._pending = 0
+        self._waiters: list[asyncio.Future[None]] = []
+        self._jobs: set[asyncio.Future[Any]] = set()
+        self._cache: OrderedDict[int, bytes] = OrderedDict()
+        self._cached = 0
+        self._loads: dict[int, asyncio.Task[bytes]] = {}
+        # piece -> write starts + write ends: odd while a write runs; a changed or odd value
+        # tells a read that it may have raced a write, so it must not be cached
+        self._writes: dict[int, int] = {}
+        self._closed = False
+
+    @property
+    def storage(self) -> Storage:
+        return self._storage
+
+    @property
+    def pending_bytes(self) -> int:
+        """Piece bytes queued for hashing/writing and not yet done."""
+        return self._pending
+
+    @property
+    def cached_bytes(self) -> int:
+        return self._cached
+
+    # ------------------------------------------------------------------ writing
+
+    async def write_piece(self, piece: int, data: Buffer) -> None:
+        """Write a whole piece (already verified by the caller); waits while over budget."""
+        self._check_piece_data(piece, data)
+        await self._run_budgeted(len(data), piece, self._storage.write, piece, 0, data)
+
+    async def hash_and_write(
+        self,
+        piece: int,
+        data: Buffer,
+        expected_sha1: bytes | None,
+        expected_v2_root: bytes | None,
+    ) -> bool:
+        """Verify a whole piece in a thread and write it only if it matches; return the verdict.
+
+        Raises:
+            LocalProtocolError: no expected hash, a hash of the wrong size, or data that is
+                not the piece's size.
+            StorageError: the write failed (`DiskFullError` when the disk is full).
+        """
+        self._check_piece_data(piece, data)
+        if expected_sha1 is None and expected_v2_root is None:
+            raise LocalProtocolError("hash_and_write needs an expected SHA-1 or v2 root")
+
+        def job() -> bool:
+            if not piece_is_valid(
+                self._layout,
+                piece,
+                data,
+                expected_sha1=expected_sha1,
+                expected_v2_root=expected_v2_root,
+            ):
+                return False
+            self._storage.write(piece, 0, data)
+            return True
+
+        return await self._run_budgeted(len(data), piece, job)
+
+    async def flush(self) -> None:
+        """Wait for queued writes, then make everything written durable."""
+        await self._drain()
+        await self._run(self._storage.flush)
+
+    # ------------------------------------------------------------------ reading
+
+    async def read_block(self, piece: int, begin: int, length: int) -> bytes:
+        """`length` bytes at `begin` of `piece`, through the whole-piece read cache."""
+        self._check_open()
+        size = self._layout.piece_size(piece)
+        if begin < 0 or length < 0 or begin + length > size:
+            raise LocalProtocolError(f"block {begin}+{length} outside piece {piece} of {size}")
+        cached = self._cache.get(piece)
+        if cached is not None:
+            self._cache.move_to_end(piece)
+            return cached[begin : begin + length]
+        if size > self._budget:  # would never fit: read just the block
+            return await self._run(self._storage.read, piece, begin, length)
+        load = self._loads.get(piece)
+        if load is None:
+            load = asyncio.ensure_future(self._load_piece(piece))
+            self._loads[piece] = load
+        data = await asyncio.shield(load)
+        return data[begin : begin + length]
+
+    async def _load_piece(self, piece: int) -> bytes:
+        started = self._writes.get(piece, 0)
+        try:
+            data = await self._run(self._storage.read_piece, piece)
+        finally:
+            del self._loads[piece]
+        if started % 2 == 0 and self._writes.get(piece, 0) == started:  # no write raced it
+            self._cache_put(piece, data)
+        return data
+
+    def _cache_put(self, piece: int, data: bytes) -> None:
+        old = self._cache.pop(piece, None)
+        if old is not None:
+            self._cached -= len(old)
+        self._cache[piece] = data
+        self._cached += len(data)
+        while self._cached > self._budget:
+            _, evicted = self._cache.popitem(last=False)
+            self._cached -= len(evicted)
+
+    def _note_write(self, piece: int) -> None:
+        self._writes[piece] = self._writes.get(piece, 0) + 1
+        old = self._cache.pop(piece, None)
+        if old is not None:
+            self._cached -= len(old)
+
+    # ------------------------------------------------------------------ checking
+
+    async def check_existing(
+        self,
+        hashes: Callable[[int], bytes],
+        num_pieces: int,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Bitfield:
+        """Rehash all existing data and return the pieces that match.
+
+        `hashes(i)` is piece i's expected hash: 20 bytes for a v1 SHA-1, 32 for a v2 piece
+        hash (for hybrid torrents pass the SHA-1). `progress(done, total)` is called on the
+        event loop as pieces finish. A piece that cannot be read (file missing or short) is
+        absent; an unsafe path still raises.
+        """
+        self._check_open()
+        if num_pieces != self._layout.num_pieces:
+            raise LocalProtocolError(
+                f"{num_pieces} pieces asked, layout has {self._layout.num_pieces}"
+            )
+        have = Bitfield(num_pieces)
+        present = await self._run(self._storage.file_sizes_and_mtimes)
+        skip: set[int] = set()
+        for index, (spec, state) in enumerate(zip(self._layout.files, present, strict=True)):
+            if state is None and not spec.is_pad:
+                skip.update(self._layout.file_piece_range(index))
+        done = len(skip)
+        if progress is not None and done:
+            progress(done, num_pieces)
+        loop = asyncio.get_running_loop()
+        window = 2 * self._threads  # keep every thread busy without reading everything ahead
+        running: set[asyncio.Future[tuple[int, bool]]] = set()
+
+        async def collect(return_when: str) -> None:
+            nonlocal running, done
+            finished, running = await asyncio.wait(running, return_when=return_when)
+            for fut in finished:
+                piece, ok = fut.result()
+                if ok:
+                    have.add(piece)
+                done += 1
+                if progress is not None:
+                    progress(done, num_pieces)
+
+        for piece in range(num_pieces):
+            if piece in skip:
+                continue
+            if len(running) >= window:
+                await collect(asyncio.FIRST_COMPLETED)
+            expected = hashes(piece)
+            running.add(loop.run_in_executor(self._executor, self._check_one, piece, expected))
+        if running:
+            await collect(asyncio.ALL_COMPLETED)
+        return have
+
+    def _check_one(self, piece: int, expected: bytes) -> tuple[int, bool]:
+        """In a worker thread: read and hash one piece."""
+        if len(expected) not in (SHA1_SIZE, V2_HASH_SIZE):
+            raise LocalProtocolError(f"expected hash of piece {piece} has {len(expected)} bytes")
+        try:
+            data = self._storage.read_piece(piece)
+        except (UnsafeStoragePath, DiskFullError):
+            raise  # not "absent": the person has to act
+        except StorageError:
+            return piece, False  # missing or short file
+        if len(expected) == SHA1_SIZE:
+            return piece, piece_is_valid(self._layout, piece, data, expected_sha1=expected)
+        return piece, piece_is_valid(self._layout, piece, data, expected_v2_root=expected)
+
+    # ------------------------------------------------------------------ resume files
+
+    async def save_resume(self, path: Path | str, data: ResumeData) -> None:
+        """Write resume data atomically: temporary file, fsync, rename, fsync the folder."""
+        await self._run(_atomic_write, Path(path), encode_resume(data))
+
+    async def load_resume(
+        self, path: Path | str, *, info_hash: bytes, num_pieces: int
+    ) -> ResumeData | None:
+        """Read resume data; None if there is no file.
+
+        Raises:
+            ResumeError: the file is malformed or belongs to another torrent (recheck then).
+            StorageError: the file exists but cannot be read.
+        """
+        raw = await self._run(_read_optional, Path(path))
+        if raw is None:
+            return None
+        return decode_resume(raw, info_hash=info_hash, num_pieces=num_pieces)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def close(self) -> None:
+        """Finish queued writes, flush and close the storage, stop the threads."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._drain()
+            await self._in_thread(self._storage.flush)
+        finally:
+            await self._in_thread(self._storage.close)
+            self._executor.shutdown(wait=False)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LocalProtocolError("DiskWorker is closed")
+
+    def _check_piece_data(self, piece: int, data: Buffer) -> None:
+        self._check_open()
+        if len(data) != self._layout.piece_size(piece):
+            raise LocalProtocolError(
+                f"{len(data)} bytes for piece {piece} of {self._layout.piece_size(piece)}"
+            )
+
+    async def _run(self, fn: Callable[..., _T], *args: object) -> _T:
+        self._check_open()
+        return await self._in_thread(fn, *args)
+
+    async def _in_thread(self, fn: Callable[..., _T], *args: object) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def _run_budgeted(
+        self, nbytes: int, piece: int, fn: Callable[..., _T], *args: object
+    ) -> _T:
+        """Run a write of `piece` in a thread once `nbytes` fit the budget; they count until
+        it ends, and the piece's cached copy is dropped at its start and its end.
+
+        The job is shielded: if the caller is cancelled the write still completes, and its
+        bytes stay counted until it really has.
+        """
+        while self._pending and self._pending + nbytes > self._budget:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        self._check_open()
+        self._pending += nbytes
+        self._note_write(piece)
+        job = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        self._jobs.add(job)
+        job.add_done_callback(lambda fut: self._job_done(fut, nbytes, piece))
+        return await asyncio.shield(job)
+
+    def _job_done(self, job: asyncio.Future[Any], nbytes: int, piece: int) -> None:
+        self._jobs.discard(job)
+        self._pending -= nbytes
+        self._note_write(piece)
+        if not job.cancelled():
+            job.exception()  # retrieved here too, in case its caller was cancelled
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _drain(self) -> None:
+        while self._jobs:
+            await asyncio.wait(list(self._jobs))
+
+
+def _atomic_write(path: Path, raw: bytes) -> None:
+    """Replace `path` with `raw` so a crash leaves either the old or the new file."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(raw)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)  # make the rename itself durable
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise storage_error(exc, "save resume data to", str(path)) from exc
+
+
+def _read_optional(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise storage_error(exc, "read resume data from", str(path)) from exc

@@ -1,0 +1,342 @@
+"""`FileStorage`: a torrent's files under a download folder, read and written with pread/pwrite.
+
+Blocking by design: the disk worker (`bitswarm.aio.disk`) calls it from a thread pool, and
+several threads may call it at once (open files are reference-counted, so one thread's LRU
+eviction never closes a descriptor another thread is using).
+
+Paths are checked here again even though the metainfo parser already sanitised them (defence
+in depth, and the session may build layouts by other means):
+
+* every component must be a non-empty name, not ``.`` or ``..``, without NUL or a separator;
+* each parent directory is resolved with ``realpath`` (following symlinks that already exist)
+  and must stay inside the resolved download folder;
+* the file itself is opened with ``O_NOFOLLOW``: a symlink planted in the download folder is
+  refused rather than followed, and anything but a regular file is refused.
+
+Files open lazily, read-only until a write needs them, and at most `max_open_files` stay open.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import LocalProtocolError, StorageError
+from .base import Preallocate, UnsafeStoragePath, check_padding, storage_error
+from .layout import Layout
+
+__all__ = ["FileStorage", "check_components"]
+
+_SEPARATORS = frozenset({"/", "\\", "\0"})
+
+
+def check_components(path: tuple[str, ...]) -> None:
+    """Refuse a relative path that could name anything outside its folder.
+
+    Raises:
+        UnsafeStoragePath: empty path, an empty/``.``/``..`` component, or a component with
+            NUL or a path separator (which also rules out absolute paths).
+    """
+    if not path:
+        raise UnsafeStoragePath("empty file path")
+    for part in path:
+        if part in ("", ".", "..") or any(c in _SEPARATORS for c in part):
+            raise UnsafeStoragePath(f"unsafe path component {part!r} in {path!r}")
+
+
+class _Handle:
+    """An open descriptor shared by threads; closed when retired and no longer in use."""
+
+    __slots__ = ("fd", "retired", "users", "writable")
+
+    def __init__(self, fd: int, writable: bool) -> None:
+        self.fd = fd
+        self.writable = writable
+        self.users = 0
+        self.retired = False
+
+
+class FileStorage:
+    """`Storage` over real files below `root` (see the module docstring for the rules).
+
+    `pwrite` is the write system call, replaceable so tests can exercise the error mapping
+    with real errno values (for example by writing to ``/dev/full``).
+    """
+
+    def __init__(
+        self,
+        root: Path | str,
+        layout: Layout,
+        *,
+        max_open_files: int = 64,
+        pwrite: Callable[[int, memoryview, int], int] = os.pwrite,
+    ) -> None:
+        if max_open_files < 1:
+            raise LocalProtocolError("max_open_files must be at least 1")
+        for spec in layout.files:
+            if not spec.is_pad:
+                check_components(spec.path)
+        self._layout = layout
+        self._root = os.path.realpath(root)
+        self._max_open = max_open_files
+        self._pwrite = pwrite
+        self._lock = threading.Lock()
+        self._handles: OrderedDict[int, _Handle] = OrderedDict()
+        self._dirty: set[int] = set()
+        self._closed = False
+
+    @property
+    def layout(self) -> Layout:
+        return self._layout
+
+    @property
+    def root(self) -> str:
+        """The download folder, resolved."""
+        return self._root
+
+    def path_of(self, file_index: int) -> str:
+        """The (unresolved) absolute path of a file of the layout."""
+        return os.path.join(self._root, *self._layout.files[file_index].path)
+
+    # ------------------------------------------------------------------ reading
+
+    def read(self, piece: int, begin: int, length: int) -> bytes:
+        spans = self._layout.spans(piece, begin, length)
+        files = self._layout.files
+        if len(spans) == 1 and not files[spans[0].file_index].is_pad:
+            span = spans[0]
+            return self._pread(span.file_index, span.file_offset, span.length)
+        out = bytearray(length)
+        view = memoryview(out)
+        pos = 0
+        for span in spans:
+            if not files[span.file_index].is_pad:  # pad regions stay zero (BEP 47)
+                self._preadinto(span.file_index, view[pos : pos + span.length], span.file_offset)
+            pos += span.length
+        return bytes(out)
+
+    def read_piece(self, piece: int) -> bytes:
+        return self.read(piece, 0, self._layout.piece_size(piece))
+
+    def _pread(self, index: int, offset: int, length: int) -> bytes:
+        handle = self._acquire(index, write=False)
+        try:
+            data = os.pread(handle.fd, length, offset)
+        except OSError as exc:
+            raise self._error(exc, "read", index) from exc
+        finally:
+            self._release(handle)
+        if len(data) != length:
+            raise StorageError(f"{self.path_of(index)} is shorter than expected")
+        return data
+
+    def _preadinto(self, index: int, target: memoryview, offset: int) -> None:
+        handle = self._acquire(index, write=False)
+        try:
+            done = 0
+            while done < len(target):
+                got = os.preadv(handle.fd, [target[done:]], offset + done)
+                if got == 0:
+                    raise StorageError(f"{self.path_of(index)} is shorter than expected")
+                done += got
+        except OSError as exc:
+            raise self._error(exc, "read", index) from exc
+        finally:
+            self._release(handle)
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self, piece: int, begin: int, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data).cast("B")
+        spans = self._layout.spans(piece, begin, len(view))
+        files = self._layout.files
+        check_padding(self._layout, spans, view)
+        pos = 0
+        for span in spans:
+            if not files[span.file_index].is_pad:
+                self._pwrite_all(span.file_index, view[pos : pos + span.length], span.file_offset)
+            pos += span.length
+
+    def _pwrite_all(self, index: int, chunk: memoryview, offset: int) -> None:
+        handle = self._acquire(index, write=True)
+        try:
+            done = 0
+            while done < len(chunk):
+                wrote = self._pwrite(handle.fd, chunk[done:], offset + done)
+                if wrote <= 0:
+                    raise StorageError(f"cannot write {self.path_of(index)}: no progress")
+                done += wrote
+        except OSError as exc:
+            raise self._error(exc, "write", index) from exc
+        finally:
+            self._release(handle)
+        with self._lock:
+            self._dirty.add(index)
+
+    def create_files(self, preallocate: Preallocate = "sparse") -> None:
+        if preallocate not in ("sparse", "none"):
+            raise LocalProtocolError(f"unknown preallocation {preallocate!r}")
+        try:
+            os.makedirs(self._root, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {self._root}: {exc.strerror or exc}") from exc
+        for index, spec in enumerate(self._layout.files):
+            if spec.is_pad or (preallocate == "none" and spec.length):
+                continue
+            handle = self._acquire(index, write=True)
+            try:
+                if os.fstat(handle.fd).st_size < spec.length:
+                    os.ftruncate(handle.fd, spec.length)  # sparse: no blocks allocated
+            except OSError as exc:
+                raise self._error(exc, "create", index) from exc
+            finally:
+                self._release(handle)
+
+    def flush(self) -> None:
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+        for index in sorted(dirty):
+            handle = self._acquire(index, write=False)
+            try:
+                os.fsync(handle.fd)  # fsync covers the inode, whichever descriptor wrote
+            except OSError as exc:
+                raise self._error(exc, "flush", index) from exc
+            finally:
+                self._release(handle)
+
+    # ------------------------------------------------------------------ status
+
+    def file_sizes_and_mtimes(self) -> list[tuple[int, int] | None]:
+        result: list[tuple[int, int] | None] = []
+        for index, spec in enumerate(self._layout.files):
+            if spec.is_pad:
+                result.append(None)
+                continue
+            parent = self._safe_parent(index, create=False)
+            try:
+                st = os.lstat(os.path.join(parent, spec.path[-1]))
+            except FileNotFoundError:
+                result.append(None)
+                continue
+            except OSError as exc:
+                raise self._error(exc, "stat", index) from exc
+            self._check_regular(index, st.st_mode)
+            result.append((st.st_size, st.st_mtime_ns))
+        return result
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            handles = list(self._handles.values())
+            self._handles.clear()
+            for handle in handles:
+                self._retire(handle)
+
+    def delete_files(self) -> None:
+        self.close()
+        dirs: set[tuple[str, ...]] = set()
+        for index, spec in enumerate(self._layout.files):
+            if spec.is_pad:
+                continue
+            dirs.update(spec.path[:i] for i in range(1, len(spec.path)))
+            parent = self._safe_parent(index, create=False)
+            try:
+                os.unlink(os.path.join(parent, spec.path[-1]))
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise self._error(exc, "delete", index) from exc
+        for parts in sorted(dirs, key=len, reverse=True):
+            path = os.path.join(self._root, *parts)
+            if self._inside(os.path.realpath(path)) and not os.path.islink(path):
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    pass  # not empty (holds other data) or already gone
+
+    # ------------------------------------------------------------------ handles
+
+    def _acquire(self, index: int, *, write: bool) -> _Handle:
+        with self._lock:
+            if self._closed:
+                raise StorageError(f"storage for {self._root} is closed")
+            handle = self._handles.get(index)
+            if handle is not None and (handle.writable or not write):
+                self._handles.move_to_end(index)
+            else:
+                if handle is not None:  # read-only, now needed for writing: reopen
+                    del self._handles[index]
+                    self._retire(handle)
+                handle = _Handle(self._open(index, write=write), write)
+                self._handles[index] = handle
+                while len(self._handles) > self._max_open:
+                    _, old = self._handles.popitem(last=False)
+                    self._retire(old)
+            handle.users += 1
+            return handle
+
+    def _release(self, handle: _Handle) -> None:
+        with self._lock:
+            handle.users -= 1
+            if handle.retired and handle.users == 0:
+                os.close(handle.fd)
+
+    @staticmethod
+    def _retire(handle: _Handle) -> None:
+        """Caller holds the lock. Close now if idle, else when the last user releases it."""
+        handle.retired = True
+        if handle.users == 0:
+            os.close(handle.fd)
+
+    def _open(self, index: int, *, write: bool) -> int:
+        name = self._layout.files[index].path[-1]
+        parent = self._safe_parent(index, create=write)
+        flags = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # NONBLOCK: a planted FIFO
+        flags |= os.O_RDWR | os.O_CREAT if write else os.O_RDONLY
+        try:
+            fd = os.open(os.path.join(parent, name), flags, 0o666)
+        except OSError as exc:
+            raise self._error(exc, "open", index) from exc
+        try:
+            self._check_regular(index, os.fstat(fd).st_mode)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _safe_parent(self, index: int, *, create: bool) -> str:
+        """The resolved parent directory of file `index`, made if `create`; never outside."""
+        current = self._root
+        for part in self._layout.files[index].path[:-1]:
+            step = os.path.join(current, part)
+            if create:
+                try:
+                    os.mkdir(step)
+                except FileExistsError:
+                    pass  # maybe a symlink: realpath below decides whether it stays inside
+                except OSError as exc:
+                    raise self._error(exc, "create a folder for", index) from exc
+            current = os.path.realpath(step)
+            if not self._inside(current):
+                raise UnsafeStoragePath(
+                    f"{self.path_of(index)} leads outside the download folder {self._root}"
+                )
+        return current
+
+    def _inside(self, resolved: str) -> bool:
+        return os.path.commonpath([self._root, resolved]) == self._root
+
+    def _check_regular(self, index: int, mode: int) -> None:
+        if stat.S_ISLNK(mode):
+            raise UnsafeStoragePath(f"{self.path_of(index)} is a symbolic link; refusing it")
+        if not stat.S_ISREG(mode):
+            raise StorageError(f"{self.path_of(index)} exists but is not a regular file")
+
+    def _error(self, exc: OSError, action: str, index: int) -> StorageError:
+        return storage_error(exc, action, self.path_of(index))
