@@ -69,7 +69,7 @@ class LiveView:
             self._live.update(self._render())
         else:
             now = time.monotonic()
-            if now - self._last_plain >= 5 or st.progress >= 1.0 and self._last_plain == 0:
+            if now - self._last_plain >= 5 or (st.progress >= 1.0 and self._last_plain == 0):
                 self._last_plain = now
                 self.console.print(f"{st.name}: {status_line(st)}")
 

@@ -70,9 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PermissionError as exc:
         _error(f"permission denied: {exc.filename}")
         return EXIT_ERROR
-    except OSError as exc:
+    except OSError as exc:  # after BrokenPipeError: that one is not worth a message
         _error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         return EXIT_ERROR
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED

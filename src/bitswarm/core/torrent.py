@@ -205,13 +205,13 @@ class TorrentCore:
         self.wasted += self._piece_size(piece)
         self.picker.piece_failed(piece)
         for key in contributors:
-            info = self.peers.get(key)
-            if info is None:
+            sender = self.peers.get(key)
+            if sender is None:
                 continue
-            info.failed_pieces += 1
-            if info.failed_pieces >= self.config.ban_threshold:
+            sender.failed_pieces += 1
+            if sender.failed_pieces >= self.config.ban_threshold:
                 self._actions.append(
-                    BanPeer(key, f"sent data for {info.failed_pieces} pieces that failed the hash")
+                    BanPeer(key, f"sent data for {sender.failed_pieces} pieces that failed")
                 )
                 self.remove_peer(key)
         for key, info in list(self.peers.items()):
@@ -324,7 +324,9 @@ class TorrentCore:
             for index, begin, length in pending:
                 conn.send_reject(index, begin, length)
 
-    def _on_request(self, key: PeerKey, info: PeerInfo, index: int, begin: int, length: int) -> None:
+    def _on_request(
+        self, key: PeerKey, info: PeerInfo, index: int, begin: int, length: int
+    ) -> None:
         conn = info.conn
         if conn.am_choking or index not in self.have:
             if conn.supports_fast:
@@ -377,7 +379,7 @@ class TorrentCore:
             return
         depth = desired_queue_depth(info.down.rate(now), maximum=self.config.max_queue_depth)
         want = depth - len(conn.outstanding_requests)
-        if want <= 0 or want < depth // 4 and conn.outstanding_requests:
+        if want <= 0 or (want < depth // 4 and conn.outstanding_requests):
             return  # refill in batches, not one block per arriving block
         for block in self.picker.pick(key, want):
             conn.send_request(block.piece, block.begin, block.length)

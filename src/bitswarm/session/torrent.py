@@ -13,10 +13,10 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..aio.disk import DiskWorker
 from ..aio.peer import PeerProtocol
@@ -95,7 +95,7 @@ class TorrentRuntime:
         self.error: str | None = None
         self.core: TorrentCore | None = None
         self.protocols: set[PeerProtocol] = set()
-        self.known_peers: dict[tuple[str, int], float] = {a: 0.0 for a in peers}
+        self.known_peers: dict[tuple[str, int], float] = dict.fromkeys(peers, 0.0)
         self.banned: set[str] = set()
         self.connecting: set[tuple[str, int]] = set()
         self.completed = asyncio.Event()
@@ -294,8 +294,8 @@ class TorrentRuntime:
             proto.flush()
             await proto.writable()
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
