@@ -7,6 +7,7 @@ import hashlib
 import os
 import random
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,7 @@ class GatedStorage(MemoryStorage):
         self.gate.set()
         self.read_gate = threading.Event()
         self.read_gate.set()
+        self.has_read = threading.Event()  # set once a read_piece has its data
         self.active = 0
         self.most_active = 0
         self.piece_reads = 0
@@ -66,8 +68,18 @@ class GatedStorage(MemoryStorage):
         with self.count_lock:
             self.piece_reads += 1
         data = super().read_piece(piece)
+        self.has_read.set()
         assert self.read_gate.wait(10)  # hold the data read so far, as a slow disk would
         return data
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll (threads make progress on their own) until `condition` holds; fail after 10 s."""
+    for _ in range(2000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition not reached in 10 s")
 
 
 def test_hash_and_write_rejects_bad_data_and_writes_nothing() -> None:
@@ -185,7 +197,8 @@ def test_write_backpressure_is_bounded() -> None:
         tasks = [
             asyncio.create_task(worker.write_piece(i, _piece(layout, blob, i))) for i in range(10)
         ]
-        for _ in range(50):
+        await _until(lambda: storage.active == 3)
+        for _ in range(20):
             await asyncio.sleep(0.005)
             assert worker.pending_bytes <= 3 * 1024
         assert worker.pending_bytes == 3 * 1024  # three queued, seven waiting
@@ -209,7 +222,7 @@ def test_cancelled_write_still_lands_and_releases_budget() -> None:
     async def main() -> None:
         worker = DiskWorker(storage, threads=2, cache_bytes=1024)
         first = asyncio.create_task(worker.write_piece(0, b"x" * 1024))
-        await asyncio.sleep(0.02)
+        await _until(lambda: storage.active == 1)
         first.cancel()
         await asyncio.sleep(0.01)
         assert worker.pending_bytes == 1024  # the write is still running in its thread
@@ -260,7 +273,7 @@ def test_read_that_raced_a_write_is_not_cached() -> None:
     async def main() -> None:
         worker = DiskWorker(storage, threads=2)
         stale = asyncio.create_task(worker.read_block(0, 0, 4))
-        await asyncio.sleep(0.02)  # the read has its (old) data and waits on the gate
+        await _until(storage.has_read.is_set)  # the read has its (old) data, waits on the gate
         await worker.write_piece(0, b"n" * 1024)
         storage.read_gate.set()
         assert await stale == b"oooo"  # a snapshot from before the write: fine to return
@@ -279,7 +292,7 @@ def test_read_during_a_running_write_is_not_kept() -> None:
     async def main() -> None:
         worker = DiskWorker(storage, threads=2)
         write = asyncio.create_task(worker.write_piece(0, b"n" * 1024))
-        await asyncio.sleep(0.02)  # the write is stuck in its thread
+        await _until(lambda: storage.active == 1)  # the write is stuck in its thread
         assert await worker.read_block(0, 0, 4) == b"oooo"
         storage.gate.set()
         await write
