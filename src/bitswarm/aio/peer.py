@@ -31,6 +31,7 @@ class PeerOwner(Protocol):
     def peer_connected(self, proto: PeerProtocol) -> PeerConnection: ...
     def peer_events(self, proto: PeerProtocol, events: list[ev.Event]) -> None: ...
     def peer_lost(self, proto: PeerProtocol, reason: str) -> None: ...
+    def download_delay(self, nbytes: int) -> float: ...
 
 
 TorrentLookup = Callable[[bytes, tuple[str, int]], "PeerOwner | None"]
@@ -80,6 +81,10 @@ class PeerProtocol(asyncio.Protocol):
         assert self.conn is not None and self.owner is not None
         self.conn.receive_data(data)
         self._dispatch()
+        delay = self.owner.download_delay(len(data))
+        if delay > 0 and self.transport is not None and not self._closed:
+            self.transport.pause_reading()  # a download limit: resume when tokens return
+            asyncio.get_running_loop().call_later(delay, self._resume_reading)
 
     def eof_received(self) -> bool | None:
         if self.conn is not None:
@@ -119,6 +124,10 @@ class PeerProtocol(asyncio.Protocol):
         self._finish(reason)
 
     # ---------------------------------------------------------------- internals
+    def _resume_reading(self) -> None:
+        if self.transport is not None and not self._closed:
+            self.transport.resume_reading()
+
     def _route_incoming(self) -> bool:
         info_hash = bytes(self._pending[28:48])
         owner = self._lookup(info_hash, self.address) if self._lookup else None

@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="size of the generated file (default 32MiB)")
     p.add_argument("--piece-size", type=parse_size, default=parse_size("256KiB"))
     p.add_argument("--hybrid", action="store_true", help="use a hybrid v1+v2 torrent")
+    p.add_argument("--seed-limit", type=parse_size, default=parse_size("8MiB"), metavar="RATE",
+                   help="the seeder's upload limit per second, so that the downloaders must "
+                        "share with each other (default 8MiB; 0 = unlimited)")
     p.add_argument("--port", type=int, default=6881, help="the seeder's port (default 6881)")
     p.add_argument("--bind", default="127.0.0.1", metavar="ADDR")
     p.add_argument("--tracker", action="append", default=[], metavar="URL")
@@ -95,7 +98,8 @@ async def _demo(args: argparse.Namespace, root: Path) -> int:
     sessions: list[Session] = []
     runtimes: list[tuple[str, TorrentRuntime]] = []
     try:
-        seeder = Session(SessionConfig(listen_host=args.bind, listen_port=args.port))
+        seeder = Session(SessionConfig(listen_host=args.bind, listen_port=args.port,
+                                       upload_limit=args.seed_limit))
         await seeder.start()
         sessions.append(seeder)
         runtimes.append(("seeder", await seeder.add(meta, seed_dir, trackers=args.tracker)))

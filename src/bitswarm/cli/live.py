@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import asdict
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -60,9 +61,7 @@ class LiveView:
             d["port"] = self.rt.session.listen_port
             d["time"] = round(time.time(), 3)
             if self.verbose:
-                d["files"] = [vars(f) if hasattr(f, "__dict__") else
-                              {"path": f.path, "length": f.length, "done": f.done}
-                              for f in file_progress(self.rt)]
+                d["files"] = [asdict(f) for f in file_progress(self.rt)]
             sys.stdout.write(json.dumps(d) + "\n")
             sys.stdout.flush()
         elif self._live is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import os
 import signal
 import sys
@@ -56,6 +55,10 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tracker", action="append", default=[], metavar="URL",
                    help="announce to this tracker too; repeat for more")
     p.add_argument("--max-peers", type=int, default=50, help="connections per torrent")
+    p.add_argument("--upload-limit", type=render.parse_size, default=0, metavar="RATE",
+                   help="upload at most RATE bytes/s, e.g. 2MiB (default: unlimited)")
+    p.add_argument("--download-limit", type=render.parse_size, default=0, metavar="RATE",
+                   help="download at most RATE bytes/s (default: unlimited)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON status line per second instead of a progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="show per-file progress")
@@ -98,7 +101,10 @@ def resume_path_for(meta: Metainfo, save_path: Path) -> Path:
 
 
 def session_config(args: argparse.Namespace) -> SessionConfig:
-    return SessionConfig(listen_host=args.bind, listen_port=args.port, max_peers=args.max_peers)
+    return SessionConfig(
+        listen_host=args.bind, listen_port=args.port, max_peers=args.max_peers,
+        upload_limit=args.upload_limit, download_limit=args.download_limit,
+    )
 
 
 def run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
@@ -215,10 +221,3 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
     return run_until_signal(main)
 
-
-def print_json_line(obj: dict[str, object]) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-_ = render  # the live view renders through render's helpers

@@ -20,9 +20,10 @@ from ..aio.peer import PeerOwner, PeerProtocol
 from ..errors import BitswarmError
 from ..metainfo import Metainfo
 from ..peer_id import make_peer_id
+from ..swarm.rate import TokenBucket
 from .torrent import TorrentRuntime
 
-__all__ = ["PortInUseError", "Session", "SessionConfig"]
+__all__ = ["PortInUseError", "Session", "SessionConfig", "rate_bucket"]
 
 log = logging.getLogger("bitswarm.session")
 
@@ -41,6 +42,8 @@ class SessionConfig:
     find_free_port: bool = True  # try the next ports when the one asked for is taken
     max_peers: int = 50  # per torrent
     max_connections: int = 400  # for the whole session
+    upload_limit: float = 0.0  # bytes/s for the whole session; 0 = unlimited
+    download_limit: float = 0.0
 
 
 class Session:
@@ -52,6 +55,8 @@ class Session:
         self.torrents: dict[bytes, TorrentRuntime] = {}
         self.listen_port = 0
         self._servers: list[asyncio.Server] = []
+        self.upload_bucket = rate_bucket(self.config.upload_limit)
+        self.download_bucket = rate_bucket(self.config.download_limit)
         self._own_hosts: set[str] = {"127.0.0.1", "::1", "0.0.0.0", "::"} | local_addresses()
 
     async def __aenter__(self) -> Session:
@@ -106,12 +111,15 @@ class Session:
         peers: Iterable[tuple[str, int]] = (),
         trackers: Iterable[str] = (),
         resume_path: Path | None = None,
+        upload_limit: float = 0.0,
+        download_limit: float = 0.0,
     ) -> TorrentRuntime:
         key = meta.info.info_hashes.wire
         if key in self.torrents:
             raise BitswarmError(f"torrent {key.hex()} is already in this session")
         rt = TorrentRuntime(self, meta, save_path, peers=peers, trackers=trackers,
-                            resume_path=resume_path)
+                            resume_path=resume_path, upload_limit=upload_limit,
+                            download_limit=download_limit)
         self.torrents[key] = rt
         try:
             await rt.start()
@@ -134,6 +142,11 @@ class Session:
         if self.connection_count() >= self.config.max_connections:
             return None
         return self.torrents.get(info_hash)
+
+
+def rate_bucket(rate: float) -> TokenBucket:
+    """A limit of `rate` bytes/s (0 = none) allowing bursts of a quarter second."""
+    return TokenBucket(rate, burst=max(64 * 1024, int(rate / 4)) if rate > 0 else 0)
 
 
 def local_addresses() -> set[str]:

@@ -35,6 +35,7 @@ from ..metainfo import Metainfo
 from ..storage.filesystem import FileStorage
 from ..storage.layout import FileSpec, Layout
 from ..storage.resume import ResumeData, decode_resume, encode_resume, trusted_pieces
+from ..swarm.rate import consume_all
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
 from .announcer import Announcer
@@ -79,6 +80,8 @@ class TorrentRuntime:
         peers: Iterable[tuple[str, int]] = (),
         trackers: Iterable[str] = (),
         resume_path: Path | None = None,
+        upload_limit: float = 0.0,
+        download_limit: float = 0.0,
     ) -> None:
         info = meta.info
         if not info.has_v1:
@@ -100,6 +103,10 @@ class TorrentRuntime:
         self.connecting: set[tuple[str, int]] = set()
         self.completed = asyncio.Event()
         self.announcer = Announcer(self, extra_trackers=list(trackers))
+        from .session import rate_bucket
+
+        self.upload_bucket = rate_bucket(upload_limit)
+        self.download_bucket = rate_bucket(download_limit)
         self._uploads: dict[PeerProtocol, _Uploads] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
@@ -221,6 +228,12 @@ class TorrentRuntime:
             self._process()
         log.debug("peer %s:%d gone: %s", *proto.address, reason)
 
+    def download_delay(self, nbytes: int) -> float:
+        """Seconds to stop reading after `nbytes` arrived, to honour download limits."""
+        return consume_all(
+            (self.download_bucket, self.session.download_bucket), nbytes, self._now()
+        )
+
     def _duplicate(self, proto: PeerProtocol, peer_id: bytes) -> bool:
         return any(
             p is not proto and p.conn is not None and p.conn.remote_peer_id == peer_id
@@ -290,6 +303,11 @@ class TorrentRuntime:
             except StorageError as exc:
                 self.fail(str(exc))
                 return
+            delay = consume_all(
+                (self.upload_bucket, self.session.upload_bucket), len(data), self._now()
+            )
+            if delay > 0:
+                await asyncio.sleep(delay)
             core.block_read(proto, a.piece, a.begin, data, now=self._now())
             proto.flush()
             await proto.writable()
