@@ -380,11 +380,7 @@ class PiecePicker:
         """BEP 6 `reject request`. An owner with nothing left in flight gives the piece up."""
         self._unrequest(peer, block)
         part = self._partials.get(block.piece)
-        if (
-            part is not None
-            and part.owner == peer
-            and not any(peer in r for r in part.requesters)
-        ):
+        if part is not None and part.owner == peer and not any(peer in r for r in part.requesters):
             self._disown(block.piece, part)
             self._orphans.add(block.piece)
 
