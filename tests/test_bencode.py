@@ -182,15 +182,6 @@ def test_tolerant_mode_records_nothing_for_canonical_input() -> None:
     assert decoded.issues == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bencode.py _Decoder.dict: in tolerant mode a duplicate key that is not adjacent "
-        "to its twin (a, c, b, c) compares greater than `prev` and is dropped by "
-        "`if key in out: continue` without an issue; the module docstring promises "
-        "duplicates are recorded"
-    ),
-)
 def test_tolerant_non_adjacent_duplicate_key_is_recorded() -> None:
     data = b"d1:a1:x1:c1:y1:b1:z1:c1:we"
     decoded = decode_spans(data, strict=False)
@@ -369,27 +360,12 @@ def test_encoder_refuses_keys_that_collide_after_encoding() -> None:
         bencode({"x": {"é": 1, "é".encode(): 2}})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bencode.py _encode_into: ints are written with no range check, so bencode(2**63) "
-        "returns bytes that bdecode refuses ('does not fit in 64 bits'); the encoder "
-        "should raise ValueError outside [-2**63, 2**63-1] like the decoder"
-    ),
-)
 @pytest.mark.parametrize("n", [2**63, -(2**63) - 1, 10**30])
 def test_encoder_refuses_integers_the_decoder_refuses(n: int) -> None:
     with pytest.raises(ValueError):
         bencode(n)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bencode.py _Decoder._bad_int_reason: text b'-' (input 'i-e') is classed with "
-        "b'-0' as 'negative zero'; it is a malformed integer"
-    ),
-)
 def test_bare_minus_is_reported_as_malformed_not_negative_zero() -> None:
     with pytest.raises(BencodeError) as info:
         bdecode(b"i-e")

@@ -143,8 +143,9 @@ class _Decoder:
                 raise BencodeError("dictionary key is not a byte string", pos)
             key_pos = pos
             key, pos = string(pos)
-            if prev is not None and key <= prev:
-                self._key_order(key, prev, key_pos)
+            duplicate = key in out
+            if duplicate or prev is not None and key < prev:
+                self._key_order(key, duplicate, key_pos)
             vstart = pos
             item, pos = value(pos, depth)
             if key in out:
@@ -154,8 +155,8 @@ class _Decoder:
                 record[key] = (vstart, pos)
             prev = key
 
-    def _key_order(self, key: bytes, prev: bytes, pos: int) -> None:
-        what = "duplicate" if key == prev else "unsorted"
+    def _key_order(self, key: bytes, duplicate: bool, pos: int) -> None:
+        what = "duplicate" if duplicate else "unsorted"
         if self.strict:
             raise BencodeError(f"{what} dictionary key {key[:40]!r}", pos)
         self.issues.append(f"{what} dictionary key {key[:40]!r} at byte {pos}")
@@ -165,7 +166,7 @@ class _Decoder:
         text = self.data[pos + 1 : end] if end != -1 else b""
         if end == -1:
             return "unterminated integer"
-        if text in (b"-0", b"-"):
+        if text == b"-0":
             return "non-canonical integer (negative zero)"
         if len(text) > 1 and text.lstrip(b"-").startswith(b"0"):
             return "non-canonical integer (leading zero)"
@@ -234,6 +235,8 @@ def _encode_into(value: _Encodable, out: list[bytes]) -> None:
     elif isinstance(value, bool):
         raise TypeError("bencode has no booleans; use 0 or 1")
     elif isinstance(value, int):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise ValueError(f"integer {value} does not fit in 64 bits")
         append(b"i%de" % value)
     elif isinstance(value, list | tuple):
         append(b"l")

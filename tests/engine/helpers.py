@@ -1,0 +1,59 @@
+"""Shared pieces of the engine tests: payloads, torrents, sessions on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from collections.abc import Iterable
+from pathlib import Path
+
+from bitswarm.create import create_torrent
+from bitswarm.metainfo import Metainfo, parse_torrent
+from bitswarm.session import Session, SessionConfig, TorrentRuntime
+
+__all__ = [
+    "digest_tree",
+    "make_multifile",
+    "make_torrent",
+    "start_session",
+    "wait_all_complete",
+]
+
+
+def make_multifile(root: Path, sizes: Iterable[int], *, seed: int = 7) -> Path:
+    """A folder `root/content` of files with pseudo-random bytes; returns the folder."""
+    rng = random.Random(seed)
+    folder = root / "content"
+    folder.mkdir(parents=True)
+    for i, size in enumerate(sizes):
+        sub = folder / ("sub" if i % 2 else "") / f"file{i}.bin"
+        sub.parent.mkdir(parents=True, exist_ok=True)
+        sub.write_bytes(rng.randbytes(size))
+    return folder
+
+
+def make_torrent(path: Path, *, piece_length: int = 64 * 1024, version: str = "hybrid",
+                 trackers: list[list[str]] | None = None) -> Metainfo:
+    data = create_torrent(path, piece_length=piece_length, version=version,  # type: ignore[arg-type]
+                          trackers=trackers or [])
+    return parse_torrent(data)
+
+
+def digest_tree(folder: Path) -> dict[str, str]:
+    """Relative path → sha256 of every file below `folder`."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+async def start_session(host: str = "127.0.0.1", **kw: object) -> Session:
+    s = Session(SessionConfig(listen_host=host, listen_port=0, **kw))  # type: ignore[arg-type]
+    await s.start()
+    return s
+
+
+async def wait_all_complete(runtimes: Iterable[TorrentRuntime], timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        await asyncio.gather(*(rt.completed.wait() for rt in runtimes))
