@@ -100,6 +100,14 @@ def test_unsafe_name_and_v2_key_and_symlink_target() -> None:
         parse_torrent(bencode(info))
 
 
+def test_overlong_utf8_dots_do_not_become_a_traversal() -> None:
+    """BEP 52: sanitise after normalising overlong UTF-8; a strict decoder refuses them."""
+    overlong_dot = b"\xc0\xae"
+    m = parse_torrent(multi([[overlong_dot * 2, b"x"]]))
+    assert m.info.files[0].path == ("t", "\ufffd" * 4, "x")
+    assert any("not UTF-8" in issue for issue in m.issues)
+
+
 def test_safe_relative_path_accepts_ordinary_names() -> None:
     ok = ["Star Wars: A New Hope (1977)", "a.b.c", ".hidden", "console.log", "COM10", "ä ö"]
     assert safe_relative_path(ok) == tuple(ok)
