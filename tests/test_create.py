@@ -104,7 +104,7 @@ def test_top_level_fields(tmp_path: Path) -> None:
         tmp_path / "f",
         trackers=[["http://a/1", "http://a/2"], "udp://b:80"],  # type: ignore[list-item]
         private=True,
-        web_seeds=["http://seed/"],
+        web_seeds="http://seed/",
         comment="hello",
         created_by="me",
         creation_date=1_700_000_000,

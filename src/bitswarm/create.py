@@ -83,7 +83,7 @@ def create_torrent(
         piece_length: a power of two from 16 KiB to 512 MiB; None picks `auto_piece_length`.
         version: "v1" (BEP 3), "v2" (BEP 52) or "hybrid" (both, with padding files).
         private: set BEP 27 ``private=1``.
-        web_seeds: BEP 19 ``url-list`` URLs.
+        web_seeds: BEP 19 ``url-list`` URLs (a bare string counts as one URL).
         creation_date: seconds since the epoch, "now", or None to leave it out.
         progress: called as ``progress(bytes_hashed, bytes_total)`` from the calling thread.
         workers: hashing threads; None uses every core.
@@ -148,8 +148,9 @@ def _add_top_level(
         top["announce"] = tiers[0][0]
         if len(tiers) > 1 or len(tiers[0]) > 1:
             top["announce-list"] = tiers
-    if web_seeds:
-        top["url-list"] = list(web_seeds)
+    seeds = [web_seeds] if isinstance(web_seeds, str) else [u for u in web_seeds if u]
+    if seeds:
+        top["url-list"] = seeds
     if comment is not None:
         top["comment"] = comment
     if created_by is not None:
