@@ -144,7 +144,7 @@ class _Decoder:
             key_pos = pos
             key, pos = string(pos)
             duplicate = key in out
-            if duplicate or prev is not None and key < prev:
+            if duplicate or (prev is not None and key < prev):
                 self._key_order(key, duplicate, key_pos)
             vstart = pos
             item, pos = value(pos, depth)

@@ -54,6 +54,6 @@ async def start_session(host: str = "127.0.0.1", **kw: object) -> Session:
     return s
 
 
-async def wait_all_complete(runtimes: Iterable[TorrentRuntime], timeout: float) -> None:
-    async with asyncio.timeout(timeout):
+async def wait_all_complete(runtimes: Iterable[TorrentRuntime], within: float) -> None:
+    async with asyncio.timeout(within):
         await asyncio.gather(*(rt.completed.wait() for rt in runtimes))

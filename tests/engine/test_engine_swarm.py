@@ -33,7 +33,7 @@ def test_one_seeder_four_leechers_multifile_with_padding(tmp_path: Path) -> None
                 sessions.append(s)
                 leechers.append(await s.add(meta, tmp_path / f"leech{i}", peers=list(addrs)))
                 addrs.append(("127.0.0.1", s.listen_port))
-            await wait_all_complete(leechers, timeout=60)
+            await wait_all_complete(leechers, within=60)
             seed_rt = next(iter(seeder.torrents.values()))
             assert seed_rt.core is not None
             return seed_rt.core.uploaded, [rt.core.uploaded for rt in leechers if rt.core]
@@ -68,7 +68,7 @@ def test_liar_is_banned_and_download_completes(tmp_path: Path) -> None:
                 meta, tmp_path / "leech",
                 peers=[("127.0.0.2", liar_port), ("127.0.0.1", honest.listen_port)],
             )
-            await wait_all_complete([rt], timeout=60)
+            await wait_all_complete([rt], within=60)
             assert rt.core is not None
             return set(rt.banned), rt.core.wasted
         finally:
@@ -99,11 +99,11 @@ def test_peer_vanishes_mid_transfer(tmp_path: Path) -> None:
             rt = await leecher.add(meta, tmp_path / "leech", peers=[
                 ("127.0.0.1", a.listen_port), ("127.0.0.1", b.listen_port)])
             async with asyncio.timeout(30):
-                while rt.status().progress < 0.25:
+                while rt.status().progress < 0.25:  # noqa: ASYNC110 - polling a status
                     await asyncio.sleep(0.05)
             await a.close()  # gone, with requests outstanding and pieces half-sent
             assert rt.status().progress < 1.0
-            await wait_all_complete([rt], timeout=60)
+            await wait_all_complete([rt], within=60)
         finally:
             await leecher.close()
             await b.close()
@@ -140,9 +140,9 @@ def test_trackers_down_or_garbage_do_not_stop_the_download(tmp_path: Path) -> No
                 meta, tmp_path / "leech", peers=[("127.0.0.1", seeder.listen_port)],
                 trackers=[dead, f"http://127.0.0.1:{gport}/announce"],
             )
-            await wait_all_complete([rt], timeout=30)
+            await wait_all_complete([rt], within=30)
             async with asyncio.timeout(20):  # the error is reported once both have failed
-                while rt.status().tracker_message is None:
+                while rt.status().tracker_message is None:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
             return rt.status().tracker_message
         finally:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import BitswarmError
+from ..errors import BitswarmError, MagnetError
 from ..magnet import Magnet, parse_magnet
 from ..metainfo import Metainfo, parse_torrent
 from . import render
@@ -109,7 +109,10 @@ def cmd_create(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     source: str = args.source
     if source.startswith("magnet:"):
-        magnet = parse_magnet(source)
+        try:
+            magnet = parse_magnet(source)
+        except MagnetError as exc:
+            raise MagnetError(f"bad magnet link: {exc}") from None
         if args.json:
             _print_json(render.magnet_json(magnet))
         else:
