@@ -338,6 +338,31 @@ def test_peer_left_lowers_availability_and_returns_requests() -> None:
     assert set(blocks) <= set(p.pick("me", 4))
 
 
+def test_counts_stay_exact_as_partial_peers_come_and_go() -> None:
+    """Counts up to 12 (four bit slices), built by bitfields and haves, torn down by leaves."""
+    n = 37
+    rng = random.Random(11)
+    p = PiecePicker(num_pieces=n, piece_length=PIECE, total_length=n * PIECE, rng=rng)
+    model: dict[int, set[int]] = {}
+    for peer in range(12):
+        pieces = {i for i in range(n - 1) if rng.random() < 0.7}  # never the last: no seeds
+        p.peer_joined(peer, Bitfield.from_indices(n, pieces))
+        model[peer] = pieces
+    for _ in range(40):
+        peer, piece = rng.randrange(12), rng.randrange(n - 1)
+        p.peer_has(peer, piece)
+        model[peer].add(piece)
+    order = list(model)
+    rng.shuffle(order)
+    for peer in order:
+        assert [p.availability(i) for i in range(n)] == [
+            sum(i in have for have in model.values()) for i in range(n)
+        ]
+        p.peer_left(peer)
+        del model[peer]
+    assert [p.availability(i) for i in range(n)] == [0] * n
+
+
 def test_have_messages_update_rarity() -> None:
     p = picker_from_strings("1111")
     p.peer_has("newbie", 0)
@@ -357,6 +382,8 @@ def test_is_interesting() -> None:
     assert p.is_interesting(Bitfield.from_indices(4, [2]))
     assert not p.is_interesting(Bitfield.from_indices(4, [0, 1, 3]))
     assert p.is_interesting(Bitfield(4, full=True))
+    with pytest.raises(LocalProtocolError):
+        p.is_interesting(Bitfield(5, full=True))
     p.peer_joined("y", Bitfield.from_indices(4, [1, 3]))
     assert not p.peer_is_interesting("y")
     p.peer_has("y", 2)

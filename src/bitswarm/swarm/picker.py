@@ -317,6 +317,8 @@ class PiecePicker:
 
     def is_interesting(self, bitfield: Bitfield) -> bool:
         """Whether a peer with `bitfield` has a wanted piece we lack (BEP 3 interest)."""
+        if bitfield.size != self.num_pieces:
+            raise LocalProtocolError(f"bitfield of {bitfield.size} for {self.num_pieces} pieces")
         if bitfield.all():
             return self._wanted_missing > 0
         return bool(int.from_bytes(bitfield.to_bytes(), "big") & self._m.wanted_by_index)
