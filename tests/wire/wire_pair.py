@@ -49,6 +49,7 @@ class Pair:
     b: PeerConnection
     a_events: list[Event] = field(default_factory=list)
     b_events: list[Event] = field(default_factory=list)
+    clock: float | None = None  # passed as `now` to receive_data when set
 
     def shuttle(self) -> tuple[list[Event], list[Event]]:
         """Deliver everything queued, both ways, until quiet; return (a's, b's) new events."""
@@ -62,9 +63,9 @@ class Pair:
             if not to_a and not to_b:
                 break
             if to_b:
-                self.b.receive_data(to_b)
+                self.b.receive_data(to_b, now=self.clock)
             if to_a:
-                self.a.receive_data(to_a)
+                self.a.receive_data(to_a, now=self.clock)
         self.a_events += a_new
         self.b_events += b_new
         return a_new, b_new
@@ -83,6 +84,9 @@ def make_pair(
         make_conn(initiator=True, peer_id=PEER_A, **common, **(a_kwargs or {})),  # type: ignore[arg-type]
         make_conn(initiator=False, peer_id=PEER_B, **common, **(b_kwargs or {})),  # type: ignore[arg-type]
     )
+    now = common.get("now")
+    if isinstance(now, float):
+        pair.clock = now
     if handshake:
         pair.a.send_handshake()
         a_events, b_events = pair.shuttle()
@@ -112,9 +116,14 @@ def handshaken(
     return conn
 
 
+def deliver(conn: PeerConnection, *messages: Message) -> None:
+    """Deliver encoded `messages` to `conn` in one read."""
+    conn.receive_data(b"".join(encode_message(m) for m in messages))
+
+
 def feed(conn: PeerConnection, *messages: Message) -> list[Event]:
     """Deliver encoded `messages` to `conn` in one read; return its events."""
-    conn.receive_data(b"".join(encode_message(m) for m in messages))
+    deliver(conn, *messages)
     return conn.events()
 
 
