@@ -1,9 +1,9 @@
 """The receiving half of a peer connection: in-place message parsing and the rules per message.
 
-`MessageReceiver` holds the state both halves of `PeerConnection` share (flags, request
+`MessageReceiver` holds the state all of `PeerConnection` shares (flags, request
 bookkeeping, queues) and everything that happens when a message arrives after the
-handshake. `PeerConnection` adds the handshake, the timers and the commands. The rules it
-applies are listed in `connection.py`'s docstring (rules 2 to 5).
+handshake; `MessageSender` adds the commands, `PeerConnection` the handshake and timers.
+The rules applied here are listed in `connection.py`'s docstring (rules 2 to 5).
 
 Hot path: the stream is parsed straight from the caller's buffer when nothing is pending,
 otherwise from one `bytearray` that is trimmed once per `receive_data` call; headers are
