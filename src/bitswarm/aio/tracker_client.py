@@ -16,7 +16,9 @@ Messages name the tracker without its query string, which often holds a passkey.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import socket
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar, cast
 from urllib.parse import urlsplit
@@ -139,6 +141,13 @@ async def _over_udp(
         ) from None
 
 
+def _os_text(e: OSError) -> str:
+    """"Connection refused" rather than asyncio's "Connect call failed ('1.2.3.4', 80)"."""
+    if isinstance(e, socket.gaierror) or not e.errno or e.errno < 0:
+        return e.strerror or str(e) or type(e).__name__
+    return os.strerror(e.errno)
+
+
 # -- HTTP -------------------------------------------------------------------------------
 
 
@@ -161,18 +170,19 @@ async def _http_get(
     except aiohttp.TooManyRedirects:
         raise TrackerUnreachable(f"{where}: more than {MAX_REDIRECTS} redirects") from None
     except aiohttp.ClientConnectorError as e:
-        cause = e.os_error.strerror or str(e.os_error) or type(e.os_error).__name__
-        raise TrackerUnreachable(f"{where}: cannot connect: {cause}") from None
+        raise TrackerUnreachable(f"{where}: cannot connect: {_os_text(e.os_error)}") from None
     except aiohttp.ServerDisconnectedError:
         raise TrackerUnreachable(f"{where}: the server closed the connection") from None
     except aiohttp.ClientPayloadError:
         raise TrackerUnreachable(f"{where}: the response body was cut off or malformed") from None
     except aiohttp.ClientResponseError as e:
         raise TrackerUnreachable(f"{where}: invalid HTTP response ({e.message})") from None
+    except aiohttp.ClientOSError as e:
+        raise TrackerUnreachable(f"{where}: {_os_text(e)}") from None
     except aiohttp.ClientError as e:
         raise TrackerUnreachable(f"{where}: {type(e).__name__}: {e}") from None
     except OSError as e:
-        raise TrackerUnreachable(f"{where}: {e.strerror or e}") from None
+        raise TrackerUnreachable(f"{where}: {_os_text(e)}") from None
     except ValueError as e:  # yarl refuses some malformed URLs before any I/O
         raise TrackerUnreachable(f"{where}: invalid URL ({e})") from None
     if status != 200:
@@ -228,7 +238,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         # On a connected UDP socket, an ICMP "port unreachable" arrives here (Linux).
-        text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        text = _os_text(exc) if isinstance(exc, OSError) else str(exc)
         self._fail_all(TrackerUnreachable(f"{self.where}: {text}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -320,7 +330,7 @@ class UdpTrackerConnection:
                 lambda: _UdpProtocol(_display(url)), remote_addr=(host, port)
             )
         except OSError as e:
-            raise TrackerUnreachable(f"{where}: {e.strerror or e}") from None
+            raise TrackerUnreachable(f"{where}: cannot connect: {_os_text(e)}") from None
         peer = transport.get_extra_info("peername")
         # BEP 41: the path and query travel as the announce's URLData option.
         request = parts.path + (f"?{parts.query}" if parts.query else "")
