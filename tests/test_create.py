@@ -218,3 +218,15 @@ def test_libtorrent_agrees(tmp_path: Path) -> None:
         ours = [("/".join(f.path), f.length, f.offset) for f in m.info.files if not f.is_pad]
         assert theirs == ours, version
         assert ti.num_pieces() == m.info.num_pieces
+
+
+def test_hybrid_of_a_folder_with_one_file_keeps_the_folder(tmp_path: Path) -> None:
+    """A one-file folder gives a one-entry file tree; the v1 part says it is a folder."""
+    folder = tmp_path / "content"
+    folder.mkdir()
+    (folder / "f.bin").write_bytes(b"x" * 40_000)
+    meta = parse_torrent(create_torrent(folder, version="hybrid", piece_length=16384))
+    assert [f.path for f in meta.info.files if not f.is_pad] == [("content", "f.bin")]
+    assert not meta.info.single_file
+    v2 = parse_torrent(create_torrent(folder, version="v2", piece_length=16384))
+    assert [f.path for f in v2.info.files] == [("f.bin",)]  # as libtorrent reads it

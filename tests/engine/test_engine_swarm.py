@@ -155,3 +155,30 @@ def test_trackers_down_or_garbage_do_not_stop_the_download(tmp_path: Path) -> No
     assert message is not None
     assert "127.0.0.1:9" in message
     assert "\n" not in message
+
+
+def test_ipv6_and_two_torrents_on_one_port(tmp_path: Path) -> None:
+    """One seeding session serves two torrents on one port, over IPv6 loopback."""
+    a = make_multifile(tmp_path / "a", [1 * MiB + 5], seed=1)
+    b = make_multifile(tmp_path / "b", [2 * MiB + 7], seed=2)
+    meta_a = make_torrent(a, version="v1")
+    meta_b = make_torrent(b, version="hybrid")
+
+    async def run() -> None:
+        seeder = await start_session("::1")
+        leecher = await start_session("::1")
+        try:
+            await seeder.add(meta_a, tmp_path / "a")
+            await seeder.add(meta_b, tmp_path / "b")
+            peer = [("::1", seeder.listen_port)]
+            rts = [await leecher.add(meta_a, tmp_path / "la", peers=peer),
+                   await leecher.add(meta_b, tmp_path / "lb", peers=peer)]
+            await wait_all_complete(rts, within=30)
+            assert all(p.address[0] == "::1" for rt in rts for p in rt.protocols)
+        finally:
+            await leecher.close()
+            await seeder.close()
+
+    asyncio.run(run())
+    assert digest_tree(tmp_path / "la" / "content") == digest_tree(a)
+    assert digest_tree(tmp_path / "lb" / "content") == digest_tree(b)

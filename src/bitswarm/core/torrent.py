@@ -175,8 +175,9 @@ class TorrentCore:
             case ev.PieceReceived(index=index, begin=begin, data=data):
                 self._on_block(key, info, index, begin, data, now)
             case ev.RejectReceived(index=index, begin=begin, length=length):
+                # Not re-requested at once: a peer that rejects would ping-pong with us.
+                # The next tick asks again (BEP 6 allows rejects for any reason).
                 self.picker.block_rejected(key, Block(index, begin, length))
-                self._request_more(key, info, now)
             case ev.AllowedFastReceived() | ev.SuggestReceived() | ev.CancelReceived():
                 pass  # cancels are tracked by the connection's peer_requests
             case ev.ConnectionClosed():

@@ -120,7 +120,11 @@ def _build_info(info: BValue, raw: bytes, issues: list[str]) -> InfoDict:
     if has_v1:
         files, single = v1_files(info, name, issues)
     if is_v2:
-        files2, single2 = _v2_files(info[b"file tree"], name, piece_length, issues)
+        # A hybrid's v1 part decides whether it is one file or a folder: a folder holding
+        # a single file has a one-entry file tree too (libtorrent makes such torrents).
+        files2, single2 = _v2_files(
+            info[b"file tree"], name, piece_length, issues, single if has_v1 else None
+        )
         if has_v1:
             files = _merge_hybrid(files, files2)
         else:
@@ -190,10 +194,13 @@ def _size(n: int) -> str:
 
 
 def _v2_files(
-    tree: BValue, name: str, piece_length: int, issues: list[str]
+    tree: BValue, name: str, piece_length: int, issues: list[str], single: bool | None
 ) -> tuple[list[FileEntry], bool]:
+    """The file tree's files. A pure v2 torrent whose tree is one file at the root is a
+    single-file torrent (as libtorrent reads it); a hybrid follows its v1 part (`single`)."""
     found = walk_file_tree(tree, issues)
-    single = len(found) == 1 and len(found[0].path) == 1
+    if single is None:
+        single = len(found) == 1 and len(found[0].path) == 1
     offsets = aligned_offsets([f.length for f in found], piece_length)
     out: list[FileEntry] = []
     for f, offset in zip(found, offsets, strict=True):

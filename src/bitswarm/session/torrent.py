@@ -371,6 +371,8 @@ class TorrentRuntime:
         for addr, retry_at in list(self.known_peers.items()):
             if len(self.protocols) + len(self.connecting) >= self.session.config.max_peers:
                 return
+            if self.session.connection_count() >= self.session.config.max_connections:
+                return
             if len(self.connecting) >= MAX_HALF_OPEN:
                 return
             if (addr in connected or addr in self.connecting or retry_at > now
