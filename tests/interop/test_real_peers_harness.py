@@ -222,6 +222,37 @@ def test_stop_kills_a_process_that_ignores_sigterm(tmp_path: Path) -> None:
     assert process.poll() == -9
 
 
+_ORPHAN_MAKER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from tests.peers.process import ManagedProcess
+child = ManagedProcess(["sleep", "60"], name="sleeper", log_dir=Path(sys.argv[2]))
+child.start()
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_peers_die_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
+    harness = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN_MAKER, _REPO, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert harness.stdout is not None
+    with harness.stdout:
+        sleeper = int(harness.stdout.readline())
+        os.kill(sleeper, 0)  # alive while the harness is
+        harness.kill()
+        harness.wait(timeout=5)
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{sleeper}").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)  # (a zombie until init reaps it: its /proc entry stays briefly)
+    status = Path(f"/proc/{sleeper}/status")
+    assert not status.exists() or "State:\tZ" in status.read_text()
+
+
 @pytest.mark.netns
 def test_namespace_is_deleted_with_its_processes_even_on_error(tmp_path: Path) -> None:
     require_netns()

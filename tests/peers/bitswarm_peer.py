@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .base import Peer, PeerSpec, PeerStatus, Role
+from .base import HarnessError, Peer, PeerSpec, PeerStatus, Role
 from .process import JsonLineFeed, ManagedProcess
 from .torrent_files import load_torrent
 
@@ -33,6 +33,8 @@ __all__ = ["BitswarmPeer"]
 _LEECH_DONE = frozenset({"complete", "completed", "finished", "done"})
 _SEED_READY = _LEECH_DONE | {"seeding", "ready"}
 _PAIRS = (
+    ("pieces_done", "num_pieces"),
+    ("done_bytes", "total_bytes"),
     ("verified_pieces", "num_pieces"),
     ("pieces_verified", "pieces_total"),
     ("have", "total"),
@@ -118,6 +120,9 @@ class BitswarmPeer(Peer):
         return self._spawn(argv, on_line=self._feed.feed)
 
     def _query(self) -> PeerStatus:
+        failed = self._feed.first(lambda record: bool(record.get("error")))
+        if failed is not None:
+            self._fail(HarnessError, f"reported an error: {failed[1].get('error')}")
         latest = self._feed.latest()
         progress = _progress_of(latest)
         if progress is not None:

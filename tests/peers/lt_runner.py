@@ -8,7 +8,8 @@ line on stdout:
     {"event": "listening", "address": "127.0.0.1", "port": 40001}
     {"event": "checked"}                       # data check done; peers dialled, reannounced
     {"event": "status", "progress": 0.42, "state": "downloading", "peers": 1, ...}
-    {"event": "complete"}                      # every piece verified (a seed: after checking)
+    {"event": "complete"}                      # every piece verified and written out
+                                               # (a seed: once its data checked out)
     {"event": "tracker", "message": "..."}     # replies and errors, for diagnostics
     {"event": "error", "message": "..."}       # then exit status 2
 
@@ -99,8 +100,7 @@ def run(args: dict[str, Any]) -> int:
     handle = add_torrent(session, args)
     interval = float(args.get("status_interval", 0.1))
     peers = [split_endpoint(peer) for peer in args.get("peers", [])]
-    checked = False
-    complete = False
+    checked = finished = flushing = complete = False
     next_status = 0.0
     while True:
         session.wait_for_alert(int(interval * 1000))
@@ -119,17 +119,22 @@ def run(args: dict[str, Any]) -> int:
                 emit("checked")
             elif isinstance(alert, (lt.tracker_reply_alert, lt.tracker_error_alert)):
                 emit("tracker", message=alert.message())
-            elif isinstance(alert, lt.torrent_finished_alert) and not complete:
+            elif isinstance(alert, lt.torrent_finished_alert):
+                finished = True
+            elif isinstance(alert, lt.cache_flushed_alert) and flushing and not complete:
                 complete = True
                 emit("complete")
         now = time.monotonic()
-        if now >= next_status:
+        if now >= next_status or (finished and not flushing):
             next_status = now + interval
             status = handle.status()
             emit("status", checked=checked, **status_fields(status))
-            if checked and status.is_seeding and not complete:
-                complete = True
-                emit("complete")
+            finished = finished or (checked and status.is_seeding)
+        if finished and not flushing:
+            # Verified pieces may still sit in libtorrent's write queue: "complete" means
+            # on disk (page cache) too, or a reader could see holes and a kill lose them.
+            flushing = True
+            handle.flush_cache()
 
 
 def main() -> int:

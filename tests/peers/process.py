@@ -1,8 +1,9 @@
 """A child program under the harness's control: logs, CPU and memory figures, a sure end.
 
 Each peer program runs as a `ManagedProcess`: in its own session (so a stop can signal the
-whole process group), optionally inside a network namespace (`ip netns exec` execs the
-program, so the PID we hold is the program's own), stdout and stderr kept in log files.
+whole process group), killed by the kernel if the harness itself dies, optionally inside a
+network namespace (`ip netns exec` execs the program, so the PID we hold is the program's
+own), with stdout and stderr kept in log files.
 While it runs, CPU time comes from /proc/PID/stat (utime + stime) and peak memory from
 /proc/PID/status (VmHWM); once it ends we reap it with wait4 and take both from its rusage.
 
@@ -12,6 +13,7 @@ While it runs, CPU time comes from /proc/PID/stat (utime + stime) and peak memor
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -27,6 +29,17 @@ __all__ = ["JsonLineFeed", "LineHandler", "ManagedProcess", "ResourceUsage"]
 
 LineHandler = Callable[[str], None]
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded before any fork: the child only calls it
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the forked child: get SIGKILL if the harness dies (kill -9 included).
+
+    The setting survives `ip netns exec` (no set-user-ID program), so a harness killed
+    mid-test leaves no peer behind; opentracker drops it when it changes user.
+    """
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +111,7 @@ class ManagedProcess:
             stderr=stderr_file,
             cwd=self._cwd,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         if self._on_line is not None:
             self._reader = threading.Thread(
