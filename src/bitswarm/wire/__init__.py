@@ -1,7 +1,8 @@
 """The peer wire protocol (BEP 3, 5, 6, 10): codecs (L0) and the sans-IO `PeerConnection` (L1).
 
 Everything a torrent core or a driver needs is re-exported here; see `connection.py` for
-the rules a connection enforces.
+the rules a connection enforces. The message dataclasses stay in `wire.messages` (their
+names, such as `Interested`, would clash with the events of the same name).
 """
 
 from __future__ import annotations
@@ -46,7 +47,17 @@ from .handshake import (
     make_reserved,
     peek_info_hash,
 )
-from .messages import BLOCK_LENGTH, MAX_BLOCK_LENGTH, MAX_EXTENDED_PAYLOAD, MessageId
+from .messages import (
+    BLOCK_LENGTH,
+    MAX_BLOCK_LENGTH,
+    MAX_EXTENDED_PAYLOAD,
+    Message,
+    MessageId,
+    decode_message,
+    decode_stream,
+    encode_message,
+)
+from .requests import BlockSet
 
 __all__ = [
     "BLOCK_LENGTH",
@@ -60,6 +71,7 @@ __all__ = [
     "AllowedFastReceived",
     "BitfieldReceived",
     "BlockKey",
+    "BlockSet",
     "CancelReceived",
     "Choked",
     "ConnectionClosed",
@@ -74,6 +86,7 @@ __all__ = [
     "HaveNoneReceived",
     "HaveReceived",
     "Interested",
+    "Message",
     "MessageId",
     "NotInterested",
     "PeerConnection",
@@ -85,8 +98,11 @@ __all__ = [
     "Unchoked",
     "decode_extension_handshake",
     "decode_handshake",
+    "decode_message",
+    "decode_stream",
     "encode_extension_handshake",
     "encode_handshake",
+    "encode_message",
     "make_reserved",
     "peek_info_hash",
 ]

@@ -37,7 +37,7 @@ _MAX_PIECE_MESSAGE = 9 + MAX_BLOCK_LENGTH
 _KNOWN_IDS = frozenset(int(m) for m in MessageId)
 _FAST_IDS = frozenset({13, 14, 15, 16, 17})
 _BEFORE_FIRST_OK = frozenset({5, 9, 14, 15, 20})  # may precede or be the first message
-_MAX_PENDING_HAVES = 1 << 20
+_MAX_PENDING_HAVES = 1 << 17  # haves held while the piece count is unknown
 
 
 class ConnectionState(Enum):
