@@ -244,6 +244,7 @@ class Peer(abc.ABC):
             cwd=cwd,
             on_line=on_line,
         )
+        self.process = process  # before start(): whatever happens next, stop() finds it
         process.start()
         return process
 

@@ -26,7 +26,11 @@ class HttpReply:
     body: bytes
 
     def json(self) -> Any:
-        return json.loads(self.body)
+        """The body as JSON; OSError when it is not (an error page is no answer either)."""
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise OSError(f"HTTP {self.status} reply is not JSON: {self.body[:200]!r}") from exc
 
 
 class _NamespacedConnection(http.client.HTTPConnection):

@@ -104,15 +104,20 @@ class ManagedProcess:
         stdout_file = self.stdout_path.open("wb")
         stderr_file = self.stderr_path.open("wb")
         self._files = [stdout_file, stderr_file]
-        self._popen = subprocess.Popen(
-            self.argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if self._on_line else stdout_file,
-            stderr=stderr_file,
-            cwd=self._cwd,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        try:
+            self._popen = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE if self._on_line else stdout_file,
+                stderr=stderr_file,
+                cwd=self._cwd,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        except BaseException:
+            for file in self._files:
+                file.close()
+            raise
         if self._on_line is not None:
             self._reader = threading.Thread(
                 target=self._read_lines, args=(stdout_file,), name=f"{self.name}-stdout"
