@@ -79,7 +79,7 @@ class PeerProtocol(asyncio.Protocol):
             data = bytes(self._pending)
             self._pending.clear()
         assert self.conn is not None and self.owner is not None
-        self.conn.receive_data(data)
+        self.conn.receive_data(data, now=asyncio.get_running_loop().time())
         self._dispatch()
         delay = self.owner.download_delay(len(data))
         if delay > 0 and self.transport is not None and not self._closed:
