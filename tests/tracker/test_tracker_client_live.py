@@ -15,9 +15,11 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote_from_bytes
 
 import aiohttp
 import pytest
@@ -87,17 +89,26 @@ def _run_opentracker(exe: str, tmp_path: Path) -> Iterator[tuple[int, int]]:
         cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
+        # Ready means: listening, and the whitelist loaded (opentracker reads it in a
+        # thread of its own, so the port may open first). The probe peer announces and
+        # then leaves again ('stopped' alone is answered before the whitelist check).
+        probe = (f"http://127.0.0.1:{http_port}/announce?info_hash={quote_from_bytes(IH)}"
+                 f"&peer_id={'P' * 20}&port=1&uploaded=0&downloaded=0&left=0&compact=1")
         deadline = time.monotonic() + 10
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"opentracker exited: {(tmp_path / 'opentracker.log').read_text()}")
             try:
-                socket.create_connection(("127.0.0.1", http_port), timeout=0.2).close()
-                break
+                with urllib.request.urlopen(probe + "&event=started", timeout=1) as resp:
+                    if b"failure reason" not in resp.read():
+                        break
             except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("opentracker did not start listening")
-                time.sleep(0.05)
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("opentracker did not come up with its whitelist")
+            time.sleep(0.05)
+        with urllib.request.urlopen(probe + "&event=stopped", timeout=1) as resp:
+            resp.read()
         yield http_port, udp_port
     finally:
         proc.terminate()

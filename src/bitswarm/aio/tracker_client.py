@@ -107,7 +107,8 @@ async def scrape(
 ) -> dict[bytes, ScrapeStats]:
     """Scrape `info_hashes` at the tracker whose announce URL is `url`.
 
-    Only requested hashes the tracker reported are in the result.
+    Only requested hashes the tracker reported are in the result; no hashes at all asks
+    an HTTP tracker for a full scrape (capped like every reply).
 
     Raises:
         ScrapeUnsupported: an HTTP URL without ``announce`` in its last part (BEP 48).
@@ -119,6 +120,8 @@ async def scrape(
         full = build_scrape_url(url, hashes)
         body = await _http_get(full, url, timeout, session)
         files = parse_scrape_response(body, url=_display(url)).files
+        if not hashes:  # a full scrape (BEP 48 allows no info_hash at all)
+            return dict(files)
         return {h: files[h] for h in hashes if h in files}
     if scheme == "udp":
         return await _over_udp(url, timeout, lambda conn: conn.scrape(hashes))

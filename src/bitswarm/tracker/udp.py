@@ -24,6 +24,7 @@ Rules (BEP 15 unless noted):
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import ipaddress
 import struct
@@ -36,39 +37,25 @@ from .announce import AnnounceEvent, AnnounceRequest, AnnounceResponse, ScrapeRe
 from .compact import IPV4_STRIDE, IPV6_STRIDE, decode_peers, is_ipv6
 
 __all__ = [
-    "MAX_SCRAPE_HASHES",
-    "PROTOCOL_ID",
-    "AnnounceDone",
-    "DropCounters",
-    "RequestFailed",
-    "RequestTimedOut",
-    "ScrapeDone",
-    "TransactionRng",
-    "UdpTrackerClient",
-    "UdpTrackerEvent",
-    "encode_announce_request",
-    "encode_connect_request",
-    "encode_scrape_request",
-]
+    "MAX_SCRAPE_HASHES", "PROTOCOL_ID", "AnnounceDone", "DropCounters", "RequestFailed",
+    "RequestTimedOut", "ScrapeDone", "TransactionRng", "UdpTrackerClient", "UdpTrackerEvent",
+    "encode_announce_request", "encode_connect_request", "encode_scrape_request",
+]  # fmt: skip
 
 PROTOCOL_ID = 0x41727101980
 #: "Up to about 74 torrents can be scraped at once" (BEP 15, Scrape)
 MAX_SCRAPE_HASHES = 74
 CONNECTION_TTL = 60.0
 
-_CONNECT_REQ = struct.Struct(">QII")  # protocol_id, action, transaction_id
-_HEADER = struct.Struct(">QII")  # connection_id, action, transaction_id
+_HEADER = struct.Struct(">QII")  # connection_id (or protocol_id), action, transaction_id
 _REPLY = struct.Struct(">II")  # action, transaction_id
 _ANNOUNCE_BODY = struct.Struct(">20s20sQQQIIIiH")
 _ANNOUNCE_REPLY = struct.Struct(">III")  # interval, leechers, seeders (after _REPLY)
 _SCRAPE_TRIPLE = struct.Struct(">III")  # seeders, completed, leechers
 
-_UDP_EVENT = {
-    AnnounceEvent.NONE: 0,
-    AnnounceEvent.COMPLETED: 1,
-    AnnounceEvent.STARTED: 2,
-    AnnounceEvent.STOPPED: 3,
-}
+# BEP 15: "0: none; 1: completed; 2: started; 3: stopped"
+_UDP_EVENT = {AnnounceEvent.NONE: 0, AnnounceEvent.COMPLETED: 1, AnnounceEvent.STARTED: 2,
+              AnnounceEvent.STOPPED: 3}  # fmt: skip
 
 
 class _Action(enum.IntEnum):
@@ -148,32 +135,20 @@ class _Request:
 
 def encode_connect_request(transaction_id: int) -> bytes:
     """The 16-byte connect request."""
-    return _CONNECT_REQ.pack(PROTOCOL_ID, _Action.CONNECT, transaction_id)
+    return _HEADER.pack(PROTOCOL_ID, _Action.CONNECT, transaction_id)
 
 
 def _announce_body(req: AnnounceRequest, *, ipv6: bool, request_string: bytes) -> bytes:
     ip = 0
     if req.ip is not None and not ipv6:
-        # The IP field is 32 bits, so only an IPv4 literal fits; BEP 15 says it is "0 //
-        # default" otherwise, and BEP 7 discourages announcing other addresses anyway.
-        try:
-            addr = ipaddress.ip_address(req.ip)
-        except ValueError:
-            addr = None
-        if isinstance(addr, ipaddress.IPv4Address):
-            ip = int(addr)
+        # 32 bits: only an IPv4 literal fits, else "0 // default" (BEP 15); BEP 7
+        # discourages announcing other addresses anyway.
+        with contextlib.suppress(ValueError):
+            ip = int(ipaddress.IPv4Address(req.ip))
     body = _ANNOUNCE_BODY.pack(
-        req.info_hash,
-        req.peer_id,
-        req.downloaded,
-        req.left,
-        req.uploaded,
-        _UDP_EVENT[req.event],
-        ip,
-        req.key,
-        req.numwant,
-        req.port,
-    )
+        req.info_hash, req.peer_id, req.downloaded, req.left, req.uploaded,
+        _UDP_EVENT[req.event], ip, req.key, req.numwant, req.port,
+    )  # fmt: skip
     options = b"".join(
         bytes((2, len(chunk))) + chunk  # BEP 41 URLData option, type 0x2
         for chunk in (request_string[i : i + 255] for i in range(0, len(request_string), 255))
@@ -182,23 +157,17 @@ def _announce_body(req: AnnounceRequest, *, ipv6: bool, request_string: bytes) -
 
 
 def encode_announce_request(
-    connection_id: int,
-    transaction_id: int,
-    req: AnnounceRequest,
-    *,
-    ipv6: bool = False,
+    connection_id: int, transaction_id: int, req: AnnounceRequest, *, ipv6: bool = False,
     request_string: bytes = b"",
-) -> bytes:
+) -> bytes:  # fmt: skip
     """A full announce request (98 bytes, plus BEP 41 options for `request_string`)."""
     header = _HEADER.pack(connection_id, _Action.ANNOUNCE, transaction_id)
     return header + _announce_body(req, ipv6=ipv6, request_string=request_string)
 
 
-def encode_scrape_request(
-    connection_id: int, transaction_id: int, info_hashes: Iterable[bytes]
-) -> bytes:
+def encode_scrape_request(connection_id: int, tid: int, info_hashes: Iterable[bytes]) -> bytes:
     """A scrape request for up to `MAX_SCRAPE_HASHES` info-hashes."""
-    return _HEADER.pack(connection_id, _Action.SCRAPE, transaction_id) + b"".join(info_hashes)
+    return _HEADER.pack(connection_id, _Action.SCRAPE, tid) + b"".join(info_hashes)
 
 
 def _canonical(addr: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str, int]:
@@ -218,16 +187,10 @@ class UdpTrackerClient:
     """
 
     def __init__(
-        self,
-        tracker_addr: tuple[str, int],
-        *,
-        rng: TransactionRng,
-        request_string: bytes = b"",
-        retransmit_base: float = 15.0,
-        max_retries: int = 8,
-        connection_ttl: float = CONNECTION_TTL,
-        max_peers: int = 200,
-    ) -> None:
+        self, tracker_addr: tuple[str, int], *, rng: TransactionRng, request_string: bytes = b"",
+        retransmit_base: float = 15.0, max_retries: int = 8,
+        connection_ttl: float = CONNECTION_TTL, max_peers: int = 200,
+    ) -> None:  # fmt: skip
         if retransmit_base <= 0 or max_retries < 0:
             raise LocalProtocolError("retransmit_base must be > 0 and max_retries >= 0")
         self.tracker_addr = _canonical(tracker_addr)
@@ -316,12 +279,9 @@ class UdpTrackerClient:
             self._connect_tids.clear()
 
     def receive_datagram(
-        self,
-        data: bytes | bytearray | memoryview,
-        addr: tuple[str, int] | tuple[str, int, int, int],
-        *,
-        now: float,
-    ) -> None:
+        self, data: bytes | bytearray | memoryview,
+        addr: tuple[str, int] | tuple[str, int, int, int], *, now: float,
+    ) -> None:  # fmt: skip
         """Feed one datagram that arrived from `addr`."""
         data = bytes(data)
         if _canonical(addr) != self.tracker_addr:
@@ -348,13 +308,11 @@ class UdpTrackerClient:
                 return
             self._finish(req, AnnounceDone(req.handle, self._announce_reply(data)))
         else:
+            # seeders, completed, leechers per hash, in request order; a short reply
+            # covers only the first hashes.
             n = min((len(data) - _REPLY.size) // _SCRAPE_TRIPLE.size, len(req.hashes))
-            stats = {}
-            for i in range(n):
-                seeders, completed, leechers = _SCRAPE_TRIPLE.unpack_from(
-                    data, _REPLY.size + i * _SCRAPE_TRIPLE.size
-                )
-                stats[req.hashes[i]] = ScrapeStats(seeders, completed, leechers)
+            triples = (_SCRAPE_TRIPLE.unpack_from(data, _REPLY.size + 12 * i) for i in range(n))
+            stats = {h: ScrapeStats(*t) for h, t in zip(req.hashes, triples, strict=False)}
             self._finish(req, ScrapeDone(req.handle, ScrapeResponse(stats)))
 
     # -- internals --------------------------------------------------------------------
@@ -435,14 +393,9 @@ class UdpTrackerClient:
         start = _REPLY.size + _ANNOUNCE_REPLY.size
         peers = decode_peers(data[start:], stride, limit=self.max_peers, strict=False)
         return AnnounceResponse(
-            interval=interval,
-            min_interval=None,
-            peers=tuple(peers),
-            complete=seeders,
-            incomplete=leechers,
-            tracker_id=None,
-            warning=None,
-        )
+            interval=interval, min_interval=None, peers=tuple(peers), complete=seeders,
+            incomplete=leechers, tracker_id=None, warning=None,
+        )  # fmt: skip
 
 
 def _error_text(data: bytes) -> str:
