@@ -120,6 +120,16 @@ def run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
     return asyncio.run(runner())
 
 
+async def wait_any(events: list[asyncio.Event], seconds: float) -> None:
+    """Return when any of `events` is set, or after `seconds`."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
 def _load(source: str) -> Metainfo:
     if source.startswith("magnet:"):
         raise BitswarmError(
@@ -169,11 +179,7 @@ async def _download_loop(
                 return 0
             if ratio is not None and rt.core is not None and rt.core.uploaded / size >= ratio:
                 return 0
-        try:
-            async with asyncio.timeout(1.0):
-                await stop.wait()
-        except TimeoutError:
-            pass
+        await wait_any([stop] if rt.completed.is_set() else [stop, rt.completed], 1.0)
     view.note("stopping: resume data saved")
     return 0 if rt.completed.is_set() else 130
 
@@ -211,11 +217,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
                 if rt.state is TorrentState.ERROR:
                     view.close()
                     raise BitswarmError(f"seeding failed: {rt.error}")
-                try:
-                    async with asyncio.timeout(1.0):
-                        await stop.wait()
-                except TimeoutError:
-                    pass
+                await wait_any([stop], 1.0)
             view.close()
             return 0
 
