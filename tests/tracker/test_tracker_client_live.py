@@ -307,6 +307,10 @@ def test_refused_and_non_http_servers() -> None:
                       "cannot connect: Connection refused")
         await _expect(TrackerUnreachable, announce("wss://127.0.0.1:1/announce", r),
                       "unsupported tracker URL")
+        for bad in ("http:///announce", "http://[::1/announce", "http://h:99999/announce",
+                    "udp://h:port", "no url at all"):
+            await _expect(TrackerUnreachable, announce(bad, r), "invalid tracker URL")
+            await _expect(TrackerUnreachable, scrape(bad, [IH]), "invalid tracker URL")
 
         async def speak_nonsense(reader: asyncio.StreamReader,
                                  writer: asyncio.StreamWriter) -> None:
@@ -360,6 +364,9 @@ class _FakeUdpTracker(asyncio.DatagramProtocol):
             self.transport.sendto(b"\x00\x00\x00\x00" + tid + b"C" * 8, addr)
         elif self.mode == "error":
             self.transport.sendto(b"\x00\x00\x00\x03" + tid + b"you are\nbanned", addr)
+        elif self.mode == "ipv6":
+            peer = bytes.fromhex("20010db8000000000000000000000007") + b"\x1a\xe1"
+            self.transport.sendto(b"\x00\x00\x00\x01" + tid + bytes(12) + peer * 2, addr)
         elif self.mode == "spoof":
             self.transport.sendto(b"\x00\x00\x00\x01" + b"\xde\xad\xbe\xef" + b"\x00" * 12, addr)
             self.transport.sendto(b"\x00\x01", addr)
@@ -386,5 +393,26 @@ def test_udp_failure_modes_are_one_clear_line() -> None:
                               needle)
             finally:
                 transport.close()
+
+    asyncio.run(main())
+
+
+def test_udp_over_ipv6_reads_18_byte_peers() -> None:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _FakeUdpTracker("ipv6"), local_addr=("::1", 0))
+        try:
+            port = transport.get_extra_info("sockname")[1]
+            got = await announce(f"udp://[::1]:{port}/announce", req(b"A", 1, left=1), timeout=2)
+            assert got.peers == (PeerAddress("2001:db8::7", 6881),) * 2
+        finally:
+            transport.close()
 
     asyncio.run(main())

@@ -88,7 +88,7 @@ async def announce(
         TrackerFailure: the tracker refused, with its reason.
         TrackerUnreachable: no usable answer within `timeout` seconds.
     """
-    scheme = urlsplit(url).scheme.lower()
+    scheme = _scheme_of(url)
     if scheme in ("http", "https"):
         full = build_announce_url(url, req)
         body = await _http_get(full, url, timeout, session)
@@ -115,7 +115,7 @@ async def scrape(
         TrackerFailure / TrackerUnreachable: as for `announce`.
     """
     hashes = list(dict.fromkeys(info_hashes))
-    scheme = urlsplit(url).scheme.lower()
+    scheme = _scheme_of(url)
     if scheme in ("http", "https"):
         full = build_scrape_url(url, hashes)
         body = await _http_get(full, url, timeout, session)
@@ -126,6 +126,18 @@ async def scrape(
     if scheme == "udp":
         return await _over_udp(url, timeout, lambda conn: conn.scrape(hashes))
     raise TrackerUnreachable(f"unsupported tracker URL {_display(url)!r}")
+
+
+def _scheme_of(url: str) -> str:
+    """The URL's scheme, once it is known to name a host (torrents carry any text)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port that is not a number in range
+    except ValueError as e:
+        raise TrackerUnreachable(f"invalid tracker URL {url[:80]!r} ({e})") from None
+    if not parts.hostname:
+        raise TrackerUnreachable(f"invalid tracker URL {url[:80]!r} (no host)")
+    return parts.scheme.lower()
 
 
 async def _over_udp(
@@ -197,11 +209,9 @@ async def _http_get(
 
 async def _fetch(s: aiohttp.ClientSession, full_url: str, where: str) -> tuple[int, str, bytes]:
     # encoded=True: the query is already percent-encoded byte for byte (binary hashes).
-    async with s.get(
-        yarl.URL(full_url, encoded=True),
-        max_redirects=MAX_REDIRECTS,
-        headers={"User-Agent": _USER_AGENT},
-    ) as resp:
+    url = yarl.URL(full_url, encoded=True)
+    headers = {"User-Agent": _USER_AGENT}
+    async with s.get(url, max_redirects=MAX_REDIRECTS, headers=headers) as resp:
         if resp.content_length is not None and resp.content_length > MAX_BODY:
             raise TrackerUnreachable(
                 f"{where}: response of {resp.content_length} bytes is over {MAX_BODY}"
@@ -307,13 +317,9 @@ class UdpTrackerConnection:
 
     @classmethod
     async def open(
-        cls,
-        url: str,
-        *,
-        retransmit_base: float = 15.0,
-        max_retries: int = 8,
+        cls, url: str, *, retransmit_base: float = 15.0, max_retries: int = 8,
         rng: random.Random | None = None,
-    ) -> UdpTrackerConnection:
+    ) -> UdpTrackerConnection:  # fmt: skip
         """Resolve the tracker and open a connected UDP socket to it.
 
         Raises:

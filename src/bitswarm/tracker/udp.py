@@ -18,8 +18,7 @@ Rules (BEP 15 unless noted):
   tracker's message. An error answering a connect fails every request waiting for it.
 * The announce reply holds 6-byte peers when the tracker is reached over IPv4 and
   18-byte peers over IPv6 (BEP 15 "IPv6"); a tail shorter than one peer is ignored.
-* BEP 41: the URL's path and query go after the announce request as URLData options,
-  in chunks of at most 255 bytes.
+* BEP 41: the URL's path and query follow the announce as URLData options (255 B each).
 """
 
 from __future__ import annotations
@@ -308,8 +307,7 @@ class UdpTrackerClient:
                 return
             self._finish(req, AnnounceDone(req.handle, self._announce_reply(data)))
         else:
-            # seeders, completed, leechers per hash, in request order; a short reply
-            # covers only the first hashes.
+            # (seeders, completed, leechers) per hash in request order; may be cut short
             n = min((len(data) - _REPLY.size) // _SCRAPE_TRIPLE.size, len(req.hashes))
             triples = (_SCRAPE_TRIPLE.unpack_from(data, _REPLY.size + 12 * i) for i in range(n))
             stats = {h: ScrapeStats(*t) for h, t in zip(req.hashes, triples, strict=False)}
