@@ -120,16 +120,32 @@ class _Decoder:
         while True:
             if pos >= n:
                 raise BencodeError("unterminated list", pos)
-            if data[pos] == 0x65:  # 'e'
+            c = data[pos]
+            if c == 0x65:  # 'e'
                 return out, pos + 1
-            item, pos = value(pos, depth)
-            append(item)
+            # Leaf strings are parsed here rather than through value() -> string(): one
+            # Python call per leaf was most of the decoding time (bench/RESULTS.md).
+            if 0x31 <= c <= 0x39 and pos + 1 < n and data[pos + 1] == 0x3A:  # "N:"
+                end = pos + 2 + c - 0x30
+                if end > n:
+                    raise BencodeError(
+                        f"string of {c - 0x30} bytes runs past the end of the input", pos
+                    )
+                append(data[pos + 2 : end])
+                pos = end
+            elif 0x30 <= c <= 0x39:
+                leaf, pos = self.string(pos)
+                append(leaf)
+            else:
+                item, pos = value(pos, depth)
+                append(item)
 
     def dict(self, pos: int, depth: int) -> tuple[BValue, int]:
         data = self.data
         out: dict[bytes, BValue] = {}
         value = self.value
         string = self.string
+        int_match = _INT_RE.match
         n = len(data)
         prev: bytes | None = None
         record = self.spans if depth == 1 else None
@@ -142,13 +158,35 @@ class _Decoder:
             if not 0x30 <= c <= 0x39:
                 raise BencodeError("dictionary key is not a byte string", pos)
             key_pos = pos
-            key, pos = string(pos)
+            if c != 0x30 and pos + 1 < n and data[pos + 1] == 0x3A:  # one-digit length
+                end = pos + 2 + c - 0x30
+                if end > n:
+                    raise BencodeError(
+                        f"string of {c - 0x30} bytes runs past the end of the input", pos
+                    )
+                key = data[pos + 2 : end]
+                pos = end
+            else:
+                key, pos = string(pos)
             duplicate = key in out
             if duplicate or (prev is not None and key < prev):
                 self._key_order(key, duplicate, key_pos)
             vstart = pos
-            item, pos = value(pos, depth)
-            if key in out:
+            c = data[pos] if pos < n else -1
+            item: BValue
+            if 0x30 <= c <= 0x39:
+                item, pos = string(pos)
+            elif c == 0x69:  # 'i'
+                m = int_match(data, pos)
+                if m is None:
+                    raise BencodeError(self._bad_int_reason(pos), pos)
+                item = int(m.group(1))
+                if not _INT64_MIN <= item <= _INT64_MAX:
+                    raise BencodeError("integer does not fit in 64 bits", pos)
+                pos = m.end()
+            else:
+                item, pos = value(pos, depth)
+            if duplicate:
                 continue  # tolerant mode keeps the first value, as _key_order recorded
             out[key] = item
             if record is not None:
@@ -224,6 +262,26 @@ _Encodable = object
 
 def _encode_into(value: _Encodable, out: list[bytes]) -> None:
     append = out.append
+    # Exact-type fast paths first (isinstance with a union is slow on 3.11); anything
+    # else (str, bytearray, subclasses, bool, bad types) takes the general path below.
+    t = type(value)
+    if t is bytes:
+        append(b"%d:" % len(value))  # type: ignore[arg-type]
+        append(value)  # type: ignore[arg-type]
+        return
+    if t is int:
+        if not _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
+            raise ValueError(f"integer {value} does not fit in 64 bits")
+        append(b"i%de" % value)  # type: ignore[str-format]
+        return
+    if t is dict and all(type(k) is bytes for k in value):  # type: ignore[attr-defined]
+        append(b"d")
+        for k, item in sorted(value.items()):  # type: ignore[attr-defined]
+            append(b"%d:" % len(k))
+            append(k)
+            _encode_into(item, out)
+        append(b"e")
+        return
     if isinstance(value, bytes | bytearray | memoryview):
         b = bytes(value)
         append(b"%d:" % len(b))
