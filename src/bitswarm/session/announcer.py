@@ -1,9 +1,8 @@
-"""Announcer: keeps one torrent announced to its trackers (BEP 3 events, BEP 12 tiers).
+"""Announcer: keeps one torrent announced to its trackers.
 
-It walks the tiers in order (shuffled once within each tier, a tracker that answers moves
-to the front of its tier), announces `started` first, `completed` once when the download
-finishes and `stopped` on the way out, honours `interval` and `min interval`, backs off
-after failures, and hands every peer it hears of to the torrent.
+The schedule, events and tiers are the pure `TrackerTiers` policy (BEP 3 events, BEP 12
+tiers, backoff, interval / min interval); this driver performs each job it hands out over
+HTTP or UDP (`aio.tracker_client.announce`) and gives every peer it hears of to the torrent.
 """
 
 from __future__ import annotations
@@ -16,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from ..aio.tracker_client import announce
 from ..errors import BitswarmError
-from ..tracker.announce import AnnounceEvent, AnnounceRequest, AnnounceResponse
+from ..tracker.announce import AnnounceEvent, AnnounceRequest
+from ..tracker.tiers import AnnounceJob, TrackerStatus, TrackerTiers, TrackerView
 
 if TYPE_CHECKING:
     from .torrent import TorrentRuntime
@@ -25,10 +25,10 @@ __all__ = ["Announcer"]
 
 log = logging.getLogger("bitswarm.announce")
 
-RETRY_MIN = 15.0
-RETRY_MAX = 1800.0
-FEW_PEERS = 5
+FEW_PEERS = 5  # below this many connections a downloader asks for more peers sooner
+MORE_PEERS_EVERY = 30.0
 STOP_TIMEOUT = 3.0
+IDLE_WAIT = 60.0
 
 
 class Announcer:
@@ -36,104 +36,115 @@ class Announcer:
 
     def __init__(self, runtime: TorrentRuntime, *, extra_trackers: list[str]) -> None:
         self.runtime = runtime
-        rng = random.Random()
         tiers = [list(t) for t in runtime.meta.announce_tiers]
-        known = {u for t in tiers for u in t}
-        tiers += [[u] for u in extra_trackers if u not in known]
-        for tier in tiers:
-            rng.shuffle(tier)  # BEP 12: shuffle each tier once
-        self.tiers = tiers
-        self.key = rng.getrandbits(32)
-        self.message: str | None = None
-        self.last_ok: str | None = None
-        self.tracker_ids: dict[str, bytes] = {}
-        self._event = AnnounceEvent.STARTED
+        tiers += [[u] for u in extra_trackers]
+        self._tier_urls = tiers
+        self.key = random.Random().getrandbits(32)
+        self.tiers: TrackerTiers | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._more_peers_at = 0.0
+
+    @property
+    def message(self) -> str | None:
+        """The trackers' errors and warnings, as one line for status displays."""
+        if self.tiers is None:
+            return None
+        parts = [f"{t.url}: {t.last_error}" for t in self.tiers.trackers()
+                 if t.status is TrackerStatus.ERROR and t.last_error]
+        parts += [f"{t.url}: warning: {t.warning}" for t in self.tiers.trackers() if t.warning]
+        return "; ".join(parts)[-400:] or None
+
+    def trackers(self) -> list[TrackerView]:
+        return self.tiers.trackers() if self.tiers is not None else []
 
     def start(self) -> None:
-        if self.tiers and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        if not any(self._tier_urls) or self._task is not None:
+            return
+        core = self.runtime.core
+        self.tiers = TrackerTiers(
+            self._tier_urls, rng=random.Random(),
+            complete=core is not None and core.is_complete,
+            backoff_base=15.0, interval_floor=30.0,
+        )
+        self._task = asyncio.get_running_loop().create_task(self._run())
 
     def completed(self) -> None:
-        """The download finished: announce `completed` now (BEP 3), unless it never started."""
-        if self._event is not AnnounceEvent.STARTED:
-            self._event = AnnounceEvent.COMPLETED
-        self._wake.set()
+        """The download finished: announce `completed` now (BEP 3)."""
+        if self.tiers is not None:
+            self.tiers.download_completed(now=self._now())
+            self._wake.set()
 
     async def stop(self) -> None:
-        if self._task is None:
+        """Stop the loop and send `stopped` to the trackers that know us (bounded time)."""
+        if self._task is None or self.tiers is None:
             return
         self._task.cancel()
         with contextlib.suppress(BaseException):
             await self._task
-        if self.last_ok is not None and self._event is not AnnounceEvent.STARTED:
-            with contextlib.suppress(BitswarmError, TimeoutError, OSError):
-                async with asyncio.timeout(STOP_TIMEOUT):
-                    await announce(self.last_ok, self._request(AnnounceEvent.STOPPED),
-                                   timeout=STOP_TIMEOUT)
+        tiers = self.tiers
+        tiers.stop(now=self._now())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_TIMEOUT):
+                while (job := tiers.next_announce(now=self._now())) is not None:
+                    await self._perform(job)
 
-    def _request(self, event: AnnounceEvent) -> AnnounceRequest:
+    # ------------------------------------------------------------------ internals
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def _request(self, job: AnnounceJob) -> AnnounceRequest:
         rt = self.runtime
         core = rt.core
         info = rt.meta.info
         left = info.total_length
         uploaded = downloaded = 0
         if core is not None:
-            left = max(0, info.total_length - core.have.count() * info.piece_length)
-            if core.have.all():
-                left = 0
+            left = 0 if core.is_complete else max(
+                0, info.total_length - core.have.count() * info.piece_length)
             uploaded, downloaded = core.uploaded, core.downloaded
         return AnnounceRequest(
             info_hash=rt.info_hash, peer_id=rt.session.peer_id, port=rt.session.listen_port,
-            uploaded=uploaded, downloaded=downloaded, left=left, event=event, key=self.key,
-            numwant=0 if event is AnnounceEvent.STOPPED else 50,
-            tracker_id=self.tracker_ids.get(self.last_ok or ""),
+            uploaded=uploaded, downloaded=downloaded, left=left, event=job.event, key=self.key,
+            numwant=0 if job.event is AnnounceEvent.STOPPED else 50,
+            tracker_id=job.tracker_id,
         )
 
-    async def _announce_once(self) -> AnnounceResponse | None:
-        """Try the tiers in order; return the first answer, or None if all failed."""
-        errors: list[str] = []
-        for tier in self.tiers:
-            for url in list(tier):
-                try:
-                    resp = await announce(url, self._request(self._event))
-                except BitswarmError as exc:
-                    errors.append(f"{url}: {exc}")
-                    log.info("announce to %s failed: %s", url, exc)
-                    continue
-                tier.remove(url)
-                tier.insert(0, url)  # BEP 12: a tracker that answers moves to the front
-                self.last_ok = url
-                if resp.tracker_id:
-                    self.tracker_ids[url] = resp.tracker_id
-                self.message = resp.warning and f"tracker warning: {resp.warning}"
-                return resp
-        self.message = "; ".join(errors)[-300:] if errors else None
-        return None
+    async def _perform(self, job: AnnounceJob) -> None:
+        assert self.tiers is not None
+        try:
+            resp = await announce(job.url, self._request(job))
+        except BitswarmError as exc:
+            log.info("announce to %s failed: %s", job.url, exc)
+            self.tiers.on_failure(job, str(exc), now=self._now())
+            return
+        self.tiers.on_success(job, resp, now=self._now())
+        if job.event is not AnnounceEvent.STOPPED:
+            rt = self.runtime
+            rt.add_peers((p.host, p.port) for p in resp.peers
+                         if not rt.session.is_own_address((p.host, p.port)))
+
+    def _needs_peers(self) -> bool:
+        rt = self.runtime
+        return not (rt.core is not None and rt.core.is_seed) and len(rt.protocols) < FEW_PEERS
 
     async def _run(self) -> None:
-        backoff = RETRY_MIN
-        rt = self.runtime
+        tiers = self.tiers
+        assert tiers is not None
         while True:
-            resp = await self._announce_once()
-            if resp is None:
-                delay = backoff
-                backoff = min(RETRY_MAX, backoff * 2)
-            else:
-                backoff = RETRY_MIN
-                if self._event is not AnnounceEvent.NONE:
-                    self._event = AnnounceEvent.NONE
-                own = (rt.session.listen_port, rt.session.peer_id)
-                rt.add_peers(
-                    (p.host, p.port) for p in resp.peers
-                    if not (p.port == own[0] and rt.session.is_own_address((p.host, p.port)))
-                )
-                delay = float(max(resp.interval, 30))
-                needs_peers = not (rt.core and rt.core.is_seed) and len(rt.protocols) < FEW_PEERS
-                if needs_peers:
-                    delay = float(max(resp.min_interval or 30, 15))
+            now = self._now()
+            if self._needs_peers() and now >= self._more_peers_at:
+                self._more_peers_at = now + MORE_PEERS_EVERY
+                tiers.reannounce(now=now)
+            job = tiers.next_announce(now=now)
+            if job is not None:
+                await self._perform(job)
+                continue
+            due = tiers.get_timer()
+            wait = IDLE_WAIT if due is None else max(0.0, due - now)
+            if self._needs_peers():
+                wait = min(wait, max(0.0, self._more_peers_at - now))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
+                async with asyncio.timeout(max(wait, 0.05)):
                     await self._wake.wait()
