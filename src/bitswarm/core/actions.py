@@ -24,10 +24,13 @@ PeerKey = Hashable
 
 @dataclass(frozen=True, slots=True)
 class VerifyPiece:
-    """Hash `data` off the loop; write it only if it matches; report `piece_checked`."""
+    """Hash `data` off the loop; write it only if it matches; report `piece_checked`.
+
+    `data` is the piece's assembly buffer, handed over (the core no longer touches it).
+    """
 
     piece: int
-    data: bytes
+    data: bytearray
 
 
 @dataclass(frozen=True, slots=True)

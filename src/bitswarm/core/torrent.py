@@ -28,7 +28,7 @@ from ..bitfield import Bitfield
 from ..swarm.choker import Choker, PeerStats
 from ..swarm.picker import Block, PiecePicker
 from ..swarm.rate import RateMeter
-from ..swarm.request_queue import desired_queue_depth
+from ..swarm.request_queue import RequestQueueSizer
 from ..wire import events as ev
 from .actions import (
     Action,
@@ -74,6 +74,7 @@ class PeerInfo:
     last_unchoked_at: float | None = None
     joined_picker: bool = False
     failed_pieces: int = 0
+    queue: RequestQueueSizer = field(default_factory=RequestQueueSizer)
 
 
 class TorrentCore:
@@ -134,7 +135,10 @@ class TorrentCore:
         return min(self._next_rechoke, self._next_tick)
 
     def add_peer(self, key: PeerKey, conn: PeerConnection, *, now: float) -> None:
-        self.peers[key] = PeerInfo(conn=conn, connected_at=now, last_block_at=now)
+        self.peers[key] = PeerInfo(
+            conn=conn, connected_at=now, last_block_at=now,
+            queue=RequestQueueSizer(maximum=self.config.max_queue_depth),
+        )
 
     def remove_peer(self, key: PeerKey) -> None:
         info = self.peers.pop(key, None)
@@ -239,6 +243,8 @@ class TorrentCore:
                     continue
                 if info.conn.outstanding_requests and now - info.last_block_at > SNUB_SECONDS:
                     self._snubbed(key, info)
+                else:
+                    info.queue.tick(info.down.rate(now))
                 self._request_more(key, info, now)
         if now >= self._next_rechoke:
             self._next_rechoke = now + self.config.rechoke_interval
@@ -343,6 +349,7 @@ class TorrentCore:
         self.down.add(n, now)
         info.down.add(n, now)
         info.last_block_at = now
+        info.queue.block_received()
         block = Block(index, begin, n)
         if index in self.have or index in self._verifying:
             self.wasted += n
@@ -364,12 +371,13 @@ class TorrentCore:
             self._buffers.pop(index)
             self._received.pop(index)
             self._verifying.add(index)
-            self._actions.append(VerifyPiece(index, bytes(buf)))
+            self._actions.append(VerifyPiece(index, buf))  # the buffer is handed over
         self._request_more(key, info, now)
 
     def _snubbed(self, key: PeerKey, info: PeerInfo) -> None:
         """A peer sent nothing for a minute: cancel our requests and give them to others."""
         self.picker.peer_choked(key)
+        info.queue.snubbed()
         conn = info.conn
         for index, begin, length in list(conn.outstanding_requests):
             conn.send_cancel(index, begin, length)
@@ -378,7 +386,7 @@ class TorrentCore:
         conn = info.conn
         if conn.closed or conn.peer_choking or not conn.am_interested:
             return
-        depth = desired_queue_depth(info.down.rate(now), maximum=self.config.max_queue_depth)
+        depth = info.queue.depth
         want = depth - len(conn.outstanding_requests)
         if want <= 0 or (want < depth // 4 and conn.outstanding_requests):
             return  # refill in batches, not one block per arriving block
