@@ -1,0 +1,285 @@
+"""Build and run a tracker process: sockets, store, front-ends, signals, housekeeping.
+
+`serve` runs one tracker in the current event loop until stopped: it opens the store,
+binds the HTTP and UDP sockets (with SO_REUSEPORT when several workers share them),
+starts both front-ends, prints one ``listening`` JSON line on stdout, then sweeps the
+store every few seconds, rereads the whitelist on SIGHUP and stops on SIGTERM/SIGINT.
+
+`run` is what the command line calls: one process, or with ``workers > 1`` a small
+supervisor (workers.py) that forks N such processes sharing the ports.
+
+Workers and stores: the in-memory store lives inside one process, so N workers on it
+would be N separate trackers behind one port, and two clients of one torrent could land
+on different workers and never see each other. `run` therefore refuses ``--workers N``
+with the memory store unless ``--split-swarms`` says that is intended (benchmarks,
+sharded set-ups); shared swarms need ``--store redis://...``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import secrets
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .config import ConfigError, TrackerConfig
+from .conn_ids import ConnectionIds
+from .http_frontend import HttpFrontend
+from .logs import setup_logging
+from .memory_store import MemorySwarmStore
+from .metrics import Snapshot, merge
+from .service import TrackerService
+from .store import SwarmStore
+from .udp_frontend import UdpFrontend
+from .whitelist import Whitelist, parse_whitelist
+
+__all__ = [
+    "ReadyCallback",
+    "ServerOptions",
+    "bind_socket",
+    "make_store",
+    "parse_endpoint",
+    "print_ready",
+    "run",
+    "serve",
+]
+
+log = logging.getLogger("bitswarm.tracker")
+_HOUSEKEEPING_EVERY = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """A whole tracker process as the command line describes it."""
+
+    http: tuple[str, int] | None = ("0.0.0.0", 6969)
+    udp: tuple[str, int] | None = ("0.0.0.0", 6969)
+    store: str = "memory"
+    workers: int = 1
+    whitelist: Path | None = None
+    config: TrackerConfig = field(default_factory=TrackerConfig)
+    split_swarms: bool = False
+    log_level: str = "info"
+    #: the connection-id secret; shared by workers (and machines behind one address)
+    udp_key: bytes = b""
+
+
+def parse_endpoint(text: str, default_host: str = "0.0.0.0") -> tuple[str, int]:
+    """``HOST:PORT``, ``[v6]:PORT``, ``:PORT`` or ``PORT`` -> (host, port).
+
+    Raises:
+        ConfigError: not of that shape, or the port is not 0..65535.
+    """
+    host, port_text = default_host, text
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or not text[end + 1 :].startswith(":"):
+            raise ConfigError(f"{text!r} is not [ADDRESS]:PORT")
+        host, port_text = text[1:end], text[end + 2 :]
+    elif ":" in text:
+        host, _, port_text = text.rpartition(":")
+        host = host or default_host
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 0xFFFF:
+        raise ConfigError(f"{text!r}: the port must be a number from 0 to 65535")
+    return host, int(port_text)
+
+
+def bind_socket(endpoint: tuple[str, int], kind: int, *, reuse_port: bool) -> socket.socket:
+    """A bound (and for TCP, listening) socket; IPv6 hosts get an IPv6 socket."""
+    host, port = endpoint
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, kind)
+    try:
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if kind == socket.SOCK_DGRAM:
+            with contextlib.suppress(OSError):  # a bigger buffer rides out bursts
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.bind((host, port))
+        if kind == socket.SOCK_STREAM:
+            sock.listen(1024)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def make_store(url: str, config: TrackerConfig) -> SwarmStore:
+    """``memory`` or ``redis://...`` / ``rediss://...`` / ``unix://...``.
+
+    Raises:
+        ConfigError: any other store.
+    """
+    if url == "memory":
+        return MemorySwarmStore(config, random.Random())
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from .redis_store import RedisSwarmStore  # imported only when used: fast start
+
+        return RedisSwarmStore(url, config)
+    raise ConfigError(f"--store {url!r}: expected 'memory' or a redis:// URL")
+
+
+def load_whitelist(path: Path) -> frozenset[bytes]:
+    """Read and parse a whitelist file (ConfigError / OSError on failure)."""
+    return parse_whitelist(path.read_text(encoding="utf-8", errors="replace"), source=str(path))
+
+
+class _MetricsShare:
+    """With workers: each writes its counters to a shared folder; /metrics merges them."""
+
+    def __init__(self, folder: Path | None, worker: int, own: Callable[[], Snapshot]) -> None:
+        self.folder, self.worker, self.own = folder, worker, own
+
+    def write(self) -> None:
+        if self.folder is None:
+            return
+        path = self.folder / f"worker-{self.worker}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.own()))
+        tmp.replace(path)
+
+    def merged(self) -> Snapshot:
+        if self.folder is None:
+            return self.own()
+        snaps = [self.own()]
+        for path in self.folder.glob("worker-*.json"):
+            if path.name != f"worker-{self.worker}.json":
+                with contextlib.suppress(OSError, ValueError):
+                    snaps.append(json.loads(path.read_text()))
+        return merge(snaps)
+
+
+ReadyCallback = Callable[[int | None, int | None], None]
+
+
+async def serve(
+    options: ServerOptions, *, worker: int = 0, metrics_dir: Path | None = None,
+    on_ready: ReadyCallback | None = None,
+) -> None:  # fmt: skip
+    """Run one tracker process until SIGTERM or SIGINT (see the module docstring)."""
+    loop = asyncio.get_running_loop()
+    config = options.config
+    whitelist = Whitelist()
+    if options.whitelist is not None:
+        whitelist.replace(load_whitelist(options.whitelist))
+    store = make_store(options.store, config)
+    clock = time.time if store.wall_clock else loop.time
+    service = TrackerService(config, store, clock=clock, whitelist=whitelist)
+    share = _MetricsShare(metrics_dir, worker, service.metrics.snapshot)
+    reuse = options.workers > 1
+    http = udp = None
+    stop = asyncio.Event()
+    try:
+        if options.http is not None:
+            http = HttpFrontend(
+                service, snapshot=share.merged,
+                gauges=lambda: {"bitswarm_tracker_workers": float(options.workers)},
+            )  # fmt: skip
+            await http.start(bind_socket(options.http, socket.SOCK_STREAM, reuse_port=reuse))
+        if options.udp is not None:
+            udp = UdpFrontend(service, ConnectionIds(options.udp_key or secrets.token_bytes(32)))
+            await udp.start(bind_socket(options.udp, socket.SOCK_DGRAM, reuse_port=reuse))
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        path = options.whitelist
+        loop.add_signal_handler(signal.SIGHUP, lambda: _reload(path, whitelist))
+        if on_ready is None:
+            print_ready(options, http_port=_port(http), udp_port=_port(udp))
+        else:
+            on_ready(_port(http), _port(udp))
+        log.info("tracker started", extra={"store": _store_name(options.store), "worker": worker})
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), _HOUSEKEEPING_EVERY)
+            await service.housekeeping()
+            with contextlib.suppress(OSError):
+                share.write()
+    finally:
+        for front in (http, udp):
+            if front is not None:
+                await front.stop()
+        await store.close()
+        log.info("tracker stopped", extra={"worker": worker})
+
+
+def _port(front: HttpFrontend | UdpFrontend | None) -> int | None:
+    if front is None:
+        return None
+    sock = front.bound_socket()
+    return int(sock.getsockname()[1]) if sock is not None else None
+
+
+def _store_name(url: str) -> str:
+    return url if url == "memory" else url.split("://", 1)[0] + "://" + url.split("@")[-1].split(
+        "://", 1)[-1]  # fmt: skip
+
+
+def _reload(path: Path | None, whitelist: Whitelist) -> None:
+    if path is None:
+        log.info("SIGHUP: no whitelist to reload")
+        return
+    try:
+        hashes = load_whitelist(path)
+    except (OSError, ConfigError) as exc:
+        log.error("whitelist reload failed; keeping the old list", extra={"error": str(exc)})
+        return
+    whitelist.replace(hashes)
+    log.info("whitelist reloaded", extra={"info_hashes": len(hashes)})
+
+
+def print_ready(options: ServerOptions, *, http_port: int | None, udp_port: int | None) -> None:
+    """The one line on stdout that says where the tracker listens (tests and scripts read it)."""
+    line: dict[str, object] = {"event": "listening", "workers": options.workers,
+                               "store": _store_name(options.store)}  # fmt: skip
+    if options.http is not None and http_port is not None:
+        line["http"] = f"http://{_hostport(options.http[0], http_port)}/announce"
+    if options.udp is not None and udp_port is not None:
+        line["udp"] = f"udp://{_hostport(options.udp[0], udp_port)}/announce"
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def run(options: ServerOptions) -> int:
+    """Run the tracker as the command line asked; returns the exit status."""
+    if options.http is None and options.udp is None:
+        raise ConfigError("nothing to serve: give --http, --udp or both")
+    if options.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if options.workers > 1 and options.store == "memory" and not options.split_swarms:
+        raise ConfigError(
+            "--workers with the in-memory store would make each worker a separate tracker "
+            "(peers on different workers never meet); use --store redis://HOST:PORT to share "
+            "swarms, or add --split-swarms if that is really what you want"
+        )
+    setup_logging(options.log_level, pid=os.getpid())
+    make_store(options.store, options.config)  # refuse a bad --store before binding
+    if options.whitelist is not None:
+        load_whitelist(options.whitelist)  # a bad list is an error at start, not at SIGHUP
+    key = options.udp_key or secrets.token_bytes(32)
+    if options.workers == 1:
+        asyncio.run(serve(_with_key(options, key)))
+        return 0
+    from .workers import supervise
+
+    return supervise(_with_key(options, key))
+
+
+def _with_key(options: ServerOptions, key: bytes) -> ServerOptions:
+    return replace(options, udp_key=key)
