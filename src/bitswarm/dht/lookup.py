@@ -1,0 +1,211 @@
+"""Iterative lookups: find_node and get_peers traversals (BEP 5 "Overview", Kademlia).
+
+Rules of one lookup:
+
+1. Candidates are kept sorted by XOR distance to the target; the closest `max_candidates`
+   that have not failed are kept, farther new ones are forgotten. Addresses given without
+   an id (bootstrap hosts) sort first, since nothing better is known yet.
+2. At most `alpha` queries are in flight (a query that has been waiting longer than the
+   node's "slow" delay stops counting, so one dead node does not stall the lookup; its
+   answer is still used if it comes).
+3. Only candidates among the `k` closest non-failed ones are queried. The lookup is done
+   when those `k` have all answered, when no candidate is left to ask, or when
+   `max_queries` have been sent, in each case once nothing is in flight.
+4. Every answer adds its ``nodes`` as candidates one hop deeper than the answerer;
+   get_peers answers add their ``values`` to the peers found and keep the answerer's
+   token for a later announce_peer.
+
+The lookup sends nothing itself: `next_queries` says whom to ask, and the node reports
+answers (`on_response`), timeouts and errors (`on_failure`) and slowness (`on_slow`).
+`rounds` is the deepest hop that answered plus one: the round trips a strictly sequential
+walk would need.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..errors import LocalProtocolError
+from .krpc import Addr, NodeInfo
+from .node_id import id_to_int
+
+__all__ = ["Candidate", "CandidateState", "Lookup", "LookupKind"]
+
+
+class LookupKind(enum.Enum):
+    FIND_NODE = "find_node"
+    GET_PEERS = "get_peers"
+
+
+class CandidateState(enum.Enum):
+    FRESH = "fresh"  # not asked yet
+    IN_FLIGHT = "in_flight"
+    SLOW = "slow"  # asked, past the slow delay, still waiting
+    RESPONDED = "responded"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class Candidate:
+    addr: Addr
+    node_id: bytes | None
+    distance: int  # -1 while the id is unknown (bootstrap address)
+    depth: int
+    state: CandidateState = CandidateState.FRESH
+    token: bytes | None = None
+
+    def info(self) -> NodeInfo | None:
+        return NodeInfo(self.node_id, *self.addr) if self.node_id is not None else None
+
+
+class Lookup:
+    """One iterative find_node or get_peers towards `target`."""
+
+    def __init__(self, target: bytes, kind: LookupKind, seeds: Iterable[NodeInfo], *,
+                 addrs: Iterable[Addr] = (), own_id: bytes | None = None, k: int = 8,
+                 alpha: int = 3, max_queries: int = 100,
+                 max_candidates: int | None = None) -> None:  # fmt: skip
+        if k < 1 or alpha < 1 or max_queries < 1:
+            raise LocalProtocolError("k, alpha and max_queries must be positive")
+        self.target = target
+        self.kind = kind
+        self.k = k
+        self.alpha = alpha
+        self.max_queries = max_queries
+        self.max_candidates = max_candidates or 8 * k
+        self._target = id_to_int(target)
+        self._own_id = own_id
+        self._by_addr: dict[Addr, Candidate] = {}
+        self.peers: dict[Addr, None] = {}  # found peers, in discovery order
+        self.queries = 0
+        self.responses = 0
+        self.timeouts = 0
+        self.first_peers_round: int | None = None
+        self._max_depth = -1
+        for addr in addrs:
+            self._add(addr, None, 0)
+        for node in seeds:
+            self._add(node.addr, node.node_id, 0)
+
+    # --- candidates ---------------------------------------------------------------------
+
+    def _add(self, addr: Addr, node_id: bytes | None, depth: int) -> None:
+        if node_id is not None and node_id == self._own_id:
+            return
+        known = self._by_addr.get(addr)
+        if known is not None:
+            return
+        dist = -1 if node_id is None else id_to_int(node_id) ^ self._target
+        self._by_addr[addr] = Candidate(addr, node_id, dist, depth)
+        if len(self._by_addr) > self.max_candidates:
+            self._trim()
+
+    def _trim(self) -> None:
+        """Forget the farthest fresh or failed candidates beyond `max_candidates`."""
+        extra = len(self._by_addr) - self.max_candidates
+        droppable = sorted(
+            (c for c in self._by_addr.values()
+             if c.state in (CandidateState.FRESH, CandidateState.FAILED)),
+            key=lambda c: (c.state is not CandidateState.FAILED, -c.distance),
+        )  # fmt: skip
+        for c in droppable[:extra]:
+            del self._by_addr[c.addr]
+
+    def _ranked(self) -> list[Candidate]:
+        live = [c for c in self._by_addr.values() if c.state is not CandidateState.FAILED]
+        live.sort(key=lambda c: c.distance)
+        return live
+
+    def candidate(self, addr: Addr) -> Candidate | None:
+        return self._by_addr.get(addr)
+
+    # --- driving ------------------------------------------------------------------------
+
+    def _active(self) -> int:
+        return sum(1 for c in self._by_addr.values() if c.state is CandidateState.IN_FLIGHT)
+
+    def _waiting(self) -> bool:
+        return any(c.state in (CandidateState.IN_FLIGHT, CandidateState.SLOW)
+                   for c in self._by_addr.values())  # fmt: skip
+
+    def next_queries(self) -> list[Candidate]:
+        """Candidates to ask now (rule 2 and 3); they are marked in flight."""
+        budget = min(self.alpha - self._active(), self.max_queries - self.queries)
+        if budget <= 0:
+            return []
+        chosen = []
+        ranked = self._ranked()
+        slow = sum(1 for c in ranked[: self.k] if c.state is CandidateState.SLOW)
+        for c in ranked[: self.k + slow]:  # a slow node lets the next one in (rule 2)
+            if c.state is CandidateState.FRESH:
+                c.state = CandidateState.IN_FLIGHT
+                chosen.append(c)
+                if len(chosen) == budget:
+                    break
+        self.queries += len(chosen)
+        return chosen
+
+    def on_response(self, addr: Addr, node_id: bytes, *, nodes: Iterable[NodeInfo] = (),
+                    values: Iterable[Addr] = (),
+                    token: bytes | None = None) -> list[Addr]:  # fmt: skip
+        """Record an answer from `addr`; returns the peers that are new to this lookup."""
+        c = self._by_addr.get(addr)
+        if c is None or c.state not in (CandidateState.IN_FLIGHT, CandidateState.SLOW):
+            return []
+        if node_id == self._own_id:  # we asked ourselves (a bootstrap address): skip it
+            c.state = CandidateState.FAILED
+            return []
+        c.state = CandidateState.RESPONDED
+        c.node_id = node_id
+        c.distance = id_to_int(node_id) ^ self._target
+        c.token = token
+        self.responses += 1
+        self._max_depth = max(self._max_depth, c.depth)
+        for node in nodes:
+            self._add(node.addr, node.node_id, c.depth + 1)
+        new = [v for v in values if v not in self.peers]
+        for v in new:
+            self.peers[v] = None
+        if new and self.first_peers_round is None:
+            self.first_peers_round = c.depth + 1
+        return new
+
+    def on_failure(self, addr: Addr) -> None:
+        """The query to `addr` timed out or was answered with an error."""
+        c = self._by_addr.get(addr)
+        if c is not None and c.state in (CandidateState.IN_FLIGHT, CandidateState.SLOW):
+            c.state = CandidateState.FAILED
+            self.timeouts += 1
+
+    def on_slow(self, addr: Addr) -> None:
+        c = self._by_addr.get(addr)
+        if c is not None and c.state is CandidateState.IN_FLIGHT:
+            c.state = CandidateState.SLOW
+
+    def cancel(self) -> None:
+        """Stop asking: nothing more is sent, late answers are ignored."""
+        for c in self._by_addr.values():
+            if c.state in (CandidateState.FRESH, CandidateState.IN_FLIGHT, CandidateState.SLOW):
+                c.state = CandidateState.FAILED
+        self.max_queries = self.queries
+
+    @property
+    def done(self) -> bool:
+        """Rule 3: converged, exhausted or out of budget, with nothing in flight."""
+        if self._waiting():
+            return False
+        if self.queries >= self.max_queries:
+            return True
+        top = self._ranked()[: self.k]
+        return all(c.state is CandidateState.RESPONDED for c in top)
+
+    @property
+    def rounds(self) -> int:
+        return self._max_depth + 1
+
+    def closest(self, count: int | None = None) -> list[Candidate]:
+        """The closest candidates that answered (with their tokens, for announce_peer)."""
+        answered = [c for c in self._ranked() if c.state is CandidateState.RESPONDED]
+        return answered[: count or self.k]
