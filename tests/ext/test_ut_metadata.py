@@ -1,20 +1,27 @@
 """BEP 9 metadata exchange: the codec, `MetadataFetcher` against simulated peers (honest,
-corrupt, lying about sizes, silent, rejecting), `MetadataServer`, and a magnet download of
-a real info dictionary between two `PeerConnection`s paired in memory."""
+corrupt, lying about sizes, silent, rejecting), `MetadataServer`, a magnet download of a
+real info dictionary between two `PeerConnection`s paired in memory, and both directions
+against libtorrent over loopback."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
+import socket
 import sys
+import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bitswarm.bencode import bencode
+from bitswarm.bitfield import Bitfield
 from bitswarm.create import create_torrent
 from bitswarm.errors import LocalProtocolError
 from bitswarm.ext import UT_METADATA_ID, extension_handshake
@@ -34,8 +41,15 @@ from bitswarm.ext.ut_metadata import (
     decode_metadata_message,
     encode_metadata_message,
 )
+from bitswarm.magnet import Magnet
 from bitswarm.metainfo import InfoHashes, parse_info_dict, parse_torrent
-from bitswarm.wire import ExtendedHandshakeReceived, ExtendedMessageReceived, PeerConnection
+from bitswarm.wire import (
+    Event,
+    ExtendedHandshakeReceived,
+    ExtendedMessageReceived,
+    HandshakeReceived,
+    PeerConnection,
+)
 
 PIECE = 16384
 RAW = bencode({b"blob": bytes(range(256)) * 160, b"name": b"synthetic"})  # 40 KiB + a bit
@@ -594,3 +608,173 @@ def test_a_liar_that_left_is_named_once_the_metadata_is_verified() -> None:
         )
     assert fetcher.raw == RAW
     assert fetcher.flagged == {"A": "sent a corrupt metadata piece 0"}
+
+
+# ---- against libtorrent: fetch its metadata, and let it fetch ours ------------------------
+
+
+@pytest.fixture
+def lt() -> ModuleType:
+    try:
+        import libtorrent
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the libtorrent Python module is required in CI (pip install libtorrent)")
+        pytest.skip("libtorrent is not installed")
+    return libtorrent
+
+
+def _lt_session(lt: ModuleType) -> Any:
+    return lt.session(
+        {
+            "listen_interfaces": "127.0.0.1:0",
+            "enable_dht": False,
+            "enable_lsd": False,
+            "enable_upnp": False,
+            "enable_natpmp": False,
+            "enable_incoming_utp": False,
+            "enable_outgoing_utp": False,
+            "out_enc_policy": int(lt.enc_policy.disabled),
+            "in_enc_policy": int(lt.enc_policy.enabled),
+            "allowed_enc_level": int(lt.enc_level.plaintext),
+            "allow_multiple_connections_per_ip": True,
+        }
+    )
+
+
+def _drive(
+    sock: socket.socket,
+    conn: PeerConnection,
+    on_event: Callable[[Event], None],
+    done: Callable[[], bool],
+) -> None:
+    """Shuttle bytes between `sock` and `conn` until `done()` (20 s at most)."""
+    sock.settimeout(0.02)
+    deadline = time.monotonic() + 20
+    while not done() and not conn.closed and time.monotonic() < deadline:
+        out = conn.data_to_send()
+        if out:
+            sock.sendall(out)
+        try:
+            data = sock.recv(1 << 20)
+        except TimeoutError:
+            data = None
+        if data is not None:
+            conn.receive_data(data, now=time.monotonic())
+        for event in conn.events():
+            on_event(event)
+    assert done(), f"timed out; closed={conn.closed} reason={conn.close_reason}"
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("version", ["v1", "hybrid"])
+def test_fetch_metadata_from_libtorrent(lt: ModuleType, tmp_path: Path, version: str) -> None:
+    info = parse_info_dict(_real_info(tmp_path, version))
+    session = _lt_session(lt)
+    params = lt.add_torrent_params()
+    params.ti = lt.torrent_info(b"d4:info" + info.raw + b"e")
+    params.save_path = str(tmp_path)
+    handle = session.add_torrent(params)
+    for _ in range(500):
+        if handle.status().is_seeding:
+            break
+        time.sleep(0.01)
+    conn = PeerConnection(
+        info_hash=info.info_hashes.wire,
+        our_peer_id=b"-BS0100-metadatatest",
+        num_pieces=0,
+        piece_length=1,
+        total_length=0,
+        initiator=True,
+        geometry_known=False,
+        now=time.monotonic(),
+    )
+    fetcher = MetadataFetcher(info.info_hashes)
+
+    def on_event(event: Event) -> None:
+        now = time.monotonic()
+        match event:
+            case HandshakeReceived():
+                conn.send_extended_handshake(
+                    {**extension_handshake(private=False, metadata_size=None), b"v": b"bitswarm"}
+                )
+                conn.send_bitfield(Bitfield(0))
+            case ExtendedHandshakeReceived(fields=fields):
+                fetcher.add_peer(
+                    "lt",
+                    metadata_size=fields.metadata_size,
+                    ext_id=conn.remote_extensions.get("ut_metadata"),
+                    now=now,
+                )
+            case ExtendedMessageReceived(ext_id=ext_id, payload=payload):
+                assert ext_id == UT_METADATA_ID
+                msg = decode_metadata_message(payload)
+                assert isinstance(msg, MetadataData | MetadataReject), msg
+                fetcher.receive("lt", msg, now=now)
+        for action in fetcher.actions():
+            assert not isinstance(action, MetadataPeerFlagged | MetadataHashMismatch), action
+            if isinstance(action, SendMetadataRequest):
+                conn.send_extended(action.ext_id, action.payload)
+
+    sock = socket.create_connection(("127.0.0.1", session.listen_port()), timeout=5)
+    conn.send_handshake()
+    try:
+        _drive(sock, conn, on_event, lambda: fetcher.done)
+    finally:
+        sock.close()
+        del session
+    assert fetcher.raw == info.raw
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("version", ["v1", "hybrid"])
+def test_libtorrent_fetches_our_metadata(lt: ModuleType, tmp_path: Path, version: str) -> None:
+    info = parse_info_dict(_real_info(tmp_path, version))
+    server = MetadataServer(info.raw, info_hashes=info.info_hashes)
+    session = _lt_session(lt)
+    params = lt.parse_magnet_uri(Magnet(info.info_hashes).to_uri())
+    params.save_path = str(tmp_path / "lt")
+    handle = session.add_torrent(params)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    handle.connect_peer(listener.getsockname())
+    sock, _ = listener.accept()
+    listener.close()
+    conn = PeerConnection(
+        info_hash=info.info_hashes.wire,
+        our_peer_id=b"-BS0100-metadataserv",
+        num_pieces=info.num_pieces,
+        piece_length=info.piece_length,
+        total_length=info.piece_space_length,
+        initiator=False,
+        now=time.monotonic(),
+    )
+    served: list[int] = []
+
+    def on_event(event: Event) -> None:
+        match event:
+            case HandshakeReceived():
+                handshake = extension_handshake(private=False, metadata_size=server.metadata_size)
+                conn.send_extended_handshake({**handshake, b"v": b"bitswarm"})
+                conn.send_bitfield(Bitfield(info.num_pieces))
+            case ExtendedMessageReceived(ext_id=ext_id, payload=payload):
+                assert ext_id == UT_METADATA_ID
+                msg = decode_metadata_message(payload)
+                assert isinstance(msg, MetadataRequest), msg
+                reply = server.answer("lt", msg.piece, now=time.monotonic())
+                assert isinstance(reply, MetadataData)
+                served.append(msg.piece)
+                conn.send_extended(
+                    conn.remote_extensions["ut_metadata"], encode_metadata_message(reply)
+                )
+
+    try:
+        _drive(sock, conn, on_event, lambda: bool(handle.status().has_metadata))
+    finally:
+        sock.close()
+    hashes = handle.torrent_file().info_hashes()
+    assert hashes.v1.to_bytes() == info.info_hashes.v1
+    if info.info_hashes.v2 is not None:
+        assert hashes.v2.to_bytes() == info.info_hashes.v2
+    assert sorted(set(served)) == list(range(-(-len(info.raw) // PIECE)))
+    del session
