@@ -55,7 +55,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("bitswarm.tracker")
-_HOUSEKEEPING_EVERY = 5.0
+_TICK = 1.0  # workers publish their counters this often
+_HOUSEKEEPING_TICKS = 5  # and sweep the store every this many ticks
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,10 +202,13 @@ async def serve(
         else:
             on_ready(_port(http), _port(udp))
         log.info("tracker started", extra={"store": _store_name(options.store), "worker": worker})
+        ticks = 0
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), _HOUSEKEEPING_EVERY)
-            await service.housekeeping()
+                await asyncio.wait_for(stop.wait(), _TICK)
+            ticks += 1
+            if ticks % _HOUSEKEEPING_TICKS == 0:
+                await service.housekeeping()
             with contextlib.suppress(OSError):
                 share.write()
     finally:

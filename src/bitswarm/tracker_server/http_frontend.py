@@ -26,6 +26,7 @@ from aiohttp.web_server import Server
 from ..tracker.announce import AnnounceEvent
 from .config import RequestRefused
 from .http_codec import (
+    MAX_QUERY_BYTES,
     client_address,
     encode_announce,
     encode_failure,
@@ -56,7 +57,10 @@ class HttpFrontend:
         self.service = service
         self._snapshot = snapshot or service.metrics.snapshot
         self._gauges = gauges or dict
-        self._server = Server(self._handle, access_log=None, handler_cancellation=True)
+        # Request lines up to 32 KiB reach us, so an over-long query (16 KiB) is refused
+        # with a bencoded reason; only beyond that does aiohttp answer a plain-text 400.
+        self._server = Server(self._handle, access_log=None, handler_cancellation=True,
+                              max_line_size=MAX_QUERY_BYTES * 2)  # fmt: skip
         self._started = time.time()
         self._tcp: asyncio.Server | None = None
         self._listen_sock: socket.socket | None = None
