@@ -13,6 +13,7 @@ __all__ = [
     "Action",
     "BanPeer",
     "DisconnectPeer",
+    "PeersDiscovered",
     "PieceVerified",
     "ReadBlock",
     "TorrentCompleted",
@@ -58,6 +59,14 @@ class BanPeer:
 
 
 @dataclass(frozen=True, slots=True)
+class PeersDiscovered:
+    """Peer addresses learned from other peers (BEP 11 PEX): worth connecting to."""
+
+    addresses: tuple[tuple[str, int], ...]
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class PieceVerified:
     """A piece passed its hash and was written (for progress and resume)."""
 
@@ -69,4 +78,7 @@ class TorrentCompleted:
     """Every wanted piece is verified: announce `completed`, start seeding."""
 
 
-Action = VerifyPiece | ReadBlock | DisconnectPeer | BanPeer | PieceVerified | TorrentCompleted
+Action = (
+    VerifyPiece | ReadBlock | DisconnectPeer | BanPeer | PeersDiscovered | PieceVerified
+    | TorrentCompleted
+)

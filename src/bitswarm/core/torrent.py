@@ -34,11 +34,13 @@ from .actions import (
     Action,
     BanPeer,
     DisconnectPeer,
+    PeersDiscovered,
     PieceVerified,
     ReadBlock,
     TorrentCompleted,
     VerifyPiece,
 )
+from .extensions import ExtensionHub, PeerAddr
 
 if TYPE_CHECKING:
     from random import Random
@@ -90,6 +92,10 @@ class TorrentCore:
         rng: Random,
         config: CoreConfig | None = None,
         now: float = 0.0,
+        info_raw: bytes | None = None,
+        private: bool = False,
+        listen_port: int | None = None,
+        own_addresses: Iterable[PeerAddr] = (),
     ) -> None:
         self.config = config or CoreConfig()
         self.num_pieces = num_pieces
@@ -102,6 +108,9 @@ class TorrentCore:
             total_length=total_length, rng=rng, have=have,
         )
         self.choker = Choker(slots=self.config.unchoke_slots)
+        self.extensions = ExtensionHub(info_raw=info_raw, private=private,
+                                       own_addresses=own_addresses)
+        self.listen_port = listen_port
         self.peers: dict[PeerKey, PeerInfo] = {}
         self.down = RateMeter()
         self.up = RateMeter()
@@ -134,7 +143,12 @@ class TorrentCore:
     def get_timer(self) -> float:
         return min(self._next_rechoke, self._next_tick)
 
-    def add_peer(self, key: PeerKey, conn: PeerConnection, *, now: float) -> None:
+    def add_peer(
+        self, key: PeerKey, conn: PeerConnection, *, now: float, outgoing: bool = False,
+        address: PeerAddr | None = None,
+    ) -> None:
+        """A new connection. `address` is the peer's listen address when we dialled it."""
+        self.extensions.add_peer(key, conn, outgoing=outgoing, address=address)
         self.peers[key] = PeerInfo(
             conn=conn, connected_at=now, last_block_at=now,
             queue=RequestQueueSizer(maximum=self.config.max_queue_depth),
@@ -142,6 +156,7 @@ class TorrentCore:
 
     def remove_peer(self, key: PeerKey) -> None:
         info = self.peers.pop(key, None)
+        self.extensions.remove_peer(key)
         if info is not None and info.joined_picker:
             self.picker.peer_left(key)
 
@@ -182,6 +197,13 @@ class TorrentCore:
                 # Not re-requested at once: a peer that rejects would ping-pong with us.
                 # The next tick asks again (BEP 6 allows rejects for any reason).
                 self.picker.block_rejected(key, Block(index, begin, length))
+            case ev.ExtendedHandshakeReceived(fields=fields):
+                self.extensions.on_handshake(key, fields, host=self._host(key), now=now)
+            case ev.ExtendedMessageReceived(ext_id=ext_id, payload=payload):
+                reason = self.extensions.on_message(key, ext_id, payload, now=now)
+                if reason is not None:
+                    self._actions.append(DisconnectPeer(key, reason))
+                self._report_learned()
             case ev.AllowedFastReceived() | ev.SuggestReceived() | ev.CancelReceived():
                 pass  # cancels are tracked by the connection's peer_requests
             case ev.ConnectionClosed():
@@ -246,6 +268,7 @@ class TorrentCore:
                 else:
                     info.queue.tick(info.down.rate(now))
                 self._request_more(key, info, now)
+            self.extensions.poll_pex(now=now)
         if now >= self._next_rechoke:
             self._next_rechoke = now + self.config.rechoke_interval
             self._rechoke(now)
@@ -258,8 +281,22 @@ class TorrentCore:
 
     def _on_handshake(self, conn: PeerConnection) -> None:
         if conn.supports_extended:
-            conn.send_extended_handshake({b"m": {}, b"v": b"bitswarm 0.1.0", b"reqq": 2000})
+            conn.send_extended_handshake(
+                self.extensions.handshake_payload(listen_port=self.listen_port))
         conn.send_bitfield(self.have)
+
+    def _host(self, key: PeerKey) -> str:
+        """The peer's IP, from its address when the driver gave one (for PEX)."""
+        addr = self.extensions.peer_address(key)
+        if addr is not None:
+            return addr[0]
+        host = getattr(key, "address", None)
+        return str(host[0]) if isinstance(host, tuple) and host else ""
+
+    def _report_learned(self) -> None:
+        learned = self.extensions.take_learned()
+        if learned:
+            self._actions.append(PeersDiscovered(tuple(learned), "pex"))
 
     def _join_picker(self, key: PeerKey, info: PeerInfo, bits: Bitfield) -> None:
         if info.joined_picker:

@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import logging
 import random
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from ..aio.tracker_client import announce
 from ..errors import BitswarmError
@@ -19,26 +21,45 @@ from ..tracker.announce import AnnounceEvent, AnnounceRequest
 from ..tracker.tiers import AnnounceJob, TrackerStatus, TrackerTiers, TrackerView
 
 if TYPE_CHECKING:
-    from .torrent import TorrentRuntime
+    from .session import Session
 
-__all__ = ["Announcer"]
+__all__ = ["AnnounceStats", "AnnounceSubject", "Announcer"]
 
 log = logging.getLogger("bitswarm.announce")
 
-FEW_PEERS = 5  # below this many connections a downloader asks for more peers sooner
 MORE_PEERS_EVERY = 30.0
 STOP_TIMEOUT = 3.0
 IDLE_WAIT = 60.0
 
 
+@dataclass(frozen=True, slots=True)
+class AnnounceStats:
+    """What an announce reports about us (BEP 3), and whether we want more peers."""
+
+    uploaded: int
+    downloaded: int
+    left: int
+    complete: bool
+    wants_peers: bool
+
+
+class AnnounceSubject(Protocol):
+    """What the announcer needs of a torrent (or of a magnet link still fetching metadata)."""
+
+    @property
+    def info_hash(self) -> bytes: ...
+    @property
+    def session(self) -> Session: ...
+    def add_peers(self, addrs: Iterable[tuple[str, int]]) -> None: ...
+    def announce_stats(self) -> AnnounceStats: ...
+
+
 class Announcer:
     """One torrent's tracker loop."""
 
-    def __init__(self, runtime: TorrentRuntime, *, extra_trackers: list[str]) -> None:
-        self.runtime = runtime
-        tiers = [list(t) for t in runtime.meta.announce_tiers]
-        tiers += [[u] for u in extra_trackers]
-        self._tier_urls = tiers
+    def __init__(self, subject: AnnounceSubject, tiers: Sequence[Sequence[str]]) -> None:
+        self.subject = subject
+        self._tier_urls = [list(t) for t in tiers if t]
         self.key = random.Random().getrandbits(32)
         self.tiers: TrackerTiers | None = None
         self._wake = asyncio.Event()
@@ -61,10 +82,9 @@ class Announcer:
     def start(self) -> None:
         if not any(self._tier_urls) or self._task is not None:
             return
-        core = self.runtime.core
         self.tiers = TrackerTiers(
             self._tier_urls, rng=random.Random(),
-            complete=core is not None and core.is_complete,
+            complete=self.subject.announce_stats().complete,
             backoff_base=15.0, interval_floor=30.0,
         )
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -94,18 +114,12 @@ class Announcer:
         return asyncio.get_running_loop().time()
 
     def _request(self, job: AnnounceJob) -> AnnounceRequest:
-        rt = self.runtime
-        core = rt.core
-        info = rt.meta.info
-        left = info.total_length
-        uploaded = downloaded = 0
-        if core is not None:
-            left = 0 if core.is_complete else max(
-                0, info.total_length - core.have.count() * info.piece_length)
-            uploaded, downloaded = core.uploaded, core.downloaded
+        subject = self.subject
+        stats = subject.announce_stats()
         return AnnounceRequest(
-            info_hash=rt.info_hash, peer_id=rt.session.peer_id, port=rt.session.listen_port,
-            uploaded=uploaded, downloaded=downloaded, left=left, event=job.event, key=self.key,
+            info_hash=subject.info_hash, peer_id=subject.session.peer_id,
+            port=subject.session.listen_port, uploaded=stats.uploaded,
+            downloaded=stats.downloaded, left=stats.left, event=job.event, key=self.key,
             numwant=0 if job.event is AnnounceEvent.STOPPED else 50,
             tracker_id=job.tracker_id,
         )
@@ -120,13 +134,12 @@ class Announcer:
             return
         self.tiers.on_success(job, resp, now=self._now())
         if job.event is not AnnounceEvent.STOPPED:
-            rt = self.runtime
-            rt.add_peers((p.host, p.port) for p in resp.peers
-                         if not rt.session.is_own_address((p.host, p.port)))
+            subject = self.subject
+            subject.add_peers((p.host, p.port) for p in resp.peers
+                              if not subject.session.is_own_address((p.host, p.port)))
 
     def _needs_peers(self) -> bool:
-        rt = self.runtime
-        return not (rt.core is not None and rt.core.is_seed) and len(rt.protocols) < FEW_PEERS
+        return self.subject.announce_stats().wants_peers
 
     async def _run(self) -> None:
         tiers = self.tiers

@@ -135,6 +135,10 @@ class Session:
     def connection_count(self) -> int:
         return sum(len(rt.protocols) for rt in self.torrents.values())
 
+    @property
+    def own_hosts(self) -> frozenset[str]:
+        return frozenset(self._own_hosts)
+
     def is_own_address(self, addr: tuple[str, int]) -> bool:
         return addr[1] == self.listen_port and addr[0] in self._own_hosts
 

@@ -24,6 +24,7 @@ from ..bitfield import Bitfield
 from ..core.actions import (
     BanPeer,
     DisconnectPeer,
+    PeersDiscovered,
     PieceVerified,
     ReadBlock,
     TorrentCompleted,
@@ -38,7 +39,8 @@ from ..storage.resume import ResumeData, decode_resume, encode_resume, trusted_p
 from ..swarm.rate import consume_all
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
-from .announcer import Announcer
+from .announcer import Announcer, AnnounceStats
+from .dialer import Dialer
 from .status import TorrentState, TorrentStatus
 
 if TYPE_CHECKING:
@@ -48,9 +50,7 @@ __all__ = ["TorrentRuntime"]
 
 log = logging.getLogger("bitswarm.torrent")
 
-CONNECT_TIMEOUT = 10.0
-MAX_HALF_OPEN = 8
-RETRY_FAILED_AFTER = 60.0
+FEW_PEERS = 5  # below this many connections a downloader asks trackers for more, sooner
 
 
 @dataclass(slots=True)
@@ -98,11 +98,9 @@ class TorrentRuntime:
         self.error: str | None = None
         self.core: TorrentCore | None = None
         self.protocols: set[PeerProtocol] = set()
-        self.known_peers: dict[tuple[str, int], float] = dict.fromkeys(peers, 0.0)
-        self.banned: set[str] = set()
-        self.connecting: set[tuple[str, int]] = set()
+        self.dialer = Dialer(session, self, peers)
         self.completed = asyncio.Event()
-        self.announcer = Announcer(self, extra_trackers=list(trackers))
+        self.announcer = Announcer(self, [*meta.announce_tiers, *([u] for u in trackers)])
         from .session import rate_bucket
 
         self.upload_bucket = rate_bucket(upload_limit)
@@ -120,6 +118,9 @@ class TorrentRuntime:
             num_pieces=self.meta.info.num_pieces, piece_length=self.meta.info.piece_length,
             total_length=self.meta.info.piece_space_length, have=have,
             rng=random.Random(), config=CoreConfig(), now=self._now(),
+            info_raw=self.meta.info.raw, private=self.meta.info.private,
+            listen_port=self.session.listen_port,
+            own_addresses=[(h, self.session.listen_port) for h in self.session.own_hosts],
         )
         self.storage.create_files()
         if self.core.is_complete:
@@ -139,6 +140,7 @@ class TorrentRuntime:
         if self._timer is not None:
             self._timer.cancel()
         await self.announcer.stop()
+        await self.dialer.close()
         for proto in list(self.protocols):
             proto.close("torrent stopped")
         for task in list(self._tasks):
@@ -201,7 +203,8 @@ class TorrentRuntime:
             conn.close("banned peer" if proto.address[0] in self.banned else "too many peers")
             return conn
         self.protocols.add(proto)
-        core.add_peer(proto, conn, now=self._now())
+        core.add_peer(proto, conn, now=self._now(), outgoing=proto.outgoing,
+                      address=proto.address if proto.outgoing else None)
         if proto.outgoing:
             conn.send_handshake()
         return conn
@@ -258,6 +261,9 @@ class TorrentRuntime:
                         log.warning("banning %s: %s", peer.address[0], reason)
                         self.banned.add(peer.address[0])
                         peer.close(reason)
+                case PeersDiscovered(addresses=addresses):
+                    if not self.meta.info.private:  # BEP 27: tracker peers only
+                        self.add_peers(addresses)
                 case PieceVerified():
                     self._resume_dirty = True
                 case TorrentCompleted():
@@ -357,43 +363,33 @@ class TorrentRuntime:
         self._arm_timer()
 
     def add_peers(self, addrs: Iterable[tuple[str, int]]) -> None:
-        for addr in addrs:
-            self.known_peers.setdefault(addr, 0.0)
+        self.dialer.add(addrs)
         self.connect_more()
+
+    @property
+    def banned(self) -> set[str]:
+        return self.dialer.banned
 
     def connect_more(self) -> None:
         if self._stopping or self.state in (TorrentState.ERROR, TorrentState.CHECKING):
             return
         if self.core is not None and self.core.is_seed:
             return  # a seed waits for leechers to come to it
-        now = self._now()
-        connected = {p.address for p in self.protocols if p.outgoing}
-        for addr, retry_at in list(self.known_peers.items()):
-            if len(self.protocols) + len(self.connecting) >= self.session.config.max_peers:
-                return
-            if self.session.connection_count() >= self.session.config.max_connections:
-                return
-            if len(self.connecting) >= MAX_HALF_OPEN:
-                return
-            if (addr in connected or addr in self.connecting or retry_at > now
-                    or addr[0] in self.banned or self.session.is_own_address(addr)):
-                continue
-            self.connecting.add(addr)
-            self._spawn(self._connect(addr))
-
-    async def _connect(self, addr: tuple[str, int]) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(CONNECT_TIMEOUT):
-                await loop.create_connection(lambda: PeerProtocol(owner=self), addr[0], addr[1])
-        except (OSError, TimeoutError) as exc:
-            log.debug("connect to %s:%d failed: %s", addr[0], addr[1], exc)
-            self.known_peers[addr] = self._now() + RETRY_FAILED_AFTER
-        else:
-            self.known_peers[addr] = self._now() + RETRY_FAILED_AFTER
-        finally:
-            self.connecting.discard(addr)
+        self.dialer.connect_more(
+            connected={p.address for p in self.protocols if p.outgoing},
+            count=len(self.protocols), limit=self.session.config.max_peers,
+        )
 
     # ------------------------------------------------------------------ status
+    def announce_stats(self) -> AnnounceStats:
+        info = self.meta.info
+        core = self.core
+        if core is None:
+            return AnnounceStats(0, 0, info.total_length, False, True)
+        left = 0 if core.is_complete else max(
+            0, info.total_length - core.have.count() * info.piece_length)
+        return AnnounceStats(core.uploaded, core.downloaded, left, core.is_complete,
+                             not core.is_seed and len(self.protocols) < FEW_PEERS)
+
     def status(self) -> TorrentStatus:
         return TorrentStatus.of(self)
