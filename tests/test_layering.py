@@ -42,7 +42,9 @@ PURE_MODULES: tuple[tuple[str, str, str], ...] = (
     ("storage/verify.py",       "L1", "piece verification logic"),
     ("storage/resume.py",       "L1", "fast-resume codec"),
     ("storage/base.py",         "L1", "storage protocol"),
-    ("core/**/*.py",            "L1", "shared sans-IO core pieces"),
+    ("core/**/*.py",            "L1", "TorrentCore, actions, extension hub"),
+    ("ext/**/*.py",             "L1", "BEP 9 metadata, BEP 11 PEX, BEP 14 LSD (driver is aio/)"),
+    ("tracker_server/store.py", "L1", "tracker swarm store (pure, in memory)"),
 )  # fmt: skip
 
 # Top-level modules a pure module may not import (``import x``, ``import x.y``,

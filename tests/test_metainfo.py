@@ -354,3 +354,18 @@ def test_libtorrent_made_hybrid_with_tail_padding_parses(tmp_path: Path) -> None
 def test_metainfo_error_is_the_only_failure() -> None:
     with pytest.raises(MetainfoError, match="not a torrent file"):
         parse_torrent(b"this is not bencode")
+
+
+def test_torrent_file_bytes_round_trip_keeps_the_info_hash(tmp_path: Path) -> None:
+    from bitswarm.create import create_torrent
+    from bitswarm.metainfo.encode import torrent_file_bytes
+
+    (tmp_path / "f").write_bytes(b"z" * 70_000)
+    data = create_torrent(tmp_path / "f", version="hybrid", trackers=[["http://a/x"], ["udp://b:1"]],
+                          web_seeds=["http://w/"], comment="hi")
+    meta = parse_torrent(data)
+    again = parse_torrent(torrent_file_bytes(meta))
+    assert again.info_hashes == meta.info_hashes
+    assert again.announce_tiers == meta.announce_tiers
+    assert again.web_seeds == meta.web_seeds
+    assert torrent_file_bytes(again) == torrent_file_bytes(meta)

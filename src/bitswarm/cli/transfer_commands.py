@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import os
 import signal
 import sys
@@ -12,7 +13,9 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from ..errors import BitswarmError
+from ..errors import BitswarmError, MagnetError
+from ..magnet import Magnet, parse_magnet
+from ..metainfo.encode import torrent_file_bytes
 from ..metainfo import Metainfo
 from ..session import Session, SessionConfig, TorrentRuntime, TorrentState
 from . import demo_command, render
@@ -67,9 +70,13 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("download", help="download a torrent, then seed it",
                        description="Download a torrent with live progress, then seed it.")
-    p.add_argument("source", help="a .torrent file (magnet links: see `bitswarm info`)")
+    p.add_argument("source", help="a .torrent file or a magnet: link")
     p.add_argument("-o", "--output", type=Path, default=Path("."), metavar="DIR",
                    help="download folder (default: the current folder)")
+    p.add_argument("--metadata-timeout", type=parse_duration, default=None, metavar="T",
+                   help="for a magnet link: give up if no peer sent the metadata within T")
+    p.add_argument("--save-torrent", type=Path, default=None, metavar="FILE",
+                   help="for a magnet link: also write the fetched torrent to FILE")
     seeding = p.add_mutually_exclusive_group()
     seeding.add_argument("--seed-ratio", type=float, default=None, metavar="R",
                          help="after downloading, seed until uploaded/size reaches R (default 1.0)")
@@ -130,17 +137,48 @@ async def wait_any(events: list[asyncio.Event], seconds: float) -> None:
             w.cancel()
 
 
-def _load(source: str) -> Metainfo:
+def _load(source: str) -> Metainfo | Magnet:
     if source.startswith("magnet:"):
-        raise BitswarmError(
-            "downloading from a magnet link needs metadata exchange (BEP 9), "
-            "which is not built yet; use the .torrent file"
-        )
+        try:
+            return parse_magnet(source)
+        except MagnetError as exc:
+            raise MagnetError(f"bad magnet link: {exc}") from None
     return load_torrent(Path(source))
 
 
+async def _metainfo_of(
+    session: Session, source: Metainfo | Magnet, args: argparse.Namespace, stop: asyncio.Event
+) -> Metainfo | None:
+    """The torrent itself, or for a magnet link the metadata fetched from peers (BEP 9);
+    None when stopped first."""
+    if isinstance(source, Metainfo):
+        return source
+    name = source.display_name or source.info_hashes.wire.hex()
+    _note(args, f"fetching the metadata of {name} from peers")
+    fetch = asyncio.ensure_future(session.fetch_metadata(
+        source, peers=args.peer, trackers=args.tracker, timeout=args.metadata_timeout))
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([fetch, stopper], return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if not fetch.done():
+        fetch.cancel()
+        return None
+    meta = fetch.result()
+    _note(args, f"metadata verified: {meta.info.name}, {meta.info.num_pieces} pieces")
+    if args.save_torrent is not None:
+        args.save_torrent.write_bytes(torrent_file_bytes(meta))
+    return meta
+
+
+def _note(args: argparse.Namespace, message: str) -> None:
+    if args.json:
+        print(json.dumps({"event": "note", "message": message}), flush=True)
+    else:
+        print(message, file=sys.stderr, flush=True)
+
+
 def cmd_download(args: argparse.Namespace) -> int:
-    meta = _load(args.source)
+    source = _load(args.source)
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)
     ratio = args.seed_ratio if args.seed_ratio is not None else (
@@ -148,8 +186,12 @@ def cmd_download(args: argparse.Namespace) -> int:
 
     async def main(stop: asyncio.Event) -> int:
         async with Session(session_config(args)) as session:
-            rt = await session.add(meta, out, peers=args.peer, trackers=args.tracker,
-                                   resume_path=resume_path_for(meta, out))
+            meta = await _metainfo_of(session, source, args, stop)
+            if meta is None:
+                return 130
+            extra = list(source.peers) if isinstance(source, Magnet) else []
+            rt = await session.add(meta, out, peers=[*args.peer, *extra],
+                                   trackers=args.tracker, resume_path=resume_path_for(meta, out))
             view = LiveView(rt, json_lines=args.json, verbose=args.verbose)
             code = await _download_loop(rt, view, stop, args, ratio)
             view.close()

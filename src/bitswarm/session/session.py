@@ -12,15 +12,17 @@ import contextlib
 import logging
 import random
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..aio.peer import PeerOwner, PeerProtocol
 from ..errors import BitswarmError
+from ..magnet import Magnet
 from ..metainfo import Metainfo
 from ..peer_id import make_peer_id
 from ..swarm.rate import TokenBucket
+from .metadata import MetadataFetch
 from .torrent import TorrentRuntime
 
 __all__ = ["PortInUseError", "Session", "SessionConfig", "rate_bucket"]
@@ -53,6 +55,7 @@ class Session:
         self.config = config or SessionConfig()
         self.peer_id = make_peer_id(random.Random())
         self.torrents: dict[bytes, TorrentRuntime] = {}
+        self.fetches: dict[bytes, MetadataFetch] = {}
         self.listen_port = 0
         self._servers: list[asyncio.Server] = []
         self.upload_bucket = rate_bucket(self.config.upload_limit)
@@ -128,6 +131,34 @@ class Session:
             raise
         return rt
 
+    async def fetch_metadata(
+        self,
+        magnet: Magnet,
+        *,
+        peers: Iterable[tuple[str, int]] = (),
+        trackers: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> Metainfo:
+        """Fetch a magnet link's info dictionary from peers (BEP 9) and return the torrent.
+
+        Raises:
+            MetadataTimeout: no peer gave verified metadata within `timeout` seconds.
+        """
+        key = magnet.info_hashes.wire
+        if key in self.torrents or key in self.fetches:
+            raise BitswarmError(f"torrent {key.hex()} is already in this session")
+        fetch = MetadataFetch(self, magnet, peers=peers, trackers=trackers)
+        self.fetches[key] = fetch
+        try:
+            return await fetch.run(timeout=timeout)
+        finally:
+            self.fetches.pop(key, None)
+
+    def dht_lookup(
+        self, info_hash: bytes, found: Callable[[Iterable[tuple[str, int]]], None]
+    ) -> None:
+        """Ask the DHT for peers of `info_hash` (no-op when the session runs no DHT node)."""
+
     async def remove(self, rt: TorrentRuntime) -> None:
         await rt.stop()
         self.torrents.pop(rt.info_hash, None)
@@ -145,7 +176,7 @@ class Session:
     def _lookup(self, info_hash: bytes, address: tuple[str, int]) -> PeerOwner | None:
         if self.connection_count() >= self.config.max_connections:
             return None
-        return self.torrents.get(info_hash)
+        return self.torrents.get(info_hash) or self.fetches.get(info_hash)
 
 
 def rate_bucket(rate: float) -> TokenBucket:
