@@ -24,7 +24,7 @@ def test_magnet_with_a_peer_address_downloads(tmp_path: Path) -> None:
             await seeder.add(meta, tmp_path / "seed")
             magnet = dataclasses.replace(
                 meta.to_magnet(), peers=(("127.0.0.1", seeder.listen_port),))
-            fetched = await leecher.fetch_metadata(magnet, timeout=20)
+            fetched = await leecher.fetch_metadata(magnet, give_up_after=20)
             assert fetched.info.info_hashes == meta.info.info_hashes
             assert fetched.info.raw == meta.info.raw
             rt = await leecher.add(fetched, tmp_path / "leech", peers=magnet.peers)

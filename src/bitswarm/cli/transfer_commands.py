@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ..errors import BitswarmError, MagnetError
 from ..magnet import Magnet, parse_magnet
-from ..metainfo.encode import torrent_file_bytes
 from ..metainfo import Metainfo
+from ..metainfo.encode import torrent_file_bytes
 from ..session import Session, SessionConfig, TorrentRuntime, TorrentState
 from . import demo_command, render
 from .live import LiveView
@@ -156,7 +156,7 @@ async def _metainfo_of(
     name = source.display_name or source.info_hashes.wire.hex()
     _note(args, f"fetching the metadata of {name} from peers")
     fetch = asyncio.ensure_future(session.fetch_metadata(
-        source, peers=args.peer, trackers=args.tracker, timeout=args.metadata_timeout))
+        source, peers=args.peer, trackers=args.tracker, give_up_after=args.metadata_timeout))
     stopper = asyncio.ensure_future(stop.wait())
     await asyncio.wait([fetch, stopper], return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()

@@ -70,16 +70,16 @@ class MetadataFetch:
         self._next_dht = 0.0
 
     # ------------------------------------------------------------------ the phase
-    async def run(self, *, timeout: float | None = None) -> Metainfo:
+    async def run(self, *, give_up_after: float | None = None) -> Metainfo:
         self.announcer.start()
         self._tick()
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(give_up_after):
                 raw = await self._done
         except TimeoutError:
             have, total = self.fetcher.progress
             raise MetadataTimeout(
-                f"no metadata for {self.info_hash.hex()} after {timeout:.0f} s "
+                f"no metadata for {self.info_hash.hex()} after {give_up_after:.0f} s "
                 f"({len(self.protocols)} peers connected, {have}/{total} pieces)"
             ) from None
         finally:

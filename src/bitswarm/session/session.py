@@ -137,12 +137,12 @@ class Session:
         *,
         peers: Iterable[tuple[str, int]] = (),
         trackers: Iterable[str] = (),
-        timeout: float | None = None,
+        give_up_after: float | None = None,
     ) -> Metainfo:
         """Fetch a magnet link's info dictionary from peers (BEP 9) and return the torrent.
 
         Raises:
-            MetadataTimeout: no peer gave verified metadata within `timeout` seconds.
+            MetadataTimeout: no peer gave verified metadata within `give_up_after` seconds.
         """
         key = magnet.info_hashes.wire
         if key in self.torrents or key in self.fetches:
@@ -150,7 +150,7 @@ class Session:
         fetch = MetadataFetch(self, magnet, peers=peers, trackers=trackers)
         self.fetches[key] = fetch
         try:
-            return await fetch.run(timeout=timeout)
+            return await fetch.run(give_up_after=give_up_after)
         finally:
             self.fetches.pop(key, None)
 
