@@ -182,3 +182,34 @@ def test_ipv6_and_two_torrents_on_one_port(tmp_path: Path) -> None:
     asyncio.run(run())
     assert digest_tree(tmp_path / "la" / "content") == digest_tree(a)
     assert digest_tree(tmp_path / "lb" / "content") == digest_tree(b)
+
+
+def _free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_local_service_discovery_on_loopback(tmp_path: Path) -> None:
+    """Two sessions that know nothing of each other meet through BEP 14 multicast, kept on
+    the loopback interface."""
+    content = make_multifile(tmp_path / "seed", [1 * MiB])
+    meta = make_torrent(content, version="v1")
+    lsd = {"lsd": True, "lsd_interface": "127.0.0.1", "lsd_port": _free_udp_port()}
+
+    async def run() -> None:
+        seeder = await start_session(**lsd)
+        leecher = await start_session(**lsd)
+        try:
+            assert seeder.lsd is not None and leecher.lsd is not None, "multicast unavailable"
+            await seeder.add(meta, tmp_path / "seed")
+            rt = await leecher.add(meta, tmp_path / "leech")
+            await wait_all_complete([rt], within=30)
+        finally:
+            await leecher.close()
+            await seeder.close()
+
+    asyncio.run(run())
+    assert digest_tree(tmp_path / "leech" / "content") == digest_tree(content)

@@ -62,6 +62,9 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
                    help="upload at most RATE bytes/s, e.g. 2MiB (default: unlimited)")
     p.add_argument("--download-limit", type=render.parse_size, default=0, metavar="RATE",
                    help="download at most RATE bytes/s (default: unlimited)")
+    p.add_argument("--lsd", action="store_true",
+                   help="find peers on the local network by multicast (BEP 14; off by default "
+                        "so that nothing is sent to the LAN unasked; never for private torrents)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON status line per second instead of a progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="show per-file progress")
@@ -110,7 +113,7 @@ def resume_path_for(meta: Metainfo, save_path: Path) -> Path:
 def session_config(args: argparse.Namespace) -> SessionConfig:
     return SessionConfig(
         listen_host=args.bind, listen_port=args.port, max_peers=args.max_peers,
-        upload_limit=args.upload_limit, download_limit=args.download_limit,
+        upload_limit=args.upload_limit, download_limit=args.download_limit, lsd=args.lsd,
     )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..aio.lsd import LsdService
 from ..aio.peer import PeerOwner, PeerProtocol
 from ..errors import BitswarmError
 from ..magnet import Magnet
@@ -46,6 +47,9 @@ class SessionConfig:
     max_connections: int = 400  # for the whole session
     upload_limit: float = 0.0  # bytes/s for the whole session; 0 = unlimited
     download_limit: float = 0.0
+    lsd: bool = False  # BEP 14 local service discovery (multicast on the local network)
+    lsd_interface: str = "0.0.0.0"
+    lsd_port: int = 6771
 
 
 class Session:
@@ -56,6 +60,7 @@ class Session:
         self.peer_id = make_peer_id(random.Random())
         self.torrents: dict[bytes, TorrentRuntime] = {}
         self.fetches: dict[bytes, MetadataFetch] = {}
+        self.lsd: LsdService | None = None
         self.listen_port = 0
         self._servers: list[asyncio.Server] = []
         self.upload_bucket = rate_bucket(self.config.upload_limit)
@@ -95,10 +100,19 @@ class Session:
         if self.config.listen_host:
             self._own_hosts.add(self.config.listen_host)
         log.info("listening on port %d", self.listen_port)
+        if self.config.lsd:
+            self.lsd = LsdService(listen_port=self.listen_port, on_peer=self._local_peer,
+                                  interface=self.config.lsd_interface, port=self.config.lsd_port)
+            if not await self.lsd.start():
+                log.warning("%s", self.lsd.error)
+                self.lsd = None
 
     async def close(self) -> None:
         for rt in list(self.torrents.values()):
             await rt.stop()
+        if self.lsd is not None:
+            self.lsd.close()
+            self.lsd = None
         for server in self._servers:
             server.close()
         for server in self._servers:
@@ -129,6 +143,8 @@ class Session:
         except BaseException:
             self.torrents.pop(key, None)
             raise
+        if self.lsd is not None and not meta.info.private:  # BEP 27: no LSD when private
+            self.lsd.add_torrent(key)
         return rt
 
     async def fetch_metadata(
@@ -149,10 +165,14 @@ class Session:
             raise BitswarmError(f"torrent {key.hex()} is already in this session")
         fetch = MetadataFetch(self, magnet, peers=peers, trackers=trackers)
         self.fetches[key] = fetch
+        if self.lsd is not None:
+            self.lsd.add_torrent(key)
         try:
             return await fetch.run(give_up_after=give_up_after)
         finally:
             self.fetches.pop(key, None)
+            if self.lsd is not None:
+                self.lsd.remove_torrent(key)
 
     def dht_lookup(
         self, info_hash: bytes, found: Callable[[Iterable[tuple[str, int]]], None]
@@ -162,6 +182,17 @@ class Session:
     async def remove(self, rt: TorrentRuntime) -> None:
         await rt.stop()
         self.torrents.pop(rt.info_hash, None)
+        if self.lsd is not None:
+            self.lsd.remove_torrent(rt.info_hash)
+
+    def _local_peer(self, info_hash: bytes, addr: tuple[str, int]) -> None:
+        """A peer on the local network announced one of our torrents (BEP 14)."""
+        rt = self.torrents.get(info_hash)
+        if rt is not None and not rt.meta.info.private:
+            rt.add_peers([addr])
+        fetch = self.fetches.get(info_hash)
+        if fetch is not None:
+            fetch.add_peers([addr])
 
     def connection_count(self) -> int:
         return sum(len(rt.protocols) for rt in self.torrents.values())
