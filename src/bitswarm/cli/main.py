@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import BitswarmError
-from . import torrent_commands
+from . import dht_command, torrent_commands, tracker_command, transfer_commands
 
 __all__ = ["build_parser", "main"]
 
@@ -25,17 +25,10 @@ EXIT_INTERRUPTED = 130
 
 _REGISTRARS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     torrent_commands.register,
+    transfer_commands.register,
+    tracker_command.register,
+    dht_command.register,
 ]
-
-
-def _register_optional() -> None:
-    """Add the command groups whose modules exist (later issues add more)."""
-    try:
-        from . import transfer_commands
-    except ImportError:  # pragma: no cover - only while the engine is being built
-        return
-    if transfer_commands.register not in _REGISTRARS:
-        _REGISTRARS.append(transfer_commands.register)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bitswarm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    _register_optional()
     for register in _REGISTRARS:
         register(sub)
     return parser
