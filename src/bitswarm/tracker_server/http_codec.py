@@ -20,6 +20,7 @@ Parsing rules:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -69,8 +70,11 @@ def parse_query(query: bytes) -> Query:
         if not part:
             continue
         key, _, value = part.partition(b"=")
-        name = unquote_to_bytes(key.replace(b"+", b" "))
-        out.setdefault(name, []).append(unquote_to_bytes(value.replace(b"+", b" ")))
+        if b"%" in key or b"+" in key:
+            key = unquote_to_bytes(key.replace(b"+", b" "))
+        if b"%" in value or b"+" in value:
+            value = unquote_to_bytes(value.replace(b"+", b" "))
+        out.setdefault(key, []).append(value)
     return out
 
 
@@ -104,6 +108,7 @@ def _hash(q: Query, key: bytes) -> bytes:
     return raw
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_ip(text: str) -> str | None:
     """An IP literal in canonical form (IPv4-mapped IPv6 becomes IPv4), or None."""
     try:
@@ -166,7 +171,13 @@ def parse_announce(q: Query, host: str, config: TrackerConfig) -> PeerAnnounce:
         numwant=wanted, compact=_one(q, b"compact") != b"0",
         tracker_id=_one(q, b"trackerid"),
     )  # fmt: skip
-    return PeerAnnounce(request, encode_peer(host, port), wanted)
+    return PeerAnnounce(request, _packed_host(host) + port.to_bytes(2, "big"), wanted)
+
+
+@functools.lru_cache(maxsize=4096)
+def _packed_host(host: str) -> bytes:
+    """The 4 or 16 address bytes of a canonical IP (cached: clients announce again)."""
+    return encode_peer(host, 0)[:-2]
 
 
 def _key(raw: bytes | None) -> int:

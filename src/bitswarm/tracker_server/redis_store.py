@@ -9,11 +9,13 @@ key of one swarm in one slot and the announce script may touch them all)::
     bsw:{<hex>}:l    zset    leechers: the same
     bsw:{<hex>}:d    string  completed count
 
-One announce is one round trip: a Lua script (EVALSHA) drops up to 256 expired members,
+One announce is one script call: a Lua script (EVALSHA) drops up to 256 expired members,
 upserts or removes the peer, bumps the completed count, samples peers with HRANDFIELD
-and returns the counts. Counts use ZCOUNT above `now`, so a peer past its expiry never
-counts even before it is swept. Every swarm key is given a TTL on each announce, so a
-swarm nobody announces to disappears by itself; the completed count lives longer.
+and returns the counts. Announces that arrive in the same turn of the event loop (a UDP
+batch, concurrent HTTP requests) share one pipelined round trip. Counts use ZCOUNT above
+`now`, so a peer past its expiry never counts even before it is swept. Every swarm key
+is given a TTL on each announce, so a swarm nobody announces to disappears by itself;
+the completed count lives longer.
 
 Time is wall-clock seconds from the tracker processes (keep their clocks in sync, NTP).
 
@@ -26,6 +28,7 @@ itself when Redis is back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -34,7 +37,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from ..tracker.announce import AnnounceEvent, ScrapeStats
 from .config import TrackerConfig
@@ -121,7 +124,9 @@ class RedisSwarmStore:
             url, socket_timeout=timeout, socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0), decode_responses=False,
         )  # fmt: skip
-        self._script = self._redis.register_script(ANNOUNCE_SCRIPT)
+        self._sha: str | None = None  # the script's SHA1 once SCRIPT LOAD said it is there
+        self._queue: list[tuple[list[str], list[Any], asyncio.Future[list[Any]]]] = []
+        self._flushes: set[asyncio.Task[None]] = set()
         self._down_until = 0.0
         self._totals: StoreTotals | None = None
         self._totals_at = -_TOTALS_EVERY
@@ -153,8 +158,14 @@ class RedisSwarmStore:
             "1" if req.left == 0 else "0", event, ann.numwant,
             int(self._timeout) + 60, "1" if ann.both_families else "0", _COMPLETED_TTL,
         ]  # fmt: skip
-        keys = swarm_keys(req.info_hash, self._prefix)
-        result = await self._call("announce", self._script(keys=keys, args=args))
+        if time.monotonic() < self._down_until:
+            raise StoreUnavailable(f"redis at {self._display()} is down (retrying shortly)")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[list[Any]] = loop.create_future()
+        self._queue.append((swarm_keys(req.info_hash, self._prefix), args, fut))
+        if len(self._queue) == 1:  # the first of this turn schedules the batch
+            loop.call_soon(self._flush)
+        result = await fut
         seeders, leechers, downloaded, own, other = result
         if req.event is AnnounceEvent.STOPPED:
             return SwarmReply(int(seeders), int(leechers), int(downloaded))
@@ -162,6 +173,49 @@ class RedisSwarmStore:
         theirs = _pairs(other, b"", ann.numwant - len(mine))
         p4, p6 = (theirs, mine) if v6 else (mine, theirs)
         return SwarmReply(int(seeders), int(leechers), int(downloaded), p4, p6)
+
+    def _flush(self) -> None:
+        batch, self._queue = self._queue, []
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._run_batch(batch))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+
+    async def _run_batch(
+        self, batch: list[tuple[list[str], list[Any], asyncio.Future[list[Any]]]]
+    ) -> None:
+        """One pipeline of EVALSHA calls; reload the script once if Redis lost it."""
+        try:
+            for attempt in range(2):
+                if self._sha is None:
+                    self._sha = await self._call("script load",
+                                                 self._redis.script_load(ANNOUNCE_SCRIPT))
+                pipe = self._redis.pipeline(transaction=False)
+                for keys, args, _ in batch:
+                    pipe.evalsha(self._sha, len(keys), *keys, *args)
+                results = await self._call("announce", pipe.execute(raise_on_error=False))
+                if attempt == 0 and any(isinstance(r, NoScriptError) for r in results):
+                    self._sha = None  # Redis restarted or flushed its scripts
+                    continue
+                break
+        except StoreUnavailable as exc:
+            for _, _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(StoreUnavailable(str(exc)))
+            return
+        except BaseException as exc:  # cancelled, or a bug: no announce may wait for ever
+            for _, _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(StoreUnavailable(f"redis batch failed: {exc!r}"))
+            raise
+        for (_, _, fut), result in zip(batch, results, strict=True):
+            if fut.done():
+                continue
+            if isinstance(result, Exception):
+                log.error("redis refused an announce", extra={"error": str(result)})
+                fut.set_exception(StoreUnavailable(f"redis refused the announce: {result}"))
+            else:
+                fut.set_result(result)
 
     async def scrape(self, info_hashes: Sequence[bytes], *, now: float) -> list[ScrapeStats]:
         if not info_hashes:
@@ -223,6 +277,8 @@ class RedisSwarmStore:
             return False
 
     async def close(self) -> None:
+        for task in list(self._flushes):
+            task.cancel()
         await self._redis.aclose()
 
 
