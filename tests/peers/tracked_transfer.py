@@ -3,8 +3,9 @@
 `transfer.run_transfer` starts a tracker only for leechers that cannot dial, and hands every
 leecher the seeder's address. The engine interop tests want more: that bitswarm and each real
 program meet through a real tracker, as they would in the wild. So here
-1. everyone runs on 127.0.0.1, or in a network namespace (Transmission needs one) with an
-   address each for the tracker, the seeder and the leecher;
+1. everyone runs on 127.0.0.1; or in one network namespace (Transmission needs one) with
+   an address each for the tracker, the seeder and the leecher; or, `bridged`, each in a
+   namespace of its own on a bridge (bridged_hosts.py), like hosts on a LAN;
 2. opentracker whitelists the torrent's hashes (v1, and the truncated v2 of a hybrid);
 3. the seeder announces to it; we wait until it has verified its data, the tracker counts it,
    and the tracker lists it at the address it listens on (a peer announcing from another
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from pathlib import Path
 from bitswarm.bencode import bdecode
 
 from .base import Endpoint, HarnessError, Peer, PeerSpec, PeerTimeoutError, Role
+from .bridged_hosts import BridgedHosts
 from .http_rpc import http_request
 from .multi_file_torrents import TorrentUnderTest, differing_files
 from .netns import NetworkNamespace, free_port
@@ -47,7 +50,7 @@ class TrackedResult:
     first_progress_seconds: float | None  # leecher start() to its first reported progress
     seeder_ready_seconds: float  # seeder start() to verified data
     leecher_cpu_seconds: float
-    netns: bool
+    network: str  # "loopback", "namespace" (one, an address per peer) or "bridged"
 
     @property
     def mb_per_s(self) -> float:
@@ -100,6 +103,7 @@ def run_tracked_transfer(
     workdir: Path,
     *,
     use_netns: bool = False,
+    bridged: bool = False,
     timeout: float = 60.0,
     stall: float = 25.0,
 ) -> TrackedResult:
@@ -111,25 +115,27 @@ def run_tracked_transfer(
     """
     torrent = subject.torrent
     netns_needed = use_netns or seeder_class.needs_netns or leecher_class.needs_netns
+    network = "bridged" if bridged else "namespace" if netns_needed else "loopback"
     with ExitStack() as stack:
-        namespace = stack.enter_context(NetworkNamespace()) if netns_needed else None
-        ns_name = namespace.name if namespace else None
+        new_host = _network(stack, network)
 
-        def new_endpoint() -> Endpoint:
-            host = namespace.add_address() if namespace else _LOOPBACK
-            return Endpoint(host, free_port(host, ns_name))
+        def new_endpoint() -> tuple[str | None, Endpoint]:
+            ns_name, host = new_host()
+            return ns_name, Endpoint(host, free_port(host, ns_name))
 
+        tracker_ns, tracker_at = new_endpoint()
         tracker = stack.enter_context(
             Opentracker(
                 workdir / "tracker",
-                host=new_endpoint().host,
-                netns=ns_name,
+                host=tracker_at.host,
+                netns=tracker_ns,
                 info_hashes=subject.tracker_hashes,
             )
         )
+        seed_ns, seed_at = new_endpoint()
         seed_spec = PeerSpec(
-            Role.SEED, torrent.path, seed_dir, workdir / "seeder", new_endpoint(),
-            tracker=tracker.announce_url, netns=ns_name,
+            Role.SEED, torrent.path, seed_dir, workdir / "seeder", seed_at,
+            tracker=tracker.announce_url, netns=seed_ns,
         )  # fmt: skip
         seeder = stack.enter_context(seeder_class(seed_spec))
         ready = seeder.wait_complete(timeout)
@@ -143,9 +149,10 @@ def run_tracked_transfer(
             )
 
         leech_dir = workdir / "leecher-data"
+        leech_ns, leech_at = new_endpoint()
         leech_spec = PeerSpec(
-            Role.LEECH, torrent.path, leech_dir, workdir / "leecher", new_endpoint(),
-            tracker=tracker.announce_url, netns=ns_name,
+            Role.LEECH, torrent.path, leech_dir, workdir / "leecher", leech_at,
+            tracker=tracker.announce_url, netns=leech_ns,
         )  # fmt: skip
         started = time.monotonic()
         leecher = stack.enter_context(leecher_class(leech_spec))
@@ -170,8 +177,24 @@ def run_tracked_transfer(
         first_progress_seconds=first,
         seeder_ready_seconds=ready,
         leecher_cpu_seconds=usage.cpu_seconds,
-        netns=netns_needed,
+        network=network,
     )
+
+
+def _network(stack: ExitStack, network: str) -> Callable[[], tuple[str | None, str]]:
+    """A maker of (namespace or None, address) for each participant, torn down by `stack`."""
+    if network == "bridged":
+        hosts = stack.enter_context(BridgedHosts())
+
+        def bridged_host() -> tuple[str | None, str]:
+            host = hosts.add_host()
+            return host.netns, host.address
+
+        return bridged_host
+    if network == "namespace":
+        namespace = stack.enter_context(NetworkNamespace())
+        return lambda: (namespace.name, namespace.add_address())
+    return lambda: (None, _LOOPBACK)
 
 
 def _wait(
