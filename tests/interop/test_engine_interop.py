@@ -36,7 +36,7 @@ if _REPO not in sys.path:  # the harness lives in the `tests.peers` package
     sys.path.insert(0, _REPO)
 
 from tests.peers.aria2_peer import Aria2Peer  # noqa: E402
-from tests.peers.base import Endpoint, Peer, PeerSpec, Role  # noqa: E402
+from tests.peers.base import Endpoint, HarnessError, Peer, PeerSpec, Role  # noqa: E402
 from tests.peers.libtorrent_peer import LibtorrentPeer  # noqa: E402
 from tests.peers.logged_bitswarm import LoggedBitswarmPeer  # noqa: E402
 from tests.peers.multi_file_torrents import (  # noqa: E402
@@ -133,7 +133,7 @@ def _case(
     if case.needs_netns:
         marks.append(pytest.mark.netns)
     if xfail is not None:
-        marks.append(pytest.mark.xfail(strict=True, reason=xfail))
+        marks.append(pytest.mark.xfail(strict=True, raises=HarnessError, reason=xfail))
     return pytest.param(case, id=case.id, marks=marks)
 
 
