@@ -67,41 +67,10 @@ PEERS: dict[str, type[Peer]] = {
 TIMEOUT = 60.0
 PAYLOAD = sum(PAYLOAD_FILES.values())
 
-# -- engine bugs these tests found (strict xfails: remove the marker with the fix) --------
-
-LATE_BITFIELD = (
-    "engine bug: bitswarm hangs up on aria2 after aria2's first piece. aria2 1.36 announces "
-    "new pieces with a BITFIELD message mid-connection whenever that is no longer than the "
-    "HAVEs it replaces (DefaultBtInteractive::checkHave: 5 + bitfield bytes <= 9 x haves; "
-    "with this torrent's 31 pieces, every time) and sends HAVE_ALL once complete; bitswarm's "
-    "wire receiver (wire/receiver.py MessageReceiver._on_first) raises RemoteProtocolError("
-    "'bitfield/have_all/have_none after other messages'), aria2 bans the peer and the "
-    "download stalls at one piece. BEP 3 puts the bitfield first, but libtorrent and "
-    "Transmission take a late bitfield as the peer's new have-set; bitswarm should take a "
-    "late bitfield/have_all as haves (checked: with late bitfields taken as haves, this case "
-    "completes in ~2 s)."
-)
-UNBOUND_ANNOUNCE = (
-    "engine bug: --bind sets only the listening address. bitswarm's HTTP announce "
-    "(aio/tracker_client.py _http_get: aiohttp without local_addr) leaves from whatever "
-    "source address the kernel picks; with one address per peer in one namespace that is "
-    "the tracker's own (10.77.0.1), so opentracker lists the bitswarm seeder at 10.77.0.1 "
-    "instead of its --bind address and Transmission dials a port where nothing listens. "
-    "Bind tracker and peer sockets to --bind (libtorrent: outgoing_interfaces; "
-    "Transmission: bind-address-ipv4); checked: with aiohttp.TCPConnector(local_addr=(bind, "
-    "0)) and create_connection(local_addr=...) this case passes."
-)
-UNBOUND_CONNECT = (
-    "engine bug: --bind sets only the listening address. bitswarm's outgoing peer "
-    "connection (session/torrent.py _connect: create_connection without local_addr) to the "
-    "Transmission seeder at 10.77.0.2 leaves from 10.77.0.2 itself (the kernel's source for "
-    "a local destination). Transmission 3.00 keys peers by IP: it files the connection under "
-    "the atom of its own address, which opentracker listed to it as a seed, and closes it "
-    "within 0.5 s as 'both seeds' (peer-mgr.c shouldPeerBeClosed, PEX off); bitswarm waits "
-    "60 s (RETRY_FAILED_AFTER) to retry and the download stalls at 0. Bind outgoing peer "
-    "and tracker sockets to --bind; checked: with create_connection(local_addr=(bind, 0)) "
-    "this case passes."
-)
+# Two engine bugs these tests found, both fixed: bitswarm hung up on aria2's mid-connection
+# bitfields (aria2 sends a bitfield instead of a run of haves; now taken as haves), and
+# --bind set only the listening address, so announces and outgoing connections left from
+# whatever address the kernel picked (in one namespace: the tracker's or the remote's own).
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,12 +114,10 @@ CASES = [
     _case("bitswarm", "libtorrent", "hybrid-bitswarm"),
     _case("bitswarm", "libtorrent", "hybrid-libtorrent"),
     _case("aria2", "bitswarm", "v1"),
-    _case("bitswarm", "aria2", "v1", xfail=LATE_BITFIELD),
-    _case("transmission", "bitswarm", "v1", xfail=UNBOUND_CONNECT),
-    _case("bitswarm", "transmission", "v1", xfail=UNBOUND_ANNOUNCE),
-    # The same two on a bridge, each peer alone in its namespace like a host on a LAN: its
-    # one address is the source of all it sends, so the --bind bug above cannot show, and
-    # these prove the two engines trade.
+    _case("bitswarm", "aria2", "v1"),
+    _case("transmission", "bitswarm", "v1"),
+    _case("bitswarm", "transmission", "v1"),
+    # The same two on a bridge, each peer alone in its namespace like a host on a LAN.
     _case("transmission", "bitswarm", "v1", bridged=True),
     _case("bitswarm", "transmission", "v1", bridged=True),
 ]

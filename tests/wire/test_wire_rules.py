@@ -15,6 +15,7 @@ from bitswarm.wire import (
     BitfieldReceived,
     HaveAllReceived,
     HaveNoneReceived,
+    HaveReceived,
     PeerConnection,
     RequestReceived,
 )
@@ -78,8 +79,6 @@ def test_bitfield_as_first_message() -> None:
 @pytest.mark.parametrize(
     ("messages", "reason"),
     [
-        ([Have(1), BitfieldMessage(b"\x00\x00")], "after other messages"),
-        ([BitfieldMessage(b"\x00\x00"), BitfieldMessage(b"\x00\x00")], "after other messages"),
         ([BitfieldMessage(b"\x00\x01")], "spare bits"),  # 10 pieces: the low 6 bits are spare
         ([Have(NUM_PIECES)], "out of range"),
         ([HaveAll()], "have_all without the fast extension"),
@@ -103,7 +102,6 @@ def test_violations_without_fast(messages: list[Message], reason: str) -> None:
     [
         ([Interested()], "interested before bitfield/have_all/have_none"),
         ([Have(1)], "have before bitfield"),
-        ([HaveAll(), HaveNone()], "after other messages"),
         ([HaveNone(), Suggest(NUM_PIECES)], "out of range"),
         ([HaveNone(), AllowedFast(NUM_PIECES + 5)], "out of range"),
         ([HaveNone(), Reject(0, 0, 16384)], "never requested"),
@@ -202,3 +200,26 @@ def test_cancel_of_nothing_is_ignored() -> None:
     conn = unchoked_seed()
     assert feed(conn, Cancel(0, 0, 16384)) == []
     assert not conn.closed
+
+
+# ---- late bitfield / have_all: tolerated as haves (aria2 sends them mid-connection) -------
+
+
+def test_late_bitfield_and_have_all_count_as_haves() -> None:
+    conn = handshaken(fast=True)
+    assert isinstance(feed(conn, HaveNone())[0], HaveNoneReceived)
+    events = feed(conn, Have(1), BitfieldMessage(b"\x60\x00"))  # pieces 1 and 2
+    assert [e.index for e in events if isinstance(e, HaveReceived)] == [1, 2]
+    events = feed(conn, HaveAll())
+    assert sorted(e.index for e in events if isinstance(e, HaveReceived)) == [
+        i for i in range(NUM_PIECES) if i not in (1, 2)]
+    assert conn.peer_has.all() and not conn.closed
+    assert feed(conn, HaveNone()) == []  # nothing can be un-had
+    assert conn.peer_has.all()
+
+
+def test_late_bitfield_is_still_checked() -> None:
+    conn = handshaken(fast=False)
+    feed(conn, Have(1))
+    deliver(conn, BitfieldMessage(b"\x00\x01"))  # spare bits set
+    closed_for(conn, "spare bits")

@@ -81,8 +81,12 @@ async def announce(
     timeout: float = 15.0,  # noqa: ASYNC109 - one bound for connect, retries and body
     session: aiohttp.ClientSession | None = None,
     max_peers: int = 200,
+    local_host: str | None = None,
 ) -> AnnounceResponse:
     """Announce `req` to the tracker at `url` (``http``, ``https`` or ``udp``).
+
+    `local_host` is the source address (a client bound with ``--bind`` must announce from
+    it: the tracker records the address it sees).
 
     Raises:
         TrackerFailure: the tracker refused, with its reason.
@@ -91,10 +95,10 @@ async def announce(
     scheme = _scheme_of(url)
     if scheme in ("http", "https"):
         full = build_announce_url(url, req)
-        body = await _http_get(full, url, timeout, session)
+        body = await _http_get(full, url, timeout, session, local_host)
         return parse_announce_response(body, max_peers=max_peers, url=_display(url))
     if scheme == "udp":
-        return await _over_udp(url, timeout, lambda conn: conn.announce(req))
+        return await _over_udp(url, timeout, lambda conn: conn.announce(req), local_host)
     raise TrackerUnreachable(f"unsupported tracker URL {_display(url)!r}")
 
 
@@ -141,14 +145,16 @@ def _scheme_of(url: str) -> str:
 
 
 async def _over_udp(
-    url: str, limit: float, op: Callable[[UdpTrackerConnection], Awaitable[_T]]
+    url: str, limit: float, op: Callable[[UdpTrackerConnection], Awaitable[_T]],
+    local_host: str | None = None,
 ) -> _T:
     """Run `op` on a fresh UDP connection to `url`, all within `limit` seconds."""
     # Retransmit a few times within the caller's bound instead of BEP 15's 15 s.
     base = max(0.05, min(15.0, limit / 4))
     try:
         async with asyncio.timeout(limit):
-            with await UdpTrackerConnection.open(url, retransmit_base=base) as conn:
+            with await UdpTrackerConnection.open(
+                    url, retransmit_base=base, local_host=local_host) as conn:
                 return await op(conn)
     except TimeoutError:
         raise TrackerUnreachable(
@@ -167,14 +173,17 @@ def _os_text(e: OSError) -> str:
 
 
 async def _http_get(
-    full_url: str, url: str, limit: float, session: aiohttp.ClientSession | None
+    full_url: str, url: str, limit: float, session: aiohttp.ClientSession | None,
+    local_host: str | None = None,
 ) -> bytes:
     """GET `full_url` within `limit` seconds; return the body of a 200 reply."""
     where = f"tracker {_display(url)}"
     try:
         async with asyncio.timeout(limit):
             own = session is None
-            s = aiohttp.ClientSession() if session is None else session
+            connector = (aiohttp.TCPConnector(local_addr=(local_host, 0))
+                         if own and local_host else None)
+            s = aiohttp.ClientSession(connector=connector) if session is None else session
             try:
                 status, reason, body = await _fetch(s, full_url, where)
             finally:
@@ -318,7 +327,7 @@ class UdpTrackerConnection:
     @classmethod
     async def open(
         cls, url: str, *, retransmit_base: float = 15.0, max_retries: int = 8,
-        rng: random.Random | None = None,
+        rng: random.Random | None = None, local_host: str | None = None,
     ) -> UdpTrackerConnection:  # fmt: skip
         """Resolve the tracker and open a connected UDP socket to it.
 
@@ -336,7 +345,8 @@ class UdpTrackerConnection:
         loop = asyncio.get_running_loop()
         try:
             transport, protocol = await loop.create_datagram_endpoint(
-                lambda: _UdpProtocol(_display(url)), remote_addr=(host, port)
+                lambda: _UdpProtocol(_display(url)), remote_addr=(host, port),
+                local_addr=(local_host, 0) if local_host else None,
             )
         except OSError as e:
             raise TrackerUnreachable(f"{where}: cannot connect: {_os_text(e)}") from None

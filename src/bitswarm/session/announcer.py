@@ -127,7 +127,8 @@ class Announcer:
     async def _perform(self, job: AnnounceJob) -> None:
         assert self.tiers is not None
         try:
-            resp = await announce(job.url, self._request(job))
+            resp = await announce(job.url, self._request(job),
+                                  local_host=self.subject.session.source_host)
         except BitswarmError as exc:
             log.info("announce to %s failed: %s", job.url, exc)
             self.tiers.on_failure(job, str(exc), now=self._now())

@@ -69,7 +69,8 @@ class Dialer:
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 await loop.create_connection(
-                    lambda: PeerProtocol(owner=self.owner), addr[0], addr[1])
+                    lambda: PeerProtocol(owner=self.owner), addr[0], addr[1],
+                    local_addr=self.session.source_for(addr[0]))
         except (OSError, TimeoutError) as exc:
             log.debug("connect to %s:%d failed: %s", addr[0], addr[1], exc)
         finally:

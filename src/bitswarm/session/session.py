@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import random
 import socket
@@ -196,6 +197,25 @@ class Session:
 
     def connection_count(self) -> int:
         return sum(len(rt.protocols) for rt in self.torrents.values())
+
+    @property
+    def source_host(self) -> str | None:
+        """The address outgoing connections and announces come from: the `--bind` address
+        when it is a specific one (trackers and peers must see the address we listen on)."""
+        host = self.config.listen_host
+        return host if host and host not in ("0.0.0.0", "::") else None
+
+    def source_for(self, host: str) -> tuple[str, int] | None:
+        """`local_addr` for a connection to `host`, when `source_host` suits its family."""
+        src = self.source_host
+        if src is None:
+            return None
+        try:
+            if ipaddress.ip_address(src).version != ipaddress.ip_address(host).version:
+                return None
+        except ValueError:  # a host name: let the kernel choose
+            return None
+        return (src, 0)
 
     @property
     def own_hosts(self) -> frozenset[str]:

@@ -1,32 +1,29 @@
-"""The HTTP tracker on aiohttp's low-level server: /announce, /scrape, /metrics, /stats.
+"""The HTTP tracker: /announce, /scrape, /metrics, /stats over `http_server`.
 
 Thin: the query goes to `http_codec`, the decision to `TrackerService`, and bytes come
-back. aiohttp's router and middleware are skipped (`web_server.Server` hands us every
-request), since a tracker has four paths and per-request overhead is what limits it.
+back. With the in-memory store an announce is answered synchronously, inside the
+connection's `data_received`; with Redis the handler returns a coroutine that the
+connection awaits.
 
 Paths follow the BEP 48 convention: a last path component that starts with ``announce``
 announces and one that starts with ``scrape`` scrapes, so ``/announce``,
 ``/announce.php`` and ``/<passkey>/announce`` all work. Every tracker error, unknown
-path and wrong method included, is a bencoded ``failure reason`` (BEP 3), never an HTML
-page; protocol refusals use status 200, which every client reads.
+path, wrong method and unparsable request included, is a bencoded ``failure reason``
+(BEP 3), never an HTML page; protocol refusals use status 200, which every client reads.
 """
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 import socket
 import time
-from collections.abc import Callable, Mapping
-
-from aiohttp import web
-from aiohttp.web_server import Server
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
 
 from ..tracker.announce import AnnounceEvent
 from .config import RequestRefused
 from .http_codec import (
-    MAX_QUERY_BYTES,
     client_address,
     encode_announce,
     encode_failure,
@@ -35,13 +32,15 @@ from .http_codec import (
     parse_query,
     parse_scrape,
 )
+from .http_server import HttpRequest, HttpResponse, HttpServer
 from .metrics import Snapshot, render
 from .service import TrackerService
+from .store import PeerAnnounce, SwarmReply
 
 __all__ = ["HttpFrontend"]
 
 log = logging.getLogger("bitswarm.tracker.http")
-_TEXT = "text/plain"
+_Reply = HttpResponse | Awaitable[HttpResponse]
 
 
 class HttpFrontend:
@@ -57,40 +56,36 @@ class HttpFrontend:
         self.service = service
         self._snapshot = snapshot or service.metrics.snapshot
         self._gauges = gauges or dict
-        # Request lines up to 32 KiB reach us, so an over-long query (16 KiB) is refused
-        # with a bencoded reason; only beyond that does aiohttp answer a plain-text 400.
-        self._server = Server(self._handle, access_log=None, handler_cancellation=True,
-                              max_line_size=MAX_QUERY_BYTES * 2)  # fmt: skip
+        self._server = HttpServer(self._handle, self._error)
         self._started = time.time()
-        self._tcp: asyncio.Server | None = None
         self._listen_sock: socket.socket | None = None
 
     async def start(self, sock: socket.socket) -> None:
         """Serve HTTP on the already bound, listening `sock`."""
-        loop = asyncio.get_running_loop()
         self._listen_sock = sock
-        self._tcp = await loop.create_server(self._server, sock=sock)
+        await self._server.start(sock)
 
     def bound_socket(self) -> socket.socket | None:
         """The listening socket (its port, when bound to 0)."""
         return self._listen_sock
 
     async def stop(self) -> None:
-        if self._tcp is not None:
-            self._tcp.close()
-            await self._server.shutdown(1.0)
-            await self._tcp.wait_closed()
+        await self._server.stop()
 
-    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    def _error(self, status: int, reason: str) -> HttpResponse:
+        self.service.metrics.error("malformed" if status < 500 else "internal", "http")
+        return _failure(reason, status=status)
+
+    def _handle(self, request: HttpRequest) -> _Reply:
         if request.method not in ("GET", "HEAD"):
             return _failure("only GET is supported", status=405)
-        path, _, query = request.raw_path.partition("?")
+        path = request.path
         last = path.rsplit("/", 1)[-1]
         try:
             if last.startswith("announce"):
-                return await self._announce(request, query)
+                return self._announce(request)
             if last.startswith("scrape"):
-                return await self._scrape(request, query)
+                return self._guard(self._scrape(request))
         except RequestRefused as exc:
             self.service.metrics.error(exc.kind, "http")
             return _failure(exc.reason)
@@ -99,57 +94,78 @@ class HttpFrontend:
             self.service.metrics.error("internal", "http")
             return _failure("internal tracker error", status=500)
         if path == "/metrics":
-            return await self._metrics()
+            return self._metrics()
         if path in ("/stats", "/"):
-            return await self._stats()
+            return self._stats()
         self.service.metrics.error("not_found", "http")
         return _failure(f"no such tracker path: {path[:100]}", status=404)
 
-    async def _announce(self, request: web.BaseRequest, query: str) -> web.StreamResponse:
+    async def _guard(self, pending: Coroutine[Any, Any, HttpResponse]) -> HttpResponse:
+        """Await a handler, turning refusals and bugs into bencoded failures."""
+        try:
+            return await pending
+        except RequestRefused as exc:
+            self.service.metrics.error(exc.kind, "http")
+            return _failure(exc.reason)
+        except Exception:
+            log.exception("internal error")
+            self.service.metrics.error("internal", "http")
+            return _failure("internal tracker error", status=500)
+
+    def _announce(self, request: HttpRequest) -> _Reply:
         started = time.perf_counter()
         service = self.service
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        peer_host = str(peer[0]) if peer else ""
-        service.admit(peer_host, service.clock())
-        q = parse_query(_raw(query))
+        service.admit(request.peer_host, service.clock())
+        q = parse_query(request.query)
         ips = q.get(b"ip")
+        xff = request.headers.get(b"x-forwarded-for")
         host = client_address(
-            peer_host, request.headers.get("X-Forwarded-For"), ips[0] if ips else None,
+            request.peer_host, xff.decode("latin-1") if xff else None, ips[0] if ips else None,
             service.config,
         )  # fmt: skip
         ann = parse_announce(q, host, service.config)
-        reply = await service.announce(ann)
         no_peer_id = q.get(b"no_peer_id", [b"0"])[0] not in (b"0", b"")
-        body = encode_announce(reply, ann, service.config, no_peer_id=no_peer_id)
+        if service.sync_store is not None:
+            service.authorize(ann.request.info_hash)
+            reply = service.sync_store.announce_now(ann, service.clock())
+            return self._announce_reply(ann, reply, no_peer_id, started)
+        return self._guard(self._announce_later(ann, no_peer_id, started))
+
+    async def _announce_later(self, ann: PeerAnnounce, no_peer_id: bool,
+                              started: float) -> HttpResponse:  # fmt: skip
+        reply = await self.service.announce(ann)
+        return self._announce_reply(ann, reply, no_peer_id, started)
+
+    def _announce_reply(self, ann: PeerAnnounce, reply: SwarmReply, no_peer_id: bool,
+                        started: float) -> HttpResponse:  # fmt: skip
+        body = encode_announce(reply, ann, self.service.config, no_peer_id=no_peer_id)
         event = ann.request.event
-        service.metrics.announce(
+        self.service.metrics.announce(
             "http", event.value if event is not AnnounceEvent.NONE else "none",
             time.perf_counter() - started,
         )  # fmt: skip
-        return web.Response(body=body, content_type=_TEXT)
+        return HttpResponse(200, body)
 
-    async def _scrape(self, request: web.BaseRequest, query: str) -> web.StreamResponse:
+    async def _scrape(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         service = self.service
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        service.admit(str(peer[0]) if peer else "", service.clock())
-        hashes = parse_scrape(parse_query(_raw(query)), service.config)
+        service.admit(request.peer_host, service.clock())
+        hashes = parse_scrape(parse_query(request.query), service.config)
         if hashes is None:
             files = await service.full_scrape()
         else:
             files = dict(zip(hashes, await service.scrape(hashes), strict=True))
         service.metrics.scrape("http", time.perf_counter() - started, full=hashes is None)
-        return web.Response(body=encode_scrape(files), content_type=_TEXT)
+        return HttpResponse(200, encode_scrape(files))
 
-    async def _metrics(self) -> web.StreamResponse:
+    async def _metrics(self) -> HttpResponse:
         totals = await self.service.totals()
         gauges = {"bitswarm_tracker_whitelist_size": float(len(self.service.whitelist)),
                   **self._gauges()}  # fmt: skip
         text = render(self._snapshot(), totals, gauges)
-        return web.Response(text=text, content_type="text/plain", charset="utf-8",
-                            headers={"X-Content-Type-Options": "nosniff"})  # fmt: skip
+        return HttpResponse(200, text.encode(), "text/plain; version=0.0.4; charset=utf-8")
 
-    async def _stats(self) -> web.StreamResponse:
+    async def _stats(self) -> HttpResponse:
         totals = await self.service.totals()
         counters = self._snapshot()["counters"]
         announces = sum(v for k, v in counters.items() if "announces_total" in k)
@@ -176,13 +192,8 @@ class HttpFrontend:
             "</style></head><body><h1>bitswarm tracker</h1>"
             f"<table>{cells}</table><p><a href='/metrics'>metrics</a></p></body></html>"
         )
-        return web.Response(text=page, content_type="text/html", charset="utf-8")
+        return HttpResponse(200, page.encode(), "text/html; charset=utf-8")
 
 
-def _raw(query: str) -> bytes:
-    """The query as the client sent it (percent-escapes intact)."""
-    return query.encode("utf-8", "surrogateescape")
-
-
-def _failure(reason: str, *, status: int = 200) -> web.Response:
-    return web.Response(body=encode_failure(reason), status=status, content_type=_TEXT)
+def _failure(reason: str, *, status: int = 200) -> HttpResponse:
+    return HttpResponse(status, encode_failure(reason))

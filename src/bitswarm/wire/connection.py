@@ -17,9 +17,11 @@ Rules (BEP sections in brackets):
    connection then adopts it, and answers with it). A responder sends its handshake by
    itself once the remote's info-hash is in and accepted; an initiator on `send_handshake`.
    Our own peer id coming back means we dialled ourselves.
-2. Bitfield, have_all, have_none may only be the first message after the handshake [BEP 3,
-   BEP 6]; extended and port messages may come before them. With the fast extension the
-   first message *must* be one of the three [BEP 6]. Fast messages without fast negotiated,
+2. Bitfield, have_all, have_none belong right after the handshake [BEP 3, BEP 6];
+   extended and port messages may come before them. With the fast extension the first
+   message *must* be one of the three [BEP 6]. A late bitfield or have_all (aria2 sends
+   them mid-connection) is taken as haves, a late have_none ignored, as libtorrent and
+   Transmission do. Fast messages without fast negotiated,
    and extended messages without BEP 10 negotiated, close the connection [BEP 6, BEP 10].
 3. Message sizes are checked from the header, before the body is buffered: fixed-size
    messages exactly, a bitfield at its exact size, blocks up to 128 KiB, extended messages

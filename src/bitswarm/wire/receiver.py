@@ -243,8 +243,13 @@ class MessageReceiver:
 
     def _on_first(self, what: bytes | bool) -> None:
         """A bitfield (bytes), have_all (True) or have_none (False)."""
-        if not self._awaiting_first:  # BEP 3, BEP 6: only immediately after the handshake
-            raise RemoteProtocolError("bitfield/have_all/have_none after other messages")
+        if not self._awaiting_first:
+            # BEP 3 and BEP 6 say these come only right after the handshake, but aria2
+            # sends a bitfield instead of a run of haves mid-connection (and have_all when
+            # it completes); libtorrent and Transmission accept that, and so do we: as
+            # haves. Nothing can be un-had, so a late have_none changes nothing.
+            self._late_first(what)
+            return
         self._awaiting_first = False
         if not self.geometry_known:
             self._pending_bitfield = what
@@ -257,6 +262,19 @@ class MessageReceiver:
             self._events.append(ev.HaveAllReceived())
         else:
             self._events.append(ev.HaveNoneReceived())
+
+    def _late_first(self, what: bytes | bool) -> None:
+        if not self.geometry_known:
+            if isinstance(what, bytes) or what:
+                self._pending_bitfield = what  # the latest view replaces an earlier one
+            return
+        if what is False:
+            return
+        late = Bitfield(self.num_pieces, full=True) if what is True else Bitfield.from_bytes(
+            what, self.num_pieces)
+        for index in late:
+            if self.peer_has.add(index):
+                self._events.append(ev.HaveReceived(index))
 
     def _on_have(self, index: int) -> None:
         if not self.geometry_known:
