@@ -1,0 +1,81 @@
+"""Peer exchange (BEP 11) with libtorrent: bitswarm learns a third peer from libtorrent's
+ut_pex messages and connects to it.
+
+libtorrent runs in this process (its Python module), on 127.0.0.1 with DHT, LSD and
+encryption off and several connections per IP allowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tools import require_module
+
+from bitswarm.create import create_torrent
+from bitswarm.metainfo import parse_torrent
+from bitswarm.session import Session, SessionConfig
+
+
+def _lt_session(lt: Any, **extra: int) -> Any:
+    settings = {**extra,
+        "listen_interfaces": "127.0.0.1:0",
+        "enable_dht": False, "enable_lsd": False, "enable_upnp": False,
+        "enable_natpmp": False, "enable_incoming_utp": False, "enable_outgoing_utp": False,
+        "out_enc_policy": int(lt.enc_policy.disabled),
+        "in_enc_policy": int(lt.enc_policy.enabled),
+        "allowed_enc_level": int(lt.enc_level.plaintext),
+        "allow_multiple_connections_per_ip": True,
+        "enable_ip_notifier": False,
+        "alert_mask": 0,
+    }
+    return lt.session(settings)
+
+
+def _wait(predicate: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.interop
+def test_bitswarm_learns_a_third_peer_from_libtorrent_pex(tmp_path: Path) -> None:
+    """libtorrent A seeds. Two bitswarm leechers, B and C, are each told only of A (and
+    download slowly, so all stay connected); B must learn C from A's ut_pex and dial it."""
+    lt = require_module("libtorrent")
+    data = tmp_path / "seed" / "file.bin"
+    data.parent.mkdir()
+    data.write_bytes(bytes(range(256)) * 4096 * 2)  # 2 MiB
+    torrent = create_torrent(data, piece_length=64 * 1024)
+    meta = parse_torrent(torrent)
+
+    a = _lt_session(lt)
+    params = lt.add_torrent_params()
+    params.ti = lt.torrent_info(lt.bdecode(torrent))
+    params.save_path = str(data.parent)
+    ha = a.add_torrent(params)
+    _wait(lambda: ha.status().is_seeding, 20, "libtorrent to seed")
+    only_a = [("127.0.0.1", a.listen_port())]
+    slow = {"listen_host": "127.0.0.1", "listen_port": 0, "download_limit": 32 * 1024}
+
+    async def run() -> tuple[int, set[tuple[str, int]], int]:
+        async with Session(SessionConfig(**slow)) as c, Session(SessionConfig(**slow)) as b:
+            await c.add(meta, tmp_path / "c", peers=only_a)
+            rt = await b.add(meta, tmp_path / "b", peers=only_a)
+            c_addr = ("127.0.0.1", c.listen_port)
+            async with asyncio.timeout(60):
+                while not any(p.address == c_addr for p in rt.protocols):  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+            return c.listen_port, set(rt.dialer.known), len(rt.protocols)
+
+    try:
+        c_port, known, connections = asyncio.run(run())
+    finally:
+        a.remove_torrent(ha)
+    assert ("127.0.0.1", c_port) in known  # learned, not given
+    assert connections >= 2
