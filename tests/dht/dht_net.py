@@ -37,10 +37,14 @@ class DhtNet:
         self.addrs: list[Addr] = []
         self.nodes: list[DhtNode] = []
         self.events: list[list[DhtEvent]] = []
+        self.event_times: dict[int, float] = {}  # id(event) -> virtual time it came out
         self.sent = 0
         self.dropped = 0
         self._queue: list[_Flight] = []
         self._seq = 0
+        self._timers: list[tuple[float, int]] = []  # (deadline, node), may hold stale entries
+        self._scheduled: dict[int, float] = {}  # node -> the deadline its live entry holds
+        self._dirty = True  # commands were given outside step(): flush every node first
         self.by_addr: dict[Addr, int] = {}
         for i in range(n):
             self.add_node(config, same_ip=same_ip, index=i)
@@ -56,10 +60,13 @@ class DhtNet:
         self.nodes.append(node)
         self.events.append([])
         self.by_addr[addr] = len(self.nodes) - 1
+        self._dirty = True
         return len(self.nodes) - 1
 
-    def flush(self) -> None:
-        for i, node in enumerate(self.nodes):
+    def flush(self, only: int | None = None) -> None:
+        """Collect datagrams and events (from node `only`, or all) and note their timers."""
+        for i in range(len(self.nodes)) if only is None else (only,):
+            node = self.nodes[i]
             for data, dst in node.datagrams_to_send(now=self.now):
                 self.sent += 1
                 if self.loss and self.rng.random() < self.loss:
@@ -68,27 +75,44 @@ class DhtNet:
                 self._seq += 1
                 heapq.heappush(self._queue, _Flight(self.now + self.latency, self._seq, data,
                                                     self.addrs[i], dst))
-            self.events[i].extend(node.events())
+            for event in node.events():
+                self.events[i].append(event)
+                self.event_times[id(event)] = self.now
+            at = node.get_timer()
+            if self._scheduled.get(i) != at:
+                self._scheduled[i] = at
+                heapq.heappush(self._timers, (at, i))
+
+    def _next_timer(self) -> tuple[float, int]:
+        """The earliest live timer (entries a node has since moved are dropped)."""
+        while self._timers[0][0] != self._scheduled[self._timers[0][1]]:
+            heapq.heappop(self._timers)
+        return self._timers[0]
 
     def step(self) -> None:
         """Advance the clock to the next delivery or timer and process it."""
-        self.flush()
-        next_timer = min(node.get_timer() for node in self.nodes)
-        if self._queue and self._queue[0].at <= next_timer:
+        if self._dirty:
+            self.flush()
+            self._dirty = False
+        timer_at, i = self._next_timer()
+        if self._queue and self._queue[0].at <= timer_at:
             flight = heapq.heappop(self._queue)
             self.now = max(self.now, flight.at)
             target = self.by_addr.get(flight.dst)
-            if target is not None:
-                self.nodes[target].receive_datagram(flight.data, flight.src, now=self.now)
+            if target is None:
+                return
+            self.nodes[target].receive_datagram(flight.data, flight.src, now=self.now)
+            self.flush(target)
         else:
-            self.now = max(self.now, next_timer)
-            for node in self.nodes:
-                if node.get_timer() <= self.now:
-                    node.handle_timer(now=self.now)
-        self.flush()
+            heapq.heappop(self._timers)
+            del self._scheduled[i]
+            self.now = max(self.now, timer_at)
+            self.nodes[i].handle_timer(now=self.now)
+            self.flush(i)
 
     def run_until(self, done: Callable[[], bool], *, timeout: float = 120.0) -> float:
         """Step until `done()`; returns the virtual seconds it took. Fails on timeout."""
+        self._dirty = True
         start = self.now
         while not done():
             if self.now - start > timeout:

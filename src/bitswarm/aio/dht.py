@@ -22,7 +22,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import cast
@@ -65,6 +65,7 @@ class DhtEndpoint(asyncio.DatagramProtocol):
         self.waiters: dict[int, asyncio.Future[_Done]] = {}
         self.found: dict[int, list[Addr]] = {}  # peers seen so far by get_peers handles
         self.send_errors = 0
+        self.on_event: Callable[[DhtEvent], None] | None = None  # sees every core event
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
 
@@ -128,6 +129,8 @@ class DhtEndpoint(asyncio.DatagramProtocol):
         self.transmit()
 
     def _dispatch(self, event: DhtEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
         match event:
             case PeersFound(handle=handle, peers=peers):
                 if handle in self.found:

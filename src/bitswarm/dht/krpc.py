@@ -35,32 +35,12 @@ from ..tracker.compact import decode_peers, encode_peer
 from .node_id import ID_BYTES
 
 __all__ = [
-    "CLIENT_VERSION",
-    "MAX_DEPTH",
-    "MAX_NODES",
-    "MAX_TID",
-    "MAX_TOKEN",
-    "MAX_VALUES",
-    "NODE4_STRIDE",
-    "NODE6_STRIDE",
-    "Addr",
-    "AnnouncePeerQuery",
-    "ErrorCode",
-    "ErrorMessage",
-    "FindNodeQuery",
-    "GetPeersQuery",
-    "KrpcError",
-    "Message",
-    "NodeInfo",
-    "PingQuery",
-    "Query",
-    "Response",
-    "UnknownQuery",
-    "decode_message",
-    "decode_nodes",
-    "encode_message",
+    "CLIENT_VERSION", "MAX_DEPTH", "MAX_NODES", "MAX_TID", "MAX_TOKEN", "MAX_VALUES",
+    "NODE4_STRIDE", "NODE6_STRIDE", "Addr", "AnnouncePeerQuery", "ErrorCode", "ErrorMessage",
+    "FindNodeQuery", "GetPeersQuery", "KrpcError", "Message", "NodeInfo", "PingQuery", "Query",
+    "Response", "UnknownQuery", "decode_message", "decode_nodes", "encode_message",
     "encode_nodes",
-]
+]  # fmt: skip
 
 Addr: TypeAlias = tuple[str, int]
 
@@ -209,10 +189,6 @@ def decode_nodes(data: bytes, *, family: int = 4, limit: int = MAX_NODES) -> lis
     return out
 
 
-def _compact_addr(host: str, port: int) -> bytes:
-    return encode_peer(host, port)
-
-
 # --- encoding ---------------------------------------------------------------------------
 
 
@@ -233,12 +209,12 @@ def encode_message(message: Message, *, version: bytes | None = CLIENT_VERSION) 
             if message.nodes6:
                 r[b"nodes6"] = encode_nodes(message.nodes6, family=6)
             if message.values:
-                r[b"values"] = [_compact_addr(h, p) for h, p in message.values]
+                r[b"values"] = [encode_peer(h, p) for h, p in message.values]
             if message.token is not None:
                 r[b"token"] = message.token
             top[b"r"] = r
             if message.your_addr is not None:
-                top[b"ip"] = _compact_addr(*message.your_addr)
+                top[b"ip"] = encode_peer(*message.your_addr)
         case _:
             method, args = _query_fields(message)
             top[b"y"] = b"q"
