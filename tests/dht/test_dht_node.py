@@ -313,3 +313,43 @@ def test_bep42_mismatches_are_counted_not_enforced() -> None:
                           ("8.8.8.8", 53), now=1.1)
     assert node.counters.not_bep42 == 1
     assert node.table.get(b"\x00" * 20) is not None  # still used
+
+
+def test_maintenance_keeps_an_idle_network_good() -> None:
+    """Bucket refreshes and pings of questionable nodes keep tables good with no traffic
+    from users (in a network this small either one suffices); with neither, every node
+    would be questionable after 15 minutes."""
+    net = DhtNet(16, seed=10)
+    net.join_all()
+    before = [n.counters.datagrams_out for n in net.nodes]
+    start = net.now
+    net.run_until(lambda: net.now - start > 40 * 60, timeout=50 * 60)
+    statuses = [n.status(now=net.now) for n in net.nodes]
+    assert all(s.good >= 8 and s.questionable <= 2 for s in statuses), statuses
+    sent = [n.counters.datagrams_out - b for n, b in zip(net.nodes, before, strict=True)]
+    assert all(x > 0 for x in sent)
+    assert max(sent) < 400  # housekeeping, not a storm: a few dozen datagrams per node
+
+
+def test_a_lookup_keeps_at_most_max_peers() -> None:
+    from bitswarm.dht.lookup import MAX_PEERS, Lookup, LookupKind
+
+    lk = Lookup(IH, LookupKind.GET_PEERS, [NodeInfo(ASKER, "10.0.0.1", 1)])
+    (c,) = lk.next_queries()
+    flood = [(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", 1) for i in range(MAX_PEERS + 500)]
+    assert len(lk.on_response(c.addr, ASKER, values=flood)) == MAX_PEERS
+    assert len(lk.peers) == MAX_PEERS
+
+
+def test_questionable_nodes_are_pinged_by_maintenance() -> None:
+    node = make(DhtConfig(maintenance_interval=5, bucket_refresh=10_000))
+    node.table.heard_from(NodeInfo(ASKER, *SRC), now=0, responded=True)
+    now = 0.0
+    sent: list[Message] = []
+    while now < 901:
+        now = node.get_timer()
+        node.handle_timer(now=now)
+        sent += [decode_message(d) for d, dst in node.datagrams_to_send(now=now) if dst == SRC]
+        if now < 900:
+            assert sent == []  # still good: nothing to check
+    assert [type(m) for m in sent] == [PingQuery]  # questionable at 15 minutes: pinged once

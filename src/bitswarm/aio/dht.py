@@ -91,11 +91,13 @@ class DhtEndpoint(asyncio.DatagramProtocol):
                 fut.cancel()
         self.waiters.clear()
 
-    def wait(self, handle: int) -> asyncio.Future[_Done]:
-        """A future for the event that finishes command `handle`."""
+    def wait(self, handle: int, *, collect_peers: bool = False) -> asyncio.Future[_Done]:
+        """A future for the event that finishes command `handle`; with `collect_peers`,
+        `PeersFound` for it are kept until `forget(handle)`."""
         fut: asyncio.Future[_Done] = self.loop.create_future()
         self.waiters[handle] = fut
-        self.found.setdefault(handle, [])
+        if collect_peers:
+            self.found.setdefault(handle, [])
         self.transmit()
         return fut
 
@@ -296,7 +298,7 @@ class DhtService:
         """
         now = asyncio.get_running_loop().time()
         started = [(ep, ep.node.get_peers(info_hash, now=now)) for ep in self.endpoints]
-        futs = [ep.wait(handle) for ep, handle in started]
+        futs = [ep.wait(handle, collect_peers=True) for ep, handle in started]
         await asyncio.wait(futs, timeout=timeout)
         peers: dict[Addr, None] = {}
         for ep, handle in started:

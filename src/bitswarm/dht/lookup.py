@@ -31,7 +31,9 @@ from ..errors import LocalProtocolError
 from .krpc import Addr, NodeInfo
 from .node_id import id_to_int
 
-__all__ = ["Candidate", "CandidateState", "Lookup", "LookupKind"]
+__all__ = ["MAX_PEERS", "Candidate", "CandidateState", "Lookup", "LookupKind"]
+
+MAX_PEERS = 2000  # peers one lookup collects; more would only be a hostile node's padding
 
 
 class LookupKind(enum.Enum):
@@ -165,7 +167,7 @@ class Lookup:
         self._max_depth = max(self._max_depth, c.depth)
         for node in nodes:
             self._add(node.addr, node.node_id, c.depth + 1)
-        new = [v for v in values if v not in self.peers]
+        new = [v for v in values if v not in self.peers][: MAX_PEERS - len(self.peers)]
         for v in new:
             self.peers[v] = None
         if new and self.first_peers_round is None:
