@@ -16,7 +16,7 @@ import pytest
 
 from bitswarm.dht.state import decode_state
 
-COMMAND = [sys.executable, "-m", "bitswarm.cli.dht_command", "dht", "--bind", "127.0.0.1"]
+COMMAND = [sys.executable, "-m", "bitswarm.cli.main", "dht", "--bind", "127.0.0.1"]
 
 
 class Node:

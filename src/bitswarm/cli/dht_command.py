@@ -15,9 +15,7 @@ import argparse
 import asyncio
 import json
 import signal
-import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
@@ -139,21 +137,3 @@ def format_status(addr: Addr, status: DhtStatus) -> str:
                f"rate-limited {c['rate_limited']}, unmatched {c['unmatched']}, "
                f"timeouts {c['timeouts']}, bad tokens {c['bad_tokens']}")
     return f"{head}\n  buckets (depth:good/questionable/bad+cached): {buckets}\n{traffic}"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run only this command (``python -m bitswarm.cli.dht_command dht ...``)."""
-    parser = argparse.ArgumentParser(prog="bitswarm")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.handler(args)
-        return code
-    except BitswarmError as exc:
-        print(f"bitswarm: error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
