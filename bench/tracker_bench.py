@@ -17,7 +17,8 @@ once (not timed: the swarms are populated before measuring), then for `--seconds
 peers at random and announces with a realistic mix: 85% regular re-announces, 5%
 ``completed``, 5% ``stopped`` followed by a ``started`` later, 5% ``started`` of
 newcomers; ``numwant`` 50, compact. UDP keeps `--window` requests in flight per process
-over one socket (connect first, BEP 15); HTTP keeps `--conns` connections in flight per
+over 8 sockets (8 source ports, so SO_REUSEPORT spreads them over workers as it would
+real clients; each connects first, BEP 15); HTTP keeps `--conns` connections in flight per
 process, one request per connection, as real clients do (``Connection: close``; the
 generator waits for the server to close so that TIME_WAIT stays on the server's side).
 Latency is per request, from send to complete reply, under that load.
@@ -91,24 +92,33 @@ def _next_event(peer: _Peer, rng: random.Random) -> str:
 
 
 def _udp_load(host: str, port: int, seconds: float, pool: list[_Peer], window: int,
-              seed: int, warm: bool) -> dict[str, Any]:  # fmt: skip
+              seed: int, warm: bool, sockets: int = 8) -> dict[str, Any]:  # fmt: skip
+    """Keep `window` announces in flight over `sockets` UDP sockets (source ports), so a
+    tracker with several SO_REUSEPORT workers sees its load spread as real clients'
+    would be; each socket connects first (BEP 15) and renews its id after 50 s."""
     rng = random.Random(seed)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.connect((host, port))
-    sock.settimeout(1.0)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    socks = []
+    for _ in range(sockets):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.connect((host, port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        socks.append(sock)
 
-    def connect() -> int:
-        for _ in range(10):
-            sock.send(_CONNECT.pack(PROTOCOL_ID, 0, 7))
-            try:
-                data = sock.recv(64)
-            except TimeoutError:
-                continue
-            return int(struct.unpack_from(">Q", data, 8)[0])
-        raise RuntimeError("no connect reply")
+    def connect(sock: socket.socket) -> int:
+        sock.settimeout(1.0)
+        try:
+            for _ in range(10):
+                sock.send(_CONNECT.pack(PROTOCOL_ID, 0, 7))
+                try:
+                    data = sock.recv(64)
+                except TimeoutError:
+                    continue
+                return int(struct.unpack_from(">Q", data, 8)[0])
+            raise RuntimeError("no connect reply")
+        finally:
+            sock.setblocking(False)
 
-    conn_id = connect()
+    conn_ids = {sock: connect(sock) for sock in socks}
     connected_at = time.monotonic()
     outstanding: dict[int, float] = {}
     latencies: list[float] = []
@@ -116,7 +126,7 @@ def _udp_load(host: str, port: int, seconds: float, pool: list[_Peer], window: i
     tid = 1
     order = list(range(len(pool))) if warm else None
 
-    def send_one() -> bool:
+    def send_one(sock: socket.socket) -> bool:
         nonlocal tid
         if order is not None:
             if not order:
@@ -128,37 +138,53 @@ def _udp_load(host: str, port: int, seconds: float, pool: list[_Peer], window: i
             peer = pool[rng.randrange(len(pool))]
             event = _next_event(peer, rng)
         tid = (tid + 1) & 0xFFFFFFFF
-        sock.send(_ANNOUNCE.pack(conn_id, 1, tid, peer.info_hash, peer.peer_id, 0, peer.left,
-                                 0, _EVENT_UDP[event], 0, 0, -1, peer.port))  # fmt: skip
+        sock.send(_ANNOUNCE.pack(conn_ids[sock], 1, tid, peer.info_hash, peer.peer_id, 0,
+                                 peer.left, 0, _EVENT_UDP[event], 0, 0, -1, peer.port))  # fmt: skip
         outstanding[tid] = time.perf_counter()
         return True
 
+    def refill() -> None:
+        for i in range(window):
+            send_one(socks[i % len(socks)])
+
+    sel = selectors.DefaultSelector()
+    for sock in socks:
+        sel.register(sock, selectors.EVENT_READ)
     deadline = time.monotonic() + seconds if not warm else float("inf")
-    for _ in range(window):
-        send_one()
+    refill()
     while outstanding:
         if time.monotonic() - connected_at > 50:
-            conn_id, connected_at = connect(), time.monotonic()
-        try:
-            data = sock.recv(4096)
-        except TimeoutError:
+            for sock in socks:
+                sock.setblocking(True)
+                conn_ids[sock] = connect(sock)
+            connected_at = time.monotonic()
+        ready = sel.select(1.0)
+        if not ready:
             lost += len(outstanding)
             outstanding.clear()
             if time.monotonic() < deadline:
-                for _ in range(window):
-                    send_one()
+                refill()
             continue
-        action, got = struct.unpack_from(">II", data)
-        sent = outstanding.pop(got, None)
-        if sent is None:
-            continue
-        if action == 1:
-            latencies.append(time.perf_counter() - sent)
-        else:
-            errors += 1
-        if time.monotonic() < deadline:
-            send_one()
-    sock.close()
+        for key, _ in ready:
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            while True:
+                try:
+                    data = sock.recv(4096)
+                except BlockingIOError:
+                    break
+                action, got = struct.unpack_from(">II", data)
+                sent = outstanding.pop(got, None)
+                if sent is None:
+                    continue
+                if action == 1:
+                    latencies.append(time.perf_counter() - sent)
+                else:
+                    errors += 1
+                if time.monotonic() < deadline:
+                    send_one(sock)
+    for sock in socks:
+        sock.close()
     return {"ok": len(latencies), "errors": errors, "lost": lost, "latencies": latencies}
 
 

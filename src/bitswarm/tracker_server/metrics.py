@@ -11,6 +11,7 @@ histogram buckets cumulative with ``le`` labels ending at ``+Inf``).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import TypedDict
@@ -36,14 +37,19 @@ class Snapshot(TypedDict):
 class TrackerMetrics:
     """Counters of one process."""
 
-    __slots__ = ("_counters", "_hist")
+    __slots__ = ("_counters", "_hist", "_names")
 
     def __init__(self) -> None:
         self._counters: Counter[str] = Counter()
         self._hist: dict[str, list[float]] = {}
+        self._names: dict[tuple[str, str], str] = {}  # (proto, event) -> sample name
 
     def announce(self, proto: str, event: str, seconds: float) -> None:
-        self._counters[f'bitswarm_tracker_announces_total{{proto="{proto}",event="{event}"}}'] += 1
+        name = self._names.get((proto, event))
+        if name is None:  # built once per label pair: this runs for every announce
+            name = f'bitswarm_tracker_announces_total{{proto="{proto}",event="{event}"}}'
+            self._names[proto, event] = name
+        self._counters[name] += 1
         self._observe(proto, seconds)
 
     def scrape(self, proto: str, seconds: float, *, full: bool = False) -> None:
@@ -66,12 +72,8 @@ class TrackerMetrics:
         hist = self._hist.get(proto)
         if hist is None:
             hist = self._hist[proto] = [0.0] * (len(LATENCY_BUCKETS) + 3)
-        for i, bound in enumerate(LATENCY_BUCKETS):
-            if seconds <= bound:
-                hist[i] += 1
-                break
-        else:
-            hist[len(LATENCY_BUCKETS)] += 1
+        # the first bucket whose bound is >= seconds (Prometheus "le"); past the last: +Inf
+        hist[bisect_left(LATENCY_BUCKETS, seconds)] += 1
         hist[-2] += seconds
         hist[-1] += 1
 
