@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from ..dht.config import parse_bootstrap
 from ..errors import BitswarmError, MagnetError
 from ..magnet import Magnet, parse_magnet
 from ..metainfo import Metainfo
@@ -62,6 +63,12 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
                    help="upload at most RATE bytes/s, e.g. 2MiB (default: unlimited)")
     p.add_argument("--download-limit", type=render.parse_size, default=0, metavar="RATE",
                    help="download at most RATE bytes/s (default: unlimited)")
+    p.add_argument("--dht-port", type=int, default=None, metavar="P",
+                   help="join the DHT (BEP 5) from UDP port P (0: any free port); "
+                        "never used for private torrents")
+    p.add_argument("--dht-bootstrap", action="append", default=[], metavar="HOST:PORT",
+                   help="a DHT node to join through; repeat for more; 'default' for the "
+                        "public routers real clients use")
     p.add_argument("--lsd", action="store_true",
                    help="find peers on the local network by multicast (BEP 14; off by default "
                         "so that nothing is sent to the LAN unasked; never for private torrents)")
@@ -101,17 +108,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo_command.register(sub)
 
 
+def state_dir() -> Path:
+    """bitswarm's own state (resume data, the DHT routing table): $XDG_STATE_HOME/bitswarm."""
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    path = base / "bitswarm"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def resume_path_for(meta: Metainfo, save_path: Path) -> Path:
     """Where fast-resume data lives: keyed by info-hash and download folder."""
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     folder = hashlib.sha1(str(save_path.resolve()).encode()).hexdigest()[:12]
-    path = base / "bitswarm" / "resume" / f"{meta.info.info_hashes.wire.hex()}-{folder}.resume"
+    path = state_dir() / "resume" / f"{meta.info.info_hashes.wire.hex()}-{folder}.resume"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def session_config(args: argparse.Namespace) -> SessionConfig:
+    dht_state = None
+    if args.dht_port is not None:
+        dht_state = state_dir() / "dht.state"
+    bootstrap = tuple(parse_bootstrap(args.dht_bootstrap))  # DhtConfigError: one line
+    if bootstrap and args.dht_port is None:
+        raise BitswarmError("--dht-bootstrap needs --dht-port (the DHT is off without it)")
     return SessionConfig(
+        dht_port=args.dht_port, dht_bootstrap=bootstrap, dht_state=dht_state,
         listen_host=args.bind, listen_port=args.port, max_peers=args.max_peers,
         upload_limit=args.upload_limit, download_limit=args.download_limit, lsd=args.lsd,
     )

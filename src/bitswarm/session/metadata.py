@@ -45,6 +45,7 @@ log = logging.getLogger("bitswarm.metadata")
 
 MAX_PEERS = 30
 DHT_LOOKUP_EVERY = 30.0
+DHT_RETRY_EMPTY = 5.0
 
 
 class MetadataTimeout(BitswarmError):
@@ -209,7 +210,9 @@ class MetadataFetch:
             self.fetcher.handle_timer(now=now)
         self._process()
         if now >= self._next_dht:
-            self._next_dht = now + DHT_LOOKUP_EVERY
+            # Often while nobody is found yet (the seeders may not have announced), then
+            # at a calmer pace.
+            self._next_dht = now + (DHT_LOOKUP_EVERY if self.protocols else DHT_RETRY_EMPTY)
             self.session.dht_lookup(self.info_hash, self.add_peers)
         self._connect_more()
         self._timer = asyncio.get_running_loop().call_later(0.5, self._tick)

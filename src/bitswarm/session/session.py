@@ -17,8 +17,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..aio.dht import DhtService
 from ..aio.lsd import LsdService
 from ..aio.peer import PeerOwner, PeerProtocol
+from ..dht.config import DhtConfig
 from ..errors import BitswarmError
 from ..magnet import Magnet
 from ..metainfo import Metainfo
@@ -48,6 +50,10 @@ class SessionConfig:
     max_connections: int = 400  # for the whole session
     upload_limit: float = 0.0  # bytes/s for the whole session; 0 = unlimited
     download_limit: float = 0.0
+    dht_port: int | None = None  # run a DHT node (BEP 5) on this UDP port; None = no DHT
+    dht_bootstrap: tuple[tuple[str, int], ...] = ()
+    dht_state: Path | None = None  # the routing table, saved on exit and reused (BEP 5)
+    dht_rate_limit: float = 20.0  # queries/s per source address (0: off, for loopback labs)
     lsd: bool = False  # BEP 14 local service discovery (multicast on the local network)
     lsd_interface: str = "0.0.0.0"
     lsd_port: int = 6771
@@ -62,6 +68,8 @@ class Session:
         self.torrents: dict[bytes, TorrentRuntime] = {}
         self.fetches: dict[bytes, MetadataFetch] = {}
         self.lsd: LsdService | None = None
+        self.dht: DhtService | None = None
+        self._dht_tasks: set[asyncio.Task[None]] = set()
         self.listen_port = 0
         self._servers: list[asyncio.Server] = []
         self.upload_bucket = rate_bucket(self.config.upload_limit)
@@ -101,6 +109,8 @@ class Session:
         if self.config.listen_host:
             self._own_hosts.add(self.config.listen_host)
         log.info("listening on port %d", self.listen_port)
+        if self.config.dht_port is not None:
+            await self._start_dht()
         if self.config.lsd:
             self.lsd = LsdService(listen_port=self.listen_port, on_peer=self._local_peer,
                                   interface=self.config.lsd_interface, port=self.config.lsd_port)
@@ -114,6 +124,11 @@ class Session:
         if self.lsd is not None:
             self.lsd.close()
             self.lsd = None
+        for task in list(self._dht_tasks):
+            task.cancel()
+        if self.dht is not None:
+            self.dht.close()
+            self.dht = None
         for server in self._servers:
             server.close()
         for server in self._servers:
@@ -175,10 +190,32 @@ class Session:
             if self.lsd is not None:
                 self.lsd.remove_torrent(key)
 
+    async def _start_dht(self) -> None:
+        host = self.source_host or "0.0.0.0"
+        self.dht = DhtService(DhtConfig(rate_limit=self.config.dht_rate_limit),
+                              state_path=self.config.dht_state)
+        await self.dht.start(host, self.config.dht_port or 0, self.config.dht_bootstrap)
+        log.info("DHT node on %s", self.dht.addresses)
+
     def dht_lookup(
-        self, info_hash: bytes, found: Callable[[Iterable[tuple[str, int]]], None]
+        self, info_hash: bytes, found: Callable[[Iterable[tuple[str, int]]], None],
+        *, announce: bool = False,
     ) -> None:
-        """Ask the DHT for peers of `info_hash` (no-op when the session runs no DHT node)."""
+        """Ask the DHT for peers of `info_hash` and hand them to `found`; with `announce`,
+        also announce that we have it (BEP 5). A no-op when the session runs no DHT node."""
+        dht = self.dht
+        if dht is None:
+            return
+
+        async def lookup() -> None:
+            peers = await dht.get_peers(info_hash, timeout=30.0)
+            found(p for p in peers if not self.is_own_address(p))
+            if announce:
+                await dht.announce(info_hash, self.listen_port, timeout=60.0)
+
+        task = asyncio.get_running_loop().create_task(lookup())
+        self._dht_tasks.add(task)
+        task.add_done_callback(self._dht_tasks.discard)
 
     async def remove(self, rt: TorrentRuntime) -> None:
         await rt.stop()

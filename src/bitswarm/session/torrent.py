@@ -51,6 +51,8 @@ __all__ = ["TorrentRuntime"]
 log = logging.getLogger("bitswarm.torrent")
 
 FEW_PEERS = 5  # below this many connections a downloader asks trackers for more, sooner
+DHT_EVERY = 15 * 60.0  # BEP 5 peers expire after 30 minutes: announce well within that
+DHT_EVERY_WHEN_FEW = 60.0
 
 
 @dataclass(slots=True)
@@ -110,6 +112,7 @@ class TorrentRuntime:
         self._timer: asyncio.TimerHandle | None = None
         self._resume_dirty = False
         self._stopping = False
+        self._next_dht = 0.0
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -358,9 +361,19 @@ class TorrentRuntime:
                 core.handle_timer(now=now)
             self._process()
             self.connect_more()
+            self._dht_maybe(now)
             if self._resume_dirty and int(now) % 30 == 0:
                 self.save_resume_now()
         self._arm_timer()
+
+    def _dht_maybe(self, now: float) -> None:
+        """Look ourselves up in the DHT and announce there (never for private torrents,
+        BEP 27): every 15 minutes, every minute while we have few peers."""
+        if self.meta.info.private or self.session.dht is None or now < self._next_dht:
+            return
+        few = self.announce_stats().wants_peers
+        self._next_dht = now + (DHT_EVERY_WHEN_FEW if few else DHT_EVERY)
+        self.session.dht_lookup(self.info_hash, self.add_peers, announce=True)
 
     def add_peers(self, addrs: Iterable[tuple[str, int]]) -> None:
         self.dialer.add(addrs)
