@@ -2,7 +2,7 @@
 
 Layers: the codecs (`http_codec`, `udp_codec`), connection ids (`conn_ids`), the
 in-memory store (`memory_store`), whitelist, rate limiter and metrics are pure (bytes
-and `now` in); `service` joins them to a `SwarmStore`; the aiohttp and UDP front-ends,
+and `now` in); `service` joins them to a `SwarmStore`; the HTTP and UDP front-ends,
 the Redis store, `app` and the `workers` supervisor do the I/O. Run it with
 ``bitswarm tracker`` (bitswarm.cli.tracker_command) or `app.run(ServerOptions(...))`.
 """

@@ -1,7 +1,7 @@
 """The HTTP tracker protocol from the tracker's side: query strings in, bencoding out. Pure.
 
 BEP 3 defines the announce GET and its reply, BEP 23 the compact ``peers`` string, BEP 7
-``peers6``, BEP 48 scrape. The aiohttp front-end hands this module the raw query bytes
+``peers6``, BEP 48 scrape. The HTTP front-end hands this module the raw query bytes
 and the connection's address and gets back bytes to send; everything a hostile client
 can get wrong ends as `RequestRefused`, which becomes a bencoded ``failure reason``.
 
