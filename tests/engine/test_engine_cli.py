@@ -133,7 +133,8 @@ def test_sigterm_saves_resume_data(
         (["download", "missing.torrent", "--no-seed"], "no such file or folder"),
         (["info", "magnet:?xt=urn:btih:zz"], "magnet"),
         (["seed", "missing.torrent", "."], "no such file or folder"),
-        (["download", "magnet:?xt=urn:btih:" + "ab" * 20], "magnet"),
+        (["download", "magnet:?xt=urn:btih:" + "ab" * 20], "no tracker and no peer"),
+        (["download", "magnet:?xt=urn:btih:zz"], "bad magnet link"),
     ],
 )
 def test_errors_are_one_line(tmp_path: Path, args: list[str], needle: str) -> None:

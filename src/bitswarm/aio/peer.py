@@ -23,6 +23,7 @@ log = logging.getLogger("bitswarm.peer")
 
 HANDSHAKE_PREFIX = 48  # 1 + 19 + 8 reserved + 20 info-hash
 WRITE_HIGH_WATER = 4 * 2**20
+READ_BUFFER = 256 * 1024
 
 
 class PeerOwner(Protocol):
@@ -37,8 +38,13 @@ class PeerOwner(Protocol):
 TorrentLookup = Callable[[bytes, tuple[str, int]], "PeerOwner | None"]
 
 
-class PeerProtocol(asyncio.Protocol):
-    """One peer socket. Outgoing ones know their owner; accepted ones look it up."""
+class PeerProtocol(asyncio.BufferedProtocol):
+    """One peer socket. Outgoing ones know their owner; accepted ones look it up.
+
+    A buffered protocol: the loop reads into one preallocated buffer per connection and
+    the sans-IO core parses it in place, instead of a fresh bytes object per read (which,
+    at 256 KiB, costs an allocation and page faults every time).
+    """
 
     def __init__(
         self, *, owner: PeerOwner | None = None, lookup: TorrentLookup | None = None
@@ -50,6 +56,8 @@ class PeerProtocol(asyncio.Protocol):
         self.address: tuple[str, int] = ("", 0)
         self.outgoing = owner is not None
         self._pending = bytearray()
+        self._rbuf = bytearray(READ_BUFFER)
+        self._rview = memoryview(self._rbuf)
         self._closed = False
         self._can_write = asyncio.Event()
         self._can_write.set()
@@ -67,7 +75,14 @@ class PeerProtocol(asyncio.Protocol):
             self.conn = self.owner.peer_connected(self)
             self.flush()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._rview
+
+    def buffer_updated(self, nbytes: int) -> None:
+        with self._rview[:nbytes] as data:
+            self.data_received(data)
+
+    def data_received(self, data: bytes | memoryview) -> None:
         if self._closed:
             return
         if self.conn is None:

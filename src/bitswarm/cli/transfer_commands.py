@@ -203,6 +203,14 @@ def _note(args: argparse.Namespace, message: str) -> None:
 
 def cmd_download(args: argparse.Namespace) -> int:
     source = _load(args.source)
+    if isinstance(source, Magnet) and not (
+        source.trackers or source.peers or args.peer or args.tracker or args.lsd
+        or args.dht_port is not None
+    ):
+        raise BitswarmError(
+            "this magnet link names no tracker and no peer: add --dht-port 0 to search the "
+            "DHT, or --tracker URL, or --peer HOST:PORT"
+        )
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)
     ratio = args.seed_ratio if args.seed_ratio is not None else (

@@ -52,6 +52,7 @@ __all__ = ["CoreConfig", "PeerInfo", "TorrentCore"]
 PeerKey = Hashable
 BLOCK = 16 * 1024
 SNUB_SECONDS = 60.0
+POOL_BUFFERS = 8
 TICK_SECONDS = 1.0
 
 
@@ -118,6 +119,7 @@ class TorrentCore:
         self.uploaded = 0
         self.wasted = 0
         self._buffers: dict[int, bytearray] = {}
+        self._pool: list[bytearray] = []
         self._received: dict[int, int] = {}
         self._contributors: dict[int, set[PeerKey]] = {}
         self._verifying: set[int] = set()
@@ -399,7 +401,7 @@ class TorrentCore:
                 oinfo.conn.send_cancel(cblock.piece, cblock.begin, cblock.length)
         buf = self._buffers.get(index)
         if buf is None:
-            buf = self._buffers[index] = bytearray(self._piece_size(index))
+            buf = self._buffers[index] = self._new_buffer(self._piece_size(index))
             self._received[index] = 0
         buf[begin : begin + n] = data
         self._received[index] += n
@@ -410,6 +412,20 @@ class TorrentCore:
             self._verifying.add(index)
             self._actions.append(VerifyPiece(index, buf))  # the buffer is handed over
         self._request_more(key, info, now)
+
+    def _new_buffer(self, size: int) -> bytearray:
+        """A piece buffer, reused when one of the right size is free: fresh large buffers
+        cost page faults on every piece. Every block overwrites its part, so no zeroing."""
+        pool = self._pool
+        for i in range(len(pool) - 1, -1, -1):
+            if len(pool[i]) == size:
+                return pool.pop(i)
+        return bytearray(size)
+
+    def recycle(self, buffer: bytearray) -> None:
+        """Give back a `VerifyPiece` buffer once the disk is done with it."""
+        if len(self._pool) < POOL_BUFFERS:
+            self._pool.append(buffer)
 
     def _snubbed(self, key: PeerKey, info: PeerInfo) -> None:
         """A peer sent nothing for a minute: cancel our requests and give them to others."""

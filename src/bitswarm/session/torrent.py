@@ -288,6 +288,7 @@ class TorrentRuntime:
         except StorageError as exc:
             self.fail(str(exc))
             return
+        core.recycle(action.data)
         core.piece_checked(action.piece, ok, now=self._now())
         if not ok:
             log.warning("piece %d failed its hash check", action.piece)
