@@ -9,6 +9,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from tracker_server_helpers import TrackerProcess, bdict, http_get
@@ -144,3 +145,62 @@ def test_a_slow_handler_keeps_pipelined_order() -> None:
         await server.stop()
 
     asyncio.run(body())
+
+
+def test_a_head_trickled_byte_by_byte_does_not_hold_the_connection() -> None:
+    async def body() -> None:
+        server = HttpServer(lambda request: HttpResponse(200, b""),
+                            lambda status, reason: HttpResponse(status, b""),
+                            idle_timeout=0.3)  # fmt: skip
+        sock = socket.create_server(("127.0.0.1", 0))
+        await server.start(sock)
+        reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+        started = time.monotonic()
+        closed = False
+        for byte in b"GET /" + b"x" * 200:
+            writer.write(bytes([byte]))
+            try:
+                await writer.drain()
+                if await asyncio.wait_for(reader.read(1), 0.05) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+            except ConnectionError:
+                closed = True
+                break
+        assert closed and time.monotonic() - started < 1.5
+        writer.close()
+        await server.stop()
+
+    asyncio.run(body())
+
+
+def test_pipelining_without_reading_answers_does_not_stop_the_server(
+    tracker: TrackerProcess,
+) -> None:
+    flood = (b"GET " + ANNOUNCE + b" HTTP/1.1\r\n\r\n") * 200_000  # ~30 MB of requests
+    before = rss(tracker)
+    with socket.create_connection(("127.0.0.1", tracker.http_port), timeout=5) as s:
+        s.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + 3
+        while sent < len(flood) and time.monotonic() < deadline:
+            try:
+                sent += s.send(flood[sent : sent + 65536])
+            except BlockingIOError:
+                time.sleep(0.01)
+        time.sleep(0.5)
+        grown = rss(tracker) - before
+        # the server stopped reading once its answers piled up unread: it did not buffer
+        # the answers to every request it was sent (~400 bytes each)
+        assert sent < len(flood) and grown < 16 << 20, (sent, grown)
+        assert http_get(tracker.http_port, ANNOUNCE)[0] == 200  # others are served
+
+
+def rss(tracker: TrackerProcess) -> int:
+    assert tracker.proc is not None
+    for line in Path(f"/proc/{tracker.proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")

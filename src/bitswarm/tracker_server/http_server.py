@@ -18,7 +18,11 @@ Rules:
 * HTTP/1.1 keeps the connection open unless ``Connection: close``; HTTP/1.0 closes it
   unless ``Connection: keep-alive``. Pipelined requests are answered in order, one at a
   time; reading pauses while a request waits on a slow handler.
-* A connection idle for `idle_timeout` seconds is closed (slow clients cannot hold sockets).
+* A connection gets `idle_timeout` seconds from its start, and from each answer, to send
+  a complete request head; then it is closed, however slowly bytes trickle in, so slow
+  clients cannot hold sockets. One waiting on a slow handler is not idle.
+* Pipelined requests are not read while the client leaves answers unread (transport
+  write buffer full): a client cannot make the server buffer without bound.
 * ``HEAD`` gets the headers of the ``GET`` response without its body.
 """
 
@@ -87,18 +91,20 @@ class HttpServer:
 
     def _sweep(self) -> None:
         cutoff = time.monotonic() - self.idle_timeout
-        for conn in [c for c in self.connections if c.last_active < cutoff]:
+        for conn in [c for c in self.connections if c.last_active < cutoff and not c.busy]:
             conn.close()
         self._sweeper = asyncio.get_running_loop().call_later(self.idle_timeout / 3, self._sweep)
 
 
 class _Connection(asyncio.Protocol):
-    __slots__ = ("_buf", "_busy", "_host", "_server", "_task", "_transport", "last_active")
+    __slots__ = ("_buf", "_busy", "_host", "_server", "_task", "_transport", "_write_paused",
+                 "last_active")  # fmt: skip
 
     def __init__(self, server: HttpServer) -> None:
         self._server = server
         self._buf = bytearray()
         self._busy = False
+        self._write_paused = False
         self._host = ""
         self._task: asyncio.Task[None] | None = None
         self._transport: asyncio.Transport | None = None
@@ -117,18 +123,32 @@ class _Connection(asyncio.Protocol):
         if self._task is not None:
             self._task.cancel()
 
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
 
     def data_received(self, data: bytes) -> None:
-        self.last_active = time.monotonic()
         self._buf += data
         if not self._busy:
             self._process()
 
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        if self._transport is not None and not self._busy:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._transport is not None and not self._busy:
+            self._transport.resume_reading()
+            self._process()
+
     def _process(self) -> None:
-        while self._transport is not None and not self._busy:
+        while self._transport is not None and not self._busy and not self._write_paused:
             end = self._buf.find(b"\r\n\r\n")
             if end < 0:
                 if len(self._buf) > MAX_HEAD:
@@ -169,8 +189,9 @@ class _Connection(asyncio.Protocol):
         if self._transport is None:
             return
         self._respond(method, response, keep_alive)
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.resume_reading()
+        transport = self._transport
+        if transport is not None and not transport.is_closing() and not self._write_paused:
+            transport.resume_reading()
             self._process()
 
     def _respond(self, method: str, response: HttpResponse, keep_alive: bool) -> None:
@@ -187,6 +208,7 @@ class _Connection(asyncio.Protocol):
                 f"Content-Length: {len(response.body)}\r\n"
                 f"Connection: {connection}\r\n\r\n").encode()  # fmt: skip
         transport.write(head if method == "HEAD" else head + response.body)
+        self.last_active = time.monotonic()
         if not keep_alive:
             transport.close()
 
