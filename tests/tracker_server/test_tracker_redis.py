@@ -190,3 +190,29 @@ def test_store_unavailable_when_nothing_listens() -> None:
         await store.close()
 
     asyncio.run(body())
+
+
+def test_a_redis_that_hangs_costs_one_timeout_then_refusals_are_immediate() -> None:
+    if redis_module is None:
+        missing("the Python package 'redis' is not installed")
+    import socket
+
+    from bitswarm.tracker_server.redis_store import RedisSwarmStore
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        port = silent.getsockname()[1]
+
+        async def body() -> None:
+            store = RedisSwarmStore(f"redis://127.0.0.1:{port}/0", TrackerConfig(),
+                                    timeout=0.3)  # fmt: skip
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                await store.announce(peer_ann(1), now=time.time())
+            assert time.monotonic() - started < 1.5
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable, match="down"):
+                await store.scrape([IH], now=time.time())
+            assert time.monotonic() - started < 0.05
+            await store.close()
+
+        asyncio.run(body())
