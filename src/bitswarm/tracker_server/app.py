@@ -227,8 +227,9 @@ def _port(front: HttpFrontend | UdpFrontend | None) -> int | None:
 
 
 def _store_name(url: str) -> str:
-    return url if url == "memory" else url.split("://", 1)[0] + "://" + url.split("@")[-1].split(
-        "://", 1)[-1]  # fmt: skip
+    """The store URL without credentials (``redis://user:pw@host`` -> ``redis://host``)."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if sep else url
 
 
 def _reload(path: Path | None, whitelist: Whitelist) -> None:
