@@ -67,6 +67,7 @@ class Session:
         self.peer_id = make_peer_id(random.Random())
         self.torrents: dict[bytes, TorrentRuntime] = {}
         self.fetches: dict[bytes, MetadataFetch] = {}
+        self._found_peers: dict[bytes, list[tuple[str, int]]] = {}
         self.lsd: LsdService | None = None
         self.dht: DhtService | None = None
         self._dht_tasks: set[asyncio.Task[None]] = set()
@@ -150,6 +151,7 @@ class Session:
         key = meta.info.info_hashes.wire
         if key in self.torrents:
             raise BitswarmError(f"torrent {key.hex()} is already in this session")
+        peers = [*peers, *self._found_peers.pop(key, ())]
         rt = TorrentRuntime(self, meta, save_path, peers=peers, trackers=trackers,
                             resume_path=resume_path, upload_limit=upload_limit,
                             download_limit=download_limit)
@@ -184,11 +186,15 @@ class Session:
         if self.lsd is not None:
             self.lsd.add_torrent(key)
         try:
-            return await fetch.run(give_up_after=give_up_after)
+            meta = await fetch.run(give_up_after=give_up_after)
         finally:
             self.fetches.pop(key, None)
+            # The peers found meanwhile are handed to the download that follows.
+            self._found_peers[key] = [*fetch.dialer.known, *(p.address for p in
+                                      fetch.protocols if p.outgoing)]
             if self.lsd is not None:
                 self.lsd.remove_torrent(key)
+        return meta
 
     async def _start_dht(self) -> None:
         host = self.source_host or "0.0.0.0"
