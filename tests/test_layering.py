@@ -44,7 +44,15 @@ PURE_MODULES: tuple[tuple[str, str, str], ...] = (
     ("storage/base.py",         "L1", "storage protocol"),
     ("core/**/*.py",            "L1", "TorrentCore, actions, extension hub"),
     ("ext/**/*.py",             "L1", "BEP 9 metadata, BEP 11 PEX, BEP 14 LSD (driver is aio/)"),
-    ("tracker_server/store.py", "L1", "tracker swarm store (pure, in memory)"),
+    ("tracker_server/store.py", "L1", "tracker swarm store protocol"),
+    ("tracker_server/memory_store.py", "L1", "tracker swarm store (pure, in memory)"),
+    ("tracker_server/config.py", "L1", "tracker settings"),
+    ("tracker_server/conn_ids.py", "L1", "BEP 15 connection ids (keyed MAC)"),
+    ("tracker_server/http_codec.py", "L0", "tracker HTTP request/response codec"),
+    ("tracker_server/udp_codec.py", "L0", "tracker BEP 15 packet codec"),
+    ("tracker_server/whitelist.py", "L1", "info-hash whitelist"),
+    ("tracker_server/rate_limit.py", "L1", "per-address announce limits"),
+    ("tracker_server/metrics.py", "L1", "Prometheus counters and histograms"),
 )  # fmt: skip
 
 # Top-level modules a pure module may not import (``import x``, ``import x.y``,

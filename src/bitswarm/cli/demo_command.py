@@ -1,9 +1,9 @@
 """`bitswarm demo`: a whole swarm on loopback — one seeder, several downloaders, live.
 
-It generates a file, makes a torrent of it, starts a seeding session and N downloading
-sessions in this process (each on its own port, joined directly with their addresses,
-as `--peer` does), shows every peer's progress, and at the end checks that every
-downloader's copy is byte-identical to the original.
+It generates a file, starts bitswarm's own tracker, makes a torrent that announces to it,
+starts a seeding session and N downloading sessions in this process (each on its own
+port; they find each other through the tracker), shows every peer's progress, and at the
+end checks that every downloader's copy is byte-identical to the original.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from rich.table import Table
 from ..errors import BitswarmError
 from ..metainfo import parse_torrent
 from ..session import Session, SessionConfig, TorrentRuntime
+from ..tracker_server.embedded import EmbeddedTracker
 from .live import format_eta
 from .render import format_size, parse_size
 
@@ -48,7 +49,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "share with each other (default 8MiB; 0 = unlimited)")
     p.add_argument("--port", type=int, default=6881, help="the seeder's port (default 6881)")
     p.add_argument("--bind", default="127.0.0.1", metavar="ADDR")
-    p.add_argument("--tracker", action="append", default=[], metavar="URL")
+    p.add_argument("--tracker", action="append", default=[], metavar="URL",
+                   help="announce to this tracker too (the demo runs its own)")
     p.add_argument("--dir", type=Path, default=None,
                    help="where to put the files (default: a temporary folder, removed after)")
     p.add_argument("--json", action="store_true", help="JSON status lines instead of a table")
@@ -86,14 +88,16 @@ async def _demo(args: argparse.Namespace, root: Path) -> int:
     console = Console(stderr=not args.json, highlight=False)
     seed_dir = root / "seeder"
     payload = make_payload(seed_dir, args.size)
+    tracker = EmbeddedTracker()
+    url = await tracker.start(args.bind)
     data = create_torrent(payload, piece_length=args.piece_size,
                           version="hybrid" if args.hybrid else "v1",
-                          trackers=[[t] for t in args.tracker])
+                          trackers=[[url], *([t] for t in args.tracker)])
     (root / "bitswarm-demo.torrent").write_bytes(data)
     meta = parse_torrent(data)
     want = hashlib.sha256(payload.read_bytes()).hexdigest()
     console.print(f"demo: {format_size(args.size)} file, {meta.info.num_pieces} pieces, "
-                  f"info-hash {meta.info.info_hashes.wire.hex()}, in {root}")
+                  f"info-hash {meta.info.info_hashes.wire.hex()}, tracker {url}, in {root}")
 
     sessions: list[Session] = []
     runtimes: list[tuple[str, TorrentRuntime]] = []
@@ -102,16 +106,12 @@ async def _demo(args: argparse.Namespace, root: Path) -> int:
                                        upload_limit=args.seed_limit))
         await seeder.start()
         sessions.append(seeder)
-        runtimes.append(("seeder", await seeder.add(meta, seed_dir, trackers=args.tracker)))
-        addrs = [(args.bind, seeder.listen_port)]
+        runtimes.append(("seeder", await seeder.add(meta, seed_dir)))
         for i in range(args.leechers):
             s = Session(SessionConfig(listen_host=args.bind, listen_port=seeder.listen_port + 1))
             await s.start()
             sessions.append(s)
-            rt = await s.add(meta, root / f"leecher-{i + 1}", peers=list(addrs),
-                             trackers=args.tracker)
-            runtimes.append((f"leecher-{i + 1}", rt))
-            addrs.append((args.bind, s.listen_port))
+            runtimes.append((f"leecher-{i + 1}", await s.add(meta, root / f"leecher-{i + 1}")))
         started = time.monotonic()
         await _watch(runtimes, console, args.json, started)
         elapsed = time.monotonic() - started
@@ -123,6 +123,7 @@ async def _demo(args: argparse.Namespace, root: Path) -> int:
     finally:
         for s in sessions:
             await s.close()
+        await tracker.close()
     if bad:
         raise BitswarmError(f"copies differ from the original: {', '.join(bad)}")
     total = args.size * args.leechers

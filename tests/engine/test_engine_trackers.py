@@ -1,5 +1,5 @@
-"""bitswarm peers that know nothing of each other meet through a real tracker (opentracker),
-over HTTP and over UDP."""
+"""bitswarm peers that know nothing of each other meet through a tracker: bitswarm's own
+(`bitswarm tracker`, the default in these tests) and opentracker, over HTTP and UDP."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import asyncio
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,21 +20,32 @@ if _REPO not in sys.path:  # the real-peer harness lives in the `tests.peers` pa
     sys.path.insert(0, _REPO)
 
 from tests.peers.opentracker import Opentracker  # noqa: E402
+from tests.tracker_server.tracker_server_helpers import TrackerProcess  # noqa: E402
 
 MiB = 2**20
 
 
-@pytest.mark.interop
-@pytest.mark.parametrize("transport", ["http", "udp"])
-def test_peers_meet_through_opentracker(tmp_path: Path, transport: str) -> None:
+@contextmanager
+def _tracker(kind: str, transport: str, workdir: Path, info_hash: str) -> Iterator[str]:
+    if kind == "bitswarm":
+        with TrackerProcess(workdir=workdir) as tracker:
+            yield tracker.http_url if transport == "http" else tracker.udp_url
+        return
     if shutil.which("opentracker") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("opentracker is not installed (Debian package opentracker)")
         pytest.skip("opentracker is not installed")
+    with Opentracker(workdir, info_hashes=(info_hash,)) as ot:
+        yield ot.announce_url if transport == "http" else ot.udp_announce_url
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("transport", ["http", "udp"])
+@pytest.mark.parametrize("kind", ["bitswarm", "opentracker"])
+def test_peers_meet_through_a_tracker(tmp_path: Path, kind: str, transport: str) -> None:
     content = make_multifile(tmp_path / "seed", [2 * MiB + 3, 1 * MiB])
     meta = make_torrent(content, version="hybrid")
-    with Opentracker(tmp_path / "ot", info_hashes=(meta.info.info_hashes.wire.hex(),)) as ot:
-        url = ot.announce_url if transport == "http" else ot.udp_announce_url
+    with _tracker(kind, transport, tmp_path / "tracker", meta.info.info_hashes.wire.hex()) as url:
 
         async def run() -> str | None:
             seeder = await start_session()
