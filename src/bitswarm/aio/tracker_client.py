@@ -20,10 +20,11 @@ import os
 import random
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 from urllib.parse import urlsplit
 
-import aiohttp
+if TYPE_CHECKING:  # imported where used: aiohttp costs ~0.1 s at start-up
+    import aiohttp
 import yarl
 
 from ..tracker.announce import (
@@ -177,6 +178,8 @@ async def _http_get(
     local_host: str | None = None,
 ) -> bytes:
     """GET `full_url` within `limit` seconds; return the body of a 200 reply."""
+    import aiohttp  # here, not at module level: most commands never speak HTTP to a tracker
+
     where = f"tracker {_display(url)}"
     try:
         async with asyncio.timeout(limit):

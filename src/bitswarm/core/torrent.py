@@ -167,6 +167,9 @@ class TorrentCore:
         if info is None:
             return
         conn = info.conn
+        if type(event) is ev.PieceReceived:  # the hot path first: match tries cases in order
+            self._on_block(key, info, event.index, event.begin, event.data, now)
+            return
         match event:
             case ev.HandshakeReceived():
                 self._on_handshake(conn)
@@ -186,15 +189,12 @@ class TorrentCore:
             case ev.Choked():
                 if not conn.supports_fast:  # BEP 3: a choke discards pending requests;
                     self.picker.peer_choked(key)  # BEP 6: they stay until rejected
-
             case ev.Interested():
                 self._maybe_unchoke_now(key, info, now)
             case ev.NotInterested():
                 pass
             case ev.RequestReceived(index=index, begin=begin, length=length):
                 self._on_request(key, info, index, begin, length)
-            case ev.PieceReceived(index=index, begin=begin, data=data):
-                self._on_block(key, info, index, begin, data, now)
             case ev.RejectReceived(index=index, begin=begin, length=length):
                 # Not re-requested at once: a peer that rejects would ping-pong with us.
                 # The next tick asks again (BEP 6 allows rejects for any reason).
