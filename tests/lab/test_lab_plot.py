@@ -126,8 +126,8 @@ def test_a_legend_too_long_for_the_width_is_refused() -> None:
 def test_a_long_title_wraps_onto_a_second_line_instead_of_running_off() -> None:
     title = "1 libtorrent seeder, 8 libtorrent leechers, 64 MiB: T_ALL 38.3 S, E 0.86"
     _, _, rows = decode_png(render_progress_plot([], title=title, width=700, height=300))
-    inked = [y for y in range(0, 60) if any(rows[y][x] < 128 for x in range(len(rows[y])))]
+    inked = [y for y in range(60) if any(rows[y][x] < 128 for x in range(len(rows[y])))]
     assert inked and min(inked) >= 8
     assert max(inked) > 8 + 14 + 4  # a second text row below the first (7 px glyphs x 2)
-    right_margin = [rows[y][-60 * 3 :] for y in range(0, 40)]
+    right_margin = [rows[y][-60 * 3 :] for y in range(40)]
     assert all(min(row) > 128 for row in right_margin)  # nothing drawn off the end
