@@ -73,7 +73,7 @@ BANNED_CALLS: frozenset[str] = frozenset({"open", "__import__"})
 
 # Packages of upper layers (L2-L4) that L0/L1 may not depend on.
 UPPER_LAYERS: tuple[str, ...] = (
-    "bitswarm.aio", "bitswarm.session", "bitswarm.cli", "bitswarm.daemon",
+    "bitswarm.aio", "bitswarm.session", "bitswarm.cli", "bitswarm.daemon", "bitswarm.lab",
 )  # fmt: skip
 # ---------------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import BitswarmError
-from . import dht_command, torrent_commands, tracker_command, transfer_commands
+from . import dht_command, lab_command, torrent_commands, tracker_command, transfer_commands
 
 __all__ = ["build_parser", "main"]
 
@@ -28,6 +28,7 @@ _REGISTRARS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]]
     transfer_commands.register,
     tracker_command.register,
     dht_command.register,
+    lab_command.register,
 ]
 
 

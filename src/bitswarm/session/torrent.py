@@ -50,6 +50,8 @@ __all__ = ["TorrentRuntime"]
 
 log = logging.getLogger("bitswarm.torrent")
 
+MAX_UNWRITTEN = 48 * 2**20
+DISK_WAIT = 0.02
 FEW_PEERS = 5  # below this many connections a downloader asks trackers for more, sooner
 DHT_EVERY = 15 * 60.0  # BEP 5 peers expire after 30 minutes: announce well within that
 DHT_EVERY_WHEN_FEW = 60.0
@@ -113,6 +115,7 @@ class TorrentRuntime:
         self._resume_dirty = False
         self._stopping = False
         self._next_dht = 0.0
+        self._unwritten = 0  # bytes of verified-to-be pieces not yet hashed and written
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -235,10 +238,18 @@ class TorrentRuntime:
         log.debug("peer %s:%d gone: %s", *proto.address, reason)
 
     def download_delay(self, nbytes: int) -> float:
-        """Seconds to stop reading after `nbytes` arrived, to honour download limits."""
-        return consume_all(
+        """Seconds to stop reading after `nbytes` arrived: download limits, and the disk.
+
+        While more than `MAX_UNWRITTEN` bytes of whole pieces wait to be hashed and
+        written, sockets pause: a disk slower than the network must not make memory grow
+        with the torrent's size (libtorrent does the same with its disk queue).
+        """
+        delay = consume_all(
             (self.download_bucket, self.session.download_bucket), nbytes, self._now()
         )
+        if self._unwritten > MAX_UNWRITTEN:
+            delay = max(delay, DISK_WAIT)
+        return delay
 
     def _duplicate(self, proto: PeerProtocol, peer_id: bytes) -> bool:
         return any(
@@ -253,6 +264,7 @@ class TorrentRuntime:
         for action in core.actions():
             match action:
                 case VerifyPiece():
+                    self._unwritten += len(action.data)
                     self._spawn(self._verify(action))
                 case ReadBlock():
                     self._queue_upload(action)
@@ -288,6 +300,8 @@ class TorrentRuntime:
         except StorageError as exc:
             self.fail(str(exc))
             return
+        finally:
+            self._unwritten -= len(action.data)
         core.recycle(action.data)
         core.piece_checked(action.piece, ok, now=self._now())
         if not ok:
