@@ -14,7 +14,7 @@ bitswarm against libtorrent (or, for P5, against hashlib on all cores) measured 
 run on the same machine; medians of `--runs` runs. P4 (the namespace swarm lab) lives
 elsewhere. Payloads are cached in bench/out/cache/ (the 4 GiB one of P3 is deleted after
 use unless --keep); how each figure is made is in perf_download.py, perf_upload.py,
-perf_recheck.py and perf_scale.py.
+perf_cost.py, perf_recheck.py and perf_scale.py.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ if str(REPO) not in sys.path:  # the harness is the `tests.peers` package of thi
 
 from tests.peers.torrent_files import parse_size  # noqa: E402
 
-from perf_download import p1_report, p3_report  # noqa: E402
+from perf_cost import p3_report  # noqa: E402
+from perf_download import p1_report  # noqa: E402
 from perf_recheck import p5_report  # noqa: E402
 from perf_report import TargetReport, loadavg, machine_line, write_results  # noqa: E402
 from perf_scale import p6_report, run_scale  # noqa: E402

@@ -1,13 +1,12 @@
-"""P1 (download rate) and P3 (download cost) of the Performance issue, as report sections.
+"""P1 (download rate) of the Performance issue, as a report section.
 
 P1: bitswarm and libtorrent each download the same payload from the same kind of seeder,
 one seeder process per run, started the same way (bench/transfer_bench.py's `one_run`);
 the ratio is bitswarm's median rate over libtorrent's. The libtorrent seeder is the
 target; aria2 and Transmission seeders are recorded (Transmission only in a network
 namespace, and so slow that a smaller payload is used).
-P3: from the libtorrent-seeder runs of P1, the leechers' CPU seconds per GiB and peak RSS,
-plus one bigger download for peak RSS (a cache bounded by a setting, not the torrent size).
-When a target is missed, one more transfer is made with py-spy on the bitswarm leecher.
+When the target is missed, one more transfer is made with py-spy on the bitswarm leecher
+(`profile_block`, shared with P3 in perf_cost.py).
 """
 
 from __future__ import annotations
@@ -16,16 +15,33 @@ from typing import TYPE_CHECKING
 
 from perf_profile import stacks_table
 from perf_report import TargetReport, Verdict, fmt_ratio, human_size, median, table
-from perf_transfer import PYSPY_RATE, Measured, TransferBench
+from perf_transfer import Measured, TransferBench
 
 if TYPE_CHECKING:
     from tests.peers.transfer import TransferResult
 
-__all__ = ["p1_report", "p3_report"]
+__all__ = ["p1_report", "profile_block", "rss_text", "rss_values"]
 
 _MB = 1e6
 _GIB = float(1 << 30)
-RSS_LIMIT = 200 * _MB
+
+
+def rss_values(peaks: list[int]) -> list[float]:
+    """The peak RSS figures that exist: the harness reports 0 when its last sample of the
+    leecher was taken as it exited (a zombie's /proc status has no VmHWM)."""
+    return [float(peak) for peak in peaks if peak > 0]
+
+
+def rss_text(peaks: list[int]) -> str:
+    """'median (max)' in MB over the runs with a figure, 'n/a' when none has one."""
+    known = rss_values(peaks)
+    if not known:
+        return "n/a"
+    missing = len(peaks) - len(known)
+    gap = f", {missing} run{'s' if missing > 1 else ''} unsampled" if missing else ""
+    if len(known) == 1:
+        return f"{known[0] / _MB:.0f}{gap}"
+    return f"{median(known) / _MB:.0f} (max {max(known) / _MB:.0f}{gap})"
 
 
 def _rates(runs: list[Measured[TransferResult]]) -> float:
@@ -36,24 +52,23 @@ def _row(label: str, runs: list[Measured[TransferResult]], versus: str) -> list[
     values = [r.value for r in runs]
     per_run = " / ".join(f"{v.mb_per_s:.0f}" for v in values)
     cpu_gib = median(v.cpu_seconds / (v.size / _GIB) for v in values)
-    rss = median(v.peak_rss_bytes for v in values)
-    rss_text = f"{rss / _MB:.0f}" if rss > 0 else "n/a"  # the harness had no sample
     other = max(r.load.other_cores for r in runs)
     flag = " (disturbed)" if any(r.disturbed for r in runs) else ""
-    return [label, human_size(values[0].size), per_run, f"{median(v.mb_per_s for v in values):.1f}",
-            versus, f"{cpu_gib:.2f}", rss_text, f"{other:.2f}{flag}"]  # fmt: skip
+    rss = rss_text([v.peak_rss_bytes for v in values])
+    rate = median(v.mb_per_s for v in values)
+    return [label, human_size(values[0].size), per_run, f"{rate:.1f}", versus,
+            f"{cpu_gib:.2f}", rss, f"{other:.2f}{flag}"]  # fmt: skip
 
 
-def _profile_block(bench: TransferBench, size: int, why: str) -> list[str]:
+def profile_block(bench: TransferBench, size: int, why: str) -> list[str]:
     result = bench.profiled("libtorrent", "bitswarm", size, "leecher")
     if result.profile is None:
         return []
-    tables, note = stacks_table(result.profile[0], PYSPY_RATE, result.profile[1])
+    tables, note = stacks_table(result.profile)
     return [
         f"Profile ({why}): one more libtorrent → bitswarm download of {human_size(size)} "
         f"({result.leecher_mb_per_s()[0]:.0f} MB/s under the sampler) with py-spy on the "
-        f"bitswarm leecher. {note} A thread inside a system call (pwrite, recv) counts as "
-        "busy: that is kernel time spent for us (copying into the page cache).",
+        f"bitswarm leecher. {note}",
         tables,
     ]
 
@@ -80,7 +95,8 @@ def p1_report(bench: TransferBench, size: int, slow_size: int, command: str) -> 
             ratio >= 1.0 if seeder == "libtorrent" else None,
         ))  # fmt: skip
     header = ["seeder → leecher", "size", "MB/s per run", "median MB/s", "× libtorrent leecher",
-              "leecher CPU s/GiB", "leecher peak RSS MB", "other programs' CPU (cores)"]
+              "leecher CPU s/GiB", "leecher peak RSS MB: median (max)",
+              "other programs' CPU (cores)"]
     report.blocks.append(table(header, rows, "lrrrrrrr"))
     report.blocks.append(
         f"{bench.runs} runs of each pair, one after another. Rate = payload bytes ÷ "
@@ -91,55 +107,5 @@ def p1_report(bench: TransferBench, size: int, slow_size: int, command: str) -> 
         "programs kept more than 0.3 cores busy during it."
     )
     if report.verdicts and report.verdicts[0].met is False:
-        report.blocks += _profile_block(bench, size, "P1 not met")
-    return report
-
-
-def p3_report(
-    bench: TransferBench, size: int, big_size: int, big_runs: int, keep: bool, command: str
-) -> TargetReport:
-    report = TargetReport("P3", "P3 cost", command)
-    ours = [r.value for r in bench.pair("libtorrent", "bitswarm", size)]
-    theirs = [r.value for r in bench.pair("libtorrent", "libtorrent", size)]
-    big_ours = [r.value for r in bench.pair("libtorrent", "bitswarm", big_size, big_runs)]
-    big_theirs = [r.value for r in bench.pair("libtorrent", "libtorrent", big_size, big_runs)]
-    if not keep:
-        bench.forget_payload(big_size)
-
-    def cpu_gib(values: list[TransferResult]) -> float:
-        return median(v.cpu_seconds / (v.size / _GIB) for v in values)
-
-    def rss(values: list[TransferResult]) -> float:
-        return median(v.peak_rss_bytes for v in values)
-
-    rows = []
-    for label, values in (("**bitswarm**", ours), ("libtorrent", theirs),
-                          ("**bitswarm**", big_ours), ("libtorrent", big_theirs)):
-        rows.append([
-            label, human_size(values[0].size), str(len(values)),
-            f"{median(v.cpu_seconds for v in values):.2f}", f"{cpu_gib(values):.2f}",
-            f"{rss(values) / _MB:.0f}", f"{median(v.mb_per_s for v in values):.0f}",
-        ])  # fmt: skip
-    cpu_ratio = cpu_gib(ours) / cpu_gib(theirs)
-    report.verdicts += [
-        Verdict("P3 CPU per GiB downloaded (from libtorrent)", "≤ 1.5× libtorrent",
-                f"{cpu_gib(ours):.2f} vs {cpu_gib(theirs):.2f} s/GiB = {fmt_ratio(cpu_ratio)}",
-                cpu_ratio <= 1.5),
-        Verdict(f"P3 peak RSS, {human_size(size)} download", "≤ 200 MB",
-                f"{rss(ours) / _MB:.0f} MB (libtorrent {rss(theirs) / _MB:.0f} MB)",
-                rss(ours) <= RSS_LIMIT),
-        Verdict(f"P3 peak RSS, {human_size(big_size)} download", "≤ 200 MB",
-                f"{rss(big_ours) / _MB:.0f} MB (libtorrent {rss(big_theirs) / _MB:.0f} MB)",
-                rss(big_ours) <= RSS_LIMIT),
-    ]  # fmt: skip
-    header = ["leecher (libtorrent seeder)", "size", "runs", "CPU s", "CPU s/GiB",
-              "peak RSS MB", "MB/s"]
-    report.blocks.append(table(header, rows, "lrrrrrr"))
-    report.blocks.append(
-        f"The {human_size(size)} rows are P1's libtorrent-seeder runs; CPU is the leecher's "
-        "user + system time from its start to verified completion, peak RSS its VmHWM then. "
-        "MB = 10^6 bytes."
-    )
-    if cpu_ratio > 1.5 or any(v.met is False for v in report.verdicts[1:]):
-        report.blocks += _profile_block(bench, size, "P3 not met")
+        report.blocks += profile_block(bench, size, "P1 not met")
     return report

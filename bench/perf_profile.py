@@ -15,6 +15,8 @@ import pstats
 from dataclasses import dataclass
 from pathlib import Path
 
+from perf_sampling import PYSPY_RATE, Sampled
+
 __all__ = ["ProfileLine", "profile_table", "read_profile", "read_stacks", "stacks_table"]
 
 # pstats keys: (file, line, function); values: (primitive calls, calls, tottime, cumtime, callers)
@@ -127,10 +129,10 @@ def read_stacks(path: Path) -> tuple[int, dict[str, int], dict[str, int]]:
     return total, own, through
 
 
-def stacks_table(path: Path, rate: float, seconds: float, top: int = 12) -> tuple[str, str]:
-    """Markdown tables of a py-spy collapsed-stack file sampled at `rate` Hz for `seconds`."""
-    total, own, through = read_stacks(path)
-    window = max(rate * seconds, 1.0)
+def stacks_table(sampled: Sampled, top: int = 12) -> tuple[str, str]:
+    """Markdown tables of a py-spy collapsed-stack file, and a note with the CPU split."""
+    total, own, through = read_stacks(sampled.path)
+    window = max(PYSPY_RATE * sampled.seconds, 1.0)
 
     def rows(counts: dict[str, int]) -> list[str]:
         ordered = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)[:top]
@@ -140,8 +142,13 @@ def stacks_table(path: Path, rate: float, seconds: float, top: int = 12) -> tupl
                            *rows(own)])  # fmt: skip
     through_table = "\n".join(["| bitswarm function (with callees) | % of a core |", "|---|---:|",
                                *rows(through)])  # fmt: skip
+    seconds = max(sampled.seconds, 1e-9)
     note = (
-        f"py-spy, {rate:.0f} samples/s for {seconds:.1f} s, every thread, idle threads left "
-        f"out: {total} samples, {100 * total / window:.0f} % of a core in Python-visible work."
+        f"py-spy, {PYSPY_RATE:.0f} samples/s for {sampled.seconds:.1f} s over every thread: "
+        f"{total} samples of threads not idle, {100 * total / window:.0f} % of a core. py-spy "
+        "counts a thread inside a system call (pwrite, pread, send, recv) as busy, also "
+        "while it only waits; the process's own CPU over the same interval was "
+        f"{100 * sampled.user_seconds / seconds:.0f} % of a core in user mode and "
+        f"{100 * sampled.system_seconds / seconds:.0f} % in the kernel."
     )
     return own_table + "\n\n" + through_table, note

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
 from perf_load import LoadFigures, LoadWatch
+from perf_sampling import MemoryTrace, Sampled, StackSampler, TracePoint
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -43,10 +42,8 @@ from transfer_bench import OUT, cached_torrent, check_available, one_run  # noqa
 
 __all__ = [
     "OUT",
-    "PYSPY_RATE",
     "FanOutResult",
     "Measured",
-    "StackSampler",
     "TransferBench",
     "fan_out",
     "measured",
@@ -104,7 +101,10 @@ class FanOutResult:
     leecher_seconds: tuple[float, ...]  # each from its start to verified completion
     wall_seconds: float  # first leecher start to last completion
     seeder_cpu_seconds: float  # while the leechers downloaded
-    profile: tuple[Path, float] | None = None  # py-spy collapsed stacks, seconds sampled
+    leecher_cpu_seconds: tuple[float, ...]  # each at its completion
+    leecher_peak_rss_bytes: tuple[int, ...]  # each at its completion (0: not sampled)
+    profile: Sampled | None = None  # py-spy of the seeder or the first leecher
+    trace: tuple[TracePoint, ...] = ()  # memory of the first leecher, when traced
 
     @property
     def leechers(self) -> int:
@@ -121,37 +121,6 @@ class FanOutResult:
     def seeder_cpu_per_gib(self) -> float:
         """Seeder CPU seconds per GiB uploaded."""
         return self.seeder_cpu_seconds / (self.leechers * self.size / (1 << 30))
-
-
-PYSPY_RATE = 100.0  # samples per second
-
-
-class StackSampler:
-    """`py-spy record` of one process until `stop()`; non-blocking, so it barely slows it."""
-
-    def __init__(self, pid: int, out: Path) -> None:
-        self.out = out
-        program = Path(sys.executable).with_name("py-spy")
-        self._log = (out.parent / f"{out.name}.log").open("wb")
-        self._process = subprocess.Popen(
-            [str(program), "record", "-p", str(pid), "-r", str(int(PYSPY_RATE)), "-f", "raw",
-             "--nonblocking", "-o", str(out)],
-            stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self._started = time.monotonic()
-
-    def stop(self) -> float:
-        """Stop sampling (py-spy writes its file on SIGINT); return the seconds sampled."""
-        seconds = time.monotonic() - self._started
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGINT)
-        try:
-            self._process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        self._log.close()
-        return seconds
 
 
 def _distinct_ports(count: int) -> list[int]:
@@ -172,11 +141,13 @@ def fan_out(
     timeout: float,
     profile: Literal["seeder", "leecher"] | None = None,
     profile_out: Path | None = None,
+    trace: bool = False,
 ) -> FanOutResult:
     """One seeder, `leechers` leechers started together; see the module docstring.
 
     With `profile`, the seeder (or the first leecher) is sampled by py-spy into
-    `profile_out` from the first leecher's start to the last completion.
+    `profile_out` from the first leecher's start to the last completion. With `trace`,
+    the first leecher's memory is sampled (perf_sampling.MemoryTrace) over that time.
     """
     if not leecher_class.dials_peers:
         raise HarnessError(f"{leecher_class.program} cannot be told to dial the seeder")
@@ -198,6 +169,7 @@ def fan_out(
             started: list[float] = []
             peers: list[Peer] = []
             sampler: StackSampler | None = None
+            tracer: MemoryTrace | None = None
             if profile == "seeder" and profile_out is not None:
                 sampler = StackSampler(seeder.process.pid if seeder.process else 0, profile_out)
                 stack.callback(sampler.stop)
@@ -209,10 +181,12 @@ def fan_out(
                 )  # fmt: skip
                 started.append(time.monotonic())
                 peers.append(stack.enter_context(leecher_class(spec)))
-                if index == 0 and profile == "leecher" and profile_out is not None:
-                    process = peers[0].process
-                    sampler = StackSampler(process.pid if process else 0, profile_out)
+                process = peers[0].process
+                if index == 0 and profile == "leecher" and profile_out and process:
+                    sampler = StackSampler(process.pid, profile_out)
                     stack.callback(sampler.stop)
+                if index == 0 and trace and process:
+                    tracer = stack.enter_context(MemoryTrace(process.pid))
             deadline = time.monotonic() + timeout
             try:
                 # each completion is timestamped when the peer reports it, so waiting for
@@ -223,7 +197,10 @@ def fan_out(
             except HarnessError as exc:
                 raise HarnessError(f"{exc}\n--- the seeder:\n{seeder.describe()}") from exc
             cpu_after = seeder.cpu_seconds()
-            sampled = None if sampler is None else (sampler.out, sampler.stop())
+            sampled = None if sampler is None else sampler.stop()
+            usages = [peer.usage_at_completion for peer in peers]
+            points = tuple(tracer.points) if tracer is not None else ()
+            traced = tracer.peak_rss_bytes if tracer is not None else 0
             for peer in peers:
                 copy = peer.spec.data_dir / torrent.name
                 if not files_identical(seed_dir / torrent.name, copy):
@@ -236,7 +213,14 @@ def fan_out(
             leecher_seconds=tuple(seconds),
             wall_seconds=wall,
             seeder_cpu_seconds=cpu_after - cpu_before,
+            leecher_cpu_seconds=tuple(u.cpu_seconds if u else 0.0 for u in usages),
+            leecher_peak_rss_bytes=tuple(
+                # the harness reads 0 from a leecher that is already a zombie: the trace knows
+                max(u.peak_rss_bytes if u else 0, traced if i == 0 else 0)
+                for i, u in enumerate(usages)
+            ),
             profile=sampled,
+            trace=points,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -297,14 +281,15 @@ class TransferBench:
         return done[:wanted]
 
     def fan_outs(
-        self, seeder: str, leecher: str, leechers: int, size: int, runs: int | None = None
+        self, seeder: str, leecher: str, leechers: int, size: int, runs: int | None = None,
+        *, trace: bool = False,
     ) -> list[Measured[FanOutResult]]:
         torrent = self.torrent(size)
         results: list[Measured[FanOutResult]] = []
         for index in range(runs or self.runs):
             result = measured(
                 lambda: fan_out(PEER_CLASSES[seeder], PEER_CLASSES[leecher], torrent, leechers,
-                                timeout=self.timeout(size * leechers))
+                                timeout=self.timeout(size * leechers), trace=trace)
             )  # fmt: skip
             results.append(result)
             rates = ", ".join(f"{v:.0f}" for v in result.value.leecher_mb_per_s())

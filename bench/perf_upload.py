@@ -16,7 +16,7 @@ from __future__ import annotations
 from bitswarm.core.torrent import CoreConfig
 from perf_profile import stacks_table
 from perf_report import TargetReport, Verdict, fmt_ratio, human_size, median, table
-from perf_transfer import PYSPY_RATE, FanOutResult, Measured, TransferBench
+from perf_transfer import FanOutResult, Measured, TransferBench
 
 __all__ = ["p2_report"]
 
@@ -130,12 +130,11 @@ def p2_report(
     if ratio < 1.0:
         profiled = bench.profiled("bitswarm", "libtorrent", size, "seeder")
         if profiled.profile is not None:
-            tables, note = stacks_table(profiled.profile[0], PYSPY_RATE, profiled.profile[1])
+            tables, note = stacks_table(profiled.profile)
             report.blocks += [
                 f"Profile (P2 not met): one more bitswarm → libtorrent upload of "
                 f"{human_size(size)} ({profiled.leecher_mb_per_s()[0]:.0f} MB/s under the "
-                f"sampler) with py-spy on the bitswarm seeder. {note} A thread inside a "
-                "system call (send, pread) counts as busy.",
+                f"sampler) with py-spy on the bitswarm seeder. {note}",
                 tables,
             ]
     return report
