@@ -105,7 +105,9 @@ class Verdict:
     met: bool | None  # None: recorded only, no target
 
     def line(self) -> str:
-        word = {True: "met", False: "NOT met", None: "recorded"}[self.met]
+        if self.met is None:
+            return f"{_RESULT_PREFIX}**{self.name}**: {self.measured} (recorded, no target)"
+        word = "met" if self.met else "NOT met"
         return f"{_RESULT_PREFIX}**{self.name}**: {self.measured} (target {self.target}): {word}"
 
 

@@ -123,7 +123,9 @@ def p2_report(
         f"{bench.runs} runs each. A leecher's rate is payload ÷ seconds from its start to its "
         "verified completion; aggregate = all leechers' bytes ÷ time from the first start to "
         "the last completion. Seeder CPU is counted from the first leecher's start to the "
-        "last completion."
+        f"last completion. The {leechers} leechers fetch {human_size(many_size)} each so "
+        "that their copies together stay below the kernel's dirty page-cache threshold and "
+        "the disk does not decide the figure."
     )
     if worst < STARVED:
         report.blocks.append(_starved_note(many_ours, many_theirs, leechers))

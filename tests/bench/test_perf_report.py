@@ -57,7 +57,7 @@ def test_subsections_stay_in_target_order() -> None:
     text = merge_section("", "i", [report("P6", "x", None)])
     text = merge_section(text, "i", [report("P2", "y", True)])
     assert text.index("### P2 title") < text.index("### P6 title")
-    assert "(target ≥ 1.0×): recorded" in text
+    assert "- **P6 thing**: x (recorded, no target)" in text
 
 
 def test_write_results_rereads_the_file(tmp_path: Path) -> None:
