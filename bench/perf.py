@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -71,6 +72,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def revision() -> str:
+    """The commit measured, and whether the work tree differs from it."""
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "commit unknown"
+    return f"commit {head}{' + uncommitted changes in src/' if dirty else ''}"
+
+
 def command_line(argv: list[str] | None) -> str:
     words = sys.argv[1:] if argv is None else argv
     return shlex.join([".venv/bin/python", "bench/perf.py", *words])
@@ -116,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     bench = TransferBench(args.runs, args.piece_size)
     reports: list[TargetReport] = []
     for target in targets:
-        when = f"started {time.strftime('%Y-%m-%d %H:%M')}, load average {loadavg()}"
+        when = (f"started {time.strftime('%Y-%m-%d %H:%M')}, {revision()}, load average "
+                f"{loadavg()}")  # fmt: skip
         match target:
             case "p1":
                 report = p1_report(bench, args.size, args.slow_size, command)
