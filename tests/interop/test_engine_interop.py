@@ -6,7 +6,7 @@ and the program leeches. Every leecher learns its seeder only from opentracker (
 to dial), downloads a three-file torrent (one file in a subfolder, 7.7 MiB, 256 KiB pieces)
 and must end with byte-identical files. Transmission runs in a network namespace with one
 address per peer (it never dials 127.0.0.0/8), and again with each peer in a namespace of
-its own on a bridge (see the xfails for why both); everything else on 127.0.0.1.
+its own on a bridge, as hosts on a LAN; everything else on 127.0.0.1.
 
 Torrents: v1 (made by libtorrent) everywhere; hybrid where the program can take part:
 * libtorrent: hybrids made by bitswarm and by libtorrent, in both directions;
@@ -16,9 +16,8 @@ Torrents: v1 (made by libtorrent) everywhere; hybrid where the program can take 
 * Transmission 3.00 refuses hybrid .torrent files outright (its bencode parser rejects the
   empty key): asserted against the daemon's own torrent-add.
 
-Cases that fail because of a bitswarm engine bug are kept as strict xfails whose reason
-names the cause; the bitswarm side runs with the engine's DEBUG log on stderr, which a
-failure message quotes ("peer ... gone: <why>").
+The bitswarm side runs with the engine's DEBUG log on stderr, which a failure message
+quotes ("peer ... gone: <why>").
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ if _REPO not in sys.path:  # the harness lives in the `tests.peers` package
     sys.path.insert(0, _REPO)
 
 from tests.peers.aria2_peer import Aria2Peer  # noqa: E402
-from tests.peers.base import Endpoint, HarnessError, Peer, PeerSpec, Role  # noqa: E402
+from tests.peers.base import Endpoint, Peer, PeerSpec, Role  # noqa: E402
 from tests.peers.libtorrent_peer import LibtorrentPeer  # noqa: E402
 from tests.peers.logged_bitswarm import LoggedBitswarmPeer  # noqa: E402
 from tests.peers.multi_file_torrents import (  # noqa: E402
@@ -95,14 +94,12 @@ class Case:
 
 
 def _case(
-    seeder: str, leecher: str, torrent: str, *, bridged: bool = False, xfail: str | None = None
+    seeder: str, leecher: str, torrent: str, *, bridged: bool = False
 ) -> object:
     case = Case(seeder, leecher, torrent, bridged)
     marks: list[pytest.MarkDecorator] = [pytest.mark.interop]
     if case.needs_netns:
         marks.append(pytest.mark.netns)
-    if xfail is not None:
-        marks.append(pytest.mark.xfail(strict=True, raises=HarnessError, reason=xfail))
     return pytest.param(case, id=case.id, marks=marks)
 
 

@@ -445,6 +445,3 @@ class TorrentCore:
             return  # refill in batches, not one block per arriving block
         for block in self.picker.pick(key, want):
             conn.send_request(block.piece, block.begin, block.length)
-
-    def peers_iter(self) -> Iterable[tuple[PeerKey, PeerInfo]]:
-        return self.peers.items()
