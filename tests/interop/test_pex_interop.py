@@ -66,9 +66,14 @@ def test_bitswarm_learns_a_third_peer_from_libtorrent_pex(tmp_path: Path) -> Non
     async def run() -> tuple[int, set[tuple[str, int]], int]:
         async with Session(SessionConfig(**slow)) as c, Session(SessionConfig(**slow)) as b:
             await c.add(meta, tmp_path / "c", peers=only_a)
+            # B joins only once A knows C: A's first PEX message to B must be able to name
+            # C (libtorrent sends later ones a minute apart).
+            async with asyncio.timeout(20):
+                while ha.status().num_peers < 1:  # noqa: ASYNC110 - polling libtorrent
+                    await asyncio.sleep(0.05)
             rt = await b.add(meta, tmp_path / "b", peers=only_a)
             c_addr = ("127.0.0.1", c.listen_port)
-            async with asyncio.timeout(60):
+            async with asyncio.timeout(90):
                 while not any(p.address == c_addr for p in rt.protocols):  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
             return c.listen_port, set(rt.dialer.known), len(rt.protocols)
