@@ -82,6 +82,9 @@ def p1_report(bench: TransferBench, size: int, slow_size: int, command: str) -> 
         if reason is not None:
             report.blocks.append(f"{seeder} seeder not measured: {reason}.")
             continue
+        for run in range(1, bench.runs + 1):  # alternate, so drift hits both alike
+            bench.pair(seeder, "bitswarm", this_size, run)
+            bench.pair(seeder, "libtorrent", this_size, run)
         ours = bench.pair(seeder, "bitswarm", this_size)
         theirs = bench.pair(seeder, "libtorrent", this_size)
         ratio = _rates(ours) / _rates(theirs)
@@ -99,7 +102,10 @@ def p1_report(bench: TransferBench, size: int, slow_size: int, command: str) -> 
               "other programs' CPU (cores)"]
     report.blocks.append(table(header, rows, "lrrrrrrr"))
     report.blocks.append(
-        f"{bench.runs} runs of each pair, one after another. Rate = payload bytes ÷ "
+        f"{bench.runs} runs of each pair, bitswarm and libtorrent alternating. Before each "
+        "leecher starts, the bench waits until the machine has handed the memory freed by "
+        "the previous run back to its host (bench/memory_state.py), so every leecher writes "
+        "into memory in the same state. Rate = payload bytes ÷ "
         "seconds from the leecher's start to its verified completion (process start-up "
         "included for both). Loopback, one seeder, 1 MiB pieces. The Transmission rows "
         "run in a network namespace, which Transmission needs (it refuses loopback peers), "

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
+import memory_state
 from perf_load import LoadFigures, LoadWatch
 from perf_sampling import MemoryTrace, Sampled, StackSampler, TracePoint
 
@@ -165,6 +166,7 @@ def fan_out(
             )  # fmt: skip
             seeder = stack.enter_context(seeder_class(seed_spec))
             seeder.wait_complete(timeout)
+            memory_state.settle()  # every leecher writes into memory in the same state
             cpu_before = seeder.cpu_seconds()
             started: list[float] = []
             peers: list[Peer] = []

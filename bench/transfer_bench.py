@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import memory_state
+
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # the harness is the `tests.peers` package of this repository
     sys.path.insert(0, str(REPO))
@@ -98,7 +100,8 @@ def one_run(
     try:
         os.link(torrent.path.parent / torrent.name, seed_dir / torrent.name)
         return run_transfer(
-            seeder, leecher, torrent, seed_dir, workdir, use_netns=netns, timeout=timeout
+            seeder, leecher, torrent, seed_dir, workdir, use_netns=netns, timeout=timeout,
+            before_leecher=memory_state.settle,  # the same memory state for every leecher
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -59,6 +59,7 @@ class PeerProtocol(asyncio.BufferedProtocol):
         self._rbuf = bytearray(READ_BUFFER)
         self._rview = memoryview(self._rbuf)
         self._closed = False
+        self._holds: set[str] = set()  # why reading is paused ("rate", "disk")
         self._can_write = asyncio.Event()
         self._can_write.set()
         self.closed_future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -97,9 +98,9 @@ class PeerProtocol(asyncio.BufferedProtocol):
         self.conn.receive_data(data, now=asyncio.get_running_loop().time())
         self._dispatch()
         delay = self.owner.download_delay(len(data))
-        if delay > 0 and self.transport is not None and not self._closed:
-            self.transport.pause_reading()  # a download limit: resume when tokens return
-            asyncio.get_running_loop().call_later(delay, self._resume_reading)
+        if delay > 0 and "rate" not in self._holds:
+            self.hold_reading("rate")  # a download limit: resume when tokens return
+            asyncio.get_running_loop().call_later(delay, self.release_reading, "rate")
 
     def eof_received(self) -> bool | None:
         if self.conn is not None:
@@ -129,6 +130,20 @@ class PeerProtocol(asyncio.BufferedProtocol):
         if conn.closed:
             self.close(conn.close_reason or "closed")
 
+    def hold_reading(self, reason: str) -> None:
+        """Stop reading from the socket until `release_reading(reason)`; reasons stack."""
+        if not self._holds and self.transport is not None and not self._closed:
+            self.transport.pause_reading()
+        self._holds.add(reason)
+
+    def release_reading(self, reason: str) -> None:
+        """Drop one reason to hold; reading resumes once none is left."""
+        if reason not in self._holds:
+            return
+        self._holds.discard(reason)
+        if not self._holds and self.transport is not None and not self._closed:
+            self.transport.resume_reading()
+
     async def writable(self) -> None:
         """Wait until the socket's write buffer drains below its high-water mark."""
         await self._can_write.wait()
@@ -139,10 +154,6 @@ class PeerProtocol(asyncio.BufferedProtocol):
         self._finish(reason)
 
     # ---------------------------------------------------------------- internals
-    def _resume_reading(self) -> None:
-        if self.transport is not None and not self._closed:
-            self.transport.resume_reading()
-
     def _route_incoming(self) -> bool:
         info_hash = bytes(self._pending[28:48])
         owner = self._lookup(info_hash, self.address) if self._lookup else None

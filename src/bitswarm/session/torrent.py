@@ -51,7 +51,7 @@ __all__ = ["TorrentRuntime"]
 log = logging.getLogger("bitswarm.torrent")
 
 MAX_UNWRITTEN = 48 * 2**20
-DISK_WAIT = 0.02
+RESUME_UNWRITTEN = 32 * 2**20  # sockets held for the disk read again below this
 FEW_PEERS = 5  # below this many connections a downloader asks trackers for more, sooner
 DHT_EVERY = 15 * 60.0  # BEP 5 peers expire after 30 minutes: announce well within that
 DHT_EVERY_WHEN_FEW = 60.0
@@ -116,6 +116,7 @@ class TorrentRuntime:
         self._stopping = False
         self._next_dht = 0.0
         self._unwritten = 0  # bytes of verified-to-be pieces not yet hashed and written
+        self._held_for_disk: set[PeerProtocol] = set()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -226,9 +227,11 @@ class TorrentRuntime:
                 return
             core.handle_peer_event(proto, event, now=now)
         self._process()
+        self._hold_for_disk(proto)
 
     def peer_lost(self, proto: PeerProtocol, reason: str) -> None:
         self.protocols.discard(proto)
+        self._held_for_disk.discard(proto)
         uploads = self._uploads.pop(proto, None)
         if uploads is not None and uploads.task is not None:
             uploads.task.cancel()
@@ -238,18 +241,28 @@ class TorrentRuntime:
         log.debug("peer %s:%d gone: %s", *proto.address, reason)
 
     def download_delay(self, nbytes: int) -> float:
-        """Seconds to stop reading after `nbytes` arrived: download limits, and the disk.
-
-        While more than `MAX_UNWRITTEN` bytes of whole pieces wait to be hashed and
-        written, sockets pause: a disk slower than the network must not make memory grow
-        with the torrent's size (libtorrent does the same with its disk queue).
-        """
-        delay = consume_all(
+        """Seconds to stop reading after `nbytes` arrived, for the download limits."""
+        return consume_all(
             (self.download_bucket, self.session.download_bucket), nbytes, self._now()
         )
-        if self._unwritten > MAX_UNWRITTEN:
-            delay = max(delay, DISK_WAIT)
-        return delay
+
+    def _hold_for_disk(self, proto: PeerProtocol) -> None:
+        """While more than `MAX_UNWRITTEN` bytes of whole pieces wait to be hashed and
+        written, stop reading from the peer: a disk slower than the network must not make
+        memory grow with the torrent's size (libtorrent does the same with its disk
+        queue). The sockets are read again as soon as the backlog is below
+        `RESUME_UNWRITTEN`, not after a fixed wait, so a disk that catches up fast is not
+        left idle.
+        """
+        if self._unwritten > MAX_UNWRITTEN and proto not in self._held_for_disk:
+            self._held_for_disk.add(proto)
+            proto.hold_reading("disk")
+
+    def _release_disk_holds(self) -> None:
+        if self._held_for_disk and self._unwritten <= RESUME_UNWRITTEN:
+            held, self._held_for_disk = self._held_for_disk, set()
+            for proto in held:
+                proto.release_reading("disk")
 
     def _duplicate(self, proto: PeerProtocol, peer_id: bytes) -> bool:
         return any(
@@ -302,6 +315,7 @@ class TorrentRuntime:
             return
         finally:
             self._unwritten -= len(action.data)
+            self._release_disk_holds()
         core.recycle(action.data)
         core.piece_checked(action.piece, ok, now=self._now())
         if not ok:

@@ -14,6 +14,12 @@ in depth, and the session may build layouts by other means):
   refused rather than followed, and anything but a regular file is refused.
 
 Files open lazily, read-only until a write needs them, and at most `max_open_files` stay open.
+
+Writes go one at a time (reads and hashing stay parallel). A buffered write holds the
+file's inode lock in the kernel while it copies into the page cache, so concurrent
+writers gain nothing, and the kernel lets waiting writers spin on that lock instead of
+sleeping: with four disk threads writing one file, spinning took 11 % of a downloading
+leecher's CPU samples (perf, 1 GiB from libtorrent). A Python lock makes them sleep.
 """
 
 from __future__ import annotations
@@ -85,6 +91,7 @@ class FileStorage:
         self._max_open = max_open_files
         self._pwrite = pwrite
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._handles: OrderedDict[int, _Handle] = OrderedDict()
         self._dirty: set[int] = set()
         self._closed = False
@@ -156,10 +163,13 @@ class FileStorage:
         files = self._layout.files
         check_padding(self._layout, spans, view)
         pos = 0
-        for span in spans:
-            if not files[span.file_index].is_pad:
-                self._pwrite_all(span.file_index, view[pos : pos + span.length], span.file_offset)
-            pos += span.length
+        with self._write_lock:  # one writer at a time: see the module docstring
+            for span in spans:
+                if not files[span.file_index].is_pad:
+                    self._pwrite_all(
+                        span.file_index, view[pos : pos + span.length], span.file_offset
+                    )
+                pos += span.length
 
     def _pwrite_all(self, index: int, chunk: memoryview, offset: int) -> None:
         handle = self._acquire(index, write=True)

@@ -13,6 +13,7 @@ Everything started is stopped and the namespace deleted on the way out, even on 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,8 +73,12 @@ def run_transfer(
     use_netns: bool = False,
     timeout: float = 60.0,
     verify: bool = True,
+    before_leecher: Callable[[], object] | None = None,
 ) -> TransferResult:
     """Seed `seed_dir/<torrent name>` with one program, download it with another.
+
+    `before_leecher` runs once the seeder is ready, just before the leecher starts (the
+    benchmarks use it to put the machine's free memory in the same state for every run).
 
     Raises HarnessError (with both peers' status and log tails) when a peer fails or the
     transfer does not finish within `timeout` seconds, or when the bytes differ.
@@ -111,6 +116,8 @@ def run_transfer(
         if tracker is not None:
             tracker.wait_for_peers(torrent.info_hash, 1, timeout=15)
 
+        if before_leecher is not None:
+            before_leecher()
         leech_dir = workdir / "leecher-data"
         leech_spec = PeerSpec(
             Role.LEECH, torrent.path, leech_dir, workdir / "leecher", new_endpoint(),
