@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import memory_state
-from perf_download import profile_block, rss_text, rss_values
+from perf_download import DIRECT, profile_block, rss_text, rss_values
 from perf_report import TargetReport, Verdict, fmt_ratio, human_size, median, table
 from perf_sampling import TracePoint, dirty_threshold_bytes
 from perf_transfer import OUT, FanOutResult, TransferBench
@@ -108,6 +108,7 @@ def p3_report(
 ) -> TargetReport:
     report = TargetReport("P3", "P3 cost", command)
     ours, theirs = _from_pairs(bench, "bitswarm", size), _from_pairs(bench, "libtorrent", size)
+    direct = _from_pairs(bench, DIRECT, size)
     big_runs_ours = [m.value for m in bench.fan_outs("libtorrent", "bitswarm", 1, big_size,
                                                      big_runs, trace=True)]  # fmt: skip
     big_runs_theirs = [m.value for m in bench.fan_outs("libtorrent", "libtorrent", 1, big_size,
@@ -122,11 +123,14 @@ def p3_report(
                 f"{fmt_ratio(cpu_ratio)}", cpu_ratio <= 1.5),
         _rss_verdict(size, ours, theirs),
         _rss_verdict(big_size, big_ours, big_theirs),
+        Verdict("P3 CPU per GiB downloaded with `--direct-io` (not the default)", "recorded",
+                f"{direct.cpu_per_gib:.2f} vs {theirs.cpu_per_gib:.2f} s/GiB = "
+                f"{fmt_ratio(direct.cpu_per_gib / theirs.cpu_per_gib)}", None),
     ]  # fmt: skip
     header = ["leecher (libtorrent seeder)", "size", "runs", "CPU s", "CPU s/GiB",
               "peak RSS MB: median (max)", "MB/s"]
     report.blocks.append(table(header, [
-        ours.row("**bitswarm**"), theirs.row("libtorrent"),
+        ours.row("**bitswarm**"), direct.row("**bitswarm --direct-io**"), theirs.row("libtorrent"),
         big_ours.row("**bitswarm**"), big_theirs.row("libtorrent"),
     ], "lrrrrrr"))  # fmt: skip
     threshold = dirty_threshold_bytes()

@@ -20,10 +20,11 @@ from perf_transfer import Measured, TransferBench
 if TYPE_CHECKING:
     from tests.peers.transfer import TransferResult
 
-__all__ = ["p1_report", "profile_block", "rss_text", "rss_values"]
+__all__ = ["DIRECT", "p1_report", "profile_block", "rss_text", "rss_values"]
 
 _MB = 1e6
 _GIB = float(1 << 30)
+DIRECT = "bitswarm-direct"  # `bitswarm download --direct-io`, recorded beside the default
 
 
 def rss_values(peaks: list[int]) -> list[float]:
@@ -76,19 +77,32 @@ def profile_block(bench: TransferBench, size: int, why: str) -> list[str]:
 def p1_report(bench: TransferBench, size: int, slow_size: int, command: str) -> TargetReport:
     report = TargetReport("P1", "P1 download", command)
     rows: list[list[str]] = []
+    extra: list[Verdict] = []
     for seeder in ("libtorrent", "aria2", "transmission"):
         this_size = slow_size if seeder == "transmission" else size
         reason = bench.unavailable(seeder, "bitswarm") or bench.unavailable(seeder, "libtorrent")
         if reason is not None:
             report.blocks.append(f"{seeder} seeder not measured: {reason}.")
             continue
-        for run in range(1, bench.runs + 1):  # alternate, so drift hits both alike
-            bench.pair(seeder, "bitswarm", this_size, run)
-            bench.pair(seeder, "libtorrent", this_size, run)
+        leechers = ("bitswarm", DIRECT, "libtorrent") if seeder == "libtorrent" else (
+            "bitswarm", "libtorrent")
+        for run in range(1, bench.runs + 1):  # alternate, so drift hits all alike
+            for leecher in leechers:
+                bench.pair(seeder, leecher, this_size, run)
         ours = bench.pair(seeder, "bitswarm", this_size)
         theirs = bench.pair(seeder, "libtorrent", this_size)
         ratio = _rates(ours) / _rates(theirs)
         rows.append(_row(f"{seeder} → **bitswarm**", ours, fmt_ratio(ratio)))
+        if DIRECT in leechers:
+            direct = bench.pair(seeder, DIRECT, this_size)
+            direct_ratio = _rates(direct) / _rates(theirs)
+            rows.append(_row(f"{seeder} → **bitswarm --direct-io**", direct,
+                             fmt_ratio(direct_ratio)))  # fmt: skip
+            extra.append(Verdict(
+                f"P1 download from {seeder} with `--direct-io` (not the default)", "recorded",
+                f"{_rates(direct):.0f} vs {_rates(theirs):.0f} MB/s = {fmt_ratio(direct_ratio)}",
+                None,
+            ))  # fmt: skip
         rows.append(_row(f"{seeder} → libtorrent", theirs, "1.00×"))
         where = " (network namespace)" if seeder == "transmission" else ""
         report.verdicts.append(Verdict(
@@ -97,6 +111,7 @@ def p1_report(bench: TransferBench, size: int, slow_size: int, command: str) -> 
             f"{_rates(ours):.0f} vs {_rates(theirs):.0f} MB/s = {fmt_ratio(ratio)}",
             ratio >= 1.0 if seeder == "libtorrent" else None,
         ))  # fmt: skip
+    report.verdicts += extra
     header = ["seeder → leecher", "size", "MB/s per run", "median MB/s", "× libtorrent leecher",
               "leecher CPU s/GiB", "leecher peak RSS MB: median (max)",
               "other programs' CPU (cores)"]
@@ -105,7 +120,9 @@ def p1_report(bench: TransferBench, size: int, slow_size: int, command: str) -> 
         f"{bench.runs} runs of each pair, bitswarm and libtorrent alternating. Before each "
         "leecher starts, the bench waits until the machine has handed the memory freed by "
         "the previous run back to its host (bench/memory_state.py), so every leecher writes "
-        "into memory in the same state. Rate = payload bytes ÷ "
+        "into memory in the same state. `--direct-io` writes pieces with O_DIRECT, past the "
+        "page cache (an option, off by default; see P3 for what the page cache costs "
+        "here). Rate = payload bytes ÷ "
         "seconds from the leecher's start to its verified completion (process start-up "
         "included for both). Loopback, one seeder, 1 MiB pieces. The Transmission rows "
         "run in a network namespace, which Transmission needs (it refuses loopback peers), "

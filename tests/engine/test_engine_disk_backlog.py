@@ -40,11 +40,11 @@ def test_slow_disk_holds_sockets_and_bounds_the_backlog(
     monkeypatch.setattr(runtime_module, "RESUME_UNWRITTEN", 1 * MiB)
     slow_paths: set[str] = set()
 
-    def storage(root: Path | str, layout: Any) -> FileStorage:
+    def storage(root: Path | str, layout: Any, **options: Any) -> FileStorage:
         pwrite = _slow_pwrite if str(root).startswith(str(tmp_path / "leech")) else os.pwrite
         if pwrite is _slow_pwrite:
             slow_paths.add(str(root))
-        return FileStorage(root, layout, pwrite=pwrite)
+        return FileStorage(root, layout, pwrite=pwrite, **options)
 
     monkeypatch.setattr(runtime_module, "FileStorage", storage)
     seen: list[int] = []

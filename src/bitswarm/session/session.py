@@ -57,6 +57,7 @@ class SessionConfig:
     lsd: bool = False  # BEP 14 local service discovery (multicast on the local network)
     lsd_interface: str = "0.0.0.0"
     lsd_port: int = 6771
+    direct_io: bool = False  # write pieces with O_DIRECT (storage/filesystem.py)
 
 
 class Session:

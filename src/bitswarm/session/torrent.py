@@ -96,7 +96,9 @@ class TorrentRuntime:
         self.save_path = save_path
         self.resume_path = resume_path
         self.layout = build_layout(meta)
-        self.storage = FileStorage(save_path, self.layout)
+        self.storage = FileStorage(
+            save_path, self.layout, direct_io=session.config.direct_io
+        )
         self.disk = DiskWorker(self.storage)
         self.state = TorrentState.CHECKING
         self.error: str | None = None

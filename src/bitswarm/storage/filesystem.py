@@ -20,10 +20,20 @@ file's inode lock in the kernel while it copies into the page cache, so concurre
 writers gain nothing, and the kernel lets waiting writers spin on that lock instead of
 sleeping: with four disk threads writing one file, spinning took 11 % of a downloading
 leecher's CPU samples (perf, 1 GiB from libtorrent). A Python lock makes them sleep.
+
+`direct_io=True` writes through O_DIRECT (the "disable OS cache" write mode of libtorrent
+1.x and qBittorrent): whole 4 KiB-aligned runs go from one reused page-aligned buffer
+straight to the device, the page cache is neither filled nor left dirty, and the copy into
+it (the biggest kernel cost of a download: on a virtual machine that hands freed memory
+back to its host, 1.5-2 CPU s per GiB) is gone. The unaligned tail of a file is written
+normally. A file system that refuses O_DIRECT (EINVAL, EOPNOTSUPP) is written normally
+too. Reads always go through the page cache. Off by default, as in the clients above.
 """
 
 from __future__ import annotations
 
+import errno
+import mmap
 import os
 import stat
 import threading
@@ -38,6 +48,9 @@ from .layout import Layout
 __all__ = ["FileStorage", "check_components"]
 
 _SEPARATORS = frozenset({"/", "\\", "\0"})
+DIRECT_ALIGN = 4096  # O_DIRECT offsets, lengths and buffers: a multiple of the block size
+_MAX_DIRECT_FDS = 8
+_NO_DIRECT = frozenset({errno.EINVAL, errno.EOPNOTSUPP})
 
 
 def check_components(path: tuple[str, ...]) -> None:
@@ -80,6 +93,7 @@ class FileStorage:
         *,
         max_open_files: int = 64,
         pwrite: Callable[[int, memoryview, int], int] = os.pwrite,
+        direct_io: bool = False,
     ) -> None:
         if max_open_files < 1:
             raise LocalProtocolError("max_open_files must be at least 1")
@@ -92,6 +106,12 @@ class FileStorage:
         self._pwrite = pwrite
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
+        # direct writes (used under _write_lock only): O_DIRECT descriptors by file index,
+        # files that refused O_DIRECT, and the page-aligned buffer blocks are copied into
+        self._direct = direct_io and hasattr(os, "O_DIRECT")
+        self._direct_fds: OrderedDict[int, int] = OrderedDict()
+        self._no_direct: set[int] = set()
+        self._aligned: mmap.mmap | None = None
         self._handles: OrderedDict[int, _Handle] = OrderedDict()
         self._dirty: set[int] = set()
         self._closed = False
@@ -174,7 +194,7 @@ class FileStorage:
     def _pwrite_all(self, index: int, chunk: memoryview, offset: int) -> None:
         handle = self._acquire(index, write=True)
         try:
-            done = 0
+            done = self._direct_write(index, handle.fd, chunk, offset) if self._direct else 0
             while done < len(chunk):
                 wrote = self._pwrite(handle.fd, chunk[done:], offset + done)
                 if wrote <= 0:
@@ -186,6 +206,59 @@ class FileStorage:
             self._release(handle)
         with self._lock:
             self._dirty.add(index)
+
+    def _direct_write(self, index: int, fd: int, chunk: memoryview, offset: int) -> int:
+        """Write the aligned head of `chunk` with O_DIRECT; return how many bytes it took
+        (0 when the offset is unaligned or the file refuses O_DIRECT)."""
+        size = len(chunk) - len(chunk) % DIRECT_ALIGN
+        if offset % DIRECT_ALIGN or not size or index in self._no_direct:
+            return 0
+        direct_fd = self._direct_fd(index, fd)
+        if direct_fd is None:
+            return 0
+        if self._aligned is None or len(self._aligned) < size:
+            if self._aligned is not None:
+                self._aligned.close()
+            self._aligned = mmap.mmap(-1, size)  # anonymous maps are page-aligned
+        self._aligned[:size] = chunk[:size]
+        done = 0
+        with memoryview(self._aligned) as aligned:
+            while done < size:
+                try:
+                    wrote = self._pwrite(direct_fd, aligned[done:size], offset + done)
+                except OSError as exc:
+                    if exc.errno not in _NO_DIRECT:
+                        raise
+                    self._give_up_direct(index)
+                    return done
+                if wrote <= 0 or wrote % DIRECT_ALIGN:
+                    return done + max(wrote, 0)  # the rest goes through the page cache
+                done += wrote
+        return done
+
+    def _direct_fd(self, index: int, fd: int) -> int | None:
+        direct_fd = self._direct_fds.get(index)
+        if direct_fd is not None:
+            self._direct_fds.move_to_end(index)
+            return direct_fd
+        try:
+            # the same open file, reopened through /proc: no path lookup to race with
+            direct_fd = os.open(
+                f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_DIRECT | os.O_CLOEXEC
+            )
+        except OSError:
+            self._no_direct.add(index)
+            return None
+        self._direct_fds[index] = direct_fd
+        while len(self._direct_fds) > _MAX_DIRECT_FDS:
+            os.close(self._direct_fds.popitem(last=False)[1])
+        return direct_fd
+
+    def _give_up_direct(self, index: int) -> None:
+        self._no_direct.add(index)
+        direct_fd = self._direct_fds.pop(index, None)
+        if direct_fd is not None:
+            os.close(direct_fd)
 
     def create_files(self, preallocate: Preallocate = "sparse") -> None:
         if preallocate not in ("sparse", "none"):
@@ -241,6 +314,13 @@ class FileStorage:
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
+        with self._write_lock:
+            for direct_fd in self._direct_fds.values():
+                os.close(direct_fd)
+            self._direct_fds.clear()
+            if self._aligned is not None:
+                self._aligned.close()
+                self._aligned = None
         with self._lock:
             self._closed = True
             handles = list(self._handles.values())

@@ -30,7 +30,7 @@ from .base import HarnessError, Peer, PeerSpec, PeerStatus, Role
 from .process import JsonLineFeed, ManagedProcess
 from .torrent_files import load_torrent
 
-__all__ = ["BitswarmPeer"]
+__all__ = ["BitswarmDirectPeer", "BitswarmPeer"]
 
 _LEECH_DONE = frozenset({"complete", "completed", "finished", "done"})
 _SEED_READY = _LEECH_DONE | {"seeding", "ready"}
@@ -103,6 +103,7 @@ class BitswarmPeer(Peer):
     """The `bitswarm seed` / `bitswarm download` commands, one process per peer."""
 
     program = "bitswarm"
+    download_options: tuple[str, ...] = ()  # extra `bitswarm download` options
 
     def __init__(self, spec: PeerSpec) -> None:
         super().__init__(spec)
@@ -127,7 +128,7 @@ class BitswarmPeer(Peer):
             stay = ["--seed-time", "24h"] if spec.seed_after else ["--no-seed"]
             argv = [
                 *bitswarm_command(), "download", str(spec.torrent),
-                "-o", str(spec.data_dir), *stay, *common,
+                "-o", str(spec.data_dir), *stay, *self.download_options, *common,
             ]  # fmt: skip
         return self._spawn(argv, on_line=self._feed.feed)
 
@@ -151,3 +152,10 @@ class BitswarmPeer(Peer):
         if self.spec.role is Role.LEECH and self._require_process().poll() == 0:
             return PeerStatus(1.0, True, "exited 0: every piece verified")
         return PeerStatus(self._progress, False, detail)
+
+
+class BitswarmDirectPeer(BitswarmPeer):
+    """`bitswarm download --direct-io`: pieces written past the page cache (O_DIRECT)."""
+
+    program = "bitswarm-direct"
+    download_options = ("--direct-io",)
