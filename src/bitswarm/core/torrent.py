@@ -389,23 +389,23 @@ class TorrentCore:
         info.down.add(n, now)
         info.last_block_at = now
         info.queue.block_received()
-        block = Block(index, begin, n)
-        if index in self.have or index in self._verifying:
+        buf = self._buffers.get(index)  # a piece being assembled is neither had nor checked
+        if buf is None and (index in self.have or index in self._verifying):
             self.wasted += n
             self._request_more(key, info, now)
             return
-        complete, cancels = self.picker.block_received(key, block)
+        complete, cancels = self.picker.block_received(key, Block(index, begin, n))
         for other, cblock in cancels:
             oinfo = self.peers.get(other)
             if oinfo is not None and not oinfo.conn.closed:
                 oinfo.conn.send_cancel(cblock.piece, cblock.begin, cblock.length)
-        buf = self._buffers.get(index)
         if buf is None:
             buf = self._buffers[index] = self._new_buffer(self._piece_size(index))
             self._received[index] = 0
+            self._contributors.setdefault(index, set())
         buf[begin : begin + n] = data
         self._received[index] += n
-        self._contributors.setdefault(index, set()).add(key)
+        self._contributors[index].add(key)
         if complete:
             self._buffers.pop(index)
             self._received.pop(index)
@@ -440,8 +440,9 @@ class TorrentCore:
         if conn.closed or conn.peer_choking or not conn.am_interested:
             return
         depth = info.queue.depth
-        want = depth - len(conn.outstanding_requests)
-        if want <= 0 or (want < depth // 4 and conn.outstanding_requests):
+        outstanding = conn.outstanding_count
+        want = depth - outstanding
+        if want <= 0 or (want < depth // 4 and outstanding):
             return  # refill in batches, not one block per arriving block
         for block in self.picker.pick(key, want):
             conn.send_request(block.piece, block.begin, block.length)

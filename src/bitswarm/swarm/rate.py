@@ -29,7 +29,7 @@ __all__ = ["RateMeter", "TokenBucket", "consume_all"]
 class RateMeter:
     """Bytes per second over a sliding window; `total` counts every byte ever added."""
 
-    __slots__ = ("_buckets", "_last", "_size", "_start", "_window", "total")
+    __slots__ = ("_buckets", "_end", "_last", "_size", "_start", "_window", "total")
 
     def __init__(
         self, *, window: float = 5.0, buckets: int = 5, start: float | None = None
@@ -41,11 +41,17 @@ class RateMeter:
         self._buckets: deque[list[int]] = deque(maxlen=buckets)  # [bucket number, bytes]
         self._start = start  # when measuring began; None = at the first add
         self._last = start if start is not None else -math.inf
+        self._end = -math.inf  # when the newest bucket ends: adds before it go straight in
         self.total = 0
 
     def add(self, nbytes: int, now: float) -> None:
         if nbytes < 0:
             raise LocalProtocolError("cannot add a negative byte count")
+        if self._last <= now < self._end:  # the hot path: same bucket as the last add
+            self._last = now
+            self.total += nbytes
+            self._buckets[-1][1] += nbytes
+            return
         now = max(now, self._last)  # a clock that steps back is held still
         self._last = now
         if self._start is None:
@@ -56,6 +62,7 @@ class RateMeter:
             self._buckets[-1][1] += nbytes
         else:
             self._buckets.append([number, nbytes])
+        self._end = (number + 1) * self._size
 
     def rate(self, now: float) -> float:
         """Average bytes/s over the window ending at `now`."""

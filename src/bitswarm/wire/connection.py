@@ -134,6 +134,12 @@ class PeerConnection(MessageSender):
         return BlockSet(self._requests.ours)
 
     @property
+    def outstanding_count(self) -> int:
+        """How many of our requests await a piece (or reject): `len(outstanding_requests)`
+        without building the view, for the per-block hot path."""
+        return len(self._requests.ours)
+
+    @property
     def peer_requests(self) -> BlockSet:
         """The peer's requests awaiting `send_piece`, as (index, begin, length); a live view."""
         return BlockSet(self._requests.theirs)
