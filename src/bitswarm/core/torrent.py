@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..bitfield import Bitfield
-from ..swarm.choker import Choker, PeerStats
+from ..swarm.choker import Choker, PeerStats, SeedingAlgorithm
 from ..swarm.picker import Block, PiecePicker
 from ..swarm.rate import RateMeter
 from ..swarm.request_queue import RequestQueueSizer
@@ -54,15 +54,19 @@ BLOCK = 16 * 1024
 SNUB_SECONDS = 60.0
 POOL_BUFFERS = 8
 TICK_SECONDS = 1.0
+ENDGAME_BLOCKS = 1
 
 
 @dataclass(frozen=True, slots=True)
 class CoreConfig:
-    unchoke_slots: int = 4
+    """Swarm policy settings; the choker's are explained in `swarm/choker.py`."""
+
+    unchoke_slots: int = 4  # while leeching: tit-for-tat slots, the optimistic one included
+    seed_unchoke_slots: int = 8  # while seeding (libtorrent's default unchoke_slots_limit)
     rechoke_interval: float = 10.0
     ban_threshold: int = 2
     max_queue_depth: int = 500
-    seeding_algorithm: str = "fastest_upload"
+    seeding_algorithm: SeedingAlgorithm = "fastest_upload"
 
 
 @dataclass(slots=True)
@@ -75,6 +79,7 @@ class PeerInfo:
     up: RateMeter = field(default_factory=RateMeter)
     last_block_at: float = 0.0
     last_unchoked_at: float | None = None
+    handshaken: bool = False  # we saw its handshake and sent our bitfield: messages may flow
     joined_picker: bool = False
     failed_pieces: int = 0
     queue: RequestQueueSizer = field(default_factory=RequestQueueSizer)
@@ -108,7 +113,11 @@ class TorrentCore:
             num_pieces=num_pieces, piece_length=piece_length,
             total_length=total_length, rng=rng, have=have,
         )
-        self.choker = Choker(slots=self.config.unchoke_slots)
+        self.choker = Choker(
+            slots=self.config.unchoke_slots, seed_slots=self.config.seed_unchoke_slots,
+            rechoke_interval=self.config.rechoke_interval,
+            seeding_algorithm=self.config.seeding_algorithm,
+        )
         self.extensions = ExtensionHub(info_raw=info_raw, private=private,
                                        own_addresses=own_addresses)
         self.listen_port = listen_port
@@ -156,11 +165,16 @@ class TorrentCore:
             queue=RequestQueueSizer(maximum=self.config.max_queue_depth),
         )
 
-    def remove_peer(self, key: PeerKey) -> None:
+    def remove_peer(self, key: PeerKey, *, now: float | None = None) -> None:
+        """Forget a peer; with `now`, its upload slot (if it had one) is refilled at once."""
         info = self.peers.pop(key, None)
         self.extensions.remove_peer(key)
-        if info is not None and info.joined_picker:
+        if info is None:
+            return
+        if info.joined_picker:
             self.picker.peer_left(key)
+        if now is not None and not info.conn.am_choking:
+            self._refill(now)
 
     def handle_peer_event(self, key: PeerKey, event: ev.Event, *, now: float) -> None:
         info = self.peers.get(key)
@@ -172,6 +186,7 @@ class TorrentCore:
             return
         match event:
             case ev.HandshakeReceived():
+                info.handshaken = True
                 self._on_handshake(conn)
             case ev.BitfieldReceived(bitfield=bits):
                 self._join_picker(key, info, bits)
@@ -190,9 +205,11 @@ class TorrentCore:
                 if not conn.supports_fast:  # BEP 3: a choke discards pending requests;
                     self.picker.peer_choked(key)  # BEP 6: they stay until rejected
             case ev.Interested():
-                self._maybe_unchoke_now(key, info, now)
+                self._refill(now)
             case ev.NotInterested():
-                pass
+                if not conn.am_choking:  # it wants nothing: its slot goes to someone who does
+                    self._choke(info)
+                    self._refill(now)
             case ev.RequestReceived(index=index, begin=begin, length=length):
                 self._on_request(key, info, index, begin, length)
             case ev.RejectReceived(index=index, begin=begin, length=length):
@@ -209,7 +226,7 @@ class TorrentCore:
             case ev.AllowedFastReceived() | ev.SuggestReceived() | ev.CancelReceived():
                 pass  # cancels are tracked by the connection's peer_requests
             case ev.ConnectionClosed():
-                self.remove_peer(key)
+                self.remove_peer(key, now=now)
             case _:
                 pass
 
@@ -222,14 +239,15 @@ class TorrentCore:
             self.picker.piece_passed(piece)
             self._actions.append(PieceVerified(piece))
             for key, info in list(self.peers.items()):
-                if info.conn.closed:
-                    continue
+                if info.conn.closed or not info.handshaken:
+                    continue  # a peer still handshaking gets the piece in our bitfield
                 info.conn.send_have(piece)
                 self._update_interest(key, info)
             if not self._completed_reported and self.picker.is_complete():
                 self._completed_reported = True
                 self._actions.append(TorrentCompleted())
                 self._drop_seeds_if_seed()
+                self._refill(now)  # a seed has more slots
             return
         self.wasted += self._piece_size(piece)
         self.picker.piece_failed(piece)
@@ -242,7 +260,7 @@ class TorrentCore:
                 self._actions.append(
                     BanPeer(key, f"sent data for {sender.failed_pieces} pieces that failed")
                 )
-                self.remove_peer(key)
+                self.remove_peer(key, now=now)
         for key, info in list(self.peers.items()):
             self._request_more(key, info, now)
 
@@ -324,17 +342,22 @@ class TorrentCore:
             if info.conn.peer_has.all():
                 self._actions.append(DisconnectPeer(key, "both sides are seeds"))
 
-    def _maybe_unchoke_now(self, key: PeerKey, info: PeerInfo, now: float) -> None:
-        """Unchoke at once while slots are free, rather than waiting for the next rechoke."""
-        if not info.conn.am_choking:
-            return
-        unchoked = sum(1 for p in self.peers.values() if not p.conn.am_choking)
-        if unchoked < self.config.unchoke_slots + 1:
+    def _refill(self, now: float) -> None:
+        """Unchoke at once into free slots, rather than waiting for the next rechoke."""
+        seeding = self.is_seed
+        slots = self.choker.slots_for(seeding=seeding)
+        busy = sum(
+            1 for p in self.peers.values() if p.conn.peer_interested and not p.conn.am_choking
+        )
+        if busy >= slots:
+            return  # the common case, without building every peer's statistics
+        for key in self.choker.refill(self._stats(now), seeding=seeding, now=now):
+            info = self.peers[key]
             info.conn.send_unchoke()
             info.last_unchoked_at = now
 
-    def _rechoke(self, now: float) -> None:
-        stats = [
+    def _stats(self, now: float) -> list[PeerStats]:
+        return [
             PeerStats(
                 key=key,
                 interested=info.conn.peer_interested,
@@ -351,7 +374,11 @@ class TorrentCore:
             for key, info in self.peers.items()
             if not info.conn.closed
         ]
-        decision = self.choker.rechoke(stats, seeding=self.is_seed, now=now, rng=self.rng)
+
+    def _rechoke(self, now: float) -> None:
+        decision = self.choker.rechoke(
+            self._stats(now), seeding=self.is_seed, now=now, rng=self.rng
+        )
         for key, info in self.peers.items():
             if info.conn.closed:
                 continue
@@ -443,5 +470,9 @@ class TorrentCore:
         want = depth - len(conn.outstanding_requests)
         if want <= 0 or (want < depth // 4 and conn.outstanding_requests):
             return  # refill in batches, not one block per arriving block
+        if self.picker.endgame:
+            if conn.outstanding_requests:
+                return
+            want = min(want, ENDGAME_BLOCKS)
         for block in self.picker.pick(key, want):
             conn.send_request(block.piece, block.begin, block.length)
