@@ -12,7 +12,7 @@ N = 40
 
 def test_peers_get_disjoint_pieces_they_lack() -> None:
     spread = PieceSpread(N, random.Random(1))
-    has_a = Bitfield.from_indices(N, range(0, 10))
+    has_a = Bitfield.from_indices(N, range(10))
     a = spread.top_up("a", has_a, 5)
     b = spread.top_up("b", Bitfield(N), 5)
     assert len(a) == len(b) == 5
