@@ -60,18 +60,14 @@ def _starved_note(
 ) -> str:
     counts = [_starved(r.value) for r in ours]
     config = CoreConfig()
-    outside = max(0, leechers - config.unchoke_slots - 1)
-    exact = sum(count == outside for count in counts)
     return (
         f"Starved leechers (below {STARVED}× the fastest) of the bitswarm seeder, per run: "
         f"{', '.join(str(c) for c in counts)} of {leechers}; of the libtorrent seeder: "
-        f"{', '.join(str(_starved(r.value)) for r in theirs)}. bitswarm's seeder keeps at "
-        f"most `CoreConfig.unchoke_slots` = {config.unchoke_slots} peers unchoked at each "
-        f"rechoke (every {config.rechoke_interval:.0f} s, one of them the optimistic unchoke, "
-        f"`bitswarm/swarm/choker.py`) and unchokes newcomers at once only while fewer than "
-        f"{config.unchoke_slots + 1} are (`TorrentCore._maybe_unchoke_now`); that leaves "
-        f"{outside} of {leechers} simultaneous leechers choked until a slot frees, and "
-        f"{exact} of {len(counts)} runs had exactly that many starved."
+        f"{', '.join(str(_starved(r.value)) for r in theirs)}. A bitswarm seed unchokes up to "
+        f"`CoreConfig.seed_unchoke_slots` = {config.seed_unchoke_slots} interested peers (one "
+        f"of them the optimistic unchoke, `bitswarm/swarm/choker.py`) and refills a slot as "
+        f"soon as it frees (`TorrentCore._refill`), not at the next rechoke (every "
+        f"{config.rechoke_interval:.0f} s)."
     )
 
 

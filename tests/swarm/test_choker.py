@@ -216,3 +216,61 @@ def test_round_robin_keeps_a_peer_for_its_turn() -> None:
     choker = Choker(slots=4, seeding_algorithm="round_robin", round_robin_turn=30.0)
     decision = choker.rechoke(peers, seeding=True, now=now, rng=random.Random(0))
     assert decision.unchoke - {decision.optimistic} == {"mid-turn", "never", "waited-long"}
+
+
+# ------------------------------------------------------------------------ slots and refill
+
+
+def test_seeding_has_its_own_slot_count() -> None:
+    peers = [stats(f"p{i}", up=100.0 * i) for i in range(10)]
+    choker = Choker(slots=4, seed_slots=8)
+    assert choker.slots_for(seeding=True) == 8 and choker.slots_for(seeding=False) == 4
+    seeding = choker.rechoke(peers, seeding=True, now=0.0, rng=random.Random(0))
+    assert len(seeding.unchoke) == 8
+    leeching = Choker(slots=4, seed_slots=8).rechoke(
+        peers, seeding=False, now=0.0, rng=random.Random(0)
+    )
+    assert len(leeching.unchoke) == 4
+    with pytest.raises(LocalProtocolError):
+        Choker(seed_slots=0)
+
+
+def test_refill_fills_free_slots_and_chokes_nobody() -> None:
+    # 2 unchoked and interested, 1 unchoked but bored (holds no slot), 3 waiting
+    peers = [
+        stats("busy1", down=10, is_choked=False),
+        stats("busy2", down=20, is_choked=False),
+        stats("bored", interested=False, is_choked=False),
+        stats("slow", down=1),
+        stats("fast", down=500),
+        stats("snubber", down=9000, snubbed=True),
+    ]
+    choker = Choker(slots=4)
+    assert choker.refill(peers, seeding=False, now=0.0) == {"fast", "slow"}
+    full = [dataclasses.replace(p, is_choked=False) if p.key == "fast" else p for p in peers]
+    full.append(stats("other", is_choked=False))
+    assert choker.refill(full, seeding=False, now=0.0) == frozenset()
+
+
+def test_refill_prefers_the_peer_that_waited_longest_on_ties() -> None:
+    peers = [
+        stats("recent", last_unchoked_at=90.0),
+        stats("long-ago", last_unchoked_at=10.0),
+        stats("never", connected_at=50.0),
+    ]
+    got = Choker(slots=1, seed_slots=2).refill(peers, seeding=True, now=100.0)
+    assert got == {"long-ago", "never"}
+
+
+def test_eight_interested_leechers_of_a_seed_are_all_served_at_once() -> None:
+    """The P2 situation: 8 leechers want data from one seed; none may wait for a rechoke."""
+    choker = Choker(slots=4, seed_slots=8)
+    peers: list[PeerStats] = []
+    for i in range(8):  # they arrive one by one; each arrival triggers a refill
+        peers.append(stats(f"l{i}", connected_at=float(i)))
+        for key in choker.refill(peers, seeding=True, now=float(i)):
+            peers = [dataclasses.replace(p, is_choked=False) if p.key == key else p
+                     for p in peers]  # fmt: skip
+    assert all(not p.is_choked for p in peers)
+    decision = choker.rechoke(peers, seeding=True, now=10.0, rng=random.Random(0))
+    assert decision.unchoke == {p.key for p in peers}

@@ -521,3 +521,14 @@ def test_pick_is_fast_with_100k_pieces_and_200_peers() -> None:
     per_have = (time.perf_counter() - start) / 1000
     print(f"have: {per_have * 1e6:.1f} µs per peer_has")
     assert per_have < 0.0005
+
+
+def test_suggested_pieces_come_before_rarest_first() -> None:
+    p = picker_from_strings("1111")
+    p.peer_has_all("seed")
+    p.peer_joined("other", Bitfield.from_indices(4, [0]))  # piece 0 is now the most common
+    blocks = p.pick("seed", 4, suggested=[0])
+    assert pieces_of(blocks) == [0]
+    # a suggestion that is taken already, or that the peer lacks, is skipped
+    p.peer_joined("half", Bitfield.from_indices(4, [1, 2]))
+    assert pieces_of(p.pick("half", 4, suggested=[0, 3, 2])) == [2]

@@ -16,6 +16,14 @@ Rules:
   is charged, and a peer charged with `ban_threshold` failed pieces is banned (smart ban).
 * We only send a block for a request the peer still wants (not cancelled, not choked away).
 * Requests are pipelined to a depth sized from each peer's measured rate (`request_queue`).
+  End-game is strict (libtorrent's `strict_end_game_mode`): a peer gets a duplicate request
+  only when nothing else is in flight to it, one block at a time; requesting a full queue
+  of duplicates from every peer wasted ~5% of each leecher's download in the swarm lab.
+* Seeding, a request for a piece another peer is fetching from us is rejected (BEP 6) when
+  the requester has shown it gets pieces elsewhere (it announced one we never sent it): it
+  can take that piece from the other peer once announced (`_another_fetches`).
+* A seed suggests (BEP 6) a different set of not-yet-sent pieces to each peer it unchokes,
+  until every piece left it once (`PieceSpread`); a peer's suggestions steer our picker.
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..bitfield import Bitfield
-from ..swarm.choker import Choker, PeerStats
-from ..swarm.picker import Block, PiecePicker
+from ..swarm.choker import Choker, PeerStats, SeedingAlgorithm
+from ..swarm.picker import Block, PiecePicker, PieceState
+from ..swarm.piece_spread import MAX_AHEAD, PieceSpread
 from ..swarm.rate import RateMeter
 from ..swarm.request_queue import RequestQueueSizer
 from ..wire import events as ev
@@ -54,15 +63,19 @@ BLOCK = 16 * 1024
 SNUB_SECONDS = 60.0
 POOL_BUFFERS = 8
 TICK_SECONDS = 1.0
+ENDGAME_BLOCKS = 1
 
 
 @dataclass(frozen=True, slots=True)
 class CoreConfig:
-    unchoke_slots: int = 4
+    """Swarm policy settings; the choker's are explained in `swarm/choker.py`."""
+
+    unchoke_slots: int = 4  # while leeching: tit-for-tat slots, the optimistic one included
+    seed_unchoke_slots: int = 8  # while seeding (libtorrent's default unchoke_slots_limit)
     rechoke_interval: float = 10.0
     ban_threshold: int = 2
     max_queue_depth: int = 500
-    seeding_algorithm: str = "fastest_upload"
+    seeding_algorithm: SeedingAlgorithm = "fastest_upload"
 
 
 @dataclass(slots=True)
@@ -75,9 +88,13 @@ class PeerInfo:
     up: RateMeter = field(default_factory=RateMeter)
     last_block_at: float = 0.0
     last_unchoked_at: float | None = None
+    handshaken: bool = False  # we saw its handshake and sent our bitfield: messages may flow
     joined_picker: bool = False
     failed_pieces: int = 0
     queue: RequestQueueSizer = field(default_factory=RequestQueueSizer)
+    suggested: list[int] = field(default_factory=list)  # its BEP 6 suggestions, newest last
+    fetching: set[int] = field(default_factory=set)  # seeding: pieces it asked us for, not had
+    trades: bool = False  # it announced a piece it did not get from us: it has other sources
 
 
 class TorrentCore:
@@ -108,7 +125,11 @@ class TorrentCore:
             num_pieces=num_pieces, piece_length=piece_length,
             total_length=total_length, rng=rng, have=have,
         )
-        self.choker = Choker(slots=self.config.unchoke_slots)
+        self.choker = Choker(
+            slots=self.config.unchoke_slots, seed_slots=self.config.seed_unchoke_slots,
+            rechoke_interval=self.config.rechoke_interval,
+            seeding_algorithm=self.config.seeding_algorithm,
+        )
         self.extensions = ExtensionHub(info_raw=info_raw, private=private,
                                        own_addresses=own_addresses)
         self.listen_port = listen_port
@@ -127,6 +148,10 @@ class TorrentCore:
         self._next_rechoke = now + self.config.rechoke_interval
         self._next_tick = now + TICK_SECONDS
         self._completed_reported = self.picker.is_complete()
+        self.spread: PieceSpread | None = None
+        self._fetcher: dict[int, PeerKey] = {}  # seeding: the peer fetching a piece from us
+        if self.is_seed:
+            self.spread = PieceSpread(num_pieces, rng)
 
     # ------------------------------------------------------------------ public surface
     @property
@@ -156,11 +181,19 @@ class TorrentCore:
             queue=RequestQueueSizer(maximum=self.config.max_queue_depth),
         )
 
-    def remove_peer(self, key: PeerKey) -> None:
+    def remove_peer(self, key: PeerKey, *, now: float | None = None) -> None:
+        """Forget a peer; with `now`, its upload slot (if it had one) is refilled at once."""
         info = self.peers.pop(key, None)
         self.extensions.remove_peer(key)
-        if info is not None and info.joined_picker:
+        if info is None:
+            return
+        if info.joined_picker:
             self.picker.peer_left(key)
+        if self.spread is not None:
+            self.spread.release(key)
+        self._forget_fetching(key, info)
+        if now is not None and not info.conn.am_choking:
+            self._refill(now)
 
     def handle_peer_event(self, key: PeerKey, event: ev.Event, *, now: float) -> None:
         info = self.peers.get(key)
@@ -172,9 +205,15 @@ class TorrentCore:
             return
         match event:
             case ev.HandshakeReceived():
+                info.handshaken = True
                 self._on_handshake(conn)
             case ev.BitfieldReceived(bitfield=bits):
                 self._join_picker(key, info, bits)
+                if self.is_seed and not bits.none():
+                    info.trades = True  # it got those pieces elsewhere
+                if self.spread is not None:
+                    for index in bits:
+                        self.spread.piece_out(index)
             case ev.HaveAllReceived():
                 self._join_picker(key, info, Bitfield(self.num_pieces, full=True))
             case ev.HaveNoneReceived():
@@ -184,15 +223,25 @@ class TorrentCore:
                     self._join_picker(key, info, Bitfield(self.num_pieces))
                 self.picker.peer_has(key, index)
                 self._update_interest(key, info)
+                if self.spread is not None:
+                    self.spread.piece_out(index)  # it got the piece: it is in the swarm
+                if index in info.fetching:
+                    info.fetching.discard(index)
+                    if self._fetcher.get(index) == key:
+                        del self._fetcher[index]
+                else:
+                    info.trades = True
             case ev.Unchoked():
                 self._request_more(key, info, now)
             case ev.Choked():
                 if not conn.supports_fast:  # BEP 3: a choke discards pending requests;
                     self.picker.peer_choked(key)  # BEP 6: they stay until rejected
             case ev.Interested():
-                self._maybe_unchoke_now(key, info, now)
+                self._refill(now)
             case ev.NotInterested():
-                pass
+                if not conn.am_choking:  # it wants nothing: its slot goes to someone who does
+                    self._choke(key, info)
+                    self._refill(now)
             case ev.RequestReceived(index=index, begin=begin, length=length):
                 self._on_request(key, info, index, begin, length)
             case ev.RejectReceived(index=index, begin=begin, length=length):
@@ -206,10 +255,14 @@ class TorrentCore:
                 if reason is not None:
                     self._actions.append(DisconnectPeer(key, reason))
                 self._report_learned()
-            case ev.AllowedFastReceived() | ev.SuggestReceived() | ev.CancelReceived():
+            case ev.SuggestReceived(index=index):
+                if 0 <= index < self.num_pieces and index not in self.have:
+                    info.suggested.append(index)
+                    del info.suggested[:-MAX_AHEAD]
+            case ev.AllowedFastReceived() | ev.CancelReceived():
                 pass  # cancels are tracked by the connection's peer_requests
             case ev.ConnectionClosed():
-                self.remove_peer(key)
+                self.remove_peer(key, now=now)
             case _:
                 pass
 
@@ -222,14 +275,17 @@ class TorrentCore:
             self.picker.piece_passed(piece)
             self._actions.append(PieceVerified(piece))
             for key, info in list(self.peers.items()):
-                if info.conn.closed:
-                    continue
+                if info.conn.closed or not info.handshaken:
+                    continue  # a peer still handshaking gets the piece in our bitfield
                 info.conn.send_have(piece)
                 self._update_interest(key, info)
             if not self._completed_reported and self.picker.is_complete():
                 self._completed_reported = True
                 self._actions.append(TorrentCompleted())
                 self._drop_seeds_if_seed()
+                if self.is_seed:
+                    self.spread = PieceSpread(self.num_pieces, self.rng)
+                self._refill(now)  # a seed has more slots
             return
         self.wasted += self._piece_size(piece)
         self.picker.piece_failed(piece)
@@ -242,7 +298,7 @@ class TorrentCore:
                 self._actions.append(
                     BanPeer(key, f"sent data for {sender.failed_pieces} pieces that failed")
                 )
-                self.remove_peer(key)
+                self.remove_peer(key, now=now)
         for key, info in list(self.peers.items()):
             self._request_more(key, info, now)
 
@@ -324,17 +380,38 @@ class TorrentCore:
             if info.conn.peer_has.all():
                 self._actions.append(DisconnectPeer(key, "both sides are seeds"))
 
-    def _maybe_unchoke_now(self, key: PeerKey, info: PeerInfo, now: float) -> None:
-        """Unchoke at once while slots are free, rather than waiting for the next rechoke."""
-        if not info.conn.am_choking:
-            return
-        unchoked = sum(1 for p in self.peers.values() if not p.conn.am_choking)
-        if unchoked < self.config.unchoke_slots + 1:
-            info.conn.send_unchoke()
-            info.last_unchoked_at = now
+    def _refill(self, now: float) -> None:
+        """Unchoke at once into free slots, rather than waiting for the next rechoke."""
+        seeding = self.is_seed
+        slots = self.choker.slots_for(seeding=seeding)
+        busy = sum(
+            1 for p in self.peers.values() if p.conn.peer_interested and not p.conn.am_choking
+        )
+        if busy >= slots:
+            return  # the common case, without building every peer's statistics
+        for key in self.choker.refill(self._stats(now), seeding=seeding, now=now):
+            self._unchoke(key, self.peers[key], now)
 
-    def _rechoke(self, now: float) -> None:
-        stats = [
+    def _unchoke(self, key: PeerKey, info: PeerInfo, now: float) -> None:
+        self._suggest(key, info)  # before the unchoke, so that its first requests follow them
+        info.conn.send_unchoke()
+        info.last_unchoked_at = now
+
+    def _suggest(self, key: PeerKey, info: PeerInfo) -> None:
+        """Top up the pieces reserved for this peer (see `PieceSpread`) and suggest them:
+        two pieces beyond what its queued requests to us cover."""
+        spread = self.spread
+        conn = info.conn
+        if spread is None or not conn.supports_fast:
+            return
+        ahead = 2 + -(-len(conn.peer_requests) * BLOCK // self.piece_length)
+        for piece in spread.top_up(key, conn.peer_has, ahead):
+            conn.send_suggest(piece)
+        if spread.done:
+            self.spread = None
+
+    def _stats(self, now: float) -> list[PeerStats]:
+        return [
             PeerStats(
                 key=key,
                 interested=info.conn.peer_interested,
@@ -351,18 +428,24 @@ class TorrentCore:
             for key, info in self.peers.items()
             if not info.conn.closed
         ]
-        decision = self.choker.rechoke(stats, seeding=self.is_seed, now=now, rng=self.rng)
+
+    def _rechoke(self, now: float) -> None:
+        decision = self.choker.rechoke(
+            self._stats(now), seeding=self.is_seed, now=now, rng=self.rng
+        )
         for key, info in self.peers.items():
             if info.conn.closed:
                 continue
             if key in decision.unchoke:
                 if info.conn.am_choking:
-                    info.conn.send_unchoke()
-                    info.last_unchoked_at = now
+                    self._unchoke(key, info, now)
             elif not info.conn.am_choking:
-                self._choke(info)
+                self._choke(key, info)
 
-    def _choke(self, info: PeerInfo) -> None:
+    def _choke(self, key: PeerKey, info: PeerInfo) -> None:
+        if self.spread is not None:
+            self.spread.release(key)
+        self._forget_fetching(key, info)
         conn = info.conn
         pending = list(conn.peer_requests)
         conn.send_choke()
@@ -378,7 +461,35 @@ class TorrentCore:
             if conn.supports_fast:
                 conn.send_reject(index, begin, length)
             return
+        if self.is_seed and self._another_fetches(key, info, index):
+            conn.send_reject(index, begin, length)
+            return
         self._actions.append(ReadBlock(key, index, begin, length))
+        if self.spread is not None:
+            self.spread.piece_out(index)
+            self._suggest(key, info)
+
+    def _another_fetches(self, key: PeerKey, info: PeerInfo, index: int) -> bool:
+        """Seeding: should this request wait because another peer is fetching the piece
+        from us? Only for a peer that can be told so (BEP 6 reject) and that has shown it
+        gets pieces from others: it can take this one from that peer once announced, and
+        until then our upload is better spent on pieces nobody has. Without those signs
+        (e.g. leechers connected to us alone) every request is served."""
+        holder = self._fetcher.get(index)
+        if holder is None:
+            self._fetcher[index] = key
+            info.fetching.add(index)
+            return False
+        if holder == key:
+            return False
+        return info.trades and info.conn.supports_fast
+
+    def _forget_fetching(self, key: PeerKey, info: PeerInfo) -> None:
+        """The peer stops fetching from us (choked, gone): others may ask for its pieces."""
+        for index in info.fetching:
+            if self._fetcher.get(index) == key:
+                del self._fetcher[index]
+        info.fetching.clear()
 
     def _on_block(
         self, key: PeerKey, info: PeerInfo, index: int, begin: int, data: bytes, now: float
@@ -444,5 +555,13 @@ class TorrentCore:
         want = depth - outstanding
         if want <= 0 or (want < depth // 4 and outstanding):
             return  # refill in batches, not one block per arriving block
-        for block in self.picker.pick(key, want):
+        if self.picker.endgame:
+            if conn.outstanding_requests:
+                return
+            want = min(want, ENDGAME_BLOCKS)
+        suggested = info.suggested
+        for block in self.picker.pick(key, want, suggested=suggested):
             conn.send_request(block.piece, block.begin, block.length)
+        if suggested:
+            state = self.picker.piece_state
+            info.suggested = [p for p in suggested if state(p) is PieceState.FREE]

@@ -238,7 +238,7 @@ class TorrentRuntime:
         if uploads is not None and uploads.task is not None:
             uploads.task.cancel()
         if self.core is not None:
-            self.core.remove_peer(proto)
+            self.core.remove_peer(proto, now=self._now())
             self._process()
         log.debug("peer %s:%d gone: %s", *proto.address, reason)
 

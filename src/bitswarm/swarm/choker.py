@@ -24,6 +24,18 @@ Rules:
   peers without a regular slot; newly connected peers (< 60 s) are three times as likely to
   be chosen (BEP 3: "new connections are three times as likely to start as the current
   optimistic unchoke").
+* Seeding has its own slot count, `seed_slots` (the core's default is 8, libtorrent's
+  default `unchoke_slots_limit`; Transmission unchokes 14 per torrent). A seed owes no
+  tit-for-tat, and when more leechers want data than it has slots, the ones left out sit
+  idle for a whole rechoke interval: with 8 leechers and 4 slots a loopback seed starved 3
+  of them, and in a shaped swarm the seed's fresh pieces went to the same few peers.
+* A freed slot is refilled at once (`refill`), as libtorrent's `trigger_unchoke` does, not
+  at the next rechoke: when an unchoked peer loses interest (it finished, or has what we
+  have), disconnects, or a choked peer becomes interested while a slot is free. Only
+  interested unchoked peers occupy a slot. The refill takes the peer the next rechoke would
+  rank first (the fastest uploader to us; seeding: the seeding order), ties broken in
+  favour of the peer that waited longest for an unchoke (libtorrent's optimistic order);
+  it never chokes anyone, so it cannot fibrillate.
 """
 
 from __future__ import annotations
@@ -93,12 +105,14 @@ class Choker:
         optimistic_interval: float = 30.0,
         seeding_algorithm: SeedingAlgorithm = "fastest_upload",
         round_robin_turn: float = 30.0,
+        seed_slots: int | None = None,
     ) -> None:
-        if slots < 1:
+        if slots < 1 or (seed_slots is not None and seed_slots < 1):
             raise LocalProtocolError("the choker needs at least one unchoke slot")
         if seeding_algorithm not in _ALGORITHMS:
             raise LocalProtocolError(f"unknown seeding algorithm {seeding_algorithm!r}")
         self.slots = slots
+        self.seed_slots = slots if seed_slots is None else seed_slots
         self.rechoke_interval = rechoke_interval
         self.optimistic_interval = optimistic_interval
         self.seeding_algorithm: SeedingAlgorithm = seeding_algorithm
@@ -111,11 +125,16 @@ class Choker:
         """The current optimistic unchoke, as of the last `rechoke`."""
         return self._optimistic
 
+    def slots_for(self, *, seeding: bool) -> int:
+        """How many interested peers may be unchoked at once."""
+        return self.seed_slots if seeding else self.slots
+
     def rechoke(
         self, peers: Sequence[PeerStats], *, seeding: bool, now: float, rng: Random
     ) -> ChokeDecision:
         interested = [p for p in peers if p.interested]
-        regular_slots = self.slots - 1 if self.slots > 1 else 1
+        slots = self.slots_for(seeding=seeding)
+        regular_slots = slots - 1 if slots > 1 else 1
         if seeding:
             ranked = sorted(interested, key=self._seed_key(now))
         else:
@@ -125,13 +144,37 @@ class Choker:
             )
         regular = {p.key for p in ranked[:regular_slots]}
         optimistic = None
-        if self.slots > 1:
+        if slots > 1:
             others = [p for p in interested if p.key not in regular]
             optimistic = self._rotate(others, now, rng)
         else:
             self._optimistic = None
         unchoke = regular if optimistic is None else regular | {optimistic}
         return ChokeDecision(frozenset(unchoke), optimistic)
+
+    def refill(
+        self, peers: Sequence[PeerStats], *, seeding: bool, now: float
+    ) -> frozenset[PeerKey]:
+        """Choked interested peers to unchoke now, one per free slot; chokes nobody.
+
+        Called between rechokes when a slot may have freed (see the module docstring). A
+        peer that is snubbing us while we leech gets no refilled slot.
+        """
+        free = self.slots_for(seeding=seeding) - sum(
+            1 for p in peers if p.interested and not p.is_choked
+        )
+        if free <= 0:
+            return frozenset()
+        waiting = [p for p in peers if p.interested and p.is_choked]
+        if seeding:
+            key = self._seed_key(now)
+            ranked = sorted(waiting, key=lambda p: (*key(p), _waited_since(p)))
+        else:
+            ranked = sorted(
+                (p for p in waiting if not p.snubbed),
+                key=lambda p: (-p.download_rate, _waited_since(p), -p.downloaded_total),
+            )
+        return frozenset(p.key for p in ranked[:free])
 
     def _seed_key(self, now: float) -> _SortKey:
         match self.seeding_algorithm:
@@ -172,6 +215,11 @@ class Choker:
         self._optimistic = chosen.key
         self._optimistic_since = now
         return chosen.key
+
+
+def _waited_since(p: PeerStats) -> float:
+    """When the peer's wait for an unchoke began: its last unchoke, or its connection."""
+    return p.last_unchoked_at if p.last_unchoked_at is not None else p.connected_at
 
 
 def _round_robin_key(p: PeerStats, now: float, turn: float) -> tuple[float, ...]:

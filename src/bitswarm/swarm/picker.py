@@ -4,7 +4,9 @@ A pure data structure (L1), modelled on libtorrent's piece_picker: it tracks how
 have each piece, piece priorities (0 = skip, 1..7, default 4), what we have, and the state of
 every 16 KiB block of the pieces being downloaded. It never holds a connection; peers are
 opaque hashable keys. `pick(peer, n)` chooses, in order: blocks of pieces this peer started
-(a whole piece from one peer, so a bad piece has one suspect), partial pieces nobody owns,
+(a whole piece from one peer, so a bad piece has one suspect), new pieces the peer suggested
+(BEP 6 `suggest piece`, as libtorrent picks them first: a seed uses it to hand different
+pieces to different peers, see `piece_spread`), partial pieces nobody owns,
 new pieces (random first, then rarest first, or in index order when sequential), blocks of
 other peers' pieces, and in end-game duplicates of blocks already requested elsewhere.
 
@@ -467,11 +469,17 @@ class PiecePicker:
         return True
 
     def pick(
-        self, peer: PeerKey, count: int, *, allowed: Collection[int] | None = None
+        self,
+        peer: PeerKey,
+        count: int,
+        *,
+        allowed: Collection[int] | None = None,
+        suggested: Sequence[int] = (),
     ) -> list[Block]:
         """Up to `count` blocks to request from `peer` now; they are marked requested by it.
 
-        `allowed` restricts the pieces (a BEP 6 allowed-fast set while the peer chokes us).
+        `allowed` restricts the pieces (a BEP 6 allowed-fast set while the peer chokes us);
+        `suggested` are pieces the peer suggested, taken (if still free) before other new ones.
         """
         ps = self._peers.get(peer)
         out: list[Block] = []
@@ -479,6 +487,18 @@ class PiecePicker:
             return out
         for piece in sorted(ps.owned):
             if allowed is None or piece in allowed:
+                self._take_free(peer, ps, piece, count, out)
+        for piece in suggested:
+            if len(out) >= count:
+                break
+            if (
+                0 <= piece < self.num_pieces
+                and self._state[piece] == PieceState.FREE
+                and self._prio[piece]
+                and ps.has(piece)
+                and (allowed is None or piece in allowed)
+            ):
+                self._start(piece, peer)
                 self._take_free(peer, ps, piece, count, out)
         if len(out) < count and self._orphans:
             for piece in self._ordered(self._orphans, ps, allowed):
