@@ -1,8 +1,8 @@
 """Session: many torrents in one process behind one listening port (L3).
 
 The session owns the listening sockets (IPv4 and IPv6 where asked), our peer id (BEP 20),
-the global connection limit, and the registry that routes an accepted connection to its
-torrent by info-hash.
+the global connection limit, the registry that routes an accepted connection to its
+torrent by info-hash, and the disk thread pool that every torrent's `DiskWorker` shares.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..aio.dht import DhtService
+from ..aio.disk_pool import DiskPool
 from ..aio.lsd import LsdService
 from ..aio.peer import PeerOwner, PeerProtocol
 from ..dht.config import DhtConfig
@@ -75,6 +76,7 @@ class Session:
         self._servers: list[asyncio.Server] = []
         self.upload_bucket = rate_bucket(self.config.upload_limit)
         self.download_bucket = rate_bucket(self.config.download_limit)
+        self.disk_pool = DiskPool()  # threads start on demand; shut down in `close`
         self._own_hosts: set[str] = {"127.0.0.1", "::1", "0.0.0.0", "::"} | local_addresses()
 
     async def __aenter__(self) -> Session:
@@ -136,6 +138,7 @@ class Session:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
         self._servers.clear()
+        self.disk_pool.shutdown()  # every torrent's DiskWorker is closed by now
 
     async def add(
         self,

@@ -97,7 +97,7 @@ class TorrentRuntime:
         self.resume_path = resume_path
         self.layout = build_layout(meta)
         self.storage = FileStorage(save_path, self.layout)
-        self.disk = DiskWorker(self.storage)
+        self.disk = DiskWorker(self.storage, pool=session.disk_pool)
         self.state = TorrentState.CHECKING
         self.error: str | None = None
         self.core: TorrentCore | None = None
