@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from bitswarm.aio.disk import DiskWorker
+from bitswarm.aio.disk import CheckStopped, DiskWorker
 from bitswarm.aio.disk_pool import DiskPool
 from bitswarm.errors import LocalProtocolError
 from bitswarm.session import TorrentState
-from bitswarm.storage import DiskFullError, FileSpec, Layout, MemoryStorage
+from bitswarm.storage import DiskFullError, FileSpec, FileStorage, Layout, MemoryStorage
 
 from .helpers import make_multifile, make_torrent, start_session
 
@@ -96,3 +97,41 @@ def test_workers_on_one_pool_keep_their_own_backlog_and_errors() -> None:
             DiskWorker(MemoryStorage(layout), pool=pool, threads=2)
 
     asyncio.run(main())
+
+
+def test_removing_a_torrent_mid_check_stops_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = make_multifile(tmp_path / "t", [400 * 16 * 1024])
+    meta = make_torrent(content, piece_length=16 * 1024, version="v1")
+    reads = 0
+    real = FileStorage.readinto
+
+    def slow_readinto(self: FileStorage, piece: int, begin: int, target: memoryview) -> None:
+        nonlocal reads
+        reads += 1
+        time.sleep(0.005)  # a slow disk: 400 pieces would take a second per thread
+        real(self, piece, begin, target)
+
+    monkeypatch.setattr(FileStorage, "readinto", slow_readinto)
+
+    async def run() -> None:
+        session = await start_session()
+        try:
+            adding = asyncio.create_task(session.add(meta, content.parent))
+            async with asyncio.timeout(5):
+                while not reads:  # noqa: ASYNC110 - polling a counter the threads bump
+                    await asyncio.sleep(0.005)
+            rt = session.torrents[meta.info.info_hashes.wire]
+            assert rt.state is TorrentState.CHECKING
+            async with asyncio.timeout(1):
+                await session.remove(rt)
+                with pytest.raises(CheckStopped):
+                    await adding
+            assert rt.state is TorrentState.STOPPED
+            assert meta.info.info_hashes.wire not in session.torrents
+        finally:
+            await session.close()
+
+    asyncio.run(run())
+    assert reads < 100  # far from the 400 pieces: the check stopped
