@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bitswarm.aio.peer import READ_BUFFER
+from bitswarm.aio.disk_pool import IO_THREADS, MAX_THREADS, usable_cores
+from bitswarm.aio.peer import READ_BUFFER, READ_BUFFER_START
 from bitswarm.session import SessionConfig
 from perf_load import process_cpu_seconds
 from perf_profile import profile_table
@@ -291,14 +292,15 @@ def p6_report(result: ScaleResult, command: str) -> TargetReport:
         "host's utime + stime (all threads) over each window, after a settling pause; "
         "connections were counted on both sides before and after."
     )
+    pool_threads = min(MAX_THREADS, usable_cores() + IO_THREADS)
     report.blocks.append(
         f"Memory: {busy.threads:,} threads for {result.torrents:,} torrents — every "
-        "`TorrentRuntime` has its own `DiskWorker`, whose thread pool (up to "
-        f"{min(8, (os.cpu_count() or 1) + 2)} threads here) stays after the data check; "
-        f"their stacks hold {busy.stack_rss_bytes / 1e6:.0f} MB of RSS. The connections "
-        f"added {per_peer / 1024:.0f} KiB of RSS each; every `PeerProtocol` allocates a "
-        f"zero-filled {READ_BUFFER // 1024} KiB read buffer (`bitswarm/aio/peer.py`, "
-        "`READ_BUFFER`), which is resident from the start."
+        "torrent's `DiskWorker` uses the session's one `DiskPool` (`bitswarm/aio/disk_pool.py`"
+        f", at most {pool_threads} threads here, started on demand); the stacks of all the "
+        f"process's threads hold {busy.stack_rss_bytes / 1e6:.0f} MB of RSS. The "
+        f"connections added {per_peer / 1024:.0f} KiB of RSS each; a `PeerProtocol` starts "
+        f"with a {READ_BUFFER_START // 1024} KiB read buffer and doubles it, up to "
+        f"{READ_BUFFER // 1024} KiB, only when a read fills it (`bitswarm/aio/peer.py`)."
     )
     if result.profile_tables:
         why = "P6 not met" if cpu >= 5.0 else "where the idle CPU goes"

@@ -4,6 +4,10 @@ DESIGN.md ("The hot path"): hash and write whole pieces with one pwrite per file
 thread pool. hashlib and os.pwrite release the GIL, so with two cores one thread hashes while
 another writes, and the event loop never blocks on the disk.
 
+The threads are a `DiskPool`: a session shares one among all its torrents, a worker made
+without one (tests, tools) owns its own. What is per torrent stays in the worker: its
+backlog budget, its read cache, its errors.
+
 Rules:
 
 * Backpressure: at most `cache_bytes` of piece data may be queued for hashing and writing;
@@ -12,8 +16,9 @@ Rules:
 * A small LRU cache of whole pieces, bounded by bytes, serves `read_block` when seeding (peers
   ask for a piece block by block); a write to a piece drops its cached copy, and a read that
   raced a write is not cached.
-* `check_existing` rehashes everything present, several pieces at once; pieces of missing
-  files are absent without being read.
+* `check_existing` rehashes everything present with one long job per core (`Recheck`);
+  pieces of missing files are absent without being read. Closing the worker stops a running
+  check after the piece each job is on.
 * Resume files are replaced atomically (temporary file, fsync, rename, fsync of the folder).
 """
 
@@ -24,36 +29,52 @@ import os
 import tempfile
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..bitfield import Bitfield
-from ..errors import LocalProtocolError, StorageError
-from ..storage.base import DiskFullError, Storage, UnsafeStoragePath, storage_error
+from ..errors import BitswarmError, LocalProtocolError
+from ..storage.base import Storage, storage_error
 from ..storage.resume import ResumeData, decode_resume, encode_resume
-from ..storage.verify import SHA1_SIZE, V2_HASH_SIZE, piece_is_valid
+from ..storage.verify import piece_is_valid
+from .disk_pool import DiskPool
+from .recheck import Recheck
 
-__all__ = ["DiskWorker"]
+__all__ = ["CheckStopped", "DiskPool", "DiskWorker"]
 
 _T = TypeVar("_T")
 Buffer = bytes | bytearray | memoryview
 
 
+class CheckStopped(BitswarmError):
+    """The disk worker was closed (its torrent stopped) while it checked existing data."""
+
+
 class DiskWorker:
-    """Runs a `Storage` on a thread pool for one event loop (see the module rules)."""
+    """Runs a `Storage` on a thread pool for one event loop (see the module rules).
+
+    Pass the session's `pool` to share its threads; without one the worker makes its own
+    `DiskPool(threads)` and shuts it down in `close`.
+    """
 
     def __init__(
-        self, storage: Storage, *, threads: int | None = None, cache_bytes: int = 64 * 2**20
+        self,
+        storage: Storage,
+        *,
+        threads: int | None = None,
+        cache_bytes: int = 64 * 2**20,
+        pool: DiskPool | None = None,
     ) -> None:
-        if threads is None:
-            threads = min(8, (os.cpu_count() or 1) + 2)  # hashing cores + threads in I/O waits
-        if threads < 1 or cache_bytes < 0:
+        if cache_bytes < 0 or (threads is not None and threads < 1):
             raise LocalProtocolError("DiskWorker needs threads >= 1 and cache_bytes >= 0")
+        if pool is not None and threads is not None:
+            raise LocalProtocolError("DiskWorker takes a shared pool or a thread count, not both")
         self._storage = storage
         self._layout = storage.layout
-        self._threads = threads
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="bitswarm-disk")
+        self._own_pool = pool is None
+        self._pool = pool if pool is not None else DiskPool(threads)
+        self._executor = self._pool.executor
+        self._checks: set[Recheck] = set()
         self._budget = cache_bytes
         self._pending = 0
         self._waiters: list[asyncio.Future[None]] = []
@@ -69,6 +90,10 @@ class DiskWorker:
     @property
     def storage(self) -> Storage:
         return self._storage
+
+    @property
+    def pool(self) -> DiskPool:
+        return self._pool
 
     @property
     def pending_bytes(self) -> int:
@@ -182,9 +207,13 @@ class DiskWorker:
         """Rehash all existing data and return the pieces that match.
 
         `hashes(i)` is piece i's expected hash: 20 bytes for a v1 SHA-1, 32 for a v2 piece
-        hash (for hybrid torrents pass the SHA-1). `progress(done, total)` is called on the
-        event loop as pieces finish. A piece that cannot be read (file missing or short) is
+        hash (for hybrid torrents pass the SHA-1); it is called from the pool's threads, so
+        it must be a plain lookup. `progress(done, total)` is called on the event loop as
+        batches of pieces finish. A piece that cannot be read (file missing or short) is
         absent; an unsafe path still raises.
+
+        Raises:
+            CheckStopped: `close` was called meanwhile (it stops the check promptly).
         """
         self._check_open()
         if num_pieces != self._layout.num_pieces:
@@ -200,45 +229,25 @@ class DiskWorker:
         done = len(skip)
         if progress is not None and done:
             progress(done, num_pieces)
-        loop = asyncio.get_running_loop()
-        window = 2 * self._threads  # keep every thread busy without reading everything ahead
-        running: set[asyncio.Future[tuple[int, bool]]] = set()
 
-        async def collect(return_when: str) -> None:
-            nonlocal running, done
-            finished, running = await asyncio.wait(running, return_when=return_when)
-            for fut in finished:
-                piece, ok = fut.result()
-                if ok:
-                    have.add(piece)
-                done += 1
-                if progress is not None:
-                    progress(done, num_pieces)
+        def finished(count: int) -> None:
+            nonlocal done
+            done += count
+            if progress is not None:
+                progress(done, num_pieces)
 
-        for piece in range(num_pieces):
-            if piece in skip:
-                continue
-            if len(running) >= window:
-                await collect(asyncio.FIRST_COMPLETED)
-            expected = hashes(piece)
-            running.add(loop.run_in_executor(self._executor, self._check_one, piece, expected))
-        if running:
-            await collect(asyncio.ALL_COMPLETED)
-        return have
-
-    def _check_one(self, piece: int, expected: bytes) -> tuple[int, bool]:
-        """In a worker thread: read and hash one piece."""
-        if len(expected) not in (SHA1_SIZE, V2_HASH_SIZE):
-            raise LocalProtocolError(f"expected hash of piece {piece} has {len(expected)} bytes")
+        todo = [piece for piece in range(num_pieces) if piece not in skip]
+        check = Recheck(self._storage, hashes, todo, workers=self._pool.hashing_threads)
+        if self._closed:  # closed while the files were looked at
+            raise CheckStopped("the data check was stopped: its torrent is closing")
+        self._checks.add(check)  # no await before `run` starts: `close` can wait for it
         try:
-            data = self._storage.read_piece(piece)
-        except (UnsafeStoragePath, DiskFullError):
-            raise  # not "absent": the person has to act
-        except StorageError:
-            return piece, False  # missing or short file
-        if len(expected) == SHA1_SIZE:
-            return piece, piece_is_valid(self._layout, piece, data, expected_sha1=expected)
-        return piece, piece_is_valid(self._layout, piece, data, expected_v2_root=expected)
+            await check.run(self._executor, have, finished)
+        finally:
+            self._checks.discard(check)
+        if self._closed:
+            raise CheckStopped("the data check was stopped: its torrent is closing")
+        return have
 
     # ------------------------------------------------------------------ resume files
 
@@ -263,16 +272,22 @@ class DiskWorker:
     # ------------------------------------------------------------------ lifecycle
 
     async def close(self) -> None:
-        """Finish queued writes, flush and close the storage, stop the threads."""
+        """Stop a running check, finish queued writes, flush and close the storage, and
+        shut down the pool if this worker owns it (a shared pool is its owner's to stop)."""
         if self._closed:
             return
         self._closed = True
+        for check in list(self._checks):
+            check.stop()
         try:
+            for check in list(self._checks):
+                await check.wait_ended()
             await self._drain()
             await self._in_thread(self._storage.flush)
         finally:
             await self._in_thread(self._storage.close)
-            self._executor.shutdown(wait=False)
+            if self._own_pool:
+                self._pool.shutdown()
 
     # ------------------------------------------------------------------ plumbing
 

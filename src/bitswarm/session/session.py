@@ -1,8 +1,8 @@
 """Session: many torrents in one process behind one listening port (L3).
 
 The session owns the listening sockets (IPv4 and IPv6 where asked), our peer id (BEP 20),
-the global connection limit, and the registry that routes an accepted connection to its
-torrent by info-hash.
+the global connection limit, the registry that routes an accepted connection to its
+torrent by info-hash, and the disk thread pool that every torrent's `DiskWorker` shares.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..aio.dht import DhtService
+from ..aio.disk_pool import DiskPool
 from ..aio.lsd import LsdService
 from ..aio.peer import PeerOwner, PeerProtocol
 from ..dht.config import DhtConfig
@@ -35,6 +36,7 @@ log = logging.getLogger("bitswarm.session")
 
 DEFAULT_PORT = 6881
 PORT_TRIES = 50
+TICK = 1.0  # seconds between two `TorrentRuntime.tick` of every torrent
 
 
 class PortInUseError(BitswarmError):
@@ -76,6 +78,8 @@ class Session:
         self._servers: list[asyncio.Server] = []
         self.upload_bucket = rate_bucket(self.config.upload_limit)
         self.download_bucket = rate_bucket(self.config.download_limit)
+        self.disk_pool = DiskPool()  # threads start on demand; shut down in `close`
+        self._ticker: asyncio.TimerHandle | None = None
         self._own_hosts: set[str] = {"127.0.0.1", "::1", "0.0.0.0", "::"} | local_addresses()
 
     async def __aenter__(self) -> Session:
@@ -111,6 +115,7 @@ class Session:
         if self.config.listen_host:
             self._own_hosts.add(self.config.listen_host)
         log.info("listening on port %d", self.listen_port)
+        self._ticker = loop.call_later(TICK, self._tick)
         if self.config.dht_port is not None:
             await self._start_dht()
         if self.config.lsd:
@@ -121,6 +126,9 @@ class Session:
                 self.lsd = None
 
     async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         for rt in list(self.torrents.values()):
             await rt.stop()
         if self.lsd is not None:
@@ -137,6 +145,7 @@ class Session:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
         self._servers.clear()
+        self.disk_pool.shutdown()  # every torrent's DiskWorker is closed by now
 
     async def add(
         self,
@@ -229,6 +238,16 @@ class Session:
         self.torrents.pop(rt.info_hash, None)
         if self.lsd is not None:
             self.lsd.remove_torrent(rt.info_hash)
+
+    def _tick(self) -> None:
+        """One timer for every torrent (not one each: 1,000 torrents made 1,000 timer
+        callbacks a second, P6 in bench/RESULTS.md); one torrent's failure stays its own."""
+        for rt in list(self.torrents.values()):
+            try:
+                rt.tick()
+            except Exception:
+                log.exception("timer of torrent %s failed", rt.meta.info.name)
+        self._ticker = asyncio.get_running_loop().call_later(TICK, self._tick)
 
     def _local_peer(self, info_hash: bytes, addr: tuple[str, int]) -> None:
         """A peer on the local network announced one of our torrents (BEP 14)."""

@@ -99,7 +99,7 @@ class TorrentRuntime:
         self.storage = FileStorage(
             save_path, self.layout, direct_io=session.config.direct_io
         )
-        self.disk = DiskWorker(self.storage)
+        self.disk = DiskWorker(self.storage, pool=session.disk_pool)
         self.state = TorrentState.CHECKING
         self.error: str | None = None
         self.core: TorrentCore | None = None
@@ -113,7 +113,6 @@ class TorrentRuntime:
         self.download_bucket = rate_bucket(download_limit)
         self._uploads: dict[PeerProtocol, _Uploads] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._timer: asyncio.TimerHandle | None = None
         self._resume_dirty = False
         self._stopping = False
         self._next_dht = 0.0
@@ -137,7 +136,6 @@ class TorrentRuntime:
             self.completed.set()
         else:
             self.state = TorrentState.DOWNLOADING
-        self._arm_timer()
         self.announcer.start()
         self.connect_more()
 
@@ -146,8 +144,6 @@ class TorrentRuntime:
         if self._stopping:
             return
         self._stopping = True
-        if self._timer is not None:
-            self._timer.cancel()
         await self.announcer.stop()
         await self.dialer.close()
         for proto in list(self.protocols):
@@ -372,10 +368,8 @@ class TorrentRuntime:
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
 
-    def _arm_timer(self) -> None:
-        self._timer = asyncio.get_running_loop().call_later(1.0, self._on_timer)
-
-    def _on_timer(self) -> None:
+    def tick(self) -> None:
+        """Once a second, from the session's one timer for all its torrents."""
         if self._stopping:
             return
         now = self._now()
@@ -395,7 +389,6 @@ class TorrentRuntime:
             self._dht_maybe(now)
             if self._resume_dirty and int(now) % 30 == 0:
                 self.save_resume_now()
-        self._arm_timer()
 
     def _dht_maybe(self, now: float) -> None:
         """Look ourselves up in the DHT and announce there (never for private torrents,

@@ -93,6 +93,13 @@ class Storage(Protocol):
         """The whole of `piece`."""
         ...
 
+    def readinto(self, piece: int, begin: int, target: memoryview) -> None:
+        """Fill `target` with the `len(target)` bytes at `begin` inside `piece`.
+
+        Like `read` without a new bytes object: a recheck reuses one buffer for every piece.
+        """
+        ...
+
     def file_sizes_and_mtimes(self) -> list[tuple[int, int] | None]:
         """(size, mtime_ns) of each file of the layout; None if missing or a pad file."""
         ...

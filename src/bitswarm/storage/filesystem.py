@@ -149,6 +149,18 @@ class FileStorage:
     def read_piece(self, piece: int) -> bytes:
         return self.read(piece, 0, self._layout.piece_size(piece))
 
+    def readinto(self, piece: int, begin: int, target: memoryview) -> None:
+        spans = self._layout.spans(piece, begin, len(target))
+        files = self._layout.files
+        pos = 0
+        for span in spans:
+            chunk = target[pos : pos + span.length]
+            if files[span.file_index].is_pad:
+                chunk[:] = bytes(span.length)  # pad regions read as zeros (BEP 47)
+            else:
+                self._preadinto(span.file_index, chunk, span.file_offset)
+            pos += span.length
+
     def _pread(self, index: int, offset: int, length: int) -> bytes:
         handle = self._acquire(index, write=False)
         try:

@@ -33,8 +33,13 @@ class MemoryStorage:
         return self._layout
 
     def read(self, piece: int, begin: int, length: int) -> bytes:
-        spans = self._layout.spans(piece, begin, length)
         out = bytearray(length)
+        self.readinto(piece, begin, memoryview(out))
+        return bytes(out)
+
+    def readinto(self, piece: int, begin: int, target: memoryview) -> None:
+        spans = self._layout.spans(piece, begin, len(target))
+        out = target
         pos = 0
         with self._lock:
             self._check_open()
@@ -45,8 +50,9 @@ class MemoryStorage:
                     if content is None or len(content) < end:
                         raise StorageError(f"file {span.file_index} is missing or too short")
                     out[pos : pos + span.length] = content[span.file_offset : end]
+                else:
+                    out[pos : pos + span.length] = bytes(span.length)
                 pos += span.length
-        return bytes(out)
 
     def read_piece(self, piece: int) -> bytes:
         return self.read(piece, 0, self._layout.piece_size(piece))
