@@ -142,6 +142,7 @@ def test_a_leecher_picks_the_pieces_a_peer_suggests() -> None:
 
 def test_a_trading_peer_waits_for_a_piece_another_peer_fetches() -> None:
     core = make_core(seed=True)
+    core.upload_saturated = True  # our upload link is the bottleneck
     a, b, c = (Remote(core, i) for i in range(3))
     interested([a, b, c])
     a.request(5)
@@ -198,3 +199,17 @@ def test_no_have_is_sent_to_a_peer_still_handshaking() -> None:
     half.send_handshake()  # the remote has not answered yet
     core.piece_checked(0, True, now=1.0)  # used to raise LocalProtocolError
     assert 0 in core.have
+
+
+def test_with_upload_to_spare_every_request_is_served() -> None:
+    core = make_core(seed=True)
+    assert not core.upload_saturated
+    a, b = (Remote(core, i) for i in range(2))
+    interested([a, b])
+    a.request(5)
+    assert any(isinstance(x, ReadBlock) and x.peer == 0 for x in core.actions())
+    b.conn.send_have(9)  # b trades elsewhere, but nothing is scarce: it is served
+    b.pump()
+    answers = b.request(5)
+    assert not any(isinstance(e, ev.RejectReceived) for e in answers)
+    assert any(isinstance(x, ReadBlock) and x.peer == 1 for x in core.actions())

@@ -150,16 +150,24 @@ class DiskWorker:
 
     # ------------------------------------------------------------------ reading
 
-    async def read_block(self, piece: int, begin: int, length: int) -> bytes:
-        """`length` bytes at `begin` of `piece`, through the whole-piece read cache."""
+    def cached_block(self, piece: int, begin: int, length: int) -> bytes | None:
+        """The block if its piece is in the read cache (no waiting), else None."""
         self._check_open()
         size = self._layout.piece_size(piece)
         if begin < 0 or length < 0 or begin + length > size:
             raise LocalProtocolError(f"block {begin}+{length} outside piece {piece} of {size}")
         cached = self._cache.get(piece)
-        if cached is not None:
-            self._cache.move_to_end(piece)
-            return cached[begin : begin + length]
+        if cached is None:
+            return None
+        self._cache.move_to_end(piece)
+        return cached[begin : begin + length]
+
+    async def read_block(self, piece: int, begin: int, length: int) -> bytes:
+        """`length` bytes at `begin` of `piece`, through the whole-piece read cache."""
+        hit = self.cached_block(piece, begin, length)
+        if hit is not None:
+            return hit
+        size = self._layout.piece_size(piece)
         if size > self._budget:  # would never fit: read just the block
             return await self._run(self._storage.read, piece, begin, length)
         load = self._loads.get(piece)

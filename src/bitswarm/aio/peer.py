@@ -151,6 +151,13 @@ class PeerProtocol(asyncio.BufferedProtocol):
         if not self._holds and self.transport is not None and not self._closed:
             self.transport.resume_reading()
 
+    @property
+    def unsent_bytes(self) -> int:
+        """Bytes written that the kernel has not taken yet: more than 0 means the socket's
+        send buffer is full, so the link (or the peer) is slower than we send."""
+        transport = self.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
     async def writable(self) -> None:
         """Wait until the socket's write buffer drains below its high-water mark."""
         await self._can_write.wait()

@@ -52,6 +52,7 @@ log = logging.getLogger("bitswarm.torrent")
 
 MAX_UNWRITTEN = 48 * 2**20
 RESUME_UNWRITTEN = 32 * 2**20  # sockets held for the disk read again below this
+SEND_BATCH = 8  # blocks (128 KiB) a seeding peer gets per socket write
 FEW_PEERS = 5  # below this many connections a downloader asks trackers for more, sooner
 DHT_EVERY = 15 * 60.0  # BEP 5 peers expire after 30 minutes: announce well within that
 DHT_EVERY_WHEN_FEW = 60.0
@@ -219,6 +220,8 @@ class TorrentRuntime:
         if core is None:
             return
         now = self._now()
+        if core.is_seed:  # the core spends a saturated upload on pieces nobody has yet
+            core.upload_saturated = any(p.unsent_bytes for p in self.protocols)
         for event in events:
             if isinstance(event, ev.HandshakeReceived) and self._duplicate(proto, event.peer_id):
                 proto.close("already connected to this peer")
@@ -332,10 +335,16 @@ class TorrentRuntime:
     async def _serve(self, proto: PeerProtocol, uploads: _Uploads) -> None:
         core = self.core
         assert core is not None
+        unsent = 0  # blocks handed to the connection since the last write to the socket
         while uploads.queue:
             a = uploads.queue.popleft()
             try:
-                data = await self.disk.read_block(a.piece, a.begin, a.length)
+                data = self.disk.cached_block(a.piece, a.begin, a.length)
+                if data is None:
+                    if unsent:  # about to wait for the disk: send what is ready first
+                        proto.flush()
+                        unsent = 0
+                    data = await self.disk.read_block(a.piece, a.begin, a.length)
             except StorageError as exc:
                 self.fail(str(exc))
                 return
@@ -343,10 +352,18 @@ class TorrentRuntime:
                 (self.upload_bucket, self.session.upload_bucket), len(data), self._now()
             )
             if delay > 0:
+                if unsent:
+                    proto.flush()
+                    unsent = 0
                 await asyncio.sleep(delay)
             core.block_read(proto, a.piece, a.begin, data, now=self._now())
+            unsent += 1
+            if unsent >= SEND_BATCH or not uploads.queue:
+                proto.flush()  # one socket write for several blocks, not one per block
+                unsent = 0
+                await proto.writable()
+        if unsent:
             proto.flush()
-            await proto.writable()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
