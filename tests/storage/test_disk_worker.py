@@ -264,6 +264,27 @@ def test_read_cache_serves_blocks_and_is_dropped_by_writes() -> None:
     asyncio.run(main())
 
 
+def test_cached_block_answers_without_waiting_only_from_the_cache() -> None:
+    layout = Layout([FileSpec(("a",), 4 * 1024)], 1024)
+    blob = _blob(layout)
+    storage = GatedStorage(layout)
+    for i in range(4):
+        storage.write(i, 0, _piece(layout, blob, i))
+
+    async def main() -> None:
+        worker = DiskWorker(storage, threads=1, cache_bytes=2 * 1024)
+        assert worker.cached_block(2, 0, 100) is None  # not loaded: no disk read started
+        assert storage.piece_reads == 0
+        await worker.read_block(2, 0, 1)
+        assert worker.cached_block(2, 100, 50) == _piece(layout, blob, 2)[100:150]
+        assert storage.piece_reads == 1
+        with pytest.raises(LocalProtocolError):
+            worker.cached_block(2, 1000, 25)
+        await worker.close()
+
+    asyncio.run(main())
+
+
 def test_read_that_raced_a_write_is_not_cached() -> None:
     layout = Layout([FileSpec(("a",), 2048)], 1024)
     storage = GatedStorage(layout)
