@@ -60,10 +60,11 @@ if TYPE_CHECKING:
 
     from ..wire.connection import PeerConnection
 
-__all__ = ["CoreConfig", "PeerInfo", "TorrentCore"]
+__all__ = ["BOTH_SEEDS", "CoreConfig", "PeerInfo", "TorrentCore"]
 
 PeerKey = Hashable
 BLOCK = 16 * 1024
+BOTH_SEEDS = "both sides are seeds"  # the reason a seed drops a seed
 SNUB_SECONDS = 60.0
 POOL_BUFFERS = 8
 TICK_SECONDS = 1.0
@@ -365,6 +366,9 @@ class TorrentCore:
     def _join_picker(self, key: PeerKey, info: PeerInfo, bits: Bitfield) -> None:
         if info.joined_picker:
             return
+        if self.is_seed and bits.all() and self.num_pieces:
+            self._actions.append(DisconnectPeer(key, BOTH_SEEDS))  # nothing to trade
+            return
         info.joined_picker = True
         self.picker.peer_joined(key, bits)
         self._update_interest(key, info)
@@ -384,7 +388,7 @@ class TorrentCore:
             return
         for key, info in list(self.peers.items()):
             if info.conn.peer_has.all():
-                self._actions.append(DisconnectPeer(key, "both sides are seeds"))
+                self._actions.append(DisconnectPeer(key, BOTH_SEEDS))
 
     def _refill(self, now: float) -> None:
         """Unchoke at once into free slots, rather than waiting for the next rechoke."""

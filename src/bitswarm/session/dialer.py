@@ -48,6 +48,11 @@ class Dialer:
                 return
             self.known.setdefault(addr, 0.0)
 
+    def retry_later(self, addr: Addr, seconds: float) -> None:
+        """Do not dial `addr` again for `seconds` (say, a seed met while seeding)."""
+        if addr in self.known:
+            self.known[addr] = asyncio.get_running_loop().time() + seconds
+
     def connect_more(self, *, connected: set[Addr], count: int, limit: int) -> None:
         """Start connections while fewer than `limit` peers are connected or connecting."""
         now = asyncio.get_running_loop().time()

@@ -30,7 +30,7 @@ from ..core.actions import (
     TorrentCompleted,
     VerifyPiece,
 )
-from ..core.torrent import CoreConfig, TorrentCore
+from ..core.torrent import BOTH_SEEDS, CoreConfig, TorrentCore
 from ..errors import BitswarmError, StorageError
 from ..metainfo import Metainfo
 from ..storage.filesystem import FileStorage
@@ -53,6 +53,7 @@ log = logging.getLogger("bitswarm.torrent")
 MAX_UNWRITTEN = 48 * 2**20
 RESUME_UNWRITTEN = 32 * 2**20  # sockets held for the disk read again below this
 SEND_BATCH = 8  # blocks (128 KiB) a seeding peer gets per socket write
+SEED_REDIAL = 30 * 60.0  # a seed we met while seeding is not dialled again before this
 FEW_PEERS = 5  # below this many connections a downloader asks trackers for more, sooner
 DHT_EVERY = 15 * 60.0  # BEP 5 peers expire after 30 minutes: announce well within that
 DHT_EVERY_WHEN_FEW = 60.0
@@ -239,6 +240,8 @@ class TorrentRuntime:
         if self.core is not None:
             self.core.remove_peer(proto, now=self._now())
             self._process()
+        if proto.outgoing and reason == BOTH_SEEDS:
+            self.dialer.retry_later(proto.address, SEED_REDIAL)
         log.debug("peer %s:%d gone: %s", *proto.address, reason)
 
     def download_delay(self, nbytes: int) -> float:
@@ -427,8 +430,9 @@ class TorrentRuntime:
     def connect_more(self) -> None:
         if self._stopping or self.state in (TorrentState.ERROR, TorrentState.CHECKING):
             return
-        if self.core is not None and self.core.is_seed:
-            return  # a seed waits for leechers to come to it
+        # A seed dials too (as libtorrent and Transmission do): a leecher that announced
+        # before us, or that cannot accept connections, is only reached that way. Seeds it
+        # meets are dropped at their bitfield and not dialled again for a while.
         self.dialer.connect_more(
             connected={p.address for p in self.protocols if p.outgoing},
             count=len(self.protocols), limit=self.session.config.max_peers,
