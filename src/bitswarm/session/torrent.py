@@ -224,8 +224,7 @@ class TorrentRuntime:
         if core.is_seed:  # the core spends a saturated upload on pieces nobody has yet
             core.upload_saturated = any(p.unsent_bytes for p in self.protocols)
         for event in events:
-            if isinstance(event, ev.HandshakeReceived) and self._duplicate(proto, event.peer_id):
-                proto.close("already connected to this peer")
+            if isinstance(event, ev.HandshakeReceived) and self._keep_one(proto, event.peer_id):
                 return
             core.handle_peer_event(proto, event, now=now)
         self._process()
@@ -268,11 +267,24 @@ class TorrentRuntime:
             for proto in held:
                 proto.release_reading("disk")
 
-    def _duplicate(self, proto: PeerProtocol, peer_id: bytes) -> bool:
-        return any(
-            p is not proto and p.conn is not None and p.conn.remote_peer_id == peer_id
-            for p in self.protocols
+    def _keep_one(self, proto: PeerProtocol, peer_id: bytes) -> bool:
+        """A second connection to the same peer (both dialled each other): keep the one
+        dialled by the side with the smaller peer id, so both sides keep the same one, and
+        close the other. True when that is `proto`."""
+        other = next(
+            (p for p in self.protocols
+             if p is not proto and p.conn is not None and p.conn.remote_peer_id == peer_id),
+            None,
         )
+        if other is None:
+            return False
+        if proto.outgoing == other.outgoing:  # the same direction twice: keep the first
+            proto.close("already connected to this peer")
+            return True
+        we_dial = self.session.peer_id < peer_id  # the smaller id's dial survives
+        loser = proto if proto.outgoing != we_dial else other
+        loser.close("already connected to this peer")
+        return loser is proto
 
     # ------------------------------------------------------------------ actions
     def _process(self) -> None:
