@@ -58,3 +58,34 @@ def test_two_seeds_do_not_stay_connected(tmp_path: Path) -> None:
     a_peers, b_peers, wait = asyncio.run(run())
     assert (a_peers, b_peers) == (0, 0), "two seeds have nothing to trade"
     assert wait > SEED_REDIAL / 2, "a seed met while seeding is not dialled again soon"
+
+
+def test_peers_that_dial_each_other_keep_one_connection(tmp_path: Path) -> None:
+    """A seed and a leecher that each know the other both dial: each side keeps the same
+    one of the two connections (the one the smaller peer id dialled), and the data flows."""
+    content = make_multifile(tmp_path / "seed", [1 * MiB])
+    meta = make_torrent(content, version="v1")
+
+    async def run() -> tuple[int, int, bool]:
+        seeder = await start_session()
+        leecher = await start_session(download_limit=256 * 1024)  # 4 s: still connected
+        try:
+            await seeder.add(meta, tmp_path / "seed")
+            rt = await leecher.add(meta, tmp_path / "leech",
+                                   peers=[("127.0.0.1", seeder.listen_port)])
+            seed_rt = next(iter(seeder.torrents.values()))
+            seed_rt.add_peers([("127.0.0.1", leecher.listen_port)])  # the seed dials too
+            await asyncio.sleep(1.0)
+            counts = len(seed_rt.protocols), len(rt.protocols)
+            smaller_dialled = (seeder.peer_id < leecher.peer_id) == all(
+                p.outgoing for p in seed_rt.protocols)
+            await wait_all_complete([rt], within=20)
+            return *counts, smaller_dialled
+        finally:
+            await leecher.close()
+            await seeder.close()
+
+    seed_conns, leech_conns, smaller_dialled = asyncio.run(run())
+    assert digest_tree(tmp_path / "leech" / "content") == digest_tree(content)
+    assert (seed_conns, leech_conns) == (1, 1)
+    assert smaller_dialled, "the connection kept is the one the smaller peer id dialled"
