@@ -70,11 +70,11 @@ def test_peers_that_dial_each_other_keep_one_connection(tmp_path: Path) -> None:
         seeder = await start_session()
         leecher = await start_session(download_limit=256 * 1024)  # 4 s: still connected
         try:
-            await seeder.add(meta, tmp_path / "seed")
-            rt = await leecher.add(meta, tmp_path / "leech",
-                                   peers=[("127.0.0.1", seeder.listen_port)])
-            seed_rt = next(iter(seeder.torrents.values()))
-            seed_rt.add_peers([("127.0.0.1", leecher.listen_port)])  # the seed dials too
+            seed_rt = await seeder.add(meta, tmp_path / "seed")
+            rt = await leecher.add(meta, tmp_path / "leech")
+            # both dial at once, before either has a handshake from the other
+            rt.add_peers([("127.0.0.1", seeder.listen_port)])
+            seed_rt.add_peers([("127.0.0.1", leecher.listen_port)])
             await asyncio.sleep(1.0)
             counts = len(seed_rt.protocols), len(rt.protocols)
             smaller_dialled = (seeder.peer_id < leecher.peer_id) == all(
@@ -89,3 +89,35 @@ def test_peers_that_dial_each_other_keep_one_connection(tmp_path: Path) -> None:
     assert digest_tree(tmp_path / "leech" / "content") == digest_tree(content)
     assert (seed_conns, leech_conns) == (1, 1)
     assert smaller_dialled, "the connection kept is the one the smaller peer id dialled"
+
+
+def test_a_peer_that_dialled_us_is_not_dialled_back(tmp_path: Path) -> None:
+    """Once a peer that dialled us has named its listen port (BEP 10 "p"), learning that
+    address (from PEX, a tracker) does not open a second connection to it."""
+    content = make_multifile(tmp_path / "seed", [1 * MiB])
+    meta = make_torrent(content, version="v1")
+
+    async def run() -> tuple[bool, int]:
+        seeder = await start_session()
+        leecher = await start_session(download_limit=128 * 1024)  # 8 s: still connected
+        try:
+            seed_rt = await seeder.add(meta, tmp_path / "seed")
+            await leecher.add(meta, tmp_path / "leech", peers=[("127.0.0.1", seeder.listen_port)])
+            leecher_addr = ("127.0.0.1", leecher.listen_port)
+            core = seed_rt.core
+            assert core is not None
+            async with asyncio.timeout(10):
+                while not any(core.listen_address(p) == leecher_addr  # noqa: ASYNC110
+                              for p in seed_rt.protocols):
+                    await asyncio.sleep(0.02)
+            seed_rt.add_peers([leecher_addr])
+            dialled = leecher_addr in seed_rt.dialer.connecting
+            await asyncio.sleep(0.5)
+            return dialled, len(seed_rt.protocols)
+        finally:
+            await leecher.close()
+            await seeder.close()
+
+    dialled, connections = asyncio.run(run())
+    assert not dialled, "the peer's listen address counts as connected"
+    assert connections == 1

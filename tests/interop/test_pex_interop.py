@@ -44,18 +44,19 @@ def _wait(predicate: Any, seconds: float, what: str) -> None:
 
 
 @pytest.mark.interop
-@pytest.mark.timeout(240)  # up to two of libtorrent's PEX rounds, a minute apart
 def test_bitswarm_learns_a_third_peer_from_libtorrent_pex(tmp_path: Path) -> None:
     """libtorrent A seeds and dials bitswarm leecher C. Bitswarm leecher B is told only of
-    A (both download slowly, so all stay connected); B must learn C from A's ut_pex and
-    dial it."""
+    A (both download slowly, so all stay connected); B must learn C's address from A's
+    ut_pex and end up connected to C.
+
+    A's first PEX round goes to both leechers, so C may learn B from it and dial B before B
+    dials C; then the two keep the connection the smaller peer id dialled, which may be C's.
+    So "connected" is judged by C's peer id, not by B holding a connection to C's address.
+    """
     lt = require_module("libtorrent")
     data = tmp_path / "seed" / "file.bin"
     data.parent.mkdir()
-    # 8 MiB at 32 KiB/s: both leechers are still downloading when libtorrent's second PEX
-    # message comes, a minute after the first (which, after other libtorrent tests in this
-    # process, does not always name C yet: about one run in three)
-    data.write_bytes(bytes(range(256)) * 4096 * 8)
+    data.write_bytes(bytes(range(256)) * 4096 * 4)  # 4 MiB at 32 KiB/s: nobody finishes
     torrent = create_torrent(data, piece_length=64 * 1024)
     meta = parse_torrent(torrent)
 
@@ -68,27 +69,32 @@ def test_bitswarm_learns_a_third_peer_from_libtorrent_pex(tmp_path: Path) -> Non
     only_a = [("127.0.0.1", a.listen_port())]
     slow = {"listen_host": "127.0.0.1", "listen_port": 0, "download_limit": 32 * 1024}
 
-    async def run() -> tuple[int, set[tuple[str, int]], int]:
+    async def run() -> tuple[int, set[tuple[str, int]], bool]:
         async with Session(SessionConfig(**slow)) as c, Session(SessionConfig(**slow)) as b:
             await c.add(meta, tmp_path / "c")
             # A dials C, so A knows C's listen address for sure (of a peer that dialled
             # it, libtorrent learns it only from the extension handshake), and B joins
-            # only once A is connected to C: A's first PEX message to B must be able to
-            # name C (libtorrent sends later ones a minute apart).
+            # only once A is connected to C: A's first PEX message to B, the only one that
+            # lists all of A's peers (later ones name only changes), must name C.
             ha.connect_peer(("127.0.0.1", c.listen_port))
             async with asyncio.timeout(20):
                 while ha.status().num_peers < 1:  # noqa: ASYNC110 - polling libtorrent
                     await asyncio.sleep(0.05)
             rt = await b.add(meta, tmp_path / "b", peers=only_a)
             c_addr = ("127.0.0.1", c.listen_port)
-            async with asyncio.timeout(150):  # two PEX rounds, a minute apart
-                while not any(p.address == c_addr for p in rt.protocols):  # noqa: ASYNC110
+
+            def linked_to_c() -> bool:
+                return any(p.conn is not None and p.conn.remote_peer_id == c.peer_id
+                           for p in rt.protocols)
+
+            async with asyncio.timeout(60):  # libtorrent sends the first round in seconds
+                while not (c_addr in rt.dialer.known and linked_to_c()):  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
-            return c.listen_port, set(rt.dialer.known), len(rt.protocols)
+            return c.listen_port, set(rt.dialer.known), linked_to_c()
 
     try:
-        c_port, known, connections = asyncio.run(run())
+        c_port, known, linked = asyncio.run(run())
     finally:
         a.remove_torrent(ha)
     assert ("127.0.0.1", c_port) in known  # learned, not given
-    assert connections >= 2
+    assert linked

@@ -202,6 +202,11 @@ class TorrentCore:
         if now is not None and not info.conn.am_choking:
             self._refill(now)
 
+    def listen_address(self, key: PeerKey) -> PeerAddr | None:
+        """Where the peer accepts connections: the address we dialled, or for a peer that
+        dialled us the port its extension handshake named (BEP 10 "p"); None if unknown."""
+        return self.extensions.peer_address(key)
+
     def handle_peer_event(self, key: PeerKey, event: ev.Event, *, now: float) -> None:
         info = self.peers.get(key)
         if info is None:

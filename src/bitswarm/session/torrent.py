@@ -445,8 +445,16 @@ class TorrentRuntime:
         # A seed dials too (as libtorrent and Transmission do): a leecher that announced
         # before us, or that cannot accept connections, is only reached that way. Seeds it
         # meets are dropped at their bitfield and not dialled again for a while.
+        # A peer that dialled us and named its listen port is connected too: dialling that
+        # port would only open a duplicate that `_keep_one` closes (libtorrent likewise
+        # files an incoming peer under the port of its extension handshake).
+        core = self.core
+        connected = {p.address for p in self.protocols if p.outgoing}
+        if core is not None:
+            connected.update(addr for p in self.protocols if not p.outgoing
+                             if (addr := core.listen_address(p)) is not None)
         self.dialer.connect_more(
-            connected={p.address for p in self.protocols if p.outgoing},
+            connected=connected,
             count=len(self.protocols), limit=self.session.config.max_peers,
         )
 
