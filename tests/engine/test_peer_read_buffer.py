@@ -38,6 +38,9 @@ class _Owner:
     def download_delay(self, nbytes: int) -> float:
         return 0.0
 
+    def read_allowance(self) -> int | None:
+        return None
+
 
 async def _connect(
     server: socket.socket, owner: _Owner

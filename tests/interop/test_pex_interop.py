@@ -35,6 +35,9 @@ def _lt_session(lt: Any, **extra: int) -> Any:
     return lt.session(settings)
 
 
+_LOGGED = ("PEX", "HANDSHAKE", "CONNECTION", "disconnect", "ERROR")
+
+
 def _wait(predicate: Any, seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while not predicate():
@@ -46,8 +49,9 @@ def _wait(predicate: Any, seconds: float, what: str) -> None:
 @pytest.mark.interop
 def test_bitswarm_learns_a_third_peer_from_libtorrent_pex(tmp_path: Path) -> None:
     """libtorrent A seeds and dials bitswarm leecher C. Bitswarm leecher B is told only of
-    A (both download slowly, so all stay connected); B must learn C's address from A's
-    ut_pex and end up connected to C.
+    A; B must learn C's address from A's ut_pex and end up connected to C. A uploads
+    slowly, so both leechers stay connected to it; they read at full speed, so a PEX
+    message never waits in the socket behind seconds of rate-limited blocks.
 
     A's first PEX round goes to both leechers, so C may learn B from it and dial B before B
     dials C; then the two keep the connection the smaller peer id dialled, which may be C's.
@@ -56,21 +60,26 @@ def test_bitswarm_learns_a_third_peer_from_libtorrent_pex(tmp_path: Path) -> Non
     lt = require_module("libtorrent")
     data = tmp_path / "seed" / "file.bin"
     data.parent.mkdir()
-    data.write_bytes(bytes(range(256)) * 4096 * 4)  # 4 MiB at 32 KiB/s: nobody finishes
+    data.write_bytes(bytes(range(256)) * 4096 * 4)  # 4 MiB from A at 32 KiB/s: 2 minutes
     torrent = create_torrent(data, piece_length=64 * 1024)
     meta = parse_torrent(torrent)
 
-    a = _lt_session(lt)
+    a = _lt_session(lt, upload_rate_limit=32 * 1024)
+    every_ip = lt.ip_filter()  # libtorrent exempts local peers from limits: not here
+    every_ip.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+    a.set_peer_class_filter(every_ip)
+    # libtorrent's own log of A's connections, for the failure message
+    a.apply_settings({"alert_mask": int(lt.alert.category_t.peer_log_notification)})
     params = lt.add_torrent_params()
     params.ti = lt.torrent_info(lt.bdecode(torrent))
     params.save_path = str(data.parent)
     ha = a.add_torrent(params)
     _wait(lambda: ha.status().is_seeding, 20, "libtorrent to seed")
     only_a = [("127.0.0.1", a.listen_port())]
-    slow = {"listen_host": "127.0.0.1", "listen_port": 0, "download_limit": 32 * 1024}
+    config = SessionConfig(listen_host="127.0.0.1", listen_port=0)
 
     async def run() -> tuple[int, set[tuple[str, int]], bool]:
-        async with Session(SessionConfig(**slow)) as c, Session(SessionConfig(**slow)) as b:
+        async with Session(config) as c, Session(config) as b:
             await c.add(meta, tmp_path / "c")
             # A dials C, so A knows C's listen address for sure (of a peer that dialled
             # it, libtorrent learns it only from the extension handshake), and B joins
@@ -87,9 +96,25 @@ def test_bitswarm_learns_a_third_peer_from_libtorrent_pex(tmp_path: Path) -> Non
                 return any(p.conn is not None and p.conn.remote_peer_id == c.peer_id
                            for p in rt.protocols)
 
-            async with asyncio.timeout(60):  # libtorrent sends the first round in seconds
-                while not (c_addr in rt.dialer.known and linked_to_c()):  # noqa: ASYNC110
-                    await asyncio.sleep(0.05)
+            try:
+                async with asyncio.timeout(60):  # libtorrent sends the first round in seconds
+                    while not (c_addr in rt.dialer.known and linked_to_c()):  # noqa: ASYNC110
+                        await asyncio.sleep(0.05)
+            except TimeoutError:
+                core = rt.core
+                assert core is not None
+                ours = [(p.address, p.outgoing, p.conn and p.conn.remote_peer_id,
+                         p.conn and p.conn.outstanding_count,
+                         core.peers[p].queue.depth if p in core.peers else None,
+                         sorted(p._holds), core.peers[p].down.total if p in core.peers else None)
+                        for p in rt.protocols]
+                log = [f"{al.timestamp()} {al.message()}" for al in a.pop_alerts()]
+                log.append(f"now {time.time()} B downloaded {core.downloaded}")
+                log = [m for m in log if any(w in m for w in _LOGGED)]
+                raise AssertionError(
+                    f"B never linked to C {c_addr} (C's id {c.peer_id!r}, B's {b.peer_id!r}); "
+                    f"B knows {sorted(rt.dialer.known)}, holds {ours}; libtorrent A's log:\n"
+                    + "\n".join(log)) from None
             return c.listen_port, set(rt.dialer.known), linked_to_c()
 
     try:

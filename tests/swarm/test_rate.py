@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bitswarm.errors import LocalProtocolError
-from bitswarm.swarm.rate import RateMeter, TokenBucket, consume_all
+from bitswarm.swarm.rate import RateMeter, TokenBucket, consume_all, read_allowance
 
 
 def feed(meter: RateMeter, bytes_per_s: float, start: float, end: float, step: float = 0.1) -> None:
@@ -103,3 +103,29 @@ def test_global_and_per_torrent_limits_compose() -> None:
     assert consume_all([global_limit, torrent_limit], 600, 0.0) == pytest.approx(5.0)
     assert global_limit.available(0.0) == 400
     assert consume_all([], 5, 0.0) == 0.0
+
+
+def test_read_allowance_is_the_tokens_or_one_slice() -> None:
+    unlimited, limited = TokenBucket(0, 0), TokenBucket(32 * 1024, burst=64 * 1024)
+    assert read_allowance([unlimited], 0.0) is None
+    assert read_allowance([], 0.0) is None
+    assert read_allowance([unlimited, limited], 0.0) == 64 * 1024  # a full bucket
+    limited.consume(64 * 1024 + 10_000, 0.0)  # in debt: one slice, 1/8 s at 32 KiB/s
+    assert read_allowance([limited], 0.0) == 4096
+    assert read_allowance([TokenBucket(8 * 2**20, burst=0)], 0.0) == 2**20
+    tight = TokenBucket(1000, burst=0)  # a slice is never below 4 KiB
+    assert read_allowance([tight], 0.0) == 4096
+    assert read_allowance([TokenBucket(10**6, burst=50_000), tight], 0.0) == 4096  # the least
+
+
+def test_reads_within_the_allowance_keep_the_debt_below_a_slice() -> None:
+    """However much arrives, reading at most the allowance leaves at most one slice of
+    debt: no read makes the other connections on the bucket wait long."""
+    bucket, now, longest = TokenBucket(32 * 1024, burst=64 * 1024), 0.0, 0.0
+    for _ in range(500):
+        allowance = read_allowance([bucket], now)
+        assert allowance is not None
+        wait = bucket.consume(min(allowance, 256 * 1024), now)  # the peer sends plenty
+        longest = max(longest, wait)
+        now += wait
+    assert longest <= 0.125 + 1e-9

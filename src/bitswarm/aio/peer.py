@@ -34,6 +34,7 @@ class PeerOwner(Protocol):
     def peer_events(self, proto: PeerProtocol, events: list[ev.Event]) -> None: ...
     def peer_lost(self, proto: PeerProtocol, reason: str) -> None: ...
     def download_delay(self, nbytes: int) -> float: ...
+    def read_allowance(self) -> int | None: ...
 
 
 TorrentLookup = Callable[[bytes, tuple[str, int]], "PeerOwner | None"]
@@ -81,6 +82,11 @@ class PeerProtocol(asyncio.BufferedProtocol):
             self.flush()
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        owner = self.owner
+        if owner is not None and self.conn is not None:
+            allowance = owner.read_allowance()  # a download limit: read no more than it lets
+            if allowance is not None and allowance < len(self._rbuf):
+                return self._rview[:allowance]
         return self._rview
 
     def buffer_updated(self, nbytes: int) -> None:

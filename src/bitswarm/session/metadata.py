@@ -156,6 +156,9 @@ class MetadataFetch:
     def download_delay(self, nbytes: int) -> float:
         return 0.0
 
+    def read_allowance(self) -> int | None:
+        return None  # a few KiB of metadata: not counted against the download limits
+
     # ------------------------------------------------------------------ internals
     def _on_metadata_message(self, proto: PeerProtocol, conn: PeerConnection,
                              payload: bytes, now: float) -> None:

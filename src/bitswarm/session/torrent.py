@@ -36,7 +36,7 @@ from ..metainfo import Metainfo
 from ..storage.filesystem import FileStorage
 from ..storage.layout import FileSpec, Layout
 from ..storage.resume import ResumeData, decode_resume, encode_resume, trusted_pieces
-from ..swarm.rate import consume_all
+from ..swarm.rate import consume_all, read_allowance
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
 from .announcer import Announcer, AnnounceStats
@@ -247,6 +247,13 @@ class TorrentRuntime:
         """Seconds to stop reading after `nbytes` arrived, for the download limits."""
         return consume_all(
             (self.download_bucket, self.session.download_bucket), nbytes, self._now()
+        )
+
+    def read_allowance(self) -> int | None:
+        """The most bytes one socket read may take under the download limits (None: no
+        limit), so that no read leaves the buckets deep in debt (`swarm/rate.py`)."""
+        return read_allowance(
+            (self.download_bucket, self.session.download_bucket), self._now()
         )
 
     def _hold_for_disk(self, proto: PeerProtocol) -> None:

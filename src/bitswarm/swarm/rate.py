@@ -13,6 +13,13 @@ smooth TCP bursts and short enough to follow a peer that slows down.
 takes n at once, possibly going into debt, and returns how long to wait before sending, so
 a 16 KiB block is never split and a limit below one block per second still works. A global
 and a per-torrent bucket compose: consume from both and wait the longer (`consume_all`).
+
+`read_allowance` bounds that debt on the receiving side, where bytes are counted only after
+a socket read: a read takes at most the tokens available, or one slice (1/8 s at the
+limit) when there are none, so the debt after a read is never more than a slice. Without
+it one 256 KiB read at 32 KiB/s put the bucket 8 s in debt, and every other connection
+sharing the bucket (a session limit) then waited those 8 s too, whatever arrived on it:
+libtorrent likewise hands out quota before a read, not after.
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ from collections.abc import Iterable
 
 from ..errors import LocalProtocolError
 
-__all__ = ["RateMeter", "TokenBucket", "consume_all"]
+READ_SLICE_SECONDS = 0.125  # the most a read takes from an empty bucket, in seconds at its rate
+MIN_READ_SLICE = 4096
+
+__all__ = ["READ_SLICE_SECONDS", "RateMeter", "TokenBucket", "consume_all", "read_allowance"]
 
 
 class RateMeter:
@@ -131,3 +141,20 @@ class TokenBucket:
 def consume_all(buckets: Iterable[TokenBucket], n: int, now: float) -> float:
     """Consume `n` from every bucket (global, per-torrent, per-peer): the longest wait."""
     return max((b.consume(n, now) for b in buckets), default=0.0)
+
+
+def read_allowance(buckets: Iterable[TokenBucket], now: float) -> int | None:
+    """The most bytes the next socket read may take under these limits; None: no limit.
+
+    The tokens available, but never less than one slice (`READ_SLICE_SECONDS` at the
+    rate, at least `MIN_READ_SLICE`): a read must always make progress, and the debt it
+    leaves is then at most one slice.
+    """
+    allowance: int | None = None
+    for bucket in buckets:
+        if bucket.unlimited:
+            continue
+        slice_ = max(MIN_READ_SLICE, int(bucket.rate * READ_SLICE_SECONDS))
+        room = max(slice_, int(bucket.available(now)))
+        allowance = room if allowance is None else min(allowance, room)
+    return allowance
