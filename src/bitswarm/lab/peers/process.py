@@ -49,7 +49,11 @@ class ResourceUsage:
 
 
 def _read_proc_usage(pid: int) -> ResourceUsage | None:
-    """utime+stime and VmHWM of a live process, or None when /proc has no entry any more."""
+    """utime+stime and VmHWM of a live process, or None when /proc has no entry any more.
+
+    A process that is exiting (its memory already released, not yet reaped) has no VmHWM
+    line: its peak then reads 0, which means "unknown", not "none" (see `_later`).
+    """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         status = Path(f"/proc/{pid}/status").read_text()
@@ -65,6 +69,13 @@ def _read_proc_usage(pid: int) -> ResourceUsage | None:
             peak_kib = int(line.split()[1])
             break
     return ResourceUsage(cpu, peak_kib * 1024)
+
+
+def _later(previous: ResourceUsage, sample: ResourceUsage) -> ResourceUsage:
+    """A new /proc sample: its CPU time, and the higher peak. A peak is a high-water mark,
+    so it never drops; a sample taken while the process exits has none and used to replace
+    the real figure with 0 (the benchmarks' "unsampled" runs)."""
+    return ResourceUsage(sample.cpu_seconds, max(previous.peak_rss_bytes, sample.peak_rss_bytes))
 
 
 class ManagedProcess:
@@ -145,7 +156,7 @@ class ManagedProcess:
         if pid == 0:
             sample = _read_proc_usage(self._popen.pid)
             if sample is not None:
-                self._usage = sample
+                self._usage = _later(self._usage, sample)
             return None
         self._returncode = os.waitstatus_to_exitcode(wait_status)
         self._popen.returncode = self._returncode  # so Popen never waits on it again
