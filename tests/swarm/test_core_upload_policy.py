@@ -95,16 +95,18 @@ def test_a_seed_serves_eight_interested_peers_at_once() -> None:
 def test_a_freed_slot_is_refilled_at_once() -> None:
     core = make_core(seed=False)
     have = Bitfield(PIECES, full=True)
-    remotes = [Remote(core, i, have=Bitfield.from_indices(PIECES, [0])) for i in range(6)]
+    slots = CoreConfig().unchoke_slots
+    remotes = [Remote(core, i, have=Bitfield.from_indices(PIECES, [0]))
+               for i in range(slots + 2)]
     core.have.add(1)  # we have a piece they want (the core reads `have` for what we serve)
     del have
     interested(remotes)
-    assert [r.unchoked for r in remotes] == [True] * 4 + [False] * 2  # 4 leeching slots
+    assert [r.unchoked for r in remotes] == [True] * slots + [False] * 2  # leeching slots
     # an unchoked peer loses interest: choked, and a waiting peer takes its slot at once
     remotes[0].conn.send_not_interested()
     remotes[0].pump()
     assert not remotes[0].unchoked
-    assert sum(r.unchoked for r in remotes[4:]) == 1
+    assert sum(r.unchoked for r in remotes[slots:]) == 1
     # an unchoked peer disconnects: the last waiting peer gets its slot at once
     core.handle_peer_event(1, ev.ConnectionClosed("gone", False), now=1.0)
     assert all(r.unchoked for r in remotes[2:])

@@ -25,7 +25,8 @@ Rules:
   be chosen (BEP 3: "new connections are three times as likely to start as the current
   optimistic unchoke").
 * Seeding has its own slot count, `seed_slots` (the core's default is 8, libtorrent's
-  default `unchoke_slots_limit`; Transmission unchokes 14 per torrent). A seed owes no
+  default `unchoke_slots_limit`; Transmission unchokes 14 per torrent; the core gives
+  leeching 8 too). A seed owes no
   tit-for-tat, and when more leechers want data than it has slots, the ones left out sit
   idle for a whole rechoke interval: with 8 leechers and 4 slots a loopback seed starved 3
   of them, and in a shaped swarm the seed's fresh pieces went to the same few peers.
