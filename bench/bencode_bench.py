@@ -44,6 +44,7 @@ def compiled_or_die() -> None:
     assert bencode2.COMPILED, "bencode2 runs its pure-Python fallback"
     assert fb_bdecode.__module__ == "fastbencode._bencode_rs", "fastbencode is not compiled"
 
+
 # ---------------------------------------------------------------------------------------
 
 
@@ -88,9 +89,12 @@ def profile_summary(stats: pstats.Stats) -> tuple[int, float]:
         v[2]
         for (file, _line, func), v in raw.items()
         if (file.endswith("bencode.py") and func in ("value", "string"))
-        or func in ("<method 'match' of 're.Pattern' objects>",
-                    "<method 'group' of 're.Match' objects>",
-                    "<method 'end' of 're.Match' objects>")
+        or func
+        in (
+            "<method 'match' of 're.Pattern' objects>",
+            "<method 'group' of 're.Match' objects>",
+            "<method 'end' of 're.Match' objects>",
+        )
     )
     calls = sum(v[1] for v in raw.values())
     return calls, leaf / total if total else 0.0

@@ -33,10 +33,12 @@ def run(size: int) -> tuple[float, int]:
     num = size // PIECE
     geometry = {"num_pieces": num, "piece_length": PIECE, "total_length": size}
     core = TorrentCore(have=Bitfield(num), rng=random.Random(1), **geometry)
-    ours = PeerConnection(info_hash=INFO_HASH, our_peer_id=b"-BS0100-aaaaaaaaaaaa",
-                          initiator=True, **geometry)
-    theirs = PeerConnection(info_hash=INFO_HASH, our_peer_id=b"-XX0100-bbbbbbbbbbbb",
-                            initiator=False, **geometry)
+    ours = PeerConnection(
+        info_hash=INFO_HASH, our_peer_id=b"-BS0100-aaaaaaaaaaaa", initiator=True, **geometry
+    )
+    theirs = PeerConnection(
+        info_hash=INFO_HASH, our_peer_id=b"-XX0100-bbbbbbbbbbbb", initiator=False, **geometry
+    )
     block = bytes(BLOCK)
     core.add_peer("seed", ours, now=0.0)
     ours.send_handshake()
@@ -87,8 +89,10 @@ def main() -> int:
     best = min((run(size) for _ in range(3)), key=lambda r: r[0])
     seconds, blocks = best
     per_block = seconds / blocks * 1e6
-    print(f"{blocks} blocks of 16 KiB in {seconds:.2f} s: {per_block:.1f} µs per block "
-          f"(both sides), ceiling {size / seconds / 1e6:.0f} MB/s on one core")
+    print(
+        f"{blocks} blocks of 16 KiB in {seconds:.2f} s: {per_block:.1f} µs per block "
+        f"(both sides), ceiling {size / seconds / 1e6:.0f} MB/s on one core"
+    )
     return 0
 
 

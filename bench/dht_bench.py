@@ -93,9 +93,14 @@ async def bitswarm_lookup(svc: DhtService, info_hash: bytes, port: int) -> Stat:
         ep.on_event = None
     end = loop.time()
     assert isinstance(done, LookupDone)
-    return Stat(done.queries, done.responses, done.rounds,
-                (first[0] - start) * 1000 if first else None, (end - start) * 1000,
-                ("127.0.0.1", port) in done.peers)
+    return Stat(
+        done.queries,
+        done.responses,
+        done.rounds,
+        (first[0] - start) * 1000 if first else None,
+        (end - start) * 1000,
+        ("127.0.0.1", port) in done.peers,
+    )
 
 
 # --- libtorrent in the same network --------------------------------------------------------
@@ -105,8 +110,9 @@ _LOG = re.compile(
 )
 
 
-async def libtorrent_lookups(lt: Any, router: tuple[str, int],
-                             targets: list[tuple[bytes, int]]) -> tuple[list[Stat], int]:
+async def libtorrent_lookups(
+    lt: Any, router: tuple[str, int], targets: list[tuple[bytes, int]]
+) -> tuple[list[Stat], int]:
     ses = lt.session({
         "listen_interfaces": "127.0.0.1:0", "enable_dht": True, "enable_lsd": False,
         "enable_upnp": False, "enable_natpmp": False,
@@ -137,8 +143,9 @@ async def libtorrent_lookups(lt: Any, router: tuple[str, int],
                 if isinstance(a, lt.dht_get_peers_reply_alert):
                     if bytes.fromhex(str(a.info_hash)) == info_hash and a.peers():
                         first = first or a.timestamp()
-                        found = found or ("127.0.0.1", port) in [(str(h), int(p))
-                                                                 for h, p in a.peers()]
+                        found = found or ("127.0.0.1", port) in [
+                            (str(h), int(p)) for h, p in a.peers()
+                        ]
                     continue
                 if not isinstance(a, lt.dht_log_alert):
                     continue
@@ -190,9 +197,16 @@ def simulated(n: int, lookups: int, seed: int) -> tuple[list[Stat], float]:
         assert isinstance(done, LookupDone)
         first = [e for e in net.events[b] if isinstance(e, PeersFound) and e.handle == h]
         first_ms = (net.event_times[id(first[0])] - start) * 1000 if first else None
-        out.append(Stat(done.queries, done.responses, done.rounds, first_ms,
-                        (net.event_times[id(done)] - start) * 1000,
-                        (net.addrs[a][0], PORT) in done.peers))
+        out.append(
+            Stat(
+                done.queries,
+                done.responses,
+                done.rounds,
+                first_ms,
+                (net.event_times[id(done)] - start) * 1000,
+                (net.addrs[a][0], PORT) in done.peers,
+            )
+        )
     return out, join
 
 
@@ -220,12 +234,16 @@ def summary(stats: list[Stat]) -> dict[str, str]:
 
 
 def table(rows: list[tuple[str, dict[str, str]]]) -> str:
-    head = ("| searcher | found | queries | answers | rounds | first peer ms | lookup ms |\n"
-            "|---|---:|---:|---:|---:|---:|---:|")
+    head = (
+        "| searcher | found | queries | answers | rounds | first peer ms | lookup ms |\n"
+        "|---|---:|---:|---:|---:|---:|---:|"
+    )
     lines = [head]
     for name, s in rows:
-        lines.append(f"| {name} | {s['found']} | {s['queries']} | {s['responses']} | "
-                     f"{s['rounds']} | {s['first']} | {s['total']} |")
+        lines.append(
+            f"| {name} | {s['found']} | {s['queries']} | {s['responses']} | "
+            f"{s['rounds']} | {s['first']} | {s['total']} |"
+        )
     return "\n".join(lines)
 
 
@@ -263,29 +281,34 @@ async def run(args: argparse.Namespace) -> str:
                 lt_note = "libtorrent: not installed, not measured."
             else:
                 lt_stats, lt_table = await libtorrent_lookups(
-                    lt, services[0].addresses[0], [(ih, p) for ih, p, _ in targets])
-                rows.append((f"libtorrent {lt.__version__} (in the same network)",
-                             summary(lt_stats)))
-                lt_note = (f"libtorrent {lt.__version__}: joined through the first node; its "
-                           f"routing table held {lt_table} nodes when the lookups began.")
+                    lt, services[0].addresses[0], [(ih, p) for ih, p, _ in targets]
+                )
+                rows.append(
+                    (f"libtorrent {lt.__version__} (in the same network)", summary(lt_stats))
+                )
+                lt_note = (
+                    f"libtorrent {lt.__version__}: joined through the first node; its "
+                    f"routing table held {lt_table} nodes when the lookups began."
+                )
     finally:
         for s in services:
             s.close()
     sim_note = ""
     if args.sim_nodes:
         sim, sim_join = simulated(args.sim_nodes, args.lookups, args.seed)
-        rows.append((f"bitswarm ({args.sim_nodes} nodes, virtual time, 20 ms/hop)",
-                     summary(sim)))
-        sim_note = (f" The virtual-time network of {args.sim_nodes} cores joined in "
-                    f"{sim_join:.1f} s of CPU time; its lookup times are virtual (20 ms per "
-                    "one-way hop), so they count round trips, not CPU.")
+        rows.append((f"bitswarm ({args.sim_nodes} nodes, virtual time, 20 ms/hop)", summary(sim)))
+        sim_note = (
+            f" The virtual-time network of {args.sim_nodes} cores joined in "
+            f"{sim_join:.1f} s of CPU time; its lookup times are virtual (20 ms per "
+            "one-way hop), so they count round trips, not CPU."
+        )
     cmd = "`.venv/bin/python bench/dht_bench.py" + (
-        f" --nodes {args.nodes} --lookups {args.lookups} --sim-nodes {args.sim_nodes}`")
-    machine = (f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
-               f"{platform.machine()}")
+        f" --nodes {args.nodes} --lookups {args.lookups} --sim-nodes {args.sim_nodes}`"
+    )
+    machine = f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.machine()}"
     ours_q = rows[0][1]["queries"].split(" / ")[0]
     text = f"""Command: {cmd} (and `--write-results bench/RESULTS.md`), run
-{time.strftime('%Y-%m-%d')} on {machine}.
+{time.strftime("%Y-%m-%d")} on {machine}.
 
 Network: {args.nodes} bitswarm DHT nodes (real UDP on 127.0.0.1, one process, one asyncio
 loop) joined one after another through the first in {join_s:.1f} s; their routing tables held
@@ -306,8 +329,9 @@ shorter time to the first peer for more queries. On loopback every answer of the
 mostly that process's CPU time, for both searchers, not network latency.
 """
     paragraphs = text.split("\n\n")
-    return "\n\n".join(p if p.startswith("|") else textwrap.fill(" ".join(p.split()), 95)
-                       for p in paragraphs)
+    return "\n\n".join(
+        p if p.startswith("|") else textwrap.fill(" ".join(p.split()), 95) for p in paragraphs
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

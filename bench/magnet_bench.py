@@ -63,15 +63,20 @@ async def until(what: Any, within: float, describe: str) -> None:
         await asyncio.sleep(0.002)
 
 
-async def bitswarm_leecher(meta: Metainfo, uri_peer: tuple[str, int] | None,
-                           router: tuple[str, int] | None, out: Path) -> tuple[float, float]:
+async def bitswarm_leecher(
+    meta: Metainfo, uri_peer: tuple[str, int] | None, router: tuple[str, int] | None, out: Path
+) -> tuple[float, float]:
     """(seconds to verified metadata, seconds to the first verified piece)."""
     magnet = meta.to_magnet()
     if uri_peer is not None:
         magnet = dataclasses.replace(magnet, peers=(uri_peer,))
-    config = SessionConfig(listen_host="127.0.0.1", listen_port=0,
-                           dht_port=0 if router else None,
-                           dht_bootstrap=(router,) if router else (), dht_rate_limit=0.0)
+    config = SessionConfig(
+        listen_host="127.0.0.1",
+        listen_port=0,
+        dht_port=0 if router else None,
+        dht_bootstrap=(router,) if router else (),
+        dht_rate_limit=0.0,
+    )
     async with Session(config) as s:
         if s.dht is not None:
             await s.dht.bootstrapped(timeout=10)
@@ -83,8 +88,9 @@ async def bitswarm_leecher(meta: Metainfo, uri_peer: tuple[str, int] | None,
         return t_meta, time.monotonic() - t0
 
 
-async def libtorrent_leecher(meta: Metainfo, uri_peer: tuple[str, int] | None,
-                             router: tuple[str, int] | None, out: Path) -> tuple[float, float]:
+async def libtorrent_leecher(
+    meta: Metainfo, uri_peer: tuple[str, int] | None, router: tuple[str, int] | None, out: Path
+) -> tuple[float, float]:
     ses = lt_session(router)
     if router is not None:
         await until(lambda: ses.status().dht_nodes > 0, 10, "libtorrent DHT bootstrap")
@@ -149,8 +155,11 @@ def write_section(path: Path, body: str) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
     pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
     section = f"{SECTION}\n\n{body.strip()}\n\n"
-    text = pattern.sub(lambda _m: section, text, count=1) if pattern.search(text) else (
-        text.rstrip("\n") + "\n\n" + section)
+    text = (
+        pattern.sub(lambda _m: section, text, count=1)
+        if pattern.search(text)
+        else (text.rstrip("\n") + "\n\n" + section)
+    )
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
@@ -170,20 +179,27 @@ def main(argv: list[str] | None = None) -> int:
                     t_meta, t_first = asyncio.run(one_run(kind, how, args.size, Path(tmp)))
                     metas.append(t_meta)
                     firsts.append(t_first)
-                rows.append(f"| {kind} | {how} | {statistics.median(metas) * 1000:.0f} | "
-                            f"{statistics.median(firsts) * 1000:.0f} |")
+                rows.append(
+                    f"| {kind} | {how} | {statistics.median(metas) * 1000:.0f} | "
+                    f"{statistics.median(firsts) * 1000:.0f} |"
+                )
                 print(rows[-1], flush=True)
     cmd = "python bench/magnet_bench.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    body = "\n".join([
-        f"Command: `.venv/bin/{cmd.strip()}`", "",
-        f"One libtorrent seeder on 127.0.0.1, {args.size >> 20} MiB payload, 1 MiB pieces; "
-        f"the leecher starts from a magnet link that carries either the seeder's address "
-        f"(`x.pe`) or nothing but the info-hash (found in a local DHT of 16 bitswarm nodes "
-        f"that the seeder announced into). Median of {args.runs} runs, milliseconds from "
-        f"adding the magnet link.", "",
-        "| leecher | seeder found by | to metadata ms | to first piece ms |",
-        "|---|---|---:|---:|", *rows,
-    ])
+    body = "\n".join(
+        [
+            f"Command: `.venv/bin/{cmd.strip()}`",
+            "",
+            f"One libtorrent seeder on 127.0.0.1, {args.size >> 20} MiB payload, 1 MiB pieces; "
+            f"the leecher starts from a magnet link that carries either the seeder's address "
+            f"(`x.pe`) or nothing but the info-hash (found in a local DHT of 16 bitswarm nodes "
+            f"that the seeder announced into). Median of {args.runs} runs, milliseconds from "
+            f"adding the magnet link.",
+            "",
+            "| leecher | seeder found by | to metadata ms | to first piece ms |",
+            "|---|---|---:|---:|",
+            *rows,
+        ]
+    )
     print(body)
     if args.write_results:
         write_section(args.write_results, body)

@@ -18,15 +18,41 @@ from bitswarm.bencode import bencode
 __all__ = ["make_big_torrent"]
 
 _WORDS = (
-    "alpha", "beta", "gamma", "delta", "photos", "music", "video", "docs", "src", "build",
-    "assets", "data", "raw", "final", "2019", "2020", "2021", "2022", "2023", "holiday",
-    "project", "archive", "backup", "linux", "debian", "release", "notes",
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "photos",
+    "music",
+    "video",
+    "docs",
+    "src",
+    "build",
+    "assets",
+    "data",
+    "raw",
+    "final",
+    "2019",
+    "2020",
+    "2021",
+    "2022",
+    "2023",
+    "holiday",
+    "project",
+    "archive",
+    "backup",
+    "linux",
+    "debian",
+    "release",
+    "notes",
 )
 _EXTS = (".jpg", ".flac", ".mkv", ".txt", ".iso", ".tar.gz", ".pdf", ".png", ".c", ".h")
 
 
 def make_big_torrent(
-    files: int = 20_000, piece_length: int = 1 << 20, target_pieces_bytes: int = 8_750_000,
+    files: int = 20_000,
+    piece_length: int = 1 << 20,
+    target_pieces_bytes: int = 8_750_000,
     seed: int = 1,
 ) -> bytes:
     """Return the bencoded torrent. File sizes are scaled so that the number of pieces

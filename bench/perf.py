@@ -51,13 +51,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--size", type=parse_size, default=parse_size("1GiB"))
     parser.add_argument("--piece-size", type=parse_size, default=parse_size("1MiB"))
-    parser.add_argument("--slow-size", type=parse_size, default=parse_size("256MiB"),
-                        help="P1 payload for the Transmission seeder (it is slow)")
-    parser.add_argument("--fanout-size", type=parse_size, default=parse_size("256MiB"),
-                        help="P2 payload per leecher when several download at once")
+    parser.add_argument(
+        "--slow-size",
+        type=parse_size,
+        default=parse_size("256MiB"),
+        help="P1 payload for the Transmission seeder (it is slow)",
+    )
+    parser.add_argument(
+        "--fanout-size",
+        type=parse_size,
+        default=parse_size("256MiB"),
+        help="P2 payload per leecher when several download at once",
+    )
     parser.add_argument("--leechers", type=int, default=8, help="P2 simultaneous leechers")
-    parser.add_argument("--big-size", type=parse_size, default=parse_size("4GiB"),
-                        help="P3 payload for the peak-RSS download")
+    parser.add_argument(
+        "--big-size",
+        type=parse_size,
+        default=parse_size("4GiB"),
+        help="P3 payload for the peak-RSS download",
+    )
     parser.add_argument("--big-runs", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the P3 big payload cached")
     parser.add_argument("--torrents", type=int, default=1000, help="P6 seeding torrents")
@@ -65,20 +77,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--peers", type=int, default=500, help="P6 connected peers")
     parser.add_argument("--windows", type=int, default=3, help="P6 idle windows (median)")
     parser.add_argument("--window", type=float, default=30.0, help="P6 seconds per window")
-    parser.add_argument("--profile-seconds", type=float, default=30.0,
-                        help="P6 cProfile of the idle host afterwards (0: none)")
-    parser.add_argument("--write-results", type=Path, metavar="FILE",
-                        help="replace these targets' subsections of FILE's performance section")
+    parser.add_argument(
+        "--profile-seconds",
+        type=float,
+        default=30.0,
+        help="P6 cProfile of the idle host afterwards (0: none)",
+    )
+    parser.add_argument(
+        "--write-results",
+        type=Path,
+        metavar="FILE",
+        help="replace these targets' subsections of FILE's performance section",
+    )
     return parser.parse_args(argv)
 
 
 def revision() -> str:
     """The commit measured, and whether the work tree differs from it."""
     try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "commit unknown"
     return f"commit {head}{' + uncommitted changes in src/' if dirty else ''}"

@@ -98,8 +98,15 @@ def _trace_table(ours: FanOutResult, theirs: FanOutResult) -> str:
             f"{b.rss_bytes / _MB:.0f}" if b else "–",
             f"{b.dirty_bytes / _MB:.0f}" if b else "–",
         ])  # fmt: skip
-    header = ["share of the download time", "bitswarm: s", "RSS MB", "dirty + writeback MB",
-              "libtorrent: s", "RSS MB", "dirty + writeback MB"]
+    header = [
+        "share of the download time",
+        "bitswarm: s",
+        "RSS MB",
+        "dirty + writeback MB",
+        "libtorrent: s",
+        "RSS MB",
+        "dirty + writeback MB",
+    ]
     return table(header, rows, "rrrrrrr")
 
 
@@ -127,8 +134,15 @@ def p3_report(
                 f"{direct.cpu_per_gib:.2f} vs {theirs.cpu_per_gib:.2f} s/GiB = "
                 f"{fmt_ratio(direct.cpu_per_gib / theirs.cpu_per_gib)}", None),
     ]  # fmt: skip
-    header = ["leecher (libtorrent seeder)", "size", "runs", "CPU s", "CPU s/GiB",
-              "peak RSS MB: median (max)", "MB/s"]
+    header = [
+        "leecher (libtorrent seeder)",
+        "size",
+        "runs",
+        "CPU s",
+        "CPU s/GiB",
+        "peak RSS MB: median (max)",
+        "MB/s",
+    ]
     report.blocks.append(table(header, [
         ours.row("**bitswarm**"), direct.row("**bitswarm --direct-io**"), theirs.row("libtorrent"),
         big_ours.row("**bitswarm**"), big_theirs.row("libtorrent"),

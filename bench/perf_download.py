@@ -84,8 +84,11 @@ def p1_report(bench: TransferBench, size: int, slow_size: int, command: str) -> 
         if reason is not None:
             report.blocks.append(f"{seeder} seeder not measured: {reason}.")
             continue
-        leechers = ("bitswarm", DIRECT, "libtorrent") if seeder == "libtorrent" else (
-            "bitswarm", "libtorrent")
+        leechers = (
+            ("bitswarm", DIRECT, "libtorrent")
+            if seeder == "libtorrent"
+            else ("bitswarm", "libtorrent")
+        )
         for run in range(1, bench.runs + 1):  # alternate, so drift hits all alike
             for leecher in leechers:
                 bench.pair(seeder, leecher, this_size, run)
@@ -112,9 +115,16 @@ def p1_report(bench: TransferBench, size: int, slow_size: int, command: str) -> 
             ratio >= 1.0 if seeder == "libtorrent" else None,
         ))  # fmt: skip
     report.verdicts += extra
-    header = ["seeder → leecher", "size", "MB/s per run", "median MB/s", "× libtorrent leecher",
-              "leecher CPU s/GiB", "leecher peak RSS MB: median (max)",
-              "other programs' CPU (cores)"]
+    header = [
+        "seeder → leecher",
+        "size",
+        "MB/s per run",
+        "median MB/s",
+        "× libtorrent leecher",
+        "leecher CPU s/GiB",
+        "leecher peak RSS MB: median (max)",
+        "other programs' CPU (cores)",
+    ]
     report.blocks.append(table(header, rows, "lrrrrrrr"))
     report.blocks.append(
         f"{bench.runs} runs of each pair, bitswarm and libtorrent alternating. Before each "

@@ -88,8 +88,15 @@ def bitswarm_recheck(meta: Metainfo, data_dir: Path) -> RecheckRun:
         finally:
             await disk.close()
         threads = disk.pool.hashing_threads  # its recheck's jobs: one per core
-        return RecheckRun(seconds, meta.info.total_length, have.count(), meta.info.num_pieces,
-                          threads, cpu, loop_cpu)
+        return RecheckRun(
+            seconds,
+            meta.info.total_length,
+            have.count(),
+            meta.info.num_pieces,
+            threads,
+            cpu,
+            loop_cpu,
+        )
 
     return asyncio.run(run())
 
@@ -173,9 +180,16 @@ def p5_report(bench: TransferBench, size: int, runs: int, command: str) -> Targe
                 f"{loop:.3f}" if loop else "–",
                 f"{max(r.load.other_cores for r in runs):.2f}{flag}"]  # fmt: skip
 
-    header = ["verifier", "threads", "GB/s per run", "median GB/s", "× hashlib all cores",
-              "CPU s (all threads)", "of which the event loop's thread",
-              "other programs' CPU (cores)"]
+    header = [
+        "verifier",
+        "threads",
+        "GB/s per run",
+        "median GB/s",
+        "× hashlib all cores",
+        "CPU s (all threads)",
+        "of which the event loop's thread",
+        "other programs' CPU (cores)",
+    ]
     report.blocks.append(table(header, [
         row("**bitswarm** `DiskWorker.check_existing`", ours, fmt_ratio(ratio)),
         row("hashlib SHA-1, one thread per core, pread per piece", theirs, "1.00×"),

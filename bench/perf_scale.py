@@ -152,8 +152,14 @@ def _idle_windows(pid: int, windows: int, seconds: float) -> IdleFigures:
             raise RuntimeError("the host process ended while being measured")
         shares.append(100.0 * (after - before) / (ended - started))
     status = _status_of(pid)
-    return IdleFigures(tuple(shares), status["VmRSS"], status["VmHWM"], status["Threads"],
-                       _thread_stack_rss(pid), loadavg)
+    return IdleFigures(
+        tuple(shares),
+        status["VmRSS"],
+        status["VmHWM"],
+        status["Threads"],
+        _thread_stack_rss(pid),
+        loadavg,
+    )
 
 
 def _ensure_data(folder: Path, torrents: int, size: int) -> None:
@@ -175,14 +181,16 @@ def _ensure_data(folder: Path, torrents: int, size: int) -> None:
 
 
 def _child(argv: list[str], name: str, workdir: Path, events: _Events) -> ManagedProcess:
-    process = ManagedProcess([sys.executable, str(_PROCS), *argv], name=name, log_dir=workdir,
-                             on_line=events.feed)
+    process = ManagedProcess(
+        [sys.executable, str(_PROCS), *argv], name=name, log_dir=workdir, on_line=events.feed
+    )
     process.start()
     return process
 
 
-def _ask(process: ManagedProcess, events: _Events, ok: Callable[[Record], bool],
-         timeout: float) -> Record:
+def _ask(
+    process: ManagedProcess, events: _Events, ok: Callable[[Record], bool], timeout: float
+) -> Record:
     """SIGUSR1 the child until a status line satisfying `ok` arrives."""
     deadline = time.monotonic() + timeout
     while True:
@@ -223,8 +231,10 @@ def run_scale(
                        "--count", str(peers)], "p6-peers", workdir, peer_events)  # fmt: skip
         connected = peer_events.wait(lambda r: r.get("event") == "connected", 300, idle)
         if connected["open"] != peers:
-            raise RuntimeError(f"only {connected['open']} of {peers} peers connected: "
-                               f"{connected.get('first_failure')}")
+            raise RuntimeError(
+                f"only {connected['open']} of {peers} peers connected: "
+                f"{connected.get('first_failure')}"
+            )
         seen = _ask(host, host_events, lambda r: r["connections"] == peers, 30)
         if seen["connections"] != peers:
             raise RuntimeError(f"the host counts {seen['connections']} of {peers} connections")
@@ -235,8 +245,16 @@ def run_scale(
         if after["connections"] != peers or still["open"] != peers:
             raise RuntimeError(f"connections dropped while measuring: host {after}, peers {still}")
 
-        result = ScaleResult(torrents, torrent_size, peers, float(ready["add_seconds"]),
-                             window_seconds, alone, busy, int(still["received_bytes"]))
+        result = ScaleResult(
+            torrents,
+            torrent_size,
+            peers,
+            float(ready["add_seconds"]),
+            window_seconds,
+            alone,
+            busy,
+            int(still["received_bytes"]),
+        )
         if profile_seconds > 0:
             host.signal(signal.SIGUSR2)
             host_events.wait(lambda r: r.get("event") == "profiling", 10, host)
@@ -271,8 +289,15 @@ def p6_report(result: ScaleResult, command: str) -> TargetReport:
                 f"{figures.threads:,}", f"{figures.stack_rss_bytes / 1e6:.0f}",
                 figures.loadavg]  # fmt: skip
 
-    header = ["bitswarm session, idle", f"CPU % of a core per {result.window_seconds:.0f} s",
-              "median", "RSS MB", "threads", "thread stacks RSS MB", "load average at start"]
+    header = [
+        "bitswarm session, idle",
+        f"CPU % of a core per {result.window_seconds:.0f} s",
+        "median",
+        "RSS MB",
+        "threads",
+        "thread stacks RSS MB",
+        "load average at start",
+    ]
     report.blocks.append(table(header, [
         row(f"{result.torrents:,} torrents seeding, no peers", alone),
         row(f"{result.torrents:,} torrents seeding, {result.peers} peers connected", busy),

@@ -205,9 +205,15 @@ async def peers(folder: Path, port: int, count: int) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     def status(event: str = "status") -> None:
-        emit(event, open=swarm.handshakes - swarm.lost, handshakes=swarm.handshakes,
-             failed=len(swarm.failed), first_failure=swarm.failed[0] if swarm.failed else None,
-             lost=swarm.lost, received_bytes=swarm.received)
+        emit(
+            event,
+            open=swarm.handshakes - swarm.lost,
+            handshakes=swarm.handshakes,
+            failed=len(swarm.failed),
+            first_failure=swarm.failed[0] if swarm.failed else None,
+            lost=swarm.lost,
+            received_bytes=swarm.received,
+        )
 
     loop.add_signal_handler(signal.SIGUSR1, status)
     gate = asyncio.Semaphore(_CONNECT_AT_ONCE)

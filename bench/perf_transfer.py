@@ -283,8 +283,14 @@ class TransferBench:
         return done[:wanted]
 
     def fan_outs(
-        self, seeder: str, leecher: str, leechers: int, size: int, runs: int | None = None,
-        *, trace: bool = False,
+        self,
+        seeder: str,
+        leecher: str,
+        leechers: int,
+        size: int,
+        runs: int | None = None,
+        *,
+        trace: bool = False,
     ) -> list[Measured[FanOutResult]]:
         torrent = self.torrent(size)
         results: list[Measured[FanOutResult]] = []
@@ -313,7 +319,14 @@ class TransferBench:
             return self._profiles[key]
         out = OUT / "perf" / f"{time.strftime('%Y%m%d-%H%M%S')}-{seeder}-{leecher}-{who}.raw"
         out.parent.mkdir(parents=True, exist_ok=True)
-        result = fan_out(PEER_CLASSES[seeder], PEER_CLASSES[leecher], self.torrent(size), 1,
-                         timeout=self.timeout(size), profile=who, profile_out=out)
+        result = fan_out(
+            PEER_CLASSES[seeder],
+            PEER_CLASSES[leecher],
+            self.torrent(size),
+            1,
+            timeout=self.timeout(size),
+            profile=who,
+            profile_out=out,
+        )
         self._profiles[key] = result
         return result

@@ -103,15 +103,28 @@ def p2_report(
                 f"{per_leecher(many_ours):.0f} vs {per_leecher(many_theirs):.0f} MB/s; slowest "
                 f"÷ fastest {worst:.2f}", many_ratio >= 1.0 and worst >= STARVED),
     ]  # fmt: skip
-    header = ["seeder → one libtorrent leecher", "size", "MB/s per run", "median MB/s",
-              "× libtorrent seeder", "seeder CPU s/GiB", "other programs' CPU (cores)"]
+    header = [
+        "seeder → one libtorrent leecher",
+        "size",
+        "MB/s per run",
+        "median MB/s",
+        "× libtorrent seeder",
+        "seeder CPU s/GiB",
+        "other programs' CPU (cores)",
+    ]
     report.blocks.append(table(header, [
         _one_row("**bitswarm**", one_ours, fmt_ratio(ratio)),
         _one_row("libtorrent", one_theirs, "1.00×"),
     ], "lrrrrrr"))  # fmt: skip
-    header = [f"seeder → {leechers} libtorrent leechers", "size each", "aggregate MB/s per run",
-              "per-leecher MB/s min / median / max", "slowest ÷ fastest per run",
-              "seeder CPU s/GiB", "other programs' CPU (cores)"]
+    header = [
+        f"seeder → {leechers} libtorrent leechers",
+        "size each",
+        "aggregate MB/s per run",
+        "per-leecher MB/s min / median / max",
+        "slowest ÷ fastest per run",
+        "seeder CPU s/GiB",
+        "other programs' CPU (cores)",
+    ]
     report.blocks.append(table(header, [
         _many_row("**bitswarm**", many_ours), _many_row("libtorrent", many_theirs),
     ], "lrrrrrr"))  # fmt: skip

@@ -134,7 +134,7 @@ def section_body(
         f"`.venv/bin/python bench/swarm_lab.py --impls {args.impls} --size {args.size} "
         f"--runs {args.runs} --write-results bench/RESULTS.md`"
     )
-    return f"""Command (as root): {command}, run {time.strftime('%Y-%m-%d')} on {machine}. Each
+    return f"""Command (as root): {command}, run {time.strftime("%Y-%m-%d")} on {machine}. Each
 run is `bitswarm lab --impl IMPL --leechers {LEECHERS} --size {args.size} --seed-up R --up R`.
 
 Setup: 1 seeder and {LEECHERS} leechers of the same program, each in its own network
@@ -175,8 +175,11 @@ def write_section(path: Path, body: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--impls", default="bitswarm,libtorrent",
-                        help="comma-separated implementations (default bitswarm,libtorrent)")
+    parser.add_argument(
+        "--impls",
+        default="bitswarm,libtorrent",
+        help="comma-separated implementations (default bitswarm,libtorrent)",
+    )
     parser.add_argument("--size", default="64MiB")
     parser.add_argument("--piece-size", default="256KiB")
     parser.add_argument("--runs", type=int, default=1)

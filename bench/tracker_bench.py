@@ -416,8 +416,9 @@ def main() -> int:
     ap.add_argument("--protocols", default="udp,http")
     ap.add_argument("--targets", default="bitswarm-mem-1,bitswarm-mem-2,bitswarm-redis-1,"
                                          "bitswarm-redis-2,opentracker")  # fmt: skip
-    ap.add_argument("--memory-peers", type=int, default=100_000,
-                    help="peers for the memory figure (0: skip)")
+    ap.add_argument(
+        "--memory-peers", type=int, default=100_000, help="peers for the memory figure (0: skip)"
+    )
     ap.add_argument("--json", type=Path, help="append the figures to this file")
     args = ap.parse_args()
     names = [n for n in args.targets.split(",") if n]
@@ -453,8 +454,11 @@ def main() -> int:
                          if n in names]:  # fmt: skip
                 results[f"memory {name}"] = _memory(name, out, redis, args.memory_peers)
                 m = results[f"memory {name}"]
-                print(f"mem  {name:17} {m['bytes_per_peer']:.0f} B/peer, "
-                      f"{m['mib_per_100k']:.1f} MiB per 100k peers", flush=True)
+                print(
+                    f"mem  {name:17} {m['bytes_per_peer']:.0f} B/peer, "
+                    f"{m['mib_per_100k']:.1f} MiB per 100k peers",
+                    flush=True,
+                )
     finally:
         if redis is not None:
             redis.stop()
@@ -493,10 +497,12 @@ def _memory(name: str, out: Path, redis: RedisServer | None, peers: int) -> dict
 
 def _report(results: dict[str, dict[str, Any]], names: list[str], protocols: list[str],
             args: argparse.Namespace) -> None:  # fmt: skip
-    print(f"\n{args.procs} generator processes, {args.swarms} swarms, "
-          f"{args.procs * args.peers_per_proc} peers, {args.seconds:g} s per case, "
-          f"UDP window {args.window}/process, HTTP {args.conns} connections/process; "
-          f"{os.cpu_count()} CPUs\n")
+    print(
+        f"\n{args.procs} generator processes, {args.swarms} swarms, "
+        f"{args.procs * args.peers_per_proc} peers, {args.seconds:g} s per case, "
+        f"UDP window {args.window}/process, HTTP {args.conns} connections/process; "
+        f"{os.cpu_count()} CPUs\n"
+    )
     print("| protocol | tracker | announces/s | × opentracker | p50 ms | p99 ms | errors | lost |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for proto in protocols:
@@ -506,8 +512,10 @@ def _report(results: dict[str, dict[str, Any]], names: list[str], protocols: lis
             if r is None:
                 continue
             ratio = f"{r['per_second'] / base:.2f}" if base else "–"
-            print(f"| {proto.upper()} | {name} | {r['per_second']:.0f} | {ratio} | "
-                  f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['lost']} |")
+            print(
+                f"| {proto.upper()} | {name} | {r['per_second']:.0f} | {ratio} | "
+                f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['lost']} |"
+            )
     mems = [(n, results[f"memory {n}"]) for n in names if f"memory {n}" in results]
     if mems:
         print("\n| tracker | bytes per peer | MiB per 100,000 peers |")

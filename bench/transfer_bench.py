@@ -100,7 +100,13 @@ def one_run(
     try:
         os.link(torrent.path.parent / torrent.name, seed_dir / torrent.name)
         return run_transfer(
-            seeder, leecher, torrent, seed_dir, workdir, use_netns=netns, timeout=timeout,
+            seeder,
+            leecher,
+            torrent,
+            seed_dir,
+            workdir,
+            use_netns=netns,
+            timeout=timeout,
             before_leecher=memory_state.settle,  # the same memory state for every leecher
         )
     finally:

@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
-echo "== ruff"; .venv/bin/ruff check src tests bench
+echo "== ruff"; .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"; .venv/bin/pytest "$@"

@@ -200,9 +200,7 @@ def _torrent_with_unsorted_info() -> tuple[bytes, bytes]:
     """A torrent whose info dict lists `name` before `length` (unsorted), as some old
     tools wrote them. Returns (whole file, the exact info bytes)."""
     pieces = hashlib.sha1(b"x" * 5).digest()
-    info = (
-        b"d4:name5:a.txt6:lengthi5e12:piece lengthi16384e6:pieces20:" + pieces + b"e"
-    )
+    info = b"d4:name5:a.txt6:lengthi5e12:piece lengthi16384e6:pieces20:" + pieces + b"e"
     whole = b"d8:announce20:http://t.example/ann4:info" + info + b"e"
     return whole, info
 

@@ -30,8 +30,29 @@ VALUES: st.SearchStrategy[BValue] = st.recursive(LEAVES, _extend, max_leaves=40)
 
 # Fragments that make up bencoding, so random concatenations get deep into the parser.
 TOKENS = st.sampled_from(
-    [b"i", b"e", b"l", b"d", b"0", b"1", b"9", b"-", b":", b"1:", b"2:", b"3:abc", b"i0e",
-     b"i-1e", b"le", b"de", b"1:a", b"1:b", b"x", b"00", b"+"]
+    [
+        b"i",
+        b"e",
+        b"l",
+        b"d",
+        b"0",
+        b"1",
+        b"9",
+        b"-",
+        b":",
+        b"1:",
+        b"2:",
+        b"3:abc",
+        b"i0e",
+        b"i-1e",
+        b"le",
+        b"de",
+        b"1:a",
+        b"1:b",
+        b"x",
+        b"00",
+        b"+",
+    ]
 )
 BENCODE_ISH = st.lists(TOKENS, max_size=40).map(b"".join)
 

@@ -133,9 +133,11 @@ def test_repr_shows_count_and_size() -> None:
     assert repr(Bitfield.from_indices(10, [1, 2])) == "Bitfield(2/10)"
 
 
-@given(st.integers(min_value=0, max_value=300).flatmap(
-    lambda n: st.tuples(st.just(n), st.sets(st.integers(0, max(n - 1, 0)), max_size=n))
-))
+@given(
+    st.integers(min_value=0, max_value=300).flatmap(
+        lambda n: st.tuples(st.just(n), st.sets(st.integers(0, max(n - 1, 0)), max_size=n))
+    )
+)
 def test_indices_round_trip_through_wire_bytes(case: tuple[int, set[int]]) -> None:
     size, indices = case
     bf = Bitfield.from_indices(size, indices)

@@ -76,8 +76,12 @@ def test_round_trip(tmp_path: Path, version: str, sizes: dict[str, int]) -> None
     make_tree(src, sizes)
     single = len(sizes) == 1
     target = src / "one.bin" if single else src
-    data = create_torrent(target, version=version, piece_length=PL,  # type: ignore[arg-type]
-                          creation_date=None)
+    data = create_torrent(
+        target,
+        version=version,
+        piece_length=PL,  # type: ignore[arg-type]
+        creation_date=None,
+    )
     m = parse_torrent(data)
     info = m.info
     assert m.issues == ()
@@ -124,10 +128,17 @@ def test_top_level_fields(tmp_path: Path) -> None:
 def test_workers_and_progress(tmp_path: Path) -> None:
     make_tree(tmp_path / "d", {f"f{n}": 7000 * n for n in range(12)})
     calls: list[tuple[int, int]] = []
-    one = create_torrent(tmp_path / "d", version="hybrid", piece_length=PL, workers=1,
-                         creation_date=None, progress=lambda d, t: calls.append((d, t)))
-    four = create_torrent(tmp_path / "d", version="hybrid", piece_length=PL, workers=4,
-                          creation_date=None)
+    one = create_torrent(
+        tmp_path / "d",
+        version="hybrid",
+        piece_length=PL,
+        workers=1,
+        creation_date=None,
+        progress=lambda d, t: calls.append((d, t)),
+    )
+    four = create_torrent(
+        tmp_path / "d", version="hybrid", piece_length=PL, workers=4, creation_date=None
+    )
     assert one == four  # deterministic whatever the thread count
     total = sum(7000 * n for n in range(12))
     assert calls[0] == (0, total) and calls[-1] == (total, total)
@@ -151,7 +162,10 @@ def test_hidden_files_and_inside_symlinks_are_included(tmp_path: Path) -> None:
     (src / "dirlink").symlink_to(src / "real")
     m = parse_torrent(create_torrent(src))
     assert [f.path for f in m.info.files] == [
-        ("d", ".hidden"), ("d", "dirlink", "file"), ("d", "link"), ("d", "real", "file"),
+        ("d", ".hidden"),
+        ("d", "dirlink", "file"),
+        ("d", "link"),
+        ("d", "real", "file"),
     ]
     assert [f.length for f in m.info.files] == [10, 20, 20, 20]
 
@@ -213,8 +227,11 @@ def test_libtorrent_agrees(tmp_path: Path) -> None:
             assert hashes.v2.to_bytes() == m.info_hashes.v2
         layout = ti.layout() if hasattr(ti, "layout") else None
         fs = layout if layout is not None else ti.orig_files()
-        theirs = [(fs.file_path(i), fs.file_size(i), fs.file_offset(i))
-                  for i in range(fs.num_files()) if not fs.file_flags(i) & fs.flag_pad_file]
+        theirs = [
+            (fs.file_path(i), fs.file_size(i), fs.file_offset(i))
+            for i in range(fs.num_files())
+            if not fs.file_flags(i) & fs.flag_pad_file
+        ]
         ours = [("/".join(f.path), f.length, f.offset) for f in m.info.files if not f.is_pad]
         assert theirs == ours, version
         assert ti.num_pieces() == m.info.num_pieces

@@ -229,12 +229,13 @@ BAD_SOURCES = [
     ("def f(p):\n    with open(p) as fh:\n        return fh.read()\n", "calls open()"),
     ("m = __import__('socket')\n", "calls __import__()"),
     (
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    pass\nelse:\n"
-        "    import random\n",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    pass\nelse:\n    import random\n",
         "imports 'random' (only allowed under TYPE_CHECKING)",
     ),
-    ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import socket\n",
-     "imports 'socket'"),
+    (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import socket\n",
+        "imports 'socket'",
+    ),
     ("import bitswarm.aio.peer\n", "imports upper layer 'bitswarm.aio.peer'"),
     ("from bitswarm.session import Session\n", "imports upper layer 'bitswarm.session'"),
 ]

@@ -114,15 +114,19 @@ _host = st.sampled_from(["127.0.0.1", "::1", "2001:db8::7", "peer.example", "h"]
 @st.composite
 def magnets(draw: st.DrawFn) -> Magnet:
     v1 = draw(st.none() | st.binary(min_size=20, max_size=20))
-    v2 = draw(st.binary(min_size=32, max_size=32) if v1 is None else st.none() | st.binary(
-        min_size=32, max_size=32))
+    v2 = draw(
+        st.binary(min_size=32, max_size=32)
+        if v1 is None
+        else st.none() | st.binary(min_size=32, max_size=32)
+    )
     return Magnet(
         info_hashes=InfoHashes(v1, v2),
         display_name=draw(st.none() | _text),
         trackers=tuple(draw(st.lists(_url, unique=True, max_size=4))),
         web_seeds=tuple(draw(st.lists(_url, unique=True, max_size=3))),
-        peers=tuple(draw(st.lists(st.tuples(_host, st.integers(1, 65535)), unique=True,
-                                  max_size=3))),
+        peers=tuple(
+            draw(st.lists(st.tuples(_host, st.integers(1, 65535)), unique=True, max_size=3))
+        ),
         select_only=tuple(sorted(draw(st.sets(st.integers(0, 5000), max_size=10)))),
     )
 

@@ -102,11 +102,24 @@ def hybrid_torrent(
 
 def test_v1_single_file_known_vector() -> None:
     data = payload(100_000)
-    info = {"name": "file.bin", "piece length": 32768, "length": len(data),
-            "pieces": v1_pieces(data, 32768)}
+    info = {
+        "name": "file.bin",
+        "piece length": 32768,
+        "length": len(data),
+        "pieces": v1_pieces(data, 32768),
+    }
     raw_info = bencode(info)
-    m = parse_torrent(bencode({"announce": "http://t/a", "info": info, "comment": "hi",
-                               "created by": "hand", "creation date": 1700000000}))
+    m = parse_torrent(
+        bencode(
+            {
+                "announce": "http://t/a",
+                "info": info,
+                "comment": "hi",
+                "created by": "hand",
+                "creation date": 1700000000,
+            }
+        )
+    )
     i = m.info
     assert i.info_hashes == InfoHashes(sha1(raw_info), None)
     assert i.info_hashes.wire == sha1(raw_info)
@@ -146,7 +159,9 @@ def test_v1_multi_file_with_bep47_pad() -> None:
     }
     i = parse_torrent(bencode({"info": info})).info
     assert [f.path for f in i.files] == [
-        ("folder", "sub", "a.bin"), ("folder", ".pad", str(pad)), ("folder", "empty"),
+        ("folder", "sub", "a.bin"),
+        ("folder", ".pad", str(pad)),
+        ("folder", "empty"),
         ("folder", "b.txt"),
     ]
     assert [f.offset for f in i.files] == [0, 20_000, 32768, 32768]
@@ -165,8 +180,12 @@ def test_v1_multi_file_with_bep47_pad() -> None:
 
 def test_pieces_spanning_files() -> None:
     files = [payload(10_000, str(n)) for n in range(5)]
-    info = {"name": "d", "piece length": 16384, "pieces": v1_pieces(b"".join(files), 16384),
-            "files": [{"length": 10_000, "path": [f"{n}"]} for n in range(5)]}
+    info = {
+        "name": "d",
+        "piece length": 16384,
+        "pieces": v1_pieces(b"".join(files), 16384),
+        "files": [{"length": 10_000, "path": [f"{n}"]} for n in range(5)],
+    }
     i = parse_torrent(bencode({"info": info})).info
     assert i.num_pieces == 4
     assert list(i.files_in_piece(1)) == [1, 2, 3]  # bytes 16384..32767
@@ -213,21 +232,30 @@ def test_v2_single_and_multi_file() -> None:
     # the same info dict as BEP 9 metadata: no piece layers needed
     assert parse_info_dict(raw) == i
 
-    single = {"name": "one", "piece length": pl, "meta version": 2,
-              "file tree": {"one": {"": {"length": 1000, "pieces root": small_root}}}}
+    single = {
+        "name": "one",
+        "piece length": pl,
+        "meta version": 2,
+        "file tree": {"one": {"": {"length": 1000, "pieces root": small_root}}},
+    }
     s = parse_torrent(bencode({"info": single})).info
     assert s.single_file and s.files[0].path == ("one",)
 
 
 def test_hybrid_torrent() -> None:
-    files = [(["a.bin"], payload(40_000, "a")), (["d", "b.bin"], payload(70_000, "b")),
-             (["z"], payload(10, "z"))]
+    files = [
+        (["a.bin"], payload(40_000, "a")),
+        (["d", "b.bin"], payload(70_000, "b")),
+        (["z"], payload(10, "z")),
+    ]
     m = parse_torrent(hybrid_torrent("h", files, 16384, announce="http://t/"))
     i = m.info
     assert i.is_hybrid and i.has_v1 and i.has_v2 and i.meta_version == 2
     assert [(f.path, f.offset, f.is_pad) for f in i.files] == [
-        (("h", "a.bin"), 0, False), (("h", ".pad", "9152"), 40_000, True),
-        (("h", "d", "b.bin"), 49152, False), (("h", ".pad", "11920"), 119_152, True),
+        (("h", "a.bin"), 0, False),
+        (("h", ".pad", "9152"), 40_000, True),
+        (("h", "d", "b.bin"), 49152, False),
+        (("h", ".pad", "11920"), 119_152, True),
         (("h", "z"), 131072, False),
     ]
     assert all(f.pieces_root is not None for f in i.files if not f.is_pad)
@@ -250,8 +278,11 @@ def test_trackers_web_seeds_and_text_fields() -> None:
     }
     m = parse_torrent(bencode(top))
     # BEP 12 tiers first; the lone announce is new, so it is kept as a last tier
-    assert m.announce_tiers == (("http://a/1", "http://a/2"), ("udp://b:80",),
-                                ("http://solo/announce",))
+    assert m.announce_tiers == (
+        ("http://a/1", "http://a/2"),
+        ("udp://b:80",),
+        ("http://solo/announce",),
+    )
     assert m.trackers == ("http://a/1", "http://a/2", "udp://b:80", "http://solo/announce")
     assert m.web_seeds == ("http://seed/",)
     assert m.comment == "caf\u00e9"
@@ -277,8 +308,7 @@ def test_unsorted_keys_are_tolerated_and_hashed_as_found() -> None:
     """BEP 52 "infohash": hash the original bytes, never a re-encoding of invalid data."""
     pieces = sha1(b"x")
     raw_info = b"d6:lengthi1e4:name1:n6:pieces20:" + pieces + b"12:piece lengthi16384ee"
-    assert raw_info != bencode({"length": 1, "name": "n", "pieces": pieces,
-                                "piece length": 16384})
+    assert raw_info != bencode({"length": 1, "name": "n", "pieces": pieces, "piece length": 16384})
     raw_info_unsorted = raw_info.replace(b"6:lengthi1e4:name1:n", b"4:name1:n6:lengthi1e")
     data = b"d4:info" + raw_info_unsorted + b"e"
     m = parse_torrent(data)
@@ -289,18 +319,32 @@ def test_unsorted_keys_are_tolerated_and_hashed_as_found() -> None:
 
 def test_odd_v1_piece_length_is_accepted_with_an_issue() -> None:
     data = payload(50_000)
-    info = {"name": "n", "piece length": 30_000, "length": len(data),
-            "pieces": v1_pieces(data, 30_000)}
+    info = {
+        "name": "n",
+        "piece length": 30_000,
+        "length": len(data),
+        "pieces": v1_pieces(data, 30_000),
+    }
     m = parse_torrent(bencode({"info": info}))
     assert m.info.num_pieces == 2
     assert any("not a power of two" in issue for issue in m.issues)
 
 
 def test_tolerated_oddities_are_recorded() -> None:
-    info = {"name": "n", "piece length": 16384, "length": 1, "pieces": sha1(b"x"),
-            "private": b"yes", "file tree": {}}
-    top = {"info": info, "creation date": b"today", "announce-list": ["http://bare/"],
-           "url-list": 7}
+    info = {
+        "name": "n",
+        "piece length": 16384,
+        "length": 1,
+        "pieces": sha1(b"x"),
+        "private": b"yes",
+        "file tree": {},
+    }
+    top = {
+        "info": info,
+        "creation date": b"today",
+        "announce-list": ["http://bare/"],
+        "url-list": 7,
+    }
     m = parse_torrent(bencode(top))
     assert not m.info.private and m.creation_date is None and m.web_seeds == ()
     assert m.announce_tiers == (("http://bare/",),)
@@ -361,8 +405,13 @@ def test_torrent_file_bytes_round_trip_keeps_the_info_hash(tmp_path: Path) -> No
     from bitswarm.metainfo.encode import torrent_file_bytes
 
     (tmp_path / "f").write_bytes(b"z" * 70_000)
-    data = create_torrent(tmp_path / "f", version="hybrid", trackers=[["http://a/x"], ["udp://b:1"]],
-                          web_seeds=["http://w/"], comment="hi")
+    data = create_torrent(
+        tmp_path / "f",
+        version="hybrid",
+        trackers=[["http://a/x"], ["udp://b:1"]],
+        web_seeds=["http://w/"],
+        comment="hi",
+    )
     meta = parse_torrent(data)
     again = parse_torrent(torrent_file_bytes(meta))
     assert again.info_hashes == meta.info_hashes

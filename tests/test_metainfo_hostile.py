@@ -30,13 +30,13 @@ def multi(paths: list[list[Any]], name: Any = "t", length: int = 10) -> bytes:
     files = [{"length": length, "path": p} for p in paths]
     total = length * len(paths)
     pieces = bytes(20) * max(1, -(-total // 16384))
-    return bencode({"info": {"name": name, "piece length": 16384, "pieces": pieces,
-                             "files": files}})
+    return bencode(
+        {"info": {"name": name, "piece length": 16384, "pieces": pieces, "files": files}}
+    )
 
 
 def single(**info: Any) -> bytes:
-    base: dict[str, Any] = {"name": "n", "piece length": 16384, "length": 10,
-                            "pieces": bytes(20)}
+    base: dict[str, Any] = {"name": "n", "piece length": 16384, "length": 10, "pieces": bytes(20)}
     base.update(info)
     return bencode({"info": {k: v for k, v in base.items() if v is not None}})
 
@@ -145,8 +145,10 @@ def test_safe_relative_path_accepts_ordinary_names() -> None:
         (single(length=None, files=[{"length": 1}]), "file 0 has no path"),
         (single(length=None, files=[{"length": 1, "path": "a/b"}]), "file 0 has no path"),
         (single(length=None, files=[{"length": 1, "path": [1]}]), "file 0 has no path"),
-        (single(length=None, files=[{"length": 2**52, "path": [str(n)]} for n in range(3)]),
-         "more than 2**53"),
+        (
+            single(length=None, files=[{"length": 2**52, "path": [str(n)]} for n in range(3)]),
+            "more than 2**53",
+        ),
         (multi([["a"], ["a"]]), "two files have the same path 't/a'"),
         (multi([["a"], ["a", "b"]]), "'t/a' is both a file and a folder"),
         (multi([["a", "b"], ["a"]]), "'t/a' is both a file and a folder"),
@@ -184,8 +186,16 @@ def test_deep_nesting_and_garbage_are_metainfo_errors() -> None:
 def test_too_many_pieces_are_refused() -> None:
     # a tiny v2 torrent claiming 2**50 bytes at 16 KiB pieces would need a 2**36-bit bitfield
     with pytest.raises(MetainfoError, match="pieces, more than the 2097152"):
-        parse_info_dict(bencode({"name": "t", "piece length": 16384, "meta version": 2,
-                                 "file tree": {"f": leaf(2**50)}}))
+        parse_info_dict(
+            bencode(
+                {
+                    "name": "t",
+                    "piece length": 16384,
+                    "meta version": 2,
+                    "file tree": {"f": leaf(2**50)},
+                }
+            )
+        )
 
 
 @pytest.mark.parametrize(
@@ -205,10 +215,14 @@ def test_too_many_pieces_are_refused() -> None:
         (v2({"f": leaf(10, b"short")}), "no 32-byte pieces root"),
         (v2({"f": leaf(0, None)}), "holds no data"),
         (v2({"f": leaf(40000)}), "piece layers has no entry for file 'f'"),
-        (v2({"f": leaf(40000)}, **{"piece layers": {b"r" * 32: bytes(32)}}),
-         "has 1 hashes but 40000 bytes at 16384-byte pieces need 3"),
-        (v2({"f": leaf(40000)}, **{"piece layers": {b"r" * 32: bytes(96)}}),
-         "does not match its pieces root"),
+        (
+            v2({"f": leaf(40000)}, **{"piece layers": {b"r" * 32: bytes(32)}}),
+            "has 1 hashes but 40000 bytes at 16384-byte pieces need 3",
+        ),
+        (
+            v2({"f": leaf(40000)}, **{"piece layers": {b"r" * 32: bytes(96)}}),
+            "does not match its pieces root",
+        ),
         (v2({"f": leaf(40000)}, **{"piece layers": {b"r" * 32: 5}}), "not a byte string"),
         (v2({"f": leaf(40000)}, **{"piece layers": []}), "piece layers is not a dictionary"),
     ],
@@ -220,15 +234,24 @@ def test_malformed_v2_torrents_are_refused(data: bytes, message: str) -> None:
 
 
 def _hybrid(v1_files: list[dict[str, Any]], tree: dict[str, Any], pieces: int) -> bytes:
-    info = {"name": "h", "piece length": 16384, "meta version": 2, "file tree": tree,
-            "files": v1_files, "pieces": bytes(20 * pieces)}
+    info = {
+        "name": "h",
+        "piece length": 16384,
+        "meta version": 2,
+        "file tree": tree,
+        "files": v1_files,
+        "pieces": bytes(20 * pieces),
+    }
     return bencode({"info": info})
 
 
 def test_hybrid_lists_must_agree() -> None:
     tree = {"a": leaf(100), "b": leaf(100)}
-    aligned = [{"length": 100, "path": ["a"]}, {"length": 16284, "path": [".pad", "16284"],
-               "attr": "p"}, {"length": 100, "path": ["b"]}]
+    aligned = [
+        {"length": 100, "path": ["a"]},
+        {"length": 16284, "path": [".pad", "16284"], "attr": "p"},
+        {"length": 100, "path": ["b"]},
+    ]
     assert parse_torrent(_hybrid(aligned, tree, 2)).info.is_hybrid
     misaligned = r"'h/b' starts at byte 100 of the v1 pieces, not on the piece boundary \(16384\)"
     with pytest.raises(MetainfoError, match=misaligned):
@@ -248,11 +271,22 @@ def test_hybrid_lists_must_agree() -> None:
 
 def _valid_torrents() -> list[bytes]:
     data = hashlib.shake_256(b"p").digest(50_000)
-    v1 = bencode({"announce": "http://t/", "announce-list": [["http://t/"], ["udp://u:1"]],
-                  "url-list": ["http://w/"], "info": {"name": "n", "piece length": 16384,
-                  "files": [{"length": 30_000, "path": ["a", "b"]}, {"length": 20_000,
-                  "path": ["c"]}], "pieces": b"".join(sha1(data[i : i + 16384]) for i in
-                  range(0, 50_000, 16384))}})
+    v1 = bencode(
+        {
+            "announce": "http://t/",
+            "announce-list": [["http://t/"], ["udp://u:1"]],
+            "url-list": ["http://w/"],
+            "info": {
+                "name": "n",
+                "piece length": 16384,
+                "files": [
+                    {"length": 30_000, "path": ["a", "b"]},
+                    {"length": 20_000, "path": ["c"]},
+                ],
+                "pieces": b"".join(sha1(data[i : i + 16384]) for i in range(0, 50_000, 16384)),
+            },
+        }
+    )
     tree_leaf = hashlib.sha256(data[:100]).digest()
     v2t = v2({"f": leaf(100, tree_leaf), "g": leaf(0, None)})
     # a hybrid: "a" (40000 bytes, 3 pieces, so a piece layer) + pad + "b" (100 bytes)
@@ -260,16 +294,28 @@ def _valid_torrents() -> list[bytes]:
     a_leaves = merkle.block_hashes(a)
     layer = merkle.piece_layer(a_leaves, 16384)
     stream = a + bytes(9152) + b
-    hybrid = bencode({"piece layers": {merkle.file_root(a_leaves): b"".join(layer)},
-                      "info": {"name": "h", "piece length": 16384, "meta version": 2,
-                               "file tree": {"a": leaf(40_000, merkle.file_root(a_leaves)),
-                                             "b": leaf(100, merkle.file_root(
-                                                 merkle.block_hashes(b)))},
-                               "files": [{"length": 40_000, "path": ["a"]},
-                                         {"length": 9152, "path": [".pad", "9152"], "attr": "p"},
-                                         {"length": 100, "path": ["b"]}],
-                               "pieces": b"".join(sha1(stream[i : i + 16384])
-                                                  for i in range(0, len(stream), 16384))}})
+    hybrid = bencode(
+        {
+            "piece layers": {merkle.file_root(a_leaves): b"".join(layer)},
+            "info": {
+                "name": "h",
+                "piece length": 16384,
+                "meta version": 2,
+                "file tree": {
+                    "a": leaf(40_000, merkle.file_root(a_leaves)),
+                    "b": leaf(100, merkle.file_root(merkle.block_hashes(b))),
+                },
+                "files": [
+                    {"length": 40_000, "path": ["a"]},
+                    {"length": 9152, "path": [".pad", "9152"], "attr": "p"},
+                    {"length": 100, "path": ["b"]},
+                ],
+                "pieces": b"".join(
+                    sha1(stream[i : i + 16384]) for i in range(0, len(stream), 16384)
+                ),
+            },
+        }
+    )
     return [v1, v2t, hybrid]
 
 
@@ -279,7 +325,10 @@ VALID = _valid_torrents()
 def test_the_mutation_seeds_are_valid() -> None:
     kinds = [parse_torrent(data).info for data in VALID]
     assert [(i.is_v1, i.is_v2, i.is_hybrid) for i in kinds] == [
-        (True, False, False), (False, True, False), (False, False, True)]
+        (True, False, False),
+        (False, True, False),
+        (False, False, True),
+    ]
 
 
 def _only_bitswarm_errors(data: bytes) -> None:
@@ -304,8 +353,11 @@ def test_arbitrary_bytes_only_raise_metainfo_error(data: bytes) -> None:
 @given(
     seed=st.sampled_from(VALID),
     edits=st.lists(
-        st.tuples(st.integers(0, 10_000), st.sampled_from(["flip", "insert", "delete"]),
-                  st.integers(0, 255)),
+        st.tuples(
+            st.integers(0, 10_000),
+            st.sampled_from(["flip", "insert", "delete"]),
+            st.integers(0, 255),
+        ),
         min_size=1,
         max_size=4,
     ),
@@ -327,11 +379,29 @@ def test_byte_mutations_of_valid_torrents_only_raise_metainfo_error(
 
 
 _bvalues = st.recursive(
-    st.integers(-(2**63), 2**63 - 1) | st.binary(max_size=40)
+    st.integers(-(2**63), 2**63 - 1)
+    | st.binary(max_size=40)
     | st.sampled_from([b"..", b"", b"CON", b"p", b"/", bytes(32)]),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.sampled_from([b"", b"length", b"path", b"name", b"attr", b"pieces root",
-                                       b"files", b"piece length", b"x"]), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    b"",
+                    b"length",
+                    b"path",
+                    b"name",
+                    b"attr",
+                    b"pieces root",
+                    b"files",
+                    b"piece length",
+                    b"x",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
     max_leaves=12,
 )
 

@@ -106,9 +106,7 @@ class _Decoder:
         start = m.end()
         end = start + int(m.group(1))
         if end > len(data):
-            raise BencodeError(
-                f"string of {end - start} bytes runs past the end of the input", pos
-            )
+            raise BencodeError(f"string of {end - start} bytes runs past the end of the input", pos)
         return data[start:end], end
 
     def list(self, pos: int, depth: int) -> tuple[BValue, int]:
@@ -338,4 +336,3 @@ def bencode(value: _Encodable) -> bytes:
     out: list[bytes] = []
     _encode_into(value, out)
     return b"".join(out)
-

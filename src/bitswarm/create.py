@@ -59,6 +59,7 @@ class _Job:
     v2: bool  # compute the piece's merkle hash
     whole_file: bool  # the v2 piece is a whole file: its merkle hash is the pieces root
 
+
 _Result = tuple[bytes | None, bytes | None]  # (v1 SHA-1, v2 merkle hash)
 
 

@@ -137,8 +137,7 @@ def piece_layer(leaves: Sequence[bytes], piece_length: int) -> list[bytes]:
     """The ``piece layers`` hashes of a file, from all its block hashes, in piece order."""
     per_piece = piece_length // BLOCK_SIZE
     return [
-        subtree_root(leaves[i : i + per_piece], per_piece)
-        for i in range(0, len(leaves), per_piece)
+        subtree_root(leaves[i : i + per_piece], per_piece) for i in range(0, len(leaves), per_piece)
     ]
 
 

@@ -28,8 +28,16 @@ class _Flight:
 
 
 class DhtNet:
-    def __init__(self, n: int, *, seed: int = 1, loss: float = 0.0, latency: float = 0.02,
-                 config: DhtConfig | None = None, same_ip: bool = False) -> None:
+    def __init__(
+        self,
+        n: int,
+        *,
+        seed: int = 1,
+        loss: float = 0.0,
+        latency: float = 0.02,
+        config: DhtConfig | None = None,
+        same_ip: bool = False,
+    ) -> None:
         self.rng = random.Random(seed)
         self.now = 0.0
         self.loss = loss
@@ -49,13 +57,20 @@ class DhtNet:
         for i in range(n):
             self.add_node(config, same_ip=same_ip, index=i)
 
-    def add_node(self, config: DhtConfig | None = None, *, same_ip: bool = False,
-                 index: int | None = None, node_id: bytes | None = None) -> int:
+    def add_node(
+        self,
+        config: DhtConfig | None = None,
+        *,
+        same_ip: bool = False,
+        index: int | None = None,
+        node_id: bytes | None = None,
+    ) -> int:
         i = len(self.nodes) if index is None else index
         ip = f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
         addr = ("127.0.0.1", 20000 + i) if same_ip else (ip, 6881)
-        node = DhtNode(config, rng=random.Random(self.rng.getrandbits(64)), now=self.now,
-                       node_id=node_id)
+        node = DhtNode(
+            config, rng=random.Random(self.rng.getrandbits(64)), now=self.now, node_id=node_id
+        )
         self.addrs.append(addr)
         self.nodes.append(node)
         self.events.append([])
@@ -73,8 +88,10 @@ class DhtNet:
                     self.dropped += 1
                     continue
                 self._seq += 1
-                heapq.heappush(self._queue, _Flight(self.now + self.latency, self._seq, data,
-                                                    self.addrs[i], dst))
+                heapq.heappush(
+                    self._queue,
+                    _Flight(self.now + self.latency, self._seq, data, self.addrs[i], dst),
+                )
             for event in node.events():
                 self.events[i].append(event)
                 self.event_times[id(event)] = self.now
@@ -124,8 +141,11 @@ class DhtNet:
         found: list[DhtEvent] = []
 
         def done() -> bool:
-            found.extend(e for e in self.events[i] if isinstance(e, kind)
-                         and getattr(e, "handle", None) == handle)
+            found.extend(
+                e
+                for e in self.events[i]
+                if isinstance(e, kind) and getattr(e, "handle", None) == handle
+            )
             return bool(found)
 
         self.run_until(done, timeout=timeout)

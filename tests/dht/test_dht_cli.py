@@ -23,8 +23,9 @@ class Node:
     """One `bitswarm dht` process; its stdout lines arrive on a queue."""
 
     def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen([*COMMAND, *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [*COMMAND, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         self._reader = threading.Thread(target=self._pump, daemon=True)
         self._reader.start()
@@ -34,8 +35,9 @@ class Node:
         for line in self.proc.stdout:
             self.lines.put(line)
 
-    def expect(self, test: Callable[[dict[str, Any]], bool],
-               within: float = 10.0) -> dict[str, Any]:
+    def expect(
+        self, test: Callable[[dict[str, Any]], bool], within: float = 10.0
+    ) -> dict[str, Any]:
         while True:
             try:
                 record = json.loads(self.lines.get(timeout=within))
@@ -74,8 +76,9 @@ def test_two_nodes_status_on_sigusr1_and_state_saved_on_sigterm(
     listening = a.expect(lambda r: r["event"] == "listening")
     addr = listening["addresses"][0]
     state = tmp_path / "b.state"
-    b = Node("--port", "0", "--interval", "60", "--json", "--bootstrap", addr,
-             "--state", str(state))
+    b = Node(
+        "--port", "0", "--interval", "60", "--json", "--bootstrap", addr, "--state", str(state)
+    )
     nodes.append(b)
     b_id = b.expect(lambda r: r["event"] == "listening")["node_id"]
     assert b.expect(lambda r: r["event"] == "bootstrapped")["good_nodes"] == 1
@@ -83,8 +86,9 @@ def test_two_nodes_status_on_sigusr1_and_state_saved_on_sigterm(
     status = b.expect(lambda r: r["event"] == "status")
     assert status["good"] == 1 and status["node_id"] == b_id
     assert status["counters"]["responses_in"] >= 1
-    assert status["buckets"] == [{"depth": 0, "good": 1, "questionable": 0, "bad": 0,
-                                  "replacements": 0}]
+    assert status["buckets"] == [
+        {"depth": 0, "good": 1, "questionable": 0, "bad": 0, "replacements": 0}
+    ]
     # a learned about b from b's queries, pinged it, and keeps it
     a.proc.send_signal(signal.SIGUSR1)
     assert a.expect(lambda r: r["event"] == "status" and r["good"] == 1)
@@ -102,8 +106,9 @@ def test_text_output_is_periodic(nodes: list[Node]) -> None:
     assert lines[0].startswith("DHT node ") and "listening on 127.0.0.1:" in lines[0]
     heads = [line for line in lines if " IPv4 127.0.0.1:" in line]
     assert len(heads) >= 2 and "0 good, 0 questionable, 0 bad" in heads[0]
-    assert any(line.startswith("  buckets (depth:good/questionable/bad+cached): 0:0/0/0")
-               for line in lines)
+    assert any(
+        line.startswith("  buckets (depth:good/questionable/bad+cached): 0:0/0/0") for line in lines
+    )
     assert a.stop() == 0
 
 
@@ -123,8 +128,8 @@ def test_port_in_use_is_a_one_line_error(nodes: list[Node]) -> None:
     a = Node("--port", "0", "--interval", "60", "--json")
     nodes.append(a)
     port = a.expect(lambda r: r["event"] == "listening")["addresses"][0].rsplit(":", 1)[1]
-    done = subprocess.run([*COMMAND, "--port", port], capture_output=True, text=True,
-                          timeout=20)
+    done = subprocess.run([*COMMAND, "--port", port], capture_output=True, text=True, timeout=20)
     assert done.returncode == 1
-    assert done.stderr == (f"bitswarm: error: cannot open the DHT port 127.0.0.1:{port}: "
-                           "Address already in use\n")
+    assert done.stderr == (
+        f"bitswarm: error: cannot open the DHT port 127.0.0.1:{port}: Address already in use\n"
+    )

@@ -121,8 +121,11 @@ def test_libtorrent_and_bitswarm_find_each_others_announces(lt: ModuleType) -> N
 
             # libtorrent is a node in our tables (it answers our queries) and stores for us
             lt_port = lt_dht.port
-            holders = [s for s in ours
-                       if any(e.port == lt_port for e in s.endpoints[0].node.table.live_entries())]
+            holders = [
+                s
+                for s in ours
+                if any(e.port == lt_port for e in s.endpoints[0].node.table.live_entries())
+            ]
             assert holders, "no bitswarm node keeps libtorrent in its routing table"
             assert all(s.endpoints[0].node.counters.malformed == 0 for s in ours)
         finally:

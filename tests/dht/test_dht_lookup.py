@@ -66,8 +66,9 @@ def test_lookup_failures_and_slow_nodes() -> None:
 
 def test_lookup_budget_and_bootstrap_addresses() -> None:
     own = id_from_int(5)
-    lk = Lookup(TARGET, LookupKind.FIND_NODE, [], addrs=[("10.9.9.9", 1)], own_id=own,
-                max_queries=3)
+    lk = Lookup(
+        TARGET, LookupKind.FIND_NODE, [], addrs=[("10.9.9.9", 1)], own_id=own, max_queries=3
+    )
     (boot,) = lk.next_queries()
     assert boot.node_id is None  # unknown id: asked first
     many = [info(100 + i) for i in range(20)] + [NodeInfo(own, "10.0.0.5", 5)]
@@ -91,8 +92,9 @@ def test_a_bootstrap_address_that_is_ourselves_is_dropped() -> None:
 N_NODES = 60
 
 
-def announce_then_find(net: DhtNet, announcer: int, seekers: list[int],
-                       info_hash: bytes) -> list[LookupDone]:
+def announce_then_find(
+    net: DhtNet, announcer: int, seekers: list[int], info_hash: bytes
+) -> list[LookupDone]:
     handle = net.nodes[announcer].announce_peer(info_hash, 51413, now=net.now)
     done = net.wait_event(announcer, AnnounceDone, handle)
     assert isinstance(done, AnnounceDone)
@@ -137,8 +139,9 @@ def test_get_peers_survives_packet_loss() -> None:
 
 
 def test_two_announcers_on_one_address_and_implied_port() -> None:
-    net = DhtNet(30, seed=5, same_ip=True,
-                 config=DhtConfig(rate_limit=0))  # every node is 127.0.0.1
+    net = DhtNet(
+        30, seed=5, same_ip=True, config=DhtConfig(rate_limit=0)
+    )  # every node is 127.0.0.1
     net.join_all()
     info_hash = random.Random(6).randbytes(20)
     h1 = net.nodes[4].announce_peer(info_hash, 7000, now=net.now)

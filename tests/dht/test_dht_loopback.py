@@ -124,8 +124,7 @@ def test_dual_stack_nodes_share_an_id_and_find_peers_on_both_families() -> None:
         services.append(first)
         for _ in range(11):
             svc = DhtService(LOOPBACK, rng=random.Random(rng.getrandbits(64)))
-            await svc.start("127.0.0.1", 0, [first.addresses[0], first.addresses[1]],
-                            host6="::1")
+            await svc.start("127.0.0.1", 0, [first.addresses[0], first.addresses[1]], host6="::1")
             await svc.bootstrapped(timeout=10)
             services.append(svc)
         try:

@@ -48,8 +48,7 @@ def ask(node: DhtNode, msg: Message, src: tuple[str, int] = SRC, now: float = 1.
     return [decode_message(data) for data, dst in node.datagrams_to_send(now=now) if dst == src]
 
 
-def reply_to(node: DhtNode, msg: Message, src: tuple[str, int] = SRC,
-             now: float = 1.0) -> Message:
+def reply_to(node: DhtNode, msg: Message, src: tuple[str, int] = SRC, now: float = 1.0) -> Message:
     replies = [m for m in ask(node, msg, src, now) if not isinstance(m, PingQuery)]
     assert len(replies) == 1, replies
     return replies[0]
@@ -85,11 +84,14 @@ def test_token_round_trip_and_announce_rules() -> None:
     # get_peers now returns the stored peer (BEP 5 "values")
     r2 = reply_to(node, GetPeersQuery(tid=b"h", sender_id=ASKER, info_hash=IH), src=other)
     assert isinstance(r2, Response) and r2.values == ((SRC[0], 6881),)
-    implied = AnnouncePeerQuery(tid=b"b", sender_id=ASKER, info_hash=IH, port=1,
-                                token=r.token, implied_port=True)
+    implied = AnnouncePeerQuery(
+        tid=b"b", sender_id=ASKER, info_hash=IH, port=1, token=r.token, implied_port=True
+    )
     reply_to(node, implied)
     assert set(node.peer_store.get(IH, now=1, family=4, limit=10, rng=random.Random())) == {
-        (SRC[0], 6881), SRC}
+        (SRC[0], 6881),
+        SRC,
+    }
 
 
 def test_tokens_rotate_every_five_minutes_and_the_previous_one_still_counts() -> None:
@@ -151,11 +153,13 @@ def test_an_answer_from_the_wrong_address_does_not_match() -> None:
     node.ping(("10.0.0.2", 1), now=1)
     ((data, _dst),) = node.datagrams_to_send(now=1)
     tid = decode_message(data).tid
-    node.receive_datagram(encode_message(Response(tid=tid, sender_id=ASKER)), ("10.0.0.3", 1),
-                          now=1.1)
+    node.receive_datagram(
+        encode_message(Response(tid=tid, sender_id=ASKER)), ("10.0.0.3", 1), now=1.1
+    )
     assert node.counters.unmatched == 1 and node.events() == []
-    node.receive_datagram(encode_message(Response(tid=tid, sender_id=ASKER)), ("10.0.0.2", 1),
-                          now=1.2)
+    node.receive_datagram(
+        encode_message(Response(tid=tid, sender_id=ASKER)), ("10.0.0.2", 1), now=1.2
+    )
     assert node.events() == [PingDone(1, ("10.0.0.2", 1), ASKER)]
 
 
@@ -169,8 +173,10 @@ def test_rate_limit_per_source_ip() -> None:
     # another address is not affected
     assert ask(node, PingQuery(tid=b"x", sender_id=b"z" * 20), src=("10.7.7.7", 1), now=10.0)
     # tokens come back with time: 2 per second
-    got = sum(len(ask(node, PingQuery(tid=b"y" + bytes([i]), sender_id=ASKER), now=11.0))
-              for i in range(5))
+    got = sum(
+        len(ask(node, PingQuery(tid=b"y" + bytes([i]), sender_id=ASKER), now=11.0))
+        for i in range(5)
+    )
     assert got == 2
 
 
@@ -208,8 +214,7 @@ def test_get_peers_reply_stays_under_1024_bytes_with_many_peers() -> None:
     for i in range(300):
         node.peer_store.add(IH, (f"10.0.{i // 250}.{i % 250 + 1}", 1000 + i), now=0)
     for i in range(40):
-        node.table.heard_from(NodeInfo(bytes([i]) * 20, "10.5.5.5", 100 + i), now=0,
-                              responded=True)
+        node.table.heard_from(NodeInfo(bytes([i]) * 20, "10.5.5.5", 100 + i), now=0, responded=True)
     r = reply_to(node, GetPeersQuery(tid=b"g", sender_id=ASKER, info_hash=IH))
     assert isinstance(r, Response)
     assert 20 <= len(r.values) <= 50 and len(r.nodes) == 8
@@ -227,7 +232,10 @@ def test_peer_store_bounds_and_expiry() -> None:
     for port in range(1, 6):
         assert store.add(IH, ("1.1.1.1", port), now=0)
     assert set(store.get(IH, now=1, family=4, limit=10, rng=random.Random())) == {
-        ("1.1.1.1", 3), ("1.1.1.1", 4), ("1.1.1.1", 5)}  # the oldest went first
+        ("1.1.1.1", 3),
+        ("1.1.1.1", 4),
+        ("1.1.1.1", 5),
+    }  # the oldest went first
     assert store.add(b"j" * 20, ("1.1.1.1", 1), now=50)
     assert not store.add(b"k" * 20, ("1.1.1.1", 1), now=50)  # full of info-hashes
     assert store.refused == 1
@@ -248,8 +256,9 @@ def test_want_n6_is_answered_from_the_paired_ipv6_table() -> None:
     assert isinstance(r, Response)
     assert [n.host for n in r.nodes] == ["10.0.0.7"]
     assert [n.host for n in r.nodes6] == ["2001:db8::7"]
-    plain = reply_to(v6, FindNodeQuery(tid=b"p", sender_id=ASKER, target=b"s" * 20),
-                     src=("2001:db8::99", 1))
+    plain = reply_to(
+        v6, FindNodeQuery(tid=b"p", sender_id=ASKER, target=b"s" * 20), src=("2001:db8::99", 1)
+    )
     assert isinstance(plain, Response) and plain.nodes == () and len(plain.nodes6) == 1
     with pytest.raises(LocalProtocolError):
         v4.pair(DhtNode(DhtConfig(family=4), rng=rng, now=0))
@@ -289,8 +298,12 @@ def test_save_and_load_state(tmp_path: object) -> None:
     assert isinstance(done, BootstrapDone) and done.good_nodes >= 8
     with pytest.raises(LocalProtocolError):
         fresh.load_state(blob, now=net.now)  # not once traffic has started
-    for bad in (b"", b"garbage", bencode({b"id": b"short"}),
-                bencode({b"id": b"x" * 20, b"nodes": b"y" * 25})):
+    for bad in (
+        b"",
+        b"garbage",
+        bencode({b"id": b"short"}),
+        bencode({b"id": b"x" * 20, b"nodes": b"y" * 25}),
+    ):
         with pytest.raises(DhtStateError):
             make().load_state(bad, now=0)
 
@@ -309,8 +322,9 @@ def test_bep42_mismatches_are_counted_not_enforced() -> None:
     node.ping(("8.8.8.8", 53), now=1)
     ((data, _),) = node.datagrams_to_send(now=1)
     tid = decode_message(data).tid
-    node.receive_datagram(encode_message(Response(tid=tid, sender_id=b"\x00" * 20)),
-                          ("8.8.8.8", 53), now=1.1)
+    node.receive_datagram(
+        encode_message(Response(tid=tid, sender_id=b"\x00" * 20)), ("8.8.8.8", 53), now=1.1
+    )
     assert node.counters.not_bep42 == 1
     assert node.table.get(b"\x00" * 20) is not None  # still used
 

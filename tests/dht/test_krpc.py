@@ -74,8 +74,14 @@ def test_version_and_read_only_flags() -> None:
 def test_want_round_trips_and_ignores_unknown_strings() -> None:
     q = FindNodeQuery(tid=b"t", sender_id=A, target=M, want=frozenset({"n4", "n6"}))
     assert decode_message(encode_message(q)) == q
-    raw = bencode({b"t": b"t", b"y": b"q", b"q": b"get_peers",
-                   b"a": {b"id": A, b"info_hash": M, b"want": [b"n6", b"zz", 7]}})
+    raw = bencode(
+        {
+            b"t": b"t",
+            b"y": b"q",
+            b"q": b"get_peers",
+            b"a": {b"id": A, b"info_hash": M, b"want": [b"n6", b"zz", 7]},
+        }
+    )
     decoded = decode_message(raw)
     assert isinstance(decoded, GetPeersQuery)
     assert decoded.want == {"n6", "zz"}
@@ -84,8 +90,15 @@ def test_want_round_trips_and_ignores_unknown_strings() -> None:
 def test_response_with_nodes_nodes6_and_ip_round_trips() -> None:
     nodes = (NodeInfo(A, "1.2.3.4", 6881), NodeInfo(M, "10.0.0.1", 1))
     nodes6 = (NodeInfo(A, "2001:db8::1", 6881),)
-    r = Response(tid=b"\x00\x01", sender_id=M, nodes=nodes, nodes6=nodes6, token=b"tok",
-                 values=(("1.2.3.4", 80), ("2001:db8::2", 443)), your_addr=("9.8.7.6", 4242))
+    r = Response(
+        tid=b"\x00\x01",
+        sender_id=M,
+        nodes=nodes,
+        nodes6=nodes6,
+        token=b"tok",
+        values=(("1.2.3.4", 80), ("2001:db8::2", 443)),
+        your_addr=("9.8.7.6", 4242),
+    )
     raw = encode_message(r)
     top = bdecode(raw)
     assert isinstance(top, dict) and isinstance(top[b"r"], dict)
@@ -113,11 +126,13 @@ def test_compact_nodes() -> None:
 
 
 def test_decoder_caps_nodes_and_values() -> None:
-    many_nodes = encode_nodes(NodeInfo(i.to_bytes(20, "big"), "1.1.1.1", i + 1)
-                              for i in range(MAX_NODES + 10))
+    many_nodes = encode_nodes(
+        NodeInfo(i.to_bytes(20, "big"), "1.1.1.1", i + 1) for i in range(MAX_NODES + 10)
+    )
     values = [bytes([1, 1, 1, 1]) + (i + 1).to_bytes(2, "big") for i in range(MAX_VALUES + 50)]
-    raw = bencode({b"t": b"t", b"y": b"r",
-                   b"r": {b"id": A, b"nodes": many_nodes, b"values": values}})
+    raw = bencode(
+        {b"t": b"t", b"y": b"r", b"r": {b"id": A, b"nodes": many_nodes, b"values": values}}
+    )
     r = decode_message(raw)
     assert isinstance(r, Response)
     assert len(r.nodes) == MAX_NODES
@@ -126,18 +141,23 @@ def test_decoder_caps_nodes_and_values() -> None:
 
 def test_hybrid_values_parse_and_junk_entries_are_skipped() -> None:
     v6 = bytes(15) + b"\x01" + (443).to_bytes(2, "big")
-    raw = bencode({b"t": b"t", b"y": b"r", b"r": {
-        b"id": A, b"values": [bytes([1, 2, 3, 4, 0, 80]), v6, b"short", 5, bytes(6)]}})
+    raw = bencode(
+        {
+            b"t": b"t",
+            b"y": b"r",
+            b"r": {b"id": A, b"values": [bytes([1, 2, 3, 4, 0, 80]), v6, b"short", 5, bytes(6)]},
+        }
+    )
     r = decode_message(raw)
     assert isinstance(r, Response)
     assert r.values == (("1.2.3.4", 80), ("::1", 443))  # port 0 and odd sizes dropped
 
 
 def test_unknown_method_is_a_query_we_can_refuse() -> None:
-    raw = bencode({b"t": b"zz", b"y": b"q", b"q": b"sample_infohashes",
-                   b"a": {b"id": A, b"target": M}})
-    assert decode_message(raw) == UnknownQuery(tid=b"zz", sender_id=A,
-                                               method=b"sample_infohashes")
+    raw = bencode(
+        {b"t": b"zz", b"y": b"q", b"q": b"sample_infohashes", b"a": {b"id": A, b"target": M}}
+    )
+    assert decode_message(raw) == UnknownQuery(tid=b"zz", sender_id=A, method=b"sample_infohashes")
 
 
 MALFORMED = [

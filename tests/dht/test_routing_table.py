@@ -181,8 +181,10 @@ def test_questionable_nodes_are_offered_for_pinging_once_a_minute() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, ID_SPACE - 1), st.booleans(), st.booleans()),
-                max_size=200), st.binary(min_size=20, max_size=20))
+@given(
+    st.lists(st.tuples(st.integers(0, ID_SPACE - 1), st.booleans(), st.booleans()), max_size=200),
+    st.binary(min_size=20, max_size=20),
+)
 def test_invariants_hold_under_any_sequence(ops: list[tuple[int, bool, bool]], own: bytes) -> None:
     t = RoutingTable(own, now=0)
     for step, (value, responded, fail) in enumerate(ops):

@@ -33,10 +33,19 @@ def make_multifile(root: Path, sizes: Iterable[int], *, seed: int = 7) -> Path:
     return folder
 
 
-def make_torrent(path: Path, *, piece_length: int = 64 * 1024, version: str = "hybrid",
-                 trackers: list[list[str]] | None = None) -> Metainfo:
-    data = create_torrent(path, piece_length=piece_length, version=version,  # type: ignore[arg-type]
-                          trackers=trackers or [])
+def make_torrent(
+    path: Path,
+    *,
+    piece_length: int = 64 * 1024,
+    version: str = "hybrid",
+    trackers: list[list[str]] | None = None,
+) -> Metainfo:
+    data = create_torrent(
+        path,
+        piece_length=piece_length,
+        version=version,  # type: ignore[arg-type]
+        trackers=trackers or [],
+    )
     return parse_torrent(data)
 
 
@@ -44,7 +53,8 @@ def digest_tree(folder: Path) -> dict[str, str]:
     """Relative path → sha256 of every file below `folder`."""
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*")) if p.is_file()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
 

@@ -22,9 +22,12 @@ class _Proto(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         info = seeder.meta.info
         self.conn = PeerConnection(
-            info_hash=info.info_hashes.wire, our_peer_id=seeder.peer_id,
-            num_pieces=info.num_pieces, piece_length=info.piece_length,
-            total_length=info.piece_space_length, initiator=False,
+            info_hash=info.info_hashes.wire,
+            our_peer_id=seeder.peer_id,
+            num_pieces=info.num_pieces,
+            piece_length=info.piece_length,
+            total_length=info.piece_space_length,
+            initiator=False,
         )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -42,7 +45,7 @@ class _Proto(asyncio.Protocol):
                 case ev.Interested():
                     conn.send_unchoke()
                 case ev.RequestReceived(index=i, begin=b, length=n):
-                    data_out = self.seeder.payload[i * self.seeder.piece_length + b:][:n]
+                    data_out = self.seeder.payload[i * self.seeder.piece_length + b :][:n]
                     if self.seeder.lie_about(i):
                         data_out = bytes(x ^ 0x5A for x in data_out)
                         self.seeder.bad_blocks_sent += 1

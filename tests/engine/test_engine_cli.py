@@ -45,9 +45,23 @@ def _json_lines(stream: IO[str]) -> Iterator[dict[str, Any]]:
 @contextmanager
 def _seeder(torrent: Path, data: Path, state: Path, limit: str) -> Iterator[int]:
     proc = subprocess.Popen(
-        [*BITSWARM, "seed", str(torrent), str(data), "--port", "0", "--bind", "127.0.0.1",
-         "--upload-limit", limit, "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(state),
+        [
+            *BITSWARM,
+            "seed",
+            str(torrent),
+            str(data),
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--upload-limit",
+            limit,
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(state),
     )
     try:
         assert proc.stdout is not None
@@ -59,8 +73,21 @@ def _seeder(torrent: Path, data: Path, state: Path, limit: str) -> Iterator[int]
 
 
 def _download_cmd(torrent: Path, out: Path, port: int) -> list[str]:
-    return [*BITSWARM, "download", str(torrent), "-o", str(out), "--no-seed", "--json",
-            "--port", "0", "--bind", "127.0.0.1", "--peer", f"127.0.0.1:{port}"]
+    return [
+        *BITSWARM,
+        "download",
+        str(torrent),
+        "-o",
+        str(out),
+        "--no-seed",
+        "--json",
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--peer",
+        f"127.0.0.1:{port}",
+    ]
 
 
 @pytest.fixture
@@ -79,8 +106,13 @@ def test_resume_after_sigkill(tmp_path: Path, swarm_files: tuple[Path, Path, Met
     state = tmp_path / "state"
     out = tmp_path / "leech"
     with _seeder(torrent, tmp_path / "seed", state, "2MiB") as port:
-        first = subprocess.Popen(_download_cmd(torrent, out, port), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, env=_env(state))
+        first = subprocess.Popen(
+            _download_cmd(torrent, out, port),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(state),
+        )
         assert first.stdout is not None
         done_at_kill = 0
         deadline = time.monotonic() + 60
@@ -92,8 +124,13 @@ def test_resume_after_sigkill(tmp_path: Path, swarm_files: tuple[Path, Path, Met
         first.communicate(timeout=10)
         assert 0 < done_at_kill < n, f"killed at {done_at_kill}/{n} pieces"
 
-        second = subprocess.run(_download_cmd(torrent, out, port), capture_output=True,
-                                text=True, env=_env(state), timeout=120)
+        second = subprocess.run(
+            _download_cmd(torrent, out, port),
+            capture_output=True,
+            text=True,
+            env=_env(state),
+            timeout=120,
+        )
     assert second.returncode == 0, second.stderr
     statuses = [json.loads(x) for x in second.stdout.splitlines() if x.startswith('{"name"')]
     last = statuses[-1]
@@ -112,8 +149,13 @@ def test_sigterm_saves_resume_data(
     state = tmp_path / "state"
     out = tmp_path / "leech"
     with _seeder(torrent, tmp_path / "seed", state, "1MiB") as port:
-        proc = subprocess.Popen(_download_cmd(torrent, out, port), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=_env(state))
+        proc = subprocess.Popen(
+            _download_cmd(torrent, out, port),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(state),
+        )
         assert proc.stdout is not None
         for status in _json_lines(proc.stdout):
             if status.get("pieces_done", 0) >= 3:
@@ -138,8 +180,14 @@ def test_sigterm_saves_resume_data(
     ],
 )
 def test_errors_are_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
-    r = subprocess.run([*BITSWARM, *args], capture_output=True, text=True, cwd=tmp_path,
-                       env=_env(tmp_path / "state"), timeout=30)
+    r = subprocess.run(
+        [*BITSWARM, *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_env(tmp_path / "state"),
+        timeout=30,
+    )
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr

@@ -118,5 +118,3 @@ def test_hold_reasons_stack() -> None:
         return transport.calls
 
     assert asyncio.run(run()) == ["pause", "resume"]
-
-

@@ -22,8 +22,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs: a real ENOSPC from the kernel, not a simulated one."""
     mount = tmp_path / "small"
     mount.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
         if os.environ.get("CI") == "true":
             pytest.fail(f"cannot mount a tmpfs (CI runs as root): {r.stderr.strip()}")
@@ -63,4 +66,7 @@ def test_disk_full_pauses_with_clear_error(tmp_path: Path, small_disk: Path) -> 
     on_disk = (small_disk / "content" / "file0.bin").read_bytes()
     plen = meta.info.piece_length
     for piece in have:  # every piece reported verified is intact on disk
-        assert on_disk[piece * plen:(piece + 1) * plen] == original[piece * plen:(piece + 1) * plen]
+        assert (
+            on_disk[piece * plen : (piece + 1) * plen]
+            == original[piece * plen : (piece + 1) * plen]
+        )

@@ -48,8 +48,9 @@ def test_a_download_limit_holds_and_holds_no_connection_long(
                 await seed.add(meta, tmp_path / "seed")
             waits.clear()
             reads.clear()
-            rt = await leecher.add(meta, tmp_path / "leech",
-                                   peers=[("127.0.0.1", s.listen_port) for s in seeds])
+            rt = await leecher.add(
+                meta, tmp_path / "leech", peers=[("127.0.0.1", s.listen_port) for s in seeds]
+            )
             await asyncio.sleep(WINDOW)
             assert rt.core is not None
             return rt.core.downloaded

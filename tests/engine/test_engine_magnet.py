@@ -23,7 +23,8 @@ def test_magnet_with_a_peer_address_downloads(tmp_path: Path) -> None:
         try:
             await seeder.add(meta, tmp_path / "seed")
             magnet = dataclasses.replace(
-                meta.to_magnet(), peers=(("127.0.0.1", seeder.listen_port),))
+                meta.to_magnet(), peers=(("127.0.0.1", seeder.listen_port),)
+            )
             fetched = await leecher.fetch_metadata(magnet, give_up_after=20)
             assert fetched.info.info_hashes == meta.info.info_hashes
             assert fetched.info.raw == meta.info.raw
@@ -46,17 +47,30 @@ def test_cli_downloads_a_magnet_link(tmp_path: Path) -> None:
         try:
             await seeder.add(meta, tmp_path / "seed")
             magnet = dataclasses.replace(
-                meta.to_magnet(), peers=(("127.0.0.1", seeder.listen_port),)).to_uri()
+                meta.to_magnet(), peers=(("127.0.0.1", seeder.listen_port),)
+            ).to_uri()
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bitswarm.cli.main", "download", magnet,
-                "-o", str(tmp_path / "leech"), "--no-seed", "--json", "--port", "0",
-                "--bind", "127.0.0.1", "--save-torrent", str(tmp_path / "saved.torrent"),
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                sys.executable,
+                "-m",
+                "bitswarm.cli.main",
+                "download",
+                magnet,
+                "-o",
+                str(tmp_path / "leech"),
+                "--no-seed",
+                "--json",
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--save-torrent",
+                str(tmp_path / "saved.torrent"),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
                 env={"XDG_STATE_HOME": str(tmp_path / "state"), "PATH": "/usr/bin:/bin"},
             )
             out, err = await asyncio.wait_for(proc.communicate(), 60)
-            return subprocess.CompletedProcess([], proc.returncode or 0, out.decode(),
-                                               err.decode())
+            return subprocess.CompletedProcess([], proc.returncode or 0, out.decode(), err.decode())
         finally:
             await seeder.close()
 

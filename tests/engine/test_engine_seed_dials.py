@@ -22,8 +22,7 @@ def test_a_seed_dials_a_leecher_that_does_not_know_it(tmp_path: Path) -> None:
         leecher = await start_session()
         try:
             rt = await leecher.add(meta, tmp_path / "leech")  # knows no peer at all
-            await seeder.add(meta, tmp_path / "seed",
-                             peers=[("127.0.0.1", leecher.listen_port)])
+            await seeder.add(meta, tmp_path / "seed", peers=[("127.0.0.1", leecher.listen_port)])
             await wait_all_complete([rt], within=20)
         finally:
             await leecher.close()
@@ -78,7 +77,8 @@ def test_peers_that_dial_each_other_keep_one_connection(tmp_path: Path) -> None:
             await asyncio.sleep(1.0)
             counts = len(seed_rt.protocols), len(rt.protocols)
             smaller_dialled = (seeder.peer_id < leecher.peer_id) == all(
-                p.outgoing for p in seed_rt.protocols)
+                p.outgoing for p in seed_rt.protocols
+            )
             await wait_all_complete([rt], within=20)
             return *counts, smaller_dialled
         finally:
@@ -107,8 +107,9 @@ def test_a_peer_that_dialled_us_is_not_dialled_back(tmp_path: Path) -> None:
             core = seed_rt.core
             assert core is not None
             async with asyncio.timeout(10):
-                while not any(core.listen_address(p) == leecher_addr  # noqa: ASYNC110
-                              for p in seed_rt.protocols):
+                while not any(  # noqa: ASYNC110
+                    core.listen_address(p) == leecher_addr for p in seed_rt.protocols
+                ):
                     await asyncio.sleep(0.02)
             seed_rt.add_peers([leecher_addr])
             dialled = leecher_addr in seed_rt.dialer.connecting

@@ -65,7 +65,8 @@ def test_liar_is_banned_and_download_completes(tmp_path: Path) -> None:
             await honest.add(meta, tmp_path / "seed")
             liar_port = await liar.start("127.0.0.2")
             rt = await leecher.add(
-                meta, tmp_path / "leech",
+                meta,
+                tmp_path / "leech",
                 peers=[("127.0.0.2", liar_port), ("127.0.0.1", honest.listen_port)],
             )
             await wait_all_complete([rt], within=60)
@@ -96,8 +97,11 @@ def test_peer_vanishes_mid_transfer(tmp_path: Path) -> None:
         try:
             await a.add(meta, tmp_path / "seed")
             await b.add(meta, tmp_path / "seed")
-            rt = await leecher.add(meta, tmp_path / "leech", peers=[
-                ("127.0.0.1", a.listen_port), ("127.0.0.1", b.listen_port)])
+            rt = await leecher.add(
+                meta,
+                tmp_path / "leech",
+                peers=[("127.0.0.1", a.listen_port), ("127.0.0.1", b.listen_port)],
+            )
             async with asyncio.timeout(30):
                 while rt.status().progress < 0.25:  # noqa: ASYNC110 - polling a status
                     await asyncio.sleep(0.05)
@@ -137,7 +141,9 @@ def test_trackers_down_or_garbage_do_not_stop_the_download(tmp_path: Path) -> No
             await seeder.add(meta, tmp_path / "seed")
             dead = "http://127.0.0.1:9/announce"  # the discard port: nothing listens
             rt = await leecher.add(
-                meta, tmp_path / "leech", peers=[("127.0.0.1", seeder.listen_port)],
+                meta,
+                tmp_path / "leech",
+                peers=[("127.0.0.1", seeder.listen_port)],
                 trackers=[dead, f"http://127.0.0.1:{gport}/announce"],
             )
             await wait_all_complete([rt], within=30)
@@ -171,8 +177,10 @@ def test_ipv6_and_two_torrents_on_one_port(tmp_path: Path) -> None:
             await seeder.add(meta_a, tmp_path / "a")
             await seeder.add(meta_b, tmp_path / "b")
             peer = [("::1", seeder.listen_port)]
-            rts = [await leecher.add(meta_a, tmp_path / "la", peers=peer),
-                   await leecher.add(meta_b, tmp_path / "lb", peers=peer)]
+            rts = [
+                await leecher.add(meta_a, tmp_path / "la", peers=peer),
+                await leecher.add(meta_b, tmp_path / "lb", peers=peer),
+            ]
             await wait_all_complete(rts, within=30)
             assert all(p.address[0] == "::1" for rt in rts for p in rt.protocols)
         finally:

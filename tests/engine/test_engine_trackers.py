@@ -52,8 +52,10 @@ def test_peers_meet_through_a_tracker(tmp_path: Path, kind: str, transport: str)
             leechers = [await start_session() for _ in range(2)]
             try:
                 await seeder.add(meta, tmp_path / "seed", trackers=[url])
-                rts = [await s.add(meta, tmp_path / f"leech{i}", trackers=[url])
-                       for i, s in enumerate(leechers)]
+                rts = [
+                    await s.add(meta, tmp_path / f"leech{i}", trackers=[url])
+                    for i, s in enumerate(leechers)
+                ]
                 await wait_all_complete(rts, within=60)
                 return rts[0].status().tracker_message
             finally:

@@ -22,9 +22,14 @@ class _Owner:
         self.lost = asyncio.get_running_loop().create_future()
 
     def peer_connected(self, proto: PeerProtocol) -> PeerConnection:
-        conn = PeerConnection(info_hash=INFO_HASH, our_peer_id=b"-BS0000-" + bytes(12),
-                              num_pieces=64, piece_length=2**16, total_length=2**22,
-                              initiator=True)
+        conn = PeerConnection(
+            info_hash=INFO_HASH,
+            our_peer_id=b"-BS0000-" + bytes(12),
+            num_pieces=64,
+            piece_length=2**16,
+            total_length=2**22,
+            initiator=True,
+        )
         conn.send_handshake()
         return conn
 
@@ -42,15 +47,15 @@ class _Owner:
         return None
 
 
-async def _connect(
-    server: socket.socket, owner: _Owner
-) -> tuple[PeerProtocol, socket.socket]:
+async def _connect(server: socket.socket, owner: _Owner) -> tuple[PeerProtocol, socket.socket]:
     loop = asyncio.get_running_loop()
     host, port = server.getsockname()
     _, proto = await loop.create_connection(lambda: PeerProtocol(owner=owner), host, port)
     remote, _ = await loop.sock_accept(server)
-    await loop.sock_sendall(remote, encode_handshake(
-        INFO_HASH, THEIR_ID, make_reserved(fast=True, extended=False, dht=False)))
+    await loop.sock_sendall(
+        remote,
+        encode_handshake(INFO_HASH, THEIR_ID, make_reserved(fast=True, extended=False, dht=False)),
+    )
     return proto, remote
 
 

@@ -93,8 +93,13 @@ def test_bitswarm_downloads_a_magnet_from_libtorrent_found_in_the_dht(tmp_path: 
             handle = seeder.add_torrent(params)
             await _until(lambda: handle.status().is_seeding, 20, "libtorrent to check its data")
             handle.force_dht_announce()
-            config = SessionConfig(listen_host="127.0.0.1", listen_port=0, dht_port=0,
-                                   dht_bootstrap=(router,), dht_rate_limit=0.0)
+            config = SessionConfig(
+                listen_host="127.0.0.1",
+                listen_port=0,
+                dht_port=0,
+                dht_bootstrap=(router,),
+                dht_rate_limit=0.0,
+            )
             async with Session(config) as leecher:
                 assert leecher.dht is not None
                 await leecher.dht.bootstrapped(timeout=10)
@@ -120,8 +125,13 @@ def test_libtorrent_downloads_a_magnet_from_bitswarm_found_in_the_dht(tmp_path: 
     async def run() -> None:
         nodes = await _dht_network(8)
         router = nodes[0].addresses[0]
-        config = SessionConfig(listen_host="127.0.0.1", listen_port=0, dht_port=0,
-                               dht_bootstrap=(router,), dht_rate_limit=0.0)
+        config = SessionConfig(
+            listen_host="127.0.0.1",
+            listen_port=0,
+            dht_port=0,
+            dht_bootstrap=(router,),
+            dht_rate_limit=0.0,
+        )
         try:
             async with Session(config) as seeder:
                 assert seeder.dht is not None
@@ -132,8 +142,11 @@ def test_libtorrent_downloads_a_magnet_from_bitswarm_found_in_the_dht(tmp_path: 
                 params = lt.parse_magnet_uri(uri)
                 params.save_path = str(tmp_path / "lt")
                 handle = leecher.add_torrent(params)
-                await _until(lambda: handle.status().is_seeding, 90,
-                             "libtorrent to find bitswarm in the DHT and download")
+                await _until(
+                    lambda: handle.status().is_seeding,
+                    90,
+                    "libtorrent to find bitswarm in the DHT and download",
+                )
                 handle.flush_cache()
                 await asyncio.sleep(0.5)
         finally:

@@ -93,9 +93,7 @@ class Case:
         return self.bridged or "transmission" in (self.seeder, self.leecher)
 
 
-def _case(
-    seeder: str, leecher: str, torrent: str, *, bridged: bool = False
-) -> object:
+def _case(seeder: str, leecher: str, torrent: str, *, bridged: bool = False) -> object:
     case = Case(seeder, leecher, torrent, bridged)
     marks: list[pytest.MarkDecorator] = [pytest.mark.interop]
     if case.needs_netns:

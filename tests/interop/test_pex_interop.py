@@ -21,10 +21,15 @@ from bitswarm.session import Session, SessionConfig
 
 
 def _lt_session(lt: Any, **extra: int) -> Any:
-    settings = {**extra,
+    settings = {
+        **extra,
         "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": False, "enable_lsd": False, "enable_upnp": False,
-        "enable_natpmp": False, "enable_incoming_utp": False, "enable_outgoing_utp": False,
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "enable_incoming_utp": False,
+        "enable_outgoing_utp": False,
         "out_enc_policy": int(lt.enc_policy.disabled),
         "in_enc_policy": int(lt.enc_policy.enabled),
         "allowed_enc_level": int(lt.enc_level.plaintext),
@@ -93,23 +98,35 @@ def test_bitswarm_learns_a_third_peer_from_libtorrent_pex(tmp_path: Path) -> Non
             c_addr = ("127.0.0.1", c.listen_port)
 
             def linked_to_c() -> bool:
-                return any(p.conn is not None and p.conn.remote_peer_id == c.peer_id
-                           for p in rt.protocols)
+                return any(
+                    p.conn is not None and p.conn.remote_peer_id == c.peer_id for p in rt.protocols
+                )
 
             try:
                 async with asyncio.timeout(60):  # libtorrent sends the first round in seconds
                     while not (c_addr in rt.dialer.known and linked_to_c()):  # noqa: ASYNC110
                         await asyncio.sleep(0.05)
             except TimeoutError:
-                ours = [(p.address, p.outgoing, p.conn and p.conn.remote_peer_id,
-                         p.conn and p.conn.outstanding_count) for p in rt.protocols]
-                log = [f"{al.timestamp()} {al.message()}" for al in a.pop_alerts()
-                       if any(w in al.message() for w in _LOGGED)]
+                ours = [
+                    (
+                        p.address,
+                        p.outgoing,
+                        p.conn and p.conn.remote_peer_id,
+                        p.conn and p.conn.outstanding_count,
+                    )
+                    for p in rt.protocols
+                ]
+                log = [
+                    f"{al.timestamp()} {al.message()}"
+                    for al in a.pop_alerts()
+                    if any(w in al.message() for w in _LOGGED)
+                ]
                 raise AssertionError(
                     f"B never linked to C {c_addr} (C's id {c.peer_id!r}, B's {b.peer_id!r}); "
                     f"B knows {sorted(rt.dialer.known)}, holds {ours} "
                     f"(address, dialled, peer id, requests out) at {time.time()}; "
-                    "libtorrent A's log:\n" + "\n".join(log)) from None
+                    "libtorrent A's log:\n" + "\n".join(log)
+                ) from None
             return c.listen_port, set(rt.dialer.known), linked_to_c()
 
     try:

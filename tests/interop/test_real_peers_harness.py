@@ -187,8 +187,10 @@ def test_opentracker_refuses_hashes_until_whitelisted(tmp_path: Path) -> None:
 
 # --- processes and namespaces -----------------------------------------------------------
 
-_BURN = "x = b'\\1' * (48 << 20); import time; t = time.process_time()\n" \
-    "while time.process_time() - t < 0.3: pass\nprint('{\"event\": \"done\"}', flush=True)"
+_BURN = (
+    "x = b'\\1' * (48 << 20); import time; t = time.process_time()\n"
+    'while time.process_time() - t < 0.3: pass\nprint(\'{"event": "done"}\', flush=True)'
+)
 
 
 def test_managed_process_reports_its_own_cpu_and_memory(tmp_path: Path) -> None:
@@ -296,9 +298,12 @@ def test_sweep_removes_only_namespaces_whose_creator_is_gone() -> None:
             assert alive.name not in removed and alive.exists()
     finally:
         subprocess.run(["ip", "netns", "delete", stale], capture_output=True, check=False)
-    assert stale not in subprocess.run(
-        ["ip", "netns", "list"], capture_output=True, text=True, check=True
-    ).stdout
+    assert (
+        stale
+        not in subprocess.run(
+            ["ip", "netns", "list"], capture_output=True, text=True, check=True
+        ).stdout
+    )
 
 
 def test_sizes_parse_in_binary_and_decimal_units() -> None:

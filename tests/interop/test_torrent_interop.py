@@ -239,7 +239,9 @@ def test_bitswarm_torrents_load_in_libtorrent(lt: ModuleType, content: Content, 
 
     # ... and both agree with what was asked for and with the file system.
     assert (ours.v1 is not None, ours.v2 is not None) == {
-        "v1": (True, False), "v2": (False, True), "hybrid": (True, True)
+        "v1": (True, False),
+        "v2": (False, True),
+        "hybrid": (True, True),
     }[make.version]
     assert ours.private == make.private
     assert ours.tiers == tuple(tuple(t) for t in make.trackers)
@@ -468,9 +470,7 @@ def test_mktorrent_torrents_parse_in_bitswarm(
     assert ours.piece_length == 2**make.piece_exponent
     total = sum(size for _, size in content.expected_files(multi=make.multi))
     assert ours.num_pieces == -(-total // ours.piece_length)
-    assert sorted((p, n) for p, n, _, _ in ours.files) == content.expected_files(
-        multi=make.multi
-    )
+    assert sorted((p, n) for p, n, _, _ in ours.files) == content.expected_files(multi=make.multi)
     assert ours.private == make.private
     assert m.info.source == make.source
     assert ours.tiers == make.tiers

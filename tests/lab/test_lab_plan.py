@@ -113,9 +113,7 @@ def test_defaults_are_one_seeder_eight_leechers_at_50_mbit() -> None:
     assert plan.size == 64 * MiB and plan.piece_size == 256 << 10
 
 
-@pytest.mark.parametrize(
-    "argv", [("--up", "6mbps"), ("--size", "lots"), ("--leechers", "qbit:3")]
-)
+@pytest.mark.parametrize("argv", [("--up", "6mbps"), ("--size", "lots"), ("--leechers", "qbit:3")])
 def test_command_line_mistakes_are_one_line_errors(argv: tuple[str, ...]) -> None:
     with pytest.raises(BitswarmError):
         plan_from_args(_args(*argv))

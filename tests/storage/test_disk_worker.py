@@ -108,8 +108,11 @@ def test_hash_and_write_rejects_bad_data_and_writes_nothing() -> None:
 
 def test_hash_and_write_v2_with_padding() -> None:
     layout = Layout(
-        [FileSpec(("a",), KIB16 + 10), FileSpec((".pad", "x"), KIB16 - 10, is_pad=True),
-         FileSpec(("b",), 100)],
+        [
+            FileSpec(("a",), KIB16 + 10),
+            FileSpec((".pad", "x"), KIB16 - 10, is_pad=True),
+            FileSpec(("b",), 100),
+        ],
         KIB16,
     )
     blob = _blob(layout)

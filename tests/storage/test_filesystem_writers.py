@@ -66,8 +66,9 @@ def _is_direct(fd: int) -> bool:
 def test_direct_io_writes_aligned_runs_directly_and_tails_normally(tmp_path: Path) -> None:
     # a file that ends off the 4 KiB grid, so its last piece has an unaligned tail, and a
     # second file that starts off the grid, so its spans are unaligned
-    layout = Layout([FileSpec(("a.bin",), 5 * PIECE + 1000), FileSpec(("b.bin",), 3 * PIECE)],
-                    PIECE)
+    layout = Layout(
+        [FileSpec(("a.bin",), 5 * PIECE + 1000), FileSpec(("b.bin",), 3 * PIECE)], PIECE
+    )
     calls: list[tuple[bool, int, int]] = []
 
     def pwrite(fd: int, data: memoryview, offset: int) -> int:

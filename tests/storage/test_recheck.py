@@ -31,8 +31,7 @@ def _hybrid(tmp_path: Path) -> tuple[Metainfo, Path]:
     rng = random.Random(5)
     for i, size in enumerate(SIZES):
         (folder / f"f{i}").write_bytes(rng.randbytes(size))
-    meta = parse_torrent(create_torrent(folder, piece_length=KIB16, version="hybrid",
-                                        trackers=[]))
+    meta = parse_torrent(create_torrent(folder, piece_length=KIB16, version="hybrid", trackers=[]))
     return meta, tmp_path
 
 
@@ -60,8 +59,9 @@ def test_recheck_finds_a_corrupted_piece_in_the_middle_with_progress(tmp_path: P
 
     async def main() -> tuple[Bitfield, Bitfield]:
         worker = DiskWorker(FileStorage(root, layout), threads=3)
-        v1 = await worker.check_existing(meta.info.piece_hash, layout.num_pieces,
-                                         progress=lambda d, t: seen.append((d, t)))
+        v1 = await worker.check_existing(
+            meta.info.piece_hash, layout.num_pieces, progress=lambda d, t: seen.append((d, t))
+        )
         v2 = await worker.check_existing(meta.piece_hash_v2, layout.num_pieces)
         await worker.close()
         return v1, v2
@@ -89,8 +89,9 @@ def test_recheck_reports_each_batch_and_reuses_buffers() -> None:
 
     async def main() -> Bitfield:
         have = Bitfield(layout.num_pieces)
-        check = Recheck(storage, sha1s.__getitem__, range(layout.num_pieces), workers=2,
-                        slice_seconds=0.0)  # every job returns after one piece
+        check = Recheck(
+            storage, sha1s.__getitem__, range(layout.num_pieces), workers=2, slice_seconds=0.0
+        )  # every job returns after one piece
         pool = DiskPool(2)
         try:
             await check.run(pool.executor, have, batches.append)
@@ -186,8 +187,10 @@ def test_a_bad_expected_hash_fails_the_check_and_stops_the_others() -> None:
 
 
 def test_storage_readinto_fills_padding_with_zeros(tmp_path: Path) -> None:
-    layout = Layout([FileSpec(("a",), 1000), FileSpec((".pad", "24"), 24, is_pad=True),
-                     FileSpec(("b",), 1500)], 1024)
+    layout = Layout(
+        [FileSpec(("a",), 1000), FileSpec((".pad", "24"), 24, is_pad=True), FileSpec(("b",), 1500)],
+        1024,
+    )
     data = random.Random(2).randbytes(2500)
     for storage in (FileStorage(tmp_path, layout), MemoryStorage(layout)):
         storage.write(0, 0, data[:1000] + bytes(24))

@@ -132,9 +132,7 @@ def test_round_trip_property(
     geometry: tuple[int, set[int]], files: list[tuple[int, int] | None]
 ) -> None:
     n, indices = geometry
-    data = _resume(
-        num_pieces=n, have=Bitfield.from_indices(n, indices).to_bytes(), files=files
-    )
+    data = _resume(num_pieces=n, have=Bitfield.from_indices(n, indices).to_bytes(), files=files)
     decoded = decode_resume(encode_resume(data), info_hash=INFO_HASH, num_pieces=n)
     assert decoded == data
     assert trusted_pieces(decoded, files) == Bitfield.from_indices(n, indices)

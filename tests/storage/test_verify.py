@@ -98,8 +98,9 @@ def test_v2_piece_hashes_compose_into_the_file_root() -> None:
     assert layer[0] == _reference_root(data, _next_pow2(blocks))
 
 
-@pytest.mark.parametrize(("size", "piece_length"), [(0, KIB16), (KIB16 + 1, KIB16), (1, 3 * KIB16),
-                                                    (1, 8192)])
+@pytest.mark.parametrize(
+    ("size", "piece_length"), [(0, KIB16), (KIB16 + 1, KIB16), (1, 3 * KIB16), (1, 8192)]
+)
 def test_v2_bad_arguments(size: int, piece_length: int) -> None:
     with pytest.raises(LocalProtocolError):
         v2_piece_root(bytes(size), piece_length)
@@ -110,8 +111,11 @@ def test_piece_is_valid_hybrid_checks_both_and_padding() -> None:
     a, b = _data(piece_length + 100, 7), _data(50, 8)
     pad = piece_length - 100
     layout = Layout(
-        [FileSpec(("a",), len(a)), FileSpec((".pad", str(pad)), pad, is_pad=True),
-         FileSpec(("b",), len(b))],
+        [
+            FileSpec(("a",), len(a)),
+            FileSpec((".pad", str(pad)), pad, is_pad=True),
+            FileSpec(("b",), len(b)),
+        ],
         piece_length,
     )
     piece1 = a[piece_length:] + bytes(pad)
@@ -150,8 +154,11 @@ def test_against_libtorrent_hybrid_torrent(tmp_path: Path) -> None:
     piece_length = 4 * KIB16
     root = tmp_path / "t"
     root.mkdir()
-    sizes = {"big.bin": 3 * piece_length + 3 * KIB16 + 77, "small.bin": 2 * KIB16 + 5,
-             "tiny.bin": 10}
+    sizes = {
+        "big.bin": 3 * piece_length + 3 * KIB16 + 77,
+        "small.bin": 2 * KIB16 + 5,
+        "tiny.bin": 10,
+    }
     contents = {name: _data(n, seed=n) for name, n in sizes.items()}
     for name, content in contents.items():
         (root / name).write_bytes(content)
@@ -183,15 +190,11 @@ def test_against_libtorrent_hybrid_torrent(tmp_path: Path) -> None:
 
     # the hybrid v1 piece space with libtorrent's pad files: both hashes of every piece
     specs = [
-        FileSpec(
-            tuple(p.decode() for p in f[b"path"]), f[b"length"], b"p" in f.get(b"attr", b"")
-        )
+        FileSpec(tuple(p.decode() for p in f[b"path"]), f[b"length"], b"p" in f.get(b"attr", b""))
         for f in info[b"files"]
     ]
     layout = Layout(specs, piece_length)
-    blob = b"".join(
-        bytes(s.length) if s.is_pad else contents[s.path[-1]] for s in specs
-    )
+    blob = b"".join(bytes(s.length) if s.is_pad else contents[s.path[-1]] for s in specs)
     sha1s = info[b"pieces"]
     assert len(sha1s) == 20 * layout.num_pieces
     for piece in range(layout.num_pieces):
@@ -209,6 +212,9 @@ def test_against_libtorrent_hybrid_torrent(tmp_path: Path) -> None:
         else:  # a file of one piece: its pieces root
             v2 = pieces_root
         assert piece_is_valid(
-            layout, piece, data, expected_sha1=sha1s[20 * piece : 20 * piece + 20],
+            layout,
+            piece,
+            data,
+            expected_sha1=sha1s[20 * piece : 20 * piece + 20],
             expected_v2_root=v2,
         )

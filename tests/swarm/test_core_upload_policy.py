@@ -96,8 +96,7 @@ def test_a_freed_slot_is_refilled_at_once() -> None:
     core = make_core(seed=False)
     have = Bitfield(PIECES, full=True)
     slots = CoreConfig().unchoke_slots
-    remotes = [Remote(core, i, have=Bitfield.from_indices(PIECES, [0]))
-               for i in range(slots + 2)]
+    remotes = [Remote(core, i, have=Bitfield.from_indices(PIECES, [0])) for i in range(slots + 2)]
     core.have.add(1)  # we have a piece they want (the core reads `have` for what we serve)
     del have
     interested(remotes)

@@ -46,11 +46,23 @@ IH = hashlib.sha1(b"bitswarm tracker live test").digest()
 OTHER_IH = hashlib.sha1(b"not whitelisted").digest()
 
 
-def req(peer: bytes, port: int, *, left: int, event: AnnounceEvent = AnnounceEvent.STARTED,
-        info_hash: bytes = IH) -> AnnounceRequest:
+def req(
+    peer: bytes,
+    port: int,
+    *,
+    left: int,
+    event: AnnounceEvent = AnnounceEvent.STARTED,
+    info_hash: bytes = IH,
+) -> AnnounceRequest:
     return AnnounceRequest(
-        info_hash=info_hash, peer_id=peer * 20, port=port, uploaded=0, downloaded=0,
-        left=left, event=event, key=int.from_bytes(peer * 4, "big"),
+        info_hash=info_hash,
+        peer_id=peer * 20,
+        port=port,
+        uploaded=0,
+        downloaded=0,
+        left=left,
+        event=event,
+        key=int.from_bytes(peer * 4, "big"),
     )
 
 
@@ -84,16 +96,19 @@ def _run_opentracker(exe: str, tmp_path: Path) -> Iterator[tuple[int, int]]:
     http_port, udp_port = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_DGRAM)
     log = (tmp_path / "opentracker.log").open("wb")
     proc = subprocess.Popen(
-        [exe, "-i", "127.0.0.1", "-p", str(http_port), "-P", str(udp_port),
-         "-w", str(whitelist)],
-        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+        [exe, "-i", "127.0.0.1", "-p", str(http_port), "-P", str(udp_port), "-w", str(whitelist)],
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         # Ready means: listening, and the whitelist loaded (opentracker reads it in a
         # thread of its own, so the port may open first). The probe peer announces and
         # then leaves again ('stopped' alone is answered before the whitelist check).
-        probe = (f"http://127.0.0.1:{http_port}/announce?info_hash={quote_from_bytes(IH)}"
-                 f"&peer_id={'P' * 20}&port=1&uploaded=0&downloaded=0&left=0&compact=1")
+        probe = (
+            f"http://127.0.0.1:{http_port}/announce?info_hash={quote_from_bytes(IH)}"
+            f"&peer_id={'P' * 20}&port=1&uploaded=0&downloaded=0&left=0&compact=1"
+        )
         deadline = time.monotonic() + 10
         while True:
             if proc.poll() is not None:
@@ -229,7 +244,8 @@ def test_http_failure_modes_are_one_clear_line() -> None:
     async def html(_: web.Request) -> web.StreamResponse:
         return web.Response(
             body=b"<html><title>Tracker\nmaintenance</title><body>later</body></html>",
-            content_type="text/html")
+            content_type="text/html",
+        )
 
     async def notfound(_: web.Request) -> web.StreamResponse:
         return web.Response(status=404, body=b"<h1>Not Found</h1>", content_type="text/html")
@@ -265,55 +281,80 @@ def test_http_failure_modes_are_one_clear_line() -> None:
 
     async def body(base: str) -> None:
         r = req(b"A", 1, left=1)
-        await _expect(TrackerResponseError, announce(f"{base}/garbage/announce", r),
-                      "not bencoded")
-        await _expect(TrackerResponseError, announce(f"{base}/html/announce", r),
-                      "HTML page ('Tracker maintenance')")
+        await _expect(TrackerResponseError, announce(f"{base}/garbage/announce", r), "not bencoded")
+        await _expect(
+            TrackerResponseError,
+            announce(f"{base}/html/announce", r),
+            "HTML page ('Tracker maintenance')",
+        )
         await _expect(TrackerUnreachable, announce(f"{base}/nf/announce", r), "HTTP 404")
         await _expect(TrackerFailure, announce(f"{base}/r500/announce", r), "banned host")
         await _expect(TrackerUnreachable, announce(f"{base}/big/announce", r), "over 1048576")
-        await _expect(TrackerUnreachable, announce(f"{base}/chunked/announce", r),
-                      "over 1048576")
+        await _expect(TrackerUnreachable, announce(f"{base}/chunked/announce", r), "over 1048576")
         t0 = time.monotonic()
-        await _expect(TrackerUnreachable, announce(f"{base}/hang/announce", r, timeout=0.3),
-                      "no answer within 0.3 s")
+        await _expect(
+            TrackerUnreachable,
+            announce(f"{base}/hang/announce", r, timeout=0.3),
+            "no answer within 0.3 s",
+        )
         assert time.monotonic() - t0 < 2
         release.set()
         await _expect(TrackerUnreachable, announce(f"{base}/loop/announce", r), "redirects")
         got = await announce(f"{base}/moved/announce?passkey=abc", r)
         assert got.interval == 77 and got.peers == (PeerAddress("127.0.0.1", 80),)
-        msg = await _expect(TrackerUnreachable,
-                            announce(f"{base}/nf/announce?passkey=SECRET", r), "HTTP 404")
+        msg = await _expect(
+            TrackerUnreachable, announce(f"{base}/nf/announce?passkey=SECRET", r), "HTTP 404"
+        )
         assert "SECRET" not in msg
         await _expect(ScrapeUnsupported, scrape(f"{base}/nf/tracker", [IH]), "scrape")
         async with aiohttp.ClientSession() as session:  # a caller's session is used, not closed
             got = await announce(f"{base}/ok/announce", r, session=session)
             assert got.interval == 77 and not session.closed
 
-    asyncio.run(_with_server(
-        {"/garbage/announce": garbage, "/html/announce": html, "/nf/announce": notfound,
-         "/r500/announce": refusal_500, "/big/announce": oversized,
-         "/chunked/announce": oversized_chunked, "/hang/announce": hang,
-         "/loop/announce": loop, "/moved/announce": moved, "/ok/announce": ok},
-        body,
-    ))
+    asyncio.run(
+        _with_server(
+            {
+                "/garbage/announce": garbage,
+                "/html/announce": html,
+                "/nf/announce": notfound,
+                "/r500/announce": refusal_500,
+                "/big/announce": oversized,
+                "/chunked/announce": oversized_chunked,
+                "/hang/announce": hang,
+                "/loop/announce": loop,
+                "/moved/announce": moved,
+                "/ok/announce": ok,
+            },
+            body,
+        )
+    )
 
 
 def test_refused_and_non_http_servers() -> None:
     async def main() -> None:
         r = req(b"A", 1, left=1)
         port = free_port(socket.SOCK_STREAM)  # nothing listens there now
-        await _expect(TrackerUnreachable, announce(f"http://127.0.0.1:{port}/announce", r),
-                      "cannot connect: Connection refused")
-        await _expect(TrackerUnreachable, announce("wss://127.0.0.1:1/announce", r),
-                      "unsupported tracker URL")
-        for bad in ("http:///announce", "http://[::1/announce", "http://h:99999/announce",
-                    "udp://h:port", "no url at all"):
+        await _expect(
+            TrackerUnreachable,
+            announce(f"http://127.0.0.1:{port}/announce", r),
+            "cannot connect: Connection refused",
+        )
+        await _expect(
+            TrackerUnreachable, announce("wss://127.0.0.1:1/announce", r), "unsupported tracker URL"
+        )
+        for bad in (
+            "http:///announce",
+            "http://[::1/announce",
+            "http://h:99999/announce",
+            "udp://h:port",
+            "no url at all",
+        ):
             await _expect(TrackerUnreachable, announce(bad, r), "invalid tracker URL")
             await _expect(TrackerUnreachable, scrape(bad, [IH]), "invalid tracker URL")
 
-        async def speak_nonsense(reader: asyncio.StreamReader,
-                                 writer: asyncio.StreamWriter) -> None:
+        async def speak_nonsense(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        ) -> None:
             await reader.read(100)
             writer.write(b"\x00\x01 this is not HTTP at all\r\n\r\n")
             await writer.drain()
@@ -337,8 +378,9 @@ def test_refused_and_non_http_servers() -> None:
             server = await asyncio.start_server(handler, "127.0.0.1", 0)
             port = server.sockets[0].getsockname()[1]
             async with server:
-                msg = await _expect(TrackerUnreachable,
-                                    announce(f"http://127.0.0.1:{port}/announce", r, timeout=5))
+                msg = await _expect(
+                    TrackerUnreachable, announce(f"http://127.0.0.1:{port}/announce", r, timeout=5)
+                )
                 assert any(n in msg for n in needles), msg
 
     asyncio.run(main())
@@ -377,20 +419,24 @@ def test_udp_failure_modes_are_one_clear_line() -> None:
         r = req(b"A", 1, left=1)
         loop = asyncio.get_running_loop()
         port = free_port(socket.SOCK_DGRAM)  # closed: the kernel answers ICMP unreachable
-        await _expect(TrackerUnreachable, announce(f"udp://127.0.0.1:{port}", r, timeout=2),
-                      "refused")
-        await _expect(TrackerUnreachable, announce("udp://127.0.0.1/announce", r),
-                      "needs a host and a port")
-        for mode, exc, needle in (("error", TrackerFailure, "you are banned"),
-                                  ("spoof", TrackerUnreachable, "no answer within 0.4 s"),
-                                  ("silent", TrackerUnreachable, "no answer within 0.4 s")):
+        await _expect(
+            TrackerUnreachable, announce(f"udp://127.0.0.1:{port}", r, timeout=2), "refused"
+        )
+        await _expect(
+            TrackerUnreachable, announce("udp://127.0.0.1/announce", r), "needs a host and a port"
+        )
+        for mode, exc, needle in (
+            ("error", TrackerFailure, "you are banned"),
+            ("spoof", TrackerUnreachable, "no answer within 0.4 s"),
+            ("silent", TrackerUnreachable, "no answer within 0.4 s"),
+        ):
             transport, _ = await loop.create_datagram_endpoint(
-                lambda m=mode: _FakeUdpTracker(m), local_addr=("127.0.0.1", 0))
+                lambda m=mode: _FakeUdpTracker(m), local_addr=("127.0.0.1", 0)
+            )
             try:
                 port = transport.get_extra_info("sockname")[1]
                 await _expect(exc, announce(f"udp://127.0.0.1:{port}", r, timeout=0.4), needle)
-                await _expect(exc, scrape(f"udp://127.0.0.1:{port}", [IH], timeout=0.4),
-                              needle)
+                await _expect(exc, scrape(f"udp://127.0.0.1:{port}", [IH], timeout=0.4), needle)
             finally:
                 transport.close()
 
@@ -407,7 +453,8 @@ def test_udp_over_ipv6_reads_18_byte_peers() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _FakeUdpTracker("ipv6"), local_addr=("::1", 0))
+            lambda: _FakeUdpTracker("ipv6"), local_addr=("::1", 0)
+        )
         try:
             port = transport.get_extra_info("sockname")[1]
             got = await announce(f"udp://[::1]:{port}/announce", req(b"A", 1, left=1), timeout=2)

@@ -51,8 +51,14 @@ assert len(IH) == 20 and len(PID) == 20
 
 def _req(**kw: object) -> AnnounceRequest:
     base: dict[str, object] = {
-        "info_hash": IH, "peer_id": PID, "port": 6881, "uploaded": 1, "downloaded": 2,
-        "left": 3, "event": AnnounceEvent.STARTED, "key": 0xDEADBEEF,
+        "info_hash": IH,
+        "peer_id": PID,
+        "port": 6881,
+        "uploaded": 1,
+        "downloaded": 2,
+        "left": 3,
+        "event": AnnounceEvent.STARTED,
+        "key": 0xDEADBEEF,
     }
     base.update(kw)
     return AnnounceRequest(**base)  # type: ignore[arg-type]
@@ -180,31 +186,41 @@ def test_build_scrape_url_repeats_info_hash() -> None:
 
 
 def test_compact_reply() -> None:
-    body = bencode({
-        "interval": 1800, "min interval": 900, "complete": 5, "incomplete": 7,
-        "peers": bytes([127, 0, 0, 1, 0x1A, 0xE1, 10, 1, 2, 3, 0, 80]),
-        "peers6": ipaddress.IPv6Address("::1").packed + b"\x1a\xe2",
-        "tracker id": b"TID", "warning message": b"be nice\nplease",
-    })
+    body = bencode(
+        {
+            "interval": 1800,
+            "min interval": 900,
+            "complete": 5,
+            "incomplete": 7,
+            "peers": bytes([127, 0, 0, 1, 0x1A, 0xE1, 10, 1, 2, 3, 0, 80]),
+            "peers6": ipaddress.IPv6Address("::1").packed + b"\x1a\xe2",
+            "tracker id": b"TID",
+            "warning message": b"be nice\nplease",
+        }
+    )
     r = parse_announce_response(body)
     assert r.interval == 1800 and r.min_interval == 900
     assert (r.complete, r.incomplete) == (5, 7)
     assert r.peers == (
-        PeerAddress("127.0.0.1", 6881), PeerAddress("10.1.2.3", 80), PeerAddress("::1", 6882)
+        PeerAddress("127.0.0.1", 6881),
+        PeerAddress("10.1.2.3", 80),
+        PeerAddress("::1", 6882),
     )
     assert r.tracker_id == b"TID"
     assert r.warning == "be nice please"
 
 
 def test_dictionary_reply_and_defaults() -> None:
-    body = bencode({
-        "peers": [
-            {"ip": b"192.168.0.9", "port": 51413, "peer id": b"P" * 20},
-            {"ip": b"peer.example.org", "port": 1},
-            {"ip": b"[2001:db8::1]", "port": 2, "peer id": b"short"},
-            {"ip": b"10.0.0.1", "port": 0},
-        ]
-    })
+    body = bencode(
+        {
+            "peers": [
+                {"ip": b"192.168.0.9", "port": 51413, "peer id": b"P" * 20},
+                {"ip": b"peer.example.org", "port": 1},
+                {"ip": b"[2001:db8::1]", "port": 2, "peer id": b"short"},
+                {"ip": b"10.0.0.1", "port": 0},
+            ]
+        }
+    )
     r = parse_announce_response(body)
     assert r.interval == DEFAULT_INTERVAL
     assert r.min_interval is None and r.complete is None and r.tracker_id is None
@@ -229,11 +245,13 @@ def test_reply_tolerances() -> None:
 def test_peer_cap_never_exceeded() -> None:
     many4 = bytes([1, 2, 3, 4, 0, 1]) * 1000
     many6 = (b"\x20\x01" + b"\x00" * 14 + b"\x00\x01") * 1000
-    r = parse_announce_response(bencode({"interval": 1, "peers": many4, "peers6": many6}),
-                                max_peers=30)
+    r = parse_announce_response(
+        bencode({"interval": 1, "peers": many4, "peers6": many6}), max_peers=30
+    )
     assert len(r.peers) == 30
-    r = parse_announce_response(bencode({"interval": 1, "peers": many4[:60], "peers6": many6}),
-                                max_peers=30)
+    r = parse_announce_response(
+        bencode({"interval": 1, "peers": many4[:60], "peers6": many6}), max_peers=30
+    )
     assert len(r.peers) == 30 and r.peers[10].host == "2001::"
     r = parse_announce_response(
         bencode({"interval": 1, "peers": [{"ip": b"1.1.1.1", "port": 1}] * 500}), max_peers=7
@@ -259,8 +277,10 @@ def test_failure_reason() -> None:
     [
         (b"", "empty response"),
         (b"   \n", "empty response"),
-        (b"<html><head><title>502 Bad\nGateway</title></head></html>",
-         "HTML page ('502 Bad Gateway')"),
+        (
+            b"<html><head><title>502 Bad\nGateway</title></head></html>",
+            "HTML page ('502 Bad Gateway')",
+        ),
         (b"\n<!DOCTYPE html><p>hi", "an HTML page, not"),
         (b"Not Found", "not bencoded"),
         (b"d8:intervali1e", "not bencoded"),
@@ -292,8 +312,10 @@ def test_garbage_is_one_clear_error(body: bytes, needle: str) -> None:
 
 def test_scrape_reply() -> None:
     h1, h2 = b"x" * 20, b"y" * 20
-    body = (b"d5:filesd20:" + h1 + b"d8:completei11e10:downloadedi13772e10:incompletei19ee"
-            b"20:" + h2 + b"d8:completei21e10:downloadedi206e10:incompletei20eeee")
+    body = (
+        b"d5:filesd20:" + h1 + b"d8:completei11e10:downloadedi13772e10:incompletei19ee"
+        b"20:" + h2 + b"d8:completei21e10:downloadedi206e10:incompletei20eeee"
+    )
     r = parse_scrape_response(body)
     assert dict(r.files) == {h1: ScrapeStats(11, 13772, 19), h2: ScrapeStats(21, 206, 20)}
 
@@ -301,11 +323,15 @@ def test_scrape_reply() -> None:
 def test_scrape_reply_tolerances_and_caps() -> None:
     mangled = bytes(range(0x80, 0x94)).decode("latin-1").encode("utf-8")  # 40 bytes
     assert len(mangled) == 40
-    body = bencode({"files": {
-        mangled: {"complete": 1, "incomplete": 2, "downloaded": 3},
-        b"odd-size-key": {"complete": 9},
-        b"z" * 20: {"complete": b"x", "incomplete": -4},
-    }})
+    body = bencode(
+        {
+            "files": {
+                mangled: {"complete": 1, "incomplete": 2, "downloaded": 3},
+                b"odd-size-key": {"complete": 9},
+                b"z" * 20: {"complete": b"x", "incomplete": -4},
+            }
+        }
+    )
     files = parse_scrape_response(body).files
     assert files == {
         bytes(range(0x80, 0x94)): ScrapeStats(1, 3, 2),
@@ -364,12 +390,30 @@ def test_dict_round_trip_with_ids(peers: list[PeerAddress]) -> None:
 
 _bvalue = st.recursive(
     st.integers(-(2**63), 2**63 - 1) | st.binary(max_size=40),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(
-        st.sampled_from([b"interval", b"peers", b"peers6", b"ip", b"port", b"peer id",
-                         b"files", b"complete", b"min interval", b"tracker id",
-                         b"warning message", b"failure reason", b"x" * 20]),
-        inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    b"interval",
+                    b"peers",
+                    b"peers6",
+                    b"ip",
+                    b"port",
+                    b"peer id",
+                    b"files",
+                    b"complete",
+                    b"min interval",
+                    b"tracker id",
+                    b"warning message",
+                    b"failure reason",
+                    b"x" * 20,
+                ]
+            ),
+            inner,
+            max_size=5,
+        )
+    ),
     max_leaves=12,
 )
 

@@ -22,12 +22,21 @@ class NoShuffle:
         pass
 
 
-def reply(interval: int = 1800, min_interval: int | None = None, *, tid: bytes | None = None,
-          peers: int = 2) -> AnnounceResponse:
+def reply(
+    interval: int = 1800,
+    min_interval: int | None = None,
+    *,
+    tid: bytes | None = None,
+    peers: int = 2,
+) -> AnnounceResponse:
     return AnnounceResponse(
-        interval=interval, min_interval=min_interval,
+        interval=interval,
+        min_interval=min_interval,
         peers=tuple(PeerAddress("10.0.0.1", 1000 + i) for i in range(peers)),
-        complete=3, incomplete=4, tracker_id=tid, warning=None,
+        complete=3,
+        incomplete=4,
+        tracker_id=tid,
+        warning=None,
     )
 
 
@@ -228,7 +237,12 @@ def test_tracker_id_is_echoed_and_state_shown() -> None:
     t.on_success(j, reply(interval=900, tid=b"T1", peers=5), now=10)
     (v,) = t.trackers()
     assert (v.status, v.seeders, v.leechers, v.peers, v.interval) == (
-        TrackerStatus.WORKING, 3, 4, 5, 900)
+        TrackerStatus.WORKING,
+        3,
+        4,
+        5,
+        900,
+    )
     assert v.last_announce == 10 and v.next_announce == 910
     j = job(t, 910)
     assert j.tracker_id == b"T1"

@@ -24,8 +24,15 @@ from bitswarm.tracker.udp import (
 TRACKER = ("127.0.0.1", 6969)
 IH = b"I" * 20
 REQ = AnnounceRequest(
-    info_hash=IH, peer_id=b"P" * 20, port=51413, uploaded=10, downloaded=20, left=30,
-    event=AnnounceEvent.STARTED, key=0xCAFEBABE, numwant=25,
+    info_hash=IH,
+    peer_id=b"P" * 20,
+    port=51413,
+    uploaded=10,
+    downloaded=20,
+    left=30,
+    event=AnnounceEvent.STARTED,
+    key=0xCAFEBABE,
+    numwant=25,
 )
 
 
@@ -92,13 +99,24 @@ def test_connect_then_announce_packet_layout() -> None:
 
 @pytest.mark.parametrize(
     ("event", "code"),
-    [(AnnounceEvent.NONE, 0), (AnnounceEvent.COMPLETED, 1), (AnnounceEvent.STARTED, 2),
-     (AnnounceEvent.STOPPED, 3)],
+    [
+        (AnnounceEvent.NONE, 0),
+        (AnnounceEvent.COMPLETED, 1),
+        (AnnounceEvent.STARTED, 2),
+        (AnnounceEvent.STOPPED, 3),
+    ],
 )
 def test_event_codes_and_ip_field(event: AnnounceEvent, code: int) -> None:
     req = AnnounceRequest(
-        info_hash=IH, peer_id=b"P" * 20, port=1, uploaded=0, downloaded=0, left=0,
-        event=event, key=1, ip="1.2.3.4",
+        info_hash=IH,
+        peer_id=b"P" * 20,
+        port=1,
+        uploaded=0,
+        downloaded=0,
+        left=0,
+        event=event,
+        key=1,
+        ip="1.2.3.4",
     )
     pkt = encode_announce_request(5, 6, req)
     assert struct.unpack_from(">II", pkt, 80) == (code, 0x01020304)
@@ -144,13 +162,19 @@ def test_scrape() -> None:
     _, action, tid = parse_request(pkt)
     assert action == 2 and pkt[16:] == b"".join(hashes)
     # the tracker answers only two of the three: those two are reported
-    reply = struct.pack(">II", 2, tid) + struct.pack(">III", 5, 50, 6) + struct.pack(
-        ">III", 0, 1, 2) + b"\x00\x00"
+    reply = (
+        struct.pack(">II", 2, tid)
+        + struct.pack(">III", 5, 50, 6)
+        + struct.pack(">III", 0, 1, 2)
+        + b"\x00\x00"
+    )
     c.receive_datagram(reply, TRACKER, now=1.0)
     (ev,) = c.events()
     assert isinstance(ev, ScrapeDone) and ev.handle == h
-    assert dict(ev.response.files) == {hashes[0]: ScrapeStats(5, 50, 6),
-                                       hashes[1]: ScrapeStats(0, 1, 2)}
+    assert dict(ev.response.files) == {
+        hashes[0]: ScrapeStats(5, 50, 6),
+        hashes[1]: ScrapeStats(0, 1, 2),
+    }
     with pytest.raises(LocalProtocolError):
         c.scrape([], now=0.0)
     with pytest.raises(LocalProtocolError):
@@ -226,8 +250,10 @@ def test_announce_times_out_and_reconnects_when_id_expired() -> None:
         t = c.get_timer()
         assert t is not None
         c.handle_timer(now=t)
-        log += [(t, parse_request(p)[1] if parse_request(p)[0] != PROTOCOL_ID else 0)
-                for p in sent(c, t)]
+        log += [
+            (t, parse_request(p)[1] if parse_request(p)[0] != PROTOCOL_ID else 0)
+            for p in sent(c, t)
+        ]
     # BEP 15 "announce times out", shifted because we announce at once at t=1:
     # announce at 1, 16, 46; at 106 the id (from t=1) has expired: connect, then 226.
     assert log == [(1.0, 1), (16.0, 1), (46.0, 1), (106.0, 0), (226.0, 0)]
@@ -277,8 +303,9 @@ def test_error_action_fails_the_request() -> None:
     do_connect(c)
     (ann,) = sent(c)
     tid = parse_request(ann)[2]
-    c.receive_datagram(struct.pack(">II", 3, tid) + b"Requested download is not authorized\x00",
-                       TRACKER, now=1.0)
+    c.receive_datagram(
+        struct.pack(">II", 3, tid) + b"Requested download is not authorized\x00", TRACKER, now=1.0
+    )
     assert c.events() == [RequestFailed(h, "Requested download is not authorized")]
     assert c.pending == 0
 
@@ -304,8 +331,12 @@ def test_spoofed_short_and_wrong_datagrams_are_dropped_and_counted() -> None:
     c.receive_datagram(good[:12], TRACKER, now=0.1)  # a connect reply needs 16
     c.receive_datagram(struct.pack(">IIQ", 0, 12345, 1), TRACKER, now=0.1)  # unknown tid
     c.receive_datagram(struct.pack(">IIQ", 1, *struct.unpack(">IQ", good[4:])), TRACKER, now=0.1)
-    assert (c.dropped.wrong_address, c.dropped.short, c.dropped.unknown_transaction,
-            c.dropped.wrong_action) == (2, 2, 1, 1)
+    assert (
+        c.dropped.wrong_address,
+        c.dropped.short,
+        c.dropped.unknown_transaction,
+        c.dropped.wrong_action,
+    ) == (2, 2, 1, 1)
     assert c.events() == [] and not c.connection_valid(now=0.1)
     c.receive_datagram(good, TRACKER, now=0.2)
     (ann,) = sent(c)

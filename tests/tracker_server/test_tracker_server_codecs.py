@@ -193,10 +193,14 @@ def test_bep41_options_nop_end_and_truncation() -> None:
         (b"", None),
         (b"\x00" * 15, None),
         (bytes(8) + b"\0\0\0\0" + b"\0\0\0\1", None),  # connect without the magic
-        (bytes(8) + b"\0\0\0\1\0\0\0\1" + b"x" * 50,
-         UdpMalformed(0, 1, "announce request too short")),
-        (bytes(8) + b"\0\0\0\2\0\0\0\1" + b"x" * 19,
-         UdpMalformed(0, 1, "scrape without info_hash")),
+        (
+            bytes(8) + b"\0\0\0\1\0\0\0\1" + b"x" * 50,
+            UdpMalformed(0, 1, "announce request too short"),
+        ),
+        (
+            bytes(8) + b"\0\0\0\2\0\0\0\1" + b"x" * 19,
+            UdpMalformed(0, 1, "scrape without info_hash"),
+        ),
         (bytes(8) + b"\0\0\0\x09" + b"\0\0\0\1", UdpMalformed(0, 1, "unknown action 9")),
     ],
 )

@@ -161,8 +161,10 @@ def test_hostile_udp_is_dropped_or_answered_with_an_error(tracker: TrackerProces
     err = udp_exchange(port, short)
     assert err is not None and struct.unpack_from(">II", err) == (3, 10)
     assert b"too short" in err[8:]
-    reply = udp_exchange(port, encode_announce_request(cid, 11, req(1, ih=b"\x35" * 20),
-                                                       request_string=b"/announce?k=v"))
+    reply = udp_exchange(
+        port,
+        encode_announce_request(cid, 11, req(1, ih=b"\x35" * 20), request_string=b"/announce?k=v"),
+    )
     assert reply is not None and struct.unpack_from(">II", reply) == (1, 11)
     assert tracker.alive()
 

@@ -44,8 +44,11 @@ def test_handshake_exchange_reports_each_side_and_negotiates_bits() -> None:
     assert pair.a.state is ConnectionState.HANDSHAKE
     pair.a.send_handshake()
     a_events, b_events = pair.shuttle()
-    assert a_events == [HandshakeReceived(INFO_HASH, PEER_B, True, True, True,
-                                          make_reserved(fast=True, extended=True, dht=True))]
+    assert a_events == [
+        HandshakeReceived(
+            INFO_HASH, PEER_B, True, True, True, make_reserved(fast=True, extended=True, dht=True)
+        )
+    ]
     assert isinstance(b_events[0], HandshakeReceived) and b_events[0].peer_id == PEER_A
     for conn, remote in ((pair.a, PEER_B), (pair.b, PEER_A)):
         assert conn.state is ConnectionState.ACTIVE
@@ -93,8 +96,9 @@ def test_responder_answers_only_after_reading_the_info_hash() -> None:
 
 def test_multi_torrent_listener_lookup_accepts_and_adopts_the_hash() -> None:
     other = hashlib.sha1(b"other torrent").digest()
-    b = make_conn(initiator=False, peer_id=PEER_B,
-                  expected_info_hash_lookup=lambda h: h in (INFO_HASH, other))
+    b = make_conn(
+        initiator=False, peer_id=PEER_B, expected_info_hash_lookup=lambda h: h in (INFO_HASH, other)
+    )
     b.receive_data(encode_handshake(other, PEER_A, bytes(8)))
     assert b.data_to_send()[28:48] == other
     assert b.info_hash == other
@@ -226,8 +230,9 @@ def test_port_message() -> None:
 
 def test_extended_handshake_round_trip_and_messages() -> None:
     pair = make_pair()
-    ours = ExtensionHandshake(m={"ut_metadata": 3, "ut_pex": 1}, v="bitswarm", reqq=500,
-                              metadata_size=12345)
+    ours = ExtensionHandshake(
+        m={"ut_metadata": 3, "ut_pex": 1}, v="bitswarm", reqq=500, metadata_size=12345
+    )
     pair.a.send_extended_handshake(ours.to_payload())
     _, b_events = pair.shuttle()
     assert b_events == [ExtendedHandshakeReceived(ours)]
@@ -311,4 +316,3 @@ def test_send_piece_checks_the_request() -> None:
     assert pair.b.send_piece(1, 0, bytes(16384))
     assert not pair.b.send_piece(1, 0, bytes(16384))  # answered once only
     assert pair.shuttle()[0] == [PieceReceived(1, 0, bytes(16384))]
-

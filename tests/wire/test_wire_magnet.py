@@ -28,8 +28,7 @@ from bitswarm.wire.messages import (
 
 
 def magnet_conn(fast: bool = True) -> PeerConnection:
-    conn = handshaken(fast=fast, num_pieces=0, piece_length=1, total_length=0,
-                      geometry_known=False)
+    conn = handshaken(fast=fast, num_pieces=0, piece_length=1, total_length=0, geometry_known=False)
     assert not conn.geometry_known
     conn.send_bitfield(Bitfield(0))  # we have nothing: have_none with fast, nothing without
     assert decode_stream(conn.data_to_send())[0] == ([HaveNone()] if fast else [])

@@ -58,8 +58,7 @@ def test_oversized_or_misshapen_messages_close_from_the_header(header: bytes, re
 
 
 def test_largest_legal_block_is_accepted() -> None:
-    conn = handshaken(fast=False, piece_length=256 * 1024, num_pieces=2,
-                      total_length=512 * 1024)
+    conn = handshaken(fast=False, piece_length=256 * 1024, num_pieces=2, total_length=512 * 1024)
     feed(conn, Unchoke())
     assert conn.send_request(0, 0, MAX_BLOCK_LENGTH)
     events = feed(conn, Piece(0, 0, bytes(MAX_BLOCK_LENGTH)))
@@ -161,8 +160,7 @@ def test_requests_at_the_edges_are_accepted() -> None:
 
 
 def test_too_many_outstanding_requests_close() -> None:
-    conn = unchoked_seed(num_pieces=200, piece_length=256 * 1024,
-                            total_length=200 * 256 * 1024)
+    conn = unchoked_seed(num_pieces=200, piece_length=256 * 1024, total_length=200 * 256 * 1024)
     many = [Request(i // 16, (i % 16) * 16384, 16384) for i in range(2000)]
     assert len(feed(conn, *many)) == 2000
     deliver(conn, Request(199, 0, 16384))
@@ -212,7 +210,8 @@ def test_late_bitfield_and_have_all_count_as_haves() -> None:
     assert [e.index for e in events if isinstance(e, HaveReceived)] == [1, 2]
     events = feed(conn, HaveAll())
     assert sorted(e.index for e in events if isinstance(e, HaveReceived)) == [
-        i for i in range(NUM_PIECES) if i not in (1, 2)]
+        i for i in range(NUM_PIECES) if i not in (1, 2)
+    ]
     assert conn.peer_has.all() and not conn.closed
     assert feed(conn, HaveNone()) == []  # nothing can be un-had
     assert conn.peer_has.all()

@@ -289,8 +289,7 @@ class DhtService:
         now = asyncio.get_running_loop().time()
         return [(ep.address, ep.node.status(now=now)) for ep in self.endpoints]
 
-    async def get_peers(self, info_hash: bytes,
-                        timeout: float = 30.0) -> list[Addr]:  # noqa: ASYNC109
+    async def get_peers(self, info_hash: bytes, timeout: float = 30.0) -> list[Addr]:  # noqa: ASYNC109
         """Peers for `info_hash` from every family's lookup.
 
         At `timeout` the lookups stop and the peers found so far are returned (a partial
@@ -305,8 +304,14 @@ class DhtService:
             peers.update(dict.fromkeys(ep.forget(handle)))
         return list(peers)
 
-    async def announce(self, info_hash: bytes, port: int, *, implied_port: bool = False,
-                       timeout: float = 60.0) -> int:  # noqa: ASYNC109 - partial counts
+    async def announce(
+        self,
+        info_hash: bytes,
+        port: int,
+        *,
+        implied_port: bool = False,
+        timeout: float = 60.0,  # noqa: ASYNC109 - partial counts
+    ) -> int:
         """Announce our peer on `port`; how many nodes stored it (0 if none by `timeout`)."""
         now = asyncio.get_running_loop().time()
         started = [(ep, ep.node.announce_peer(info_hash, port, now=now,

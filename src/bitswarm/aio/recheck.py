@@ -115,9 +115,7 @@ class Recheck:
             for _ in range(self._workers):
                 submit()
             while running:
-                finished, running = await asyncio.wait(
-                    running, return_when=asyncio.FIRST_COMPLETED
-                )
+                finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 count = 0
                 for job in finished:
                     if job.exception() is not None:

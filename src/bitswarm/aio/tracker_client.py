@@ -146,7 +146,9 @@ def _scheme_of(url: str) -> str:
 
 
 async def _over_udp(
-    url: str, limit: float, op: Callable[[UdpTrackerConnection], Awaitable[_T]],
+    url: str,
+    limit: float,
+    op: Callable[[UdpTrackerConnection], Awaitable[_T]],
     local_host: str | None = None,
 ) -> _T:
     """Run `op` on a fresh UDP connection to `url`, all within `limit` seconds."""
@@ -155,16 +157,15 @@ async def _over_udp(
     try:
         async with asyncio.timeout(limit):
             with await UdpTrackerConnection.open(
-                    url, retransmit_base=base, local_host=local_host) as conn:
+                url, retransmit_base=base, local_host=local_host
+            ) as conn:
                 return await op(conn)
     except TimeoutError:
-        raise TrackerUnreachable(
-            f"tracker {_display(url)}: no answer within {limit:g} s"
-        ) from None
+        raise TrackerUnreachable(f"tracker {_display(url)}: no answer within {limit:g} s") from None
 
 
 def _os_text(e: OSError) -> str:
-    """"Connection refused" rather than asyncio's "Connect call failed ('1.2.3.4', 80)"."""
+    """ "Connection refused" rather than asyncio's "Connect call failed ('1.2.3.4', 80)"."""
     if isinstance(e, socket.gaierror) or not e.errno or e.errno < 0:
         return e.strerror or str(e) or type(e).__name__
     return os.strerror(e.errno)
@@ -174,7 +175,10 @@ def _os_text(e: OSError) -> str:
 
 
 async def _http_get(
-    full_url: str, url: str, limit: float, session: aiohttp.ClientSession | None,
+    full_url: str,
+    url: str,
+    limit: float,
+    session: aiohttp.ClientSession | None,
     local_host: str | None = None,
 ) -> bytes:
     """GET `full_url` within `limit` seconds; return the body of a 200 reply."""
@@ -184,8 +188,9 @@ async def _http_get(
     try:
         async with asyncio.timeout(limit):
             own = session is None
-            connector = (aiohttp.TCPConnector(local_addr=(local_host, 0))
-                         if own and local_host else None)
+            connector = (
+                aiohttp.TCPConnector(local_addr=(local_host, 0)) if own and local_host else None
+            )
             s = aiohttp.ClientSession(connector=connector) if session is None else session
             try:
                 status, reason, body = await _fetch(s, full_url, where)
@@ -348,7 +353,8 @@ class UdpTrackerConnection:
         loop = asyncio.get_running_loop()
         try:
             transport, protocol = await loop.create_datagram_endpoint(
-                lambda: _UdpProtocol(_display(url)), remote_addr=(host, port),
+                lambda: _UdpProtocol(_display(url)),
+                remote_addr=(host, port),
                 local_addr=(local_host, 0) if local_host else None,
             )
         except OSError as e:

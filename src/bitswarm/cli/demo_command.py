@@ -36,23 +36,42 @@ DEMO_TIMEOUT = 600.0
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "demo", help="run a local swarm on loopback: one seeder, several downloaders",
+        "demo",
+        help="run a local swarm on loopback: one seeder, several downloaders",
         description="Run a complete swarm on this machine and watch it share a generated file.",
     )
     p.add_argument("--leechers", type=int, default=4, help="downloaders (default 4)")
-    p.add_argument("--size", type=parse_size, default=parse_size("32MiB"),
-                   help="size of the generated file (default 32MiB)")
+    p.add_argument(
+        "--size",
+        type=parse_size,
+        default=parse_size("32MiB"),
+        help="size of the generated file (default 32MiB)",
+    )
     p.add_argument("--piece-size", type=parse_size, default=parse_size("256KiB"))
     p.add_argument("--hybrid", action="store_true", help="use a hybrid v1+v2 torrent")
-    p.add_argument("--seed-limit", type=parse_size, default=parse_size("8MiB"), metavar="RATE",
-                   help="the seeder's upload limit per second, so that the downloaders must "
-                        "share with each other (default 8MiB; 0 = unlimited)")
+    p.add_argument(
+        "--seed-limit",
+        type=parse_size,
+        default=parse_size("8MiB"),
+        metavar="RATE",
+        help="the seeder's upload limit per second, so that the downloaders must "
+        "share with each other (default 8MiB; 0 = unlimited)",
+    )
     p.add_argument("--port", type=int, default=6881, help="the seeder's port (default 6881)")
     p.add_argument("--bind", default="127.0.0.1", metavar="ADDR")
-    p.add_argument("--tracker", action="append", default=[], metavar="URL",
-                   help="announce to this tracker too (the demo runs its own)")
-    p.add_argument("--dir", type=Path, default=None,
-                   help="where to put the files (default: a temporary folder, removed after)")
+    p.add_argument(
+        "--tracker",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="announce to this tracker too (the demo runs its own)",
+    )
+    p.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="where to put the files (default: a temporary folder, removed after)",
+    )
     p.add_argument("--json", action="store_true", help="JSON status lines instead of a table")
     p.set_defaults(handler=cmd_demo)
 
@@ -90,20 +109,28 @@ async def _demo(args: argparse.Namespace, root: Path) -> int:
     payload = make_payload(seed_dir, args.size)
     tracker = EmbeddedTracker()
     url = await tracker.start(args.bind)
-    data = create_torrent(payload, piece_length=args.piece_size,
-                          version="hybrid" if args.hybrid else "v1",
-                          trackers=[[url], *([t] for t in args.tracker)])
+    data = create_torrent(
+        payload,
+        piece_length=args.piece_size,
+        version="hybrid" if args.hybrid else "v1",
+        trackers=[[url], *([t] for t in args.tracker)],
+    )
     (root / "bitswarm-demo.torrent").write_bytes(data)
     meta = parse_torrent(data)
     want = hashlib.sha256(payload.read_bytes()).hexdigest()
-    console.print(f"demo: {format_size(args.size)} file, {meta.info.num_pieces} pieces, "
-                  f"info-hash {meta.info.info_hashes.wire.hex()}, tracker {url}, in {root}")
+    console.print(
+        f"demo: {format_size(args.size)} file, {meta.info.num_pieces} pieces, "
+        f"info-hash {meta.info.info_hashes.wire.hex()}, tracker {url}, in {root}"
+    )
 
     sessions: list[Session] = []
     runtimes: list[tuple[str, TorrentRuntime]] = []
     try:
-        seeder = Session(SessionConfig(listen_host=args.bind, listen_port=args.port,
-                                       upload_limit=args.seed_limit))
+        seeder = Session(
+            SessionConfig(
+                listen_host=args.bind, listen_port=args.port, upload_limit=args.seed_limit
+            )
+        )
         await seeder.start()
         sessions.append(seeder)
         runtimes.append(("seeder", await seeder.add(meta, seed_dir)))
@@ -115,9 +142,11 @@ async def _demo(args: argparse.Namespace, root: Path) -> int:
         started = time.monotonic()
         await _watch(runtimes, console, args.json, started)
         elapsed = time.monotonic() - started
-        bad = [name for name, rt in runtimes[1:]
-               if hashlib.sha256((rt.save_path / meta.info.name).read_bytes()).hexdigest()
-               != want]
+        bad = [
+            name
+            for name, rt in runtimes[1:]
+            if hashlib.sha256((rt.save_path / meta.info.name).read_bytes()).hexdigest() != want
+        ]
         seeder_up = runtimes[0][1].core.uploaded if runtimes[0][1].core else 0
         peers_up = sum(rt.core.uploaded for _, rt in runtimes[1:] if rt.core)
     finally:
@@ -145,14 +174,22 @@ async def _watch(
             t.add_column(col, justify="right" if col not in ("Peer", "") else "left")
         for name, rt in runtimes:
             st = rt.status()
-            t.add_row(name, f"{st.progress * 100:5.1f}%", ProgressBar(total=1.0,
-                      completed=st.progress, width=30),
-                      f"{format_size(st.download_rate)}/s", f"{format_size(st.upload_rate)}/s",
-                      str(st.peers), format_eta(st.eta))
+            t.add_row(
+                name,
+                f"{st.progress * 100:5.1f}%",
+                ProgressBar(total=1.0, completed=st.progress, width=30),
+                f"{format_size(st.download_rate)}/s",
+                f"{format_size(st.upload_rate)}/s",
+                str(st.peers),
+                format_eta(st.eta),
+            )
         return t
 
-    live = Live(table(), console=console, refresh_per_second=4) if (
-        not json_lines and console.is_terminal) else None
+    live = (
+        Live(table(), console=console, refresh_per_second=4)
+        if (not json_lines and console.is_terminal)
+        else None
+    )
     if live is not None:
         live.__enter__()
     try:
@@ -171,13 +208,17 @@ async def _watch(
                 last_print = now
                 if json_lines:
                     import json
+
                     for name, rt in runtimes:
                         d = rt.status().to_json()
                         d["peer"] = name
                         print(json.dumps(d), flush=True)
                 else:
-                    console.print("  ".join(
-                        f"{name} {rt.status().progress * 100:.0f}%" for name, rt in runtimes))
+                    console.print(
+                        "  ".join(
+                            f"{name} {rt.status().progress * 100:.0f}%" for name, rt in runtimes
+                        )
+                    )
             if done:
                 return
             await asyncio.sleep(0.25)

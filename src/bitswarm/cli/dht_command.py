@@ -36,19 +36,42 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "periodically and on SIGUSR1.",
     )  # fmt: skip
     p.add_argument("--port", type=int, default=6881, help="UDP port (default 6881; 0 = any)")
-    p.add_argument("--bind", default="0.0.0.0", metavar="ADDR",
-                   help="address to listen on (default 0.0.0.0; an IPv6 address runs an "
-                        "IPv6-only node)")
-    p.add_argument("--bind6", default=None, metavar="ADDR",
-                   help="also run an IPv6 node on this address, same port and id (BEP 32)")
-    p.add_argument("--bootstrap", action="append", default=[], metavar="HOST:PORT",
-                   help="a node to join through (repeatable); 'default' = the public routers")
-    p.add_argument("--state", type=Path, default=None, metavar="FILE",
-                   help="load the node id and routing table from FILE, save them on exit")
-    p.add_argument("--interval", type=float, default=30.0, metavar="S",
-                   help="seconds between status prints (default 30)")
-    p.add_argument("--read-only", action="store_true",
-                   help="BEP 43 read-only node: ask, never answer")
+    p.add_argument(
+        "--bind",
+        default="0.0.0.0",
+        metavar="ADDR",
+        help="address to listen on (default 0.0.0.0; an IPv6 address runs an IPv6-only node)",
+    )
+    p.add_argument(
+        "--bind6",
+        default=None,
+        metavar="ADDR",
+        help="also run an IPv6 node on this address, same port and id (BEP 32)",
+    )
+    p.add_argument(
+        "--bootstrap",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="a node to join through (repeatable); 'default' = the public routers",
+    )
+    p.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="load the node id and routing table from FILE, save them on exit",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds between status prints (default 30)",
+    )
+    p.add_argument(
+        "--read-only", action="store_true", help="BEP 43 read-only node: ask, never answer"
+    )
     p.add_argument("--json", action="store_true", help="print JSON lines")
     p.set_defaults(handler=cmd_dht)
 
@@ -80,8 +103,11 @@ async def _run(args: argparse.Namespace, config: DhtConfig, bootstrap: list[Addr
         next_print = loop.time()
         while not stop.is_set():
             if joined is not None and joined.done():
-                _emit(args, {"event": "bootstrapped", "good_nodes": joined.result()},
-                      f"bootstrap done: {joined.result()} good nodes")
+                _emit(
+                    args,
+                    {"event": "bootstrapped", "good_nodes": joined.result()},
+                    f"bootstrap done: {joined.result()} good nodes",
+                )
                 joined = None
             if show.is_set() or loop.time() >= next_print:
                 show.clear()
@@ -92,8 +118,11 @@ async def _run(args: argparse.Namespace, config: DhtConfig, bootstrap: list[Addr
             ]
             if joined is not None:
                 waiters.append(cast("asyncio.Future[object]", joined))
-            await asyncio.wait(waiters, timeout=max(0.0, next_print - loop.time()),
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waiters,
+                timeout=max(0.0, next_print - loop.time()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
             for w in waiters[:2]:
                 w.cancel()
         _print_status(args, service)
@@ -108,32 +137,38 @@ def _addr_text(addr: Addr) -> str:
 
 
 def _emit(args: argparse.Namespace, record: dict[str, object], text: str) -> None:
-    print(json.dumps({"time": round(time.time(), 3), **record}) if args.json else text,
-          flush=True)
+    print(json.dumps({"time": round(time.time(), 3), **record}) if args.json else text, flush=True)
 
 
 def _print_status(args: argparse.Namespace, service: DhtService) -> None:
     for addr, status in service.status():
-        _emit(args, {"event": "status", "address": _addr_text(addr), **status.as_json()},
-              format_status(addr, status))
+        _emit(
+            args,
+            {"event": "status", "address": _addr_text(addr), **status.as_json()},
+            format_status(addr, status),
+        )
 
 
 def format_status(addr: Addr, status: DhtStatus) -> str:
     """Three lines for a person: the node, its buckets, its traffic."""
     c = status.counters
     mode = " read-only" if status.read_only else ""
-    head = (f"{time.strftime('%H:%M:%S')} node {status.node_id.hex()} IPv{status.family}{mode} "
-            f"{_addr_text(addr)}: {status.good} good, {status.questionable} questionable, "
-            f"{status.bad} bad; {status.torrents} torrents ({status.stored_peers} peers "
-            f"stored); {status.lookups} lookups, {status.pending} queries pending")
+    head = (
+        f"{time.strftime('%H:%M:%S')} node {status.node_id.hex()} IPv{status.family}{mode} "
+        f"{_addr_text(addr)}: {status.good} good, {status.questionable} questionable, "
+        f"{status.bad} bad; {status.torrents} torrents ({status.stored_peers} peers "
+        f"stored); {status.lookups} lookups, {status.pending} queries pending"
+    )
     buckets = " ".join(
         f"{b.depth}:{b.good}/{b.questionable}/{b.bad}" + (f"+{b.replacements}" if b.replacements
                                                            else "")
         for b in status.buckets
     )  # fmt: skip
-    traffic = (f"  traffic: in {c['datagrams_in']} ({format_size(c['bytes_in'])}), "
-               f"out {c['datagrams_out']} ({format_size(c['bytes_out'])}); queries "
-               f"{c['queries_in']}, malformed {c['malformed']}, oversized {c['oversized']}, "
-               f"rate-limited {c['rate_limited']}, unmatched {c['unmatched']}, "
-               f"timeouts {c['timeouts']}, bad tokens {c['bad_tokens']}")
+    traffic = (
+        f"  traffic: in {c['datagrams_in']} ({format_size(c['bytes_in'])}), "
+        f"out {c['datagrams_out']} ({format_size(c['bytes_out'])}); queries "
+        f"{c['queries_in']}, malformed {c['malformed']}, oversized {c['oversized']}, "
+        f"rate-limited {c['rate_limited']}, unmatched {c['unmatched']}, "
+        f"timeouts {c['timeouts']}, bad tokens {c['bad_tokens']}"
+    )
     return f"{head}\n  buckets (depth:good/questionable/bad+cached): {buckets}\n{traffic}"

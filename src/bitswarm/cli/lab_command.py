@@ -36,42 +36,104 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "T_min = max(F/u_s, F/d_min, N*F/(u_s + sum u_i)). Needs root.",
     )  # fmt: skip
     impls = "|".join(IMPLEMENTATIONS)
-    p.add_argument("--seeders", default="1", metavar="N|MIX",
-                   help="seeder count, or a mix such as libtorrent:1 (default 1)")
-    p.add_argument("--leechers", default="8", metavar="N|MIX",
-                   help="leecher count, or a mix such as bitswarm:4,libtorrent:4 (default 8)")
-    p.add_argument("--impl", default="bitswarm", choices=IMPLEMENTATIONS, metavar=impls,
-                   help="implementation of every peer (default bitswarm)")
-    p.add_argument("--seeder-impl", choices=IMPLEMENTATIONS, metavar=impls,
-                   help="implementation of the seeders (default: --impl)")
-    p.add_argument("--leecher-impl", choices=IMPLEMENTATIONS, metavar=impls,
-                   help="implementation of the leechers (default: --impl)")
+    p.add_argument(
+        "--seeders",
+        default="1",
+        metavar="N|MIX",
+        help="seeder count, or a mix such as libtorrent:1 (default 1)",
+    )
+    p.add_argument(
+        "--leechers",
+        default="8",
+        metavar="N|MIX",
+        help="leecher count, or a mix such as bitswarm:4,libtorrent:4 (default 8)",
+    )
+    p.add_argument(
+        "--impl",
+        default="bitswarm",
+        choices=IMPLEMENTATIONS,
+        metavar=impls,
+        help="implementation of every peer (default bitswarm)",
+    )
+    p.add_argument(
+        "--seeder-impl",
+        choices=IMPLEMENTATIONS,
+        metavar=impls,
+        help="implementation of the seeders (default: --impl)",
+    )
+    p.add_argument(
+        "--leecher-impl",
+        choices=IMPLEMENTATIONS,
+        metavar=impls,
+        help="implementation of the leechers (default: --impl)",
+    )
     p.add_argument("--size", default="64MiB", help="payload size (default 64MiB)")
     p.add_argument("--piece-size", default="256KiB", help="piece size (default 256KiB)")
-    p.add_argument("--up", default="50mbit", metavar="RATE",
-                   help="each leecher's upload limit, in bits/s as tc writes it (default 50mbit)")
-    p.add_argument("--seed-up", default=None, metavar="RATE",
-                   help="each seeder's upload limit (default: --up)")
-    p.add_argument("--down", default="0", metavar="RATE",
-                   help="each leecher's download limit (default 0: unlimited)")
-    p.add_argument("--tracker", default="opentracker", choices=TRACKERS,
-                   help="the tracker every peer announces to (default opentracker)")
-    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
-                   help="give up S seconds after the leechers start (default 120)")
-    p.add_argument("--sample-hz", type=float, default=5.0, metavar="HZ",
-                   help="progress samples per second (default 5)")
-    p.add_argument("--plot", type=Path, metavar="OUT.png",
-                   help="write each leecher's progress over time as a PNG chart")
-    p.add_argument("--json", action="store_true",
-                   help="print the result as one JSON document (with every sample)")
-    p.add_argument("--workdir", type=Path, metavar="DIR",
-                   help="keep payload, torrent, peer data and logs in DIR (default: a "
-                        "temporary folder, removed unless the run fails)")
+    p.add_argument(
+        "--up",
+        default="50mbit",
+        metavar="RATE",
+        help="each leecher's upload limit, in bits/s as tc writes it (default 50mbit)",
+    )
+    p.add_argument(
+        "--seed-up", default=None, metavar="RATE", help="each seeder's upload limit (default: --up)"
+    )
+    p.add_argument(
+        "--down",
+        default="0",
+        metavar="RATE",
+        help="each leecher's download limit (default 0: unlimited)",
+    )
+    p.add_argument(
+        "--tracker",
+        default="opentracker",
+        choices=TRACKERS,
+        help="the tracker every peer announces to (default opentracker)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="give up S seconds after the leechers start (default 120)",
+    )
+    p.add_argument(
+        "--sample-hz",
+        type=float,
+        default=5.0,
+        metavar="HZ",
+        help="progress samples per second (default 5)",
+    )
+    p.add_argument(
+        "--plot",
+        type=Path,
+        metavar="OUT.png",
+        help="write each leecher's progress over time as a PNG chart",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as one JSON document (with every sample)",
+    )
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="keep payload, torrent, peer data and logs in DIR (default: a "
+        "temporary folder, removed unless the run fails)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    p.add_argument("--no-verify", action="store_true",
-                   help="skip comparing every leecher's copy with the payload")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="bitswarm peers log at DEBUG level into their folders")
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip comparing every leecher's copy with the payload",
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="bitswarm peers log at DEBUG level into their folders",
+    )
     p.set_defaults(handler=cmd_lab)
 
 

@@ -50,8 +50,9 @@ class LiveView:
         self._live: Live | None = None
         self._last_plain = 0.0
         if not json_lines and self.console.is_terminal:
-            self._live = Live(self._render(), console=self.console, refresh_per_second=4,
-                              transient=False)
+            self._live = Live(
+                self._render(), console=self.console, refresh_per_second=4, transient=False
+            )
             self._live.__enter__()
 
     def update(self) -> None:
@@ -91,7 +92,8 @@ class LiveView:
         st = self.rt.status()
         head = Text.assemble((st.name, "bold"), "  ", status_line(st))
         parts: list[Table | Text | ProgressBar] = [
-            head, ProgressBar(total=1.0, completed=st.progress, width=60)
+            head,
+            ProgressBar(total=1.0, completed=st.progress, width=60),
         ]
         if st.error:
             parts.append(Text(f"error: {st.error}", style="red"))

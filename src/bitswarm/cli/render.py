@@ -34,8 +34,21 @@ __all__ = [
     "torrent_json",
 ]
 
-_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6,
-          "mib": 2**20, "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tib": 2**40}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 2**10,
+    "kb": 10**3,
+    "kib": 2**10,
+    "m": 2**20,
+    "mb": 10**6,
+    "mib": 2**20,
+    "g": 2**30,
+    "gb": 10**9,
+    "gib": 2**30,
+    "t": 2**40,
+    "tib": 2**40,
+}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
@@ -74,9 +87,13 @@ class ByteProgress:
     def __enter__(self) -> ByteProgress:
         if self._enabled:
             self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                TransferSpeedColumn(), TimeRemainingColumn(),
-                console=Console(stderr=True), transient=True,
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
             )
             self._progress.__enter__()
             self._task = self._progress.add_task(self._description, total=None)
@@ -151,12 +168,16 @@ def print_torrent(meta: Metainfo, *, console: Console) -> None:
     table.add_row("Pieces", f"{info.num_pieces:,} × {format_size(info.piece_length)}")
     table.add_row("Private", "yes" if info.private else "no")
     for i, tier in enumerate(meta.announce_tiers):
-        table.add_row(f"Tracker tier {i}" if len(meta.announce_tiers) > 1 else "Trackers",
-                      "\n".join(tier))
+        table.add_row(
+            f"Tracker tier {i}" if len(meta.announce_tiers) > 1 else "Trackers", "\n".join(tier)
+        )
     if meta.web_seeds:
         table.add_row("Web seeds", "\n".join(meta.web_seeds))
-    for label, value in (("Created by", meta.created_by), ("Created", _date(meta.creation_date)),
-                         ("Comment", meta.comment)):
+    for label, value in (
+        ("Created by", meta.created_by),
+        ("Created", _date(meta.creation_date)),
+        ("Comment", meta.comment),
+    ):
         if value:
             table.add_row(label, value)
     for issue in meta.issues:

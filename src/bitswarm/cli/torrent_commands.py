@@ -26,25 +26,50 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("path", type=Path, help="the file or folder to share")
     p.add_argument(
-        "-t", "--tracker", action="append", default=[], metavar="URL",
+        "-t",
+        "--tracker",
+        action="append",
+        default=[],
+        metavar="URL",
         help="announce URL; repeat for more; separate URLs with commas for one tier",
     )
     p.add_argument(
-        "--piece-size", type=render.parse_size, default=None, metavar="SIZE",
+        "--piece-size",
+        type=render.parse_size,
+        default=None,
+        metavar="SIZE",
         help="piece size, e.g. 256KiB or 1MiB (default: chosen from the total size)",
     )
     version = p.add_mutually_exclusive_group()
-    version.add_argument("--v2", dest="version", action="store_const", const="v2",
-                         help="a v2-only torrent (BEP 52)")
-    version.add_argument("--hybrid", dest="version", action="store_const", const="hybrid",
-                         help="a hybrid v1+v2 torrent (BEP 52 with BEP 47 padding)")
+    version.add_argument(
+        "--v2", dest="version", action="store_const", const="v2", help="a v2-only torrent (BEP 52)"
+    )
+    version.add_argument(
+        "--hybrid",
+        dest="version",
+        action="store_const",
+        const="hybrid",
+        help="a hybrid v1+v2 torrent (BEP 52 with BEP 47 padding)",
+    )
     p.set_defaults(version="v1")
     p.add_argument("--private", action="store_true", help="set the private flag (BEP 27)")
-    p.add_argument("-w", "--web-seed", action="append", default=[], metavar="URL",
-                   help="web seed URL (BEP 19); repeat for more")
+    p.add_argument(
+        "-w",
+        "--web-seed",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="web seed URL (BEP 19); repeat for more",
+    )
     p.add_argument("-c", "--comment", default=None)
-    p.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
-                   help="where to write the torrent (default: NAME.torrent here)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="where to write the torrent (default: NAME.torrent here)",
+    )
     p.add_argument("-f", "--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_create)

@@ -43,8 +43,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--http", type=_endpoint, metavar="HOST:PORT",
                    help=f"serve HTTP here (default 0.0.0.0:{_DEFAULT_PORT} when neither "
                         "--http nor --udp is given)")  # fmt: skip
-    p.add_argument("--udp", type=_endpoint, metavar="HOST:PORT",
-                   help=f"serve UDP here (default 0.0.0.0:{_DEFAULT_PORT} likewise)")
+    p.add_argument(
+        "--udp",
+        type=_endpoint,
+        metavar="HOST:PORT",
+        help=f"serve UDP here (default 0.0.0.0:{_DEFAULT_PORT} likewise)",
+    )
     p.add_argument("--store", default="memory", metavar="memory|redis://...",
                    help="where swarms live: in this process (default) or a Redis server "
                         "shared by several tracker processes")  # fmt: skip
@@ -57,26 +61,54 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--whitelist", type=Path, metavar="FILE",
                    help="private mode: track only the info-hashes in FILE (hex, one a line); "
                         "SIGHUP rereads it")  # fmt: skip
-    p.add_argument("--interval", type=int, default=DEFAULT_INTERVAL, metavar="SECONDS",
-                   help=f"announce interval sent to clients (default {DEFAULT_INTERVAL})")
-    p.add_argument("--min-interval", type=int, default=DEFAULT_MIN_INTERVAL, metavar="SECONDS",
-                   help=f"minimum announce interval (default {DEFAULT_MIN_INTERVAL})")
-    p.add_argument("--peer-timeout", type=float, default=None, metavar="SECONDS",
-                   help="drop a peer not heard from for this long "
-                        f"(default {DEFAULT_PEER_TIMEOUT} or twice --interval plus 5 min)")
-    p.add_argument("--numwant", type=int, default=None, metavar="N",
-                   help="peers returned when a client does not say (default 50)")
-    p.add_argument("--max-numwant", type=int, default=DEFAULT_MAX_NUMWANT, metavar="N",
-                   help=f"hard cap on peers returned (default {DEFAULT_MAX_NUMWANT})")
-    p.add_argument("--trusted-proxy", action="append", default=[], metavar="CIDR",
-                   help="believe X-Forwarded-For and ip= from these addresses (repeatable)")
-    p.add_argument("--no-full-scrape", action="store_true",
-                   help="refuse /scrape without info_hash")
+    p.add_argument(
+        "--interval",
+        type=int,
+        default=DEFAULT_INTERVAL,
+        metavar="SECONDS",
+        help=f"announce interval sent to clients (default {DEFAULT_INTERVAL})",
+    )
+    p.add_argument(
+        "--min-interval",
+        type=int,
+        default=DEFAULT_MIN_INTERVAL,
+        metavar="SECONDS",
+        help=f"minimum announce interval (default {DEFAULT_MIN_INTERVAL})",
+    )
+    p.add_argument(
+        "--peer-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="drop a peer not heard from for this long "
+        f"(default {DEFAULT_PEER_TIMEOUT} or twice --interval plus 5 min)",
+    )
+    p.add_argument(
+        "--numwant",
+        type=int,
+        default=None,
+        metavar="N",
+        help="peers returned when a client does not say (default 50)",
+    )
+    p.add_argument(
+        "--max-numwant",
+        type=int,
+        default=DEFAULT_MAX_NUMWANT,
+        metavar="N",
+        help=f"hard cap on peers returned (default {DEFAULT_MAX_NUMWANT})",
+    )
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="believe X-Forwarded-For and ip= from these addresses (repeatable)",
+    )
+    p.add_argument("--no-full-scrape", action="store_true", help="refuse /scrape without info_hash")
     p.add_argument("--rate-limit", type=float, default=0.0, metavar="PER_SECOND",
                    help="requests per second allowed from one address, 0 for no limit "
                         "(default 0); the burst is 10 seconds' worth")  # fmt: skip
-    p.add_argument("--log-level", default="info",
-                   choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(handler=cmd_tracker)
 
 

@@ -50,62 +50,141 @@ parse_duration.__name__ = "duration"
 
 
 def add_network_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", type=int, default=6881,
-                   help="listening port (default 6881, or the next free one)")
-    p.add_argument("--bind", default=None, metavar="ADDR",
-                   help="listening address (default: every interface)")
-    p.add_argument("--peer", action="append", default=[], type=parse_peer, metavar="HOST:PORT",
-                   help="connect to this peer; repeat for more")
-    p.add_argument("--tracker", action="append", default=[], metavar="URL",
-                   help="announce to this tracker too; repeat for more")
+    p.add_argument(
+        "--port", type=int, default=6881, help="listening port (default 6881, or the next free one)"
+    )
+    p.add_argument(
+        "--bind", default=None, metavar="ADDR", help="listening address (default: every interface)"
+    )
+    p.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        type=parse_peer,
+        metavar="HOST:PORT",
+        help="connect to this peer; repeat for more",
+    )
+    p.add_argument(
+        "--tracker",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="announce to this tracker too; repeat for more",
+    )
     p.add_argument("--max-peers", type=int, default=50, help="connections per torrent")
-    p.add_argument("--upload-limit", type=render.parse_size, default=0, metavar="RATE",
-                   help="upload at most RATE bytes/s, e.g. 2MiB (default: unlimited)")
-    p.add_argument("--download-limit", type=render.parse_size, default=0, metavar="RATE",
-                   help="download at most RATE bytes/s (default: unlimited)")
-    p.add_argument("--dht-port", type=int, default=None, metavar="P",
-                   help="join the DHT (BEP 5) from UDP port P (0: any free port); "
-                        "never used for private torrents")
-    p.add_argument("--dht-bootstrap", action="append", default=[], metavar="HOST:PORT",
-                   help="a DHT node to join through; repeat for more; 'default' for the "
-                        "public routers real clients use")
-    p.add_argument("--lsd", action="store_true",
-                   help="find peers on the local network by multicast (BEP 14; off by default "
-                        "so that nothing is sent to the LAN unasked; never for private torrents)")
-    p.add_argument("--direct-io", action="store_true",
-                   help="write downloaded pieces with O_DIRECT, past the OS page cache "
-                        "(less CPU and no dirty memory; files the system cannot write that "
-                        "way are written normally)")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON status line per second instead of a progress bar")
+    p.add_argument(
+        "--upload-limit",
+        type=render.parse_size,
+        default=0,
+        metavar="RATE",
+        help="upload at most RATE bytes/s, e.g. 2MiB (default: unlimited)",
+    )
+    p.add_argument(
+        "--download-limit",
+        type=render.parse_size,
+        default=0,
+        metavar="RATE",
+        help="download at most RATE bytes/s (default: unlimited)",
+    )
+    p.add_argument(
+        "--dht-port",
+        type=int,
+        default=None,
+        metavar="P",
+        help="join the DHT (BEP 5) from UDP port P (0: any free port); "
+        "never used for private torrents",
+    )
+    p.add_argument(
+        "--dht-bootstrap",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="a DHT node to join through; repeat for more; 'default' for the "
+        "public routers real clients use",
+    )
+    p.add_argument(
+        "--lsd",
+        action="store_true",
+        help="find peers on the local network by multicast (BEP 14; off by default "
+        "so that nothing is sent to the LAN unasked; never for private torrents)",
+    )
+    p.add_argument(
+        "--direct-io",
+        action="store_true",
+        help="write downloaded pieces with O_DIRECT, past the OS page cache "
+        "(less CPU and no dirty memory; files the system cannot write that "
+        "way are written normally)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON status line per second instead of a progress bar",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="show per-file progress")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("download", help="download a torrent, then seed it",
-                       description="Download a torrent with live progress, then seed it.")
+    p = sub.add_parser(
+        "download",
+        help="download a torrent, then seed it",
+        description="Download a torrent with live progress, then seed it.",
+    )
     p.add_argument("source", help="a .torrent file or a magnet: link")
-    p.add_argument("-o", "--output", type=Path, default=Path("."), metavar="DIR",
-                   help="download folder (default: the current folder)")
-    p.add_argument("--metadata-timeout", type=parse_duration, default=None, metavar="T",
-                   help="for a magnet link: give up if no peer sent the metadata within T")
-    p.add_argument("--save-torrent", type=Path, default=None, metavar="FILE",
-                   help="for a magnet link: also write the fetched torrent to FILE")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="download folder (default: the current folder)",
+    )
+    p.add_argument(
+        "--metadata-timeout",
+        type=parse_duration,
+        default=None,
+        metavar="T",
+        help="for a magnet link: give up if no peer sent the metadata within T",
+    )
+    p.add_argument(
+        "--save-torrent",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="for a magnet link: also write the fetched torrent to FILE",
+    )
     seeding = p.add_mutually_exclusive_group()
-    seeding.add_argument("--seed-ratio", type=float, default=None, metavar="R",
-                         help="after downloading, seed until uploaded/size reaches R (default 1.0)")
-    seeding.add_argument("--seed-time", type=parse_duration, default=None, metavar="T",
-                         help="after downloading, seed for T (e.g. 90s, 30m, 2h)")
-    seeding.add_argument("--no-seed", action="store_true",
-                         help="exit as soon as every piece is verified")
+    seeding.add_argument(
+        "--seed-ratio",
+        type=float,
+        default=None,
+        metavar="R",
+        help="after downloading, seed until uploaded/size reaches R (default 1.0)",
+    )
+    seeding.add_argument(
+        "--seed-time",
+        type=parse_duration,
+        default=None,
+        metavar="T",
+        help="after downloading, seed for T (e.g. 90s, 30m, 2h)",
+    )
+    seeding.add_argument(
+        "--no-seed", action="store_true", help="exit as soon as every piece is verified"
+    )
     add_network_options(p)
     p.set_defaults(handler=cmd_download)
 
-    p = sub.add_parser("seed", help="seed a torrent from data on disk",
-                       description="Verify data on disk against a torrent and seed it.")
+    p = sub.add_parser(
+        "seed",
+        help="seed a torrent from data on disk",
+        description="Verify data on disk against a torrent and seed it.",
+    )
     p.add_argument("torrent", type=Path)
-    p.add_argument("data", type=Path, metavar="DATA_PATH",
-                   help="the torrent's file or folder, or the folder that holds it")
+    p.add_argument(
+        "data",
+        type=Path,
+        metavar="DATA_PATH",
+        help="the torrent's file or folder, or the folder that holds it",
+    )
     add_network_options(p)
     p.set_defaults(handler=cmd_seed)
 
@@ -136,9 +215,15 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
     if bootstrap and args.dht_port is None:
         raise BitswarmError("--dht-bootstrap needs --dht-port (the DHT is off without it)")
     return SessionConfig(
-        dht_port=args.dht_port, dht_bootstrap=bootstrap, dht_state=dht_state,
-        listen_host=args.bind, listen_port=args.port, max_peers=args.max_peers,
-        upload_limit=args.upload_limit, download_limit=args.download_limit, lsd=args.lsd,
+        dht_port=args.dht_port,
+        dht_bootstrap=bootstrap,
+        dht_state=dht_state,
+        listen_host=args.bind,
+        listen_port=args.port,
+        max_peers=args.max_peers,
+        upload_limit=args.upload_limit,
+        download_limit=args.download_limit,
+        lsd=args.lsd,
         direct_io=args.direct_io,
     )
 
@@ -184,8 +269,11 @@ async def _metainfo_of(
         return source
     name = source.display_name or source.info_hashes.wire.hex()
     _note(args, f"fetching the metadata of {name} from peers")
-    fetch = asyncio.ensure_future(session.fetch_metadata(
-        source, peers=args.peer, trackers=args.tracker, give_up_after=args.metadata_timeout))
+    fetch = asyncio.ensure_future(
+        session.fetch_metadata(
+            source, peers=args.peer, trackers=args.tracker, give_up_after=args.metadata_timeout
+        )
+    )
     stopper = asyncio.ensure_future(stop.wait())
     await asyncio.wait([fetch, stopper], return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
@@ -209,7 +297,11 @@ def _note(args: argparse.Namespace, message: str) -> None:
 def cmd_download(args: argparse.Namespace) -> int:
     source = _load(args.source)
     if isinstance(source, Magnet) and not (
-        source.trackers or source.peers or args.peer or args.tracker or args.lsd
+        source.trackers
+        or source.peers
+        or args.peer
+        or args.tracker
+        or args.lsd
         or args.dht_port is not None
     ):
         raise BitswarmError(
@@ -218,8 +310,11 @@ def cmd_download(args: argparse.Namespace) -> int:
         )
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)
-    ratio = args.seed_ratio if args.seed_ratio is not None else (
-        None if args.seed_time is not None or args.no_seed else 1.0)
+    ratio = (
+        args.seed_ratio
+        if args.seed_ratio is not None
+        else (None if args.seed_time is not None or args.no_seed else 1.0)
+    )
 
     async def main(stop: asyncio.Event) -> int:
         async with Session(session_config(args)) as session:
@@ -227,8 +322,13 @@ def cmd_download(args: argparse.Namespace) -> int:
             if meta is None:
                 return 130
             extra = list(source.peers) if isinstance(source, Magnet) else []
-            rt = await session.add(meta, out, peers=[*args.peer, *extra],
-                                   trackers=args.tracker, resume_path=resume_path_for(meta, out))
+            rt = await session.add(
+                meta,
+                out,
+                peers=[*args.peer, *extra],
+                trackers=args.tracker,
+                resume_path=resume_path_for(meta, out),
+            )
             view = LiveView(rt, json_lines=args.json, verbose=args.verbose)
             code = await _download_loop(rt, view, stop, args, ratio)
             view.close()
@@ -238,7 +338,10 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 async def _download_loop(
-    rt: TorrentRuntime, view: LiveView, stop: asyncio.Event, args: argparse.Namespace,
+    rt: TorrentRuntime,
+    view: LiveView,
+    stop: asyncio.Event,
+    args: argparse.Namespace,
     ratio: float | None,
 ) -> int:
     seeding_since: float | None = None
@@ -278,17 +381,24 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
     async def main(stop: asyncio.Event) -> int:
         async with Session(session_config(args)) as session:
-            rt = await session.add(meta, save_path, peers=args.peer, trackers=args.tracker,
-                                   resume_path=resume_path_for(meta, save_path))
+            rt = await session.add(
+                meta,
+                save_path,
+                peers=args.peer,
+                trackers=args.tracker,
+                resume_path=resume_path_for(meta, save_path),
+            )
             if rt.core is None or rt.core.have.none():
                 raise BitswarmError(
                     f"no data of {meta.info.name!r} found under {save_path} "
                     "(not one piece matches the torrent)"
                 )
             if not rt.core.is_seed:
-                print(f"bitswarm: warning: only {rt.core.have.count()} of "
-                      f"{meta.info.num_pieces} pieces are present; seeding those",
-                      file=sys.stderr)
+                print(
+                    f"bitswarm: warning: only {rt.core.have.count()} of "
+                    f"{meta.info.num_pieces} pieces are present; seeding those",
+                    file=sys.stderr,
+                )
             view = LiveView(rt, json_lines=args.json, verbose=args.verbose)
             view.note(f"seeding {meta.info.name} on port {session.listen_port}")
             while not stop.is_set():
@@ -301,4 +411,3 @@ def cmd_seed(args: argparse.Namespace) -> int:
             return 0
 
     return run_until_signal(main)
-

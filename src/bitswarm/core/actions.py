@@ -79,6 +79,11 @@ class TorrentCompleted:
 
 
 Action = (
-    VerifyPiece | ReadBlock | DisconnectPeer | BanPeer | PeersDiscovered | PieceVerified
+    VerifyPiece
+    | ReadBlock
+    | DisconnectPeer
+    | BanPeer
+    | PeersDiscovered
+    | PieceVerified
     | TorrentCompleted
 )

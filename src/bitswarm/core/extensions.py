@@ -55,24 +55,25 @@ class _PeerExt:
 class ExtensionHub:
     """BEP 9 serving and BEP 11 exchange for one torrent's connections."""
 
-    def __init__(self, *, info_raw: bytes | None, private: bool,
-                 own_addresses: Iterable[PeerAddr] = ()) -> None:
+    def __init__(
+        self, *, info_raw: bytes | None, private: bool, own_addresses: Iterable[PeerAddr] = ()
+    ) -> None:
         self.private = private
         self.server = MetadataServer(info_raw) if info_raw is not None else MetadataServer()
         self.own_addresses = frozenset(own_addresses)
         self._peers: dict[PeerKey, _PeerExt] = {}
 
     def handshake_payload(self, *, listen_port: int | None = None) -> dict[bytes, object]:
-        payload = extension_handshake(private=self.private,
-                                      metadata_size=self.server.metadata_size)
+        payload = extension_handshake(private=self.private, metadata_size=self.server.metadata_size)
         payload[b"v"] = CLIENT_VERSION
         payload[b"reqq"] = 2000
         if listen_port:
             payload[b"p"] = listen_port
         return payload
 
-    def add_peer(self, key: PeerKey, conn: PeerConnection, *, outgoing: bool,
-                 address: PeerAddr | None) -> None:
+    def add_peer(
+        self, key: PeerKey, conn: PeerConnection, *, outgoing: bool, address: PeerAddr | None
+    ) -> None:
         self._peers[key] = _PeerExt(conn, outgoing, address)
 
     def remove_peer(self, key: PeerKey) -> None:
@@ -83,8 +84,9 @@ class ExtensionHub:
         p = self._peers.get(key)
         return p.address if p is not None else None
 
-    def on_handshake(self, key: PeerKey, fields: ExtensionHandshake, *, host: str,
-                     now: float) -> None:
+    def on_handshake(
+        self, key: PeerKey, fields: ExtensionHandshake, *, host: str, now: float
+    ) -> None:
         p = self._peers.get(key)
         if p is None:
             return
@@ -108,7 +110,8 @@ class ExtensionHub:
                 out_id = p.conn.remote_extensions.get("ut_metadata")
                 if out_id:
                     reply: MetadataData | MetadataReject = self.server.answer(
-                        key, msg.piece, now=now)
+                        key, msg.piece, now=now
+                    )
                     p.conn.send_extended(out_id, encode_metadata_message(reply))
             return None  # data/reject after we hold the metadata: nothing to do
         if ext_id == UT_PEX_ID and p.pex is not None and not self.private:

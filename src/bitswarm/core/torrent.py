@@ -130,16 +130,21 @@ class TorrentCore:
         self.have = have
         self.rng = rng
         self.picker = PiecePicker(
-            num_pieces=num_pieces, piece_length=piece_length,
-            total_length=total_length, rng=rng, have=have,
+            num_pieces=num_pieces,
+            piece_length=piece_length,
+            total_length=total_length,
+            rng=rng,
+            have=have,
         )
         self.choker = Choker(
-            slots=self.config.unchoke_slots, seed_slots=self.config.seed_unchoke_slots,
+            slots=self.config.unchoke_slots,
+            seed_slots=self.config.seed_unchoke_slots,
             rechoke_interval=self.config.rechoke_interval,
             seeding_algorithm=self.config.seeding_algorithm,
         )
-        self.extensions = ExtensionHub(info_raw=info_raw, private=private,
-                                       own_addresses=own_addresses)
+        self.extensions = ExtensionHub(
+            info_raw=info_raw, private=private, own_addresses=own_addresses
+        )
         self.listen_port = listen_port
         self.peers: dict[PeerKey, PeerInfo] = {}
         self.down = RateMeter()
@@ -181,13 +186,20 @@ class TorrentCore:
         return min(self._next_rechoke, self._next_tick)
 
     def add_peer(
-        self, key: PeerKey, conn: PeerConnection, *, now: float, outgoing: bool = False,
+        self,
+        key: PeerKey,
+        conn: PeerConnection,
+        *,
+        now: float,
+        outgoing: bool = False,
         address: PeerAddr | None = None,
     ) -> None:
         """A new connection. `address` is the peer's listen address when we dialled it."""
         self.extensions.add_peer(key, conn, outgoing=outgoing, address=address)
         self.peers[key] = PeerInfo(
-            conn=conn, connected_at=now, last_block_at=now,
+            conn=conn,
+            connected_at=now,
+            last_block_at=now,
             queue=RequestQueueSizer(maximum=self.config.max_queue_depth),
         )
 
@@ -355,7 +367,8 @@ class TorrentCore:
     def _on_handshake(self, conn: PeerConnection) -> None:
         if conn.supports_extended:
             conn.send_extended_handshake(
-                self.extensions.handshake_payload(listen_port=self.listen_port))
+                self.extensions.handshake_payload(listen_port=self.listen_port)
+            )
         conn.send_bitfield(self.have)
 
     def _host(self, key: PeerKey) -> str:

@@ -182,8 +182,9 @@ class DhtNode:
         self._last_bootstrap = now
         seeds = [*self.table.closest(self.node_id, now=now), *self._seeds]
         self._seeds = []
-        return self._run(self._searches.start(JobKind.BOOTSTRAP, self.node_id, seeds,
-                                              self._bootstrap_addrs), now)
+        return self._run(
+            self._searches.start(JobKind.BOOTSTRAP, self.node_id, seeds, self._bootstrap_addrs), now
+        )
 
     def find_node(self, target: bytes, *, now: float) -> int:
         """Look for the nodes closest to `target`; `LookupDone` reports them."""
@@ -351,8 +352,10 @@ class DhtNode:
     def _pump(self, now: float) -> None:
         """Send what lookups want to send; finish the lookups that are done."""
         searches = self._searches
-        if searches.refresh_queue and len(self.table) and not searches.running(
-            JobKind.REFRESH, JobKind.BOOTSTRAP
+        if (
+            searches.refresh_queue
+            and len(self.table)
+            and not searches.running(JobKind.REFRESH, JobKind.BOOTSTRAP)
         ):
             self._start(JobKind.REFRESH, searches.refresh_queue.popleft(), now)
         if len(self._tx) < self.config.max_pending:

@@ -69,13 +69,29 @@ class Searches:
     def running(self, *kinds: JobKind) -> bool:
         return any(job.kind in kinds for job in self.lookups.values())
 
-    def start(self, kind: JobKind, target: bytes, seeds: Iterable[NodeInfo],
-              addrs: Iterable[Addr] = (), *, port: int = 0, implied_port: bool = False) -> int:
+    def start(
+        self,
+        kind: JobKind,
+        target: bytes,
+        seeds: Iterable[NodeInfo],
+        addrs: Iterable[Addr] = (),
+        *,
+        port: int = 0,
+        implied_port: bool = False,
+    ) -> int:
         cfg = self.config
         lookup_kind = LookupKind.GET_PEERS if kind in (JobKind.GET_PEERS, JobKind.ANNOUNCE) else (
             LookupKind.FIND_NODE)  # fmt: skip
-        lookup = Lookup(target, lookup_kind, seeds, addrs=addrs, own_id=self.own_id, k=cfg.k,
-                        alpha=cfg.alpha, max_queries=cfg.max_lookup_queries)
+        lookup = Lookup(
+            target,
+            lookup_kind,
+            seeds,
+            addrs=addrs,
+            own_id=self.own_id,
+            k=cfg.k,
+            alpha=cfg.alpha,
+            max_queries=cfg.max_lookup_queries,
+        )
         handle = self.new_handle()
         self.lookups[handle] = LookupJob(kind, lookup, port, implied_port)
         return handle
@@ -112,8 +128,9 @@ class Searches:
         """After the lookup: announce_peer to the closest nodes that gave a token."""
         lookup = job.lookup
         targets = [c for c in lookup.closest(self.config.k) if c.token is not None]
-        self.announces[handle] = AnnounceJob(lookup.target, job.port, tuple(lookup.peers),
-                                             len(targets), len(targets))
+        self.announces[handle] = AnnounceJob(
+            lookup.target, job.port, tuple(lookup.peers), len(targets), len(targets)
+        )
         return [
             (c, AnnouncePeerQuery(tid=b"", sender_id=self.own_id, info_hash=lookup.target,
                                   port=job.port, token=c.token or b"",

@@ -40,8 +40,10 @@ class BitswarmTracker(Opentracker):
 
 
 def tracker_unavailable_reason(kind: str) -> str | None:
-    return BitswarmTracker.unavailable_reason() if kind == "bitswarm" else (
-        Opentracker.unavailable_reason()
+    return (
+        BitswarmTracker.unavailable_reason()
+        if kind == "bitswarm"
+        else (Opentracker.unavailable_reason())
     )
 
 

@@ -44,9 +44,7 @@ def parse_torrent(data: bytes) -> Metainfo:
     issues = [*decoded.issues, *info_issues]
     layers: dict[bytes, bytes] = {}
     if info.has_v2:
-        layers = check_piece_layers(
-            top.get(b"piece layers"), info.files, info.piece_length, issues
-        )
+        layers = check_piece_layers(top.get(b"piece layers"), info.files, info.piece_length, issues)
     creation_date = top.get(b"creation date")
     if creation_date is not None and not isinstance(creation_date, int):
         issues.append("creation date is not an integer; it was ignored")

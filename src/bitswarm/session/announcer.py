@@ -71,8 +71,11 @@ class Announcer:
         """The trackers' errors and warnings, as one line for status displays."""
         if self.tiers is None:
             return None
-        parts = [f"{t.url}: {t.last_error}" for t in self.tiers.trackers()
-                 if t.status is TrackerStatus.ERROR and t.last_error]
+        parts = [
+            f"{t.url}: {t.last_error}"
+            for t in self.tiers.trackers()
+            if t.status is TrackerStatus.ERROR and t.last_error
+        ]
         parts += [f"{t.url}: warning: {t.warning}" for t in self.tiers.trackers() if t.warning]
         return "; ".join(parts)[-400:] or None
 
@@ -83,9 +86,11 @@ class Announcer:
         if not any(self._tier_urls) or self._task is not None:
             return
         self.tiers = TrackerTiers(
-            self._tier_urls, rng=random.Random(),
+            self._tier_urls,
+            rng=random.Random(),
             complete=self.subject.announce_stats().complete,
-            backoff_base=15.0, interval_floor=30.0,
+            backoff_base=15.0,
+            interval_floor=30.0,
         )
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -117,9 +122,14 @@ class Announcer:
         subject = self.subject
         stats = subject.announce_stats()
         return AnnounceRequest(
-            info_hash=subject.info_hash, peer_id=subject.session.peer_id,
-            port=subject.session.listen_port, uploaded=stats.uploaded,
-            downloaded=stats.downloaded, left=stats.left, event=job.event, key=self.key,
+            info_hash=subject.info_hash,
+            peer_id=subject.session.peer_id,
+            port=subject.session.listen_port,
+            uploaded=stats.uploaded,
+            downloaded=stats.downloaded,
+            left=stats.left,
+            event=job.event,
+            key=self.key,
             numwant=0 if job.event is AnnounceEvent.STOPPED else 50,
             tracker_id=job.tracker_id,
         )
@@ -127,8 +137,9 @@ class Announcer:
     async def _perform(self, job: AnnounceJob) -> None:
         assert self.tiers is not None
         try:
-            resp = await announce(job.url, self._request(job),
-                                  local_host=self.subject.session.source_host)
+            resp = await announce(
+                job.url, self._request(job), local_host=self.subject.session.source_host
+            )
         except BitswarmError as exc:
             log.info("announce to %s failed: %s", job.url, exc)
             self.tiers.on_failure(job, str(exc), now=self._now())
@@ -136,8 +147,11 @@ class Announcer:
         self.tiers.on_success(job, resp, now=self._now())
         if job.event is not AnnounceEvent.STOPPED:
             subject = self.subject
-            subject.add_peers((p.host, p.port) for p in resp.peers
-                              if not subject.session.is_own_address((p.host, p.port)))
+            subject.add_peers(
+                (p.host, p.port)
+                for p in resp.peers
+                if not subject.session.is_own_address((p.host, p.port))
+            )
 
     def _needs_peers(self) -> bool:
         return self.subject.announce_stats().wants_peers

@@ -61,8 +61,13 @@ class Dialer:
                 return
             if self.session.connection_count() >= self.session.config.max_connections:
                 return
-            if (addr in connected or addr in self.connecting or retry_at > now
-                    or addr[0] in self.banned or self.session.is_own_address(addr)):
+            if (
+                addr in connected
+                or addr in self.connecting
+                or retry_at > now
+                or addr[0] in self.banned
+                or self.session.is_own_address(addr)
+            ):
                 continue
             self.connecting.add(addr)
             task = asyncio.get_running_loop().create_task(self._connect(addr))
@@ -74,8 +79,11 @@ class Dialer:
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 await loop.create_connection(
-                    lambda: PeerProtocol(owner=self.owner), addr[0], addr[1],
-                    local_addr=self.session.source_for(addr[0]))
+                    lambda: PeerProtocol(owner=self.owner),
+                    addr[0],
+                    addr[1],
+                    local_addr=self.session.source_for(addr[0]),
+                )
         except (OSError, TimeoutError) as exc:
             log.debug("connect to %s:%d failed: %s", addr[0], addr[1], exc)
         finally:

@@ -55,9 +55,15 @@ class MetadataTimeout(BitswarmError):
 class MetadataFetch:
     """One magnet link's metadata phase. Await `run()` for the `Metainfo`."""
 
-    def __init__(self, session: Session, magnet: Magnet, *,
-                 peers: Iterable[tuple[str, int]] = (), trackers: Iterable[str] = (),
-                 max_metadata_size: int = 16 * 2**20) -> None:
+    def __init__(
+        self,
+        session: Session,
+        magnet: Magnet,
+        *,
+        peers: Iterable[tuple[str, int]] = (),
+        trackers: Iterable[str] = (),
+        max_metadata_size: int = 16 * 2**20,
+    ) -> None:
         self.session = session
         self.magnet = magnet
         self.info_hash = magnet.info_hashes.wire
@@ -86,8 +92,11 @@ class MetadataFetch:
         finally:
             await self.close()
         info = parse_info_dict(raw)
-        return Metainfo(info=info, announce_tiers=tuple((u,) for u in self.magnet.trackers),
-                        web_seeds=self.magnet.web_seeds)
+        return Metainfo(
+            info=info,
+            announce_tiers=tuple((u,) for u in self.magnet.trackers),
+            web_seeds=self.magnet.web_seeds,
+        )
 
     async def close(self) -> None:
         if self._timer is not None:
@@ -111,9 +120,15 @@ class MetadataFetch:
         # Fast is off in this phase: BEP 6 would make a bitfield the first message, and
         # we cannot size one before we know the piece count.
         conn = PeerConnection(
-            info_hash=self.info_hash, our_peer_id=self.session.peer_id, num_pieces=0,
-            piece_length=0, total_length=0, initiator=proto.outgoing, enable_fast=False,
-            geometry_known=False, now=self._now(),
+            info_hash=self.info_hash,
+            our_peer_id=self.session.peer_id,
+            num_pieces=0,
+            piece_length=0,
+            total_length=0,
+            initiator=proto.outgoing,
+            enable_fast=False,
+            geometry_known=False,
+            now=self._now(),
         )
         if len(self.protocols) >= MAX_PEERS:
             conn.close("too many peers")
@@ -139,10 +154,14 @@ class MetadataFetch:
                     conn.send_extended_handshake(payload)
                 case ev.ExtendedHandshakeReceived(fields=fields):
                     self.fetcher.add_peer(
-                        proto, metadata_size=fields.metadata_size,
-                        ext_id=conn.remote_extensions.get("ut_metadata"), now=now)
+                        proto,
+                        metadata_size=fields.metadata_size,
+                        ext_id=conn.remote_extensions.get("ut_metadata"),
+                        now=now,
+                    )
                 case ev.ExtendedMessageReceived(ext_id=ext_id, payload=payload) if (
-                        ext_id == UT_METADATA_ID):
+                    ext_id == UT_METADATA_ID
+                ):
                     self._on_metadata_message(proto, conn, payload, now)
                 case _:
                     pass
@@ -160,8 +179,9 @@ class MetadataFetch:
         return None  # a few KiB of metadata: not counted against the download limits
 
     # ------------------------------------------------------------------ internals
-    def _on_metadata_message(self, proto: PeerProtocol, conn: PeerConnection,
-                             payload: bytes, now: float) -> None:
+    def _on_metadata_message(
+        self, proto: PeerProtocol, conn: PeerConnection, payload: bytes, now: float
+    ) -> None:
         try:
             msg = decode_metadata_message(payload)
         except MetadataProtocolError as exc:
@@ -200,7 +220,9 @@ class MetadataFetch:
         if not self._done.done():
             self.dialer.connect_more(
                 connected={p.address for p in self.protocols if p.outgoing},
-                count=len(self.protocols), limit=MAX_PEERS)
+                count=len(self.protocols),
+                limit=MAX_PEERS,
+            )
 
     def _tick(self) -> None:
         now = self._now()

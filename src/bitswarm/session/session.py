@@ -98,8 +98,10 @@ class Session:
             try:
                 server = await loop.create_server(
                     lambda: PeerProtocol(lookup=self._lookup),
-                    host=self.config.listen_host, port=candidate,
-                    reuse_address=True, backlog=128,
+                    host=self.config.listen_host,
+                    port=candidate,
+                    reuse_address=True,
+                    backlog=128,
                 )
             except OSError as exc:
                 last_error = exc
@@ -119,8 +121,12 @@ class Session:
         if self.config.dht_port is not None:
             await self._start_dht()
         if self.config.lsd:
-            self.lsd = LsdService(listen_port=self.listen_port, on_peer=self._local_peer,
-                                  interface=self.config.lsd_interface, port=self.config.lsd_port)
+            self.lsd = LsdService(
+                listen_port=self.listen_port,
+                on_peer=self._local_peer,
+                interface=self.config.lsd_interface,
+                port=self.config.lsd_port,
+            )
             if not await self.lsd.start():
                 log.warning("%s", self.lsd.error)
                 self.lsd = None
@@ -162,9 +168,16 @@ class Session:
         if key in self.torrents:
             raise BitswarmError(f"torrent {key.hex()} is already in this session")
         peers = [*peers, *self._found_peers.pop(key, ())]
-        rt = TorrentRuntime(self, meta, save_path, peers=peers, trackers=trackers,
-                            resume_path=resume_path, upload_limit=upload_limit,
-                            download_limit=download_limit)
+        rt = TorrentRuntime(
+            self,
+            meta,
+            save_path,
+            peers=peers,
+            trackers=trackers,
+            resume_path=resume_path,
+            upload_limit=upload_limit,
+            download_limit=download_limit,
+        )
         self.torrents[key] = rt
         try:
             await rt.start()
@@ -200,22 +213,28 @@ class Session:
         finally:
             self.fetches.pop(key, None)
             # The peers found meanwhile are handed to the download that follows.
-            self._found_peers[key] = [*fetch.dialer.known, *(p.address for p in
-                                      fetch.protocols if p.outgoing)]
+            self._found_peers[key] = [
+                *fetch.dialer.known,
+                *(p.address for p in fetch.protocols if p.outgoing),
+            ]
             if self.lsd is not None:
                 self.lsd.remove_torrent(key)
         return meta
 
     async def _start_dht(self) -> None:
         host = self.source_host or "0.0.0.0"
-        self.dht = DhtService(DhtConfig(rate_limit=self.config.dht_rate_limit),
-                              state_path=self.config.dht_state)
+        self.dht = DhtService(
+            DhtConfig(rate_limit=self.config.dht_rate_limit), state_path=self.config.dht_state
+        )
         await self.dht.start(host, self.config.dht_port or 0, self.config.dht_bootstrap)
         log.info("DHT node on %s", self.dht.addresses)
 
     def dht_lookup(
-        self, info_hash: bytes, found: Callable[[Iterable[tuple[str, int]]], None],
-        *, announce: bool = False,
+        self,
+        info_hash: bytes,
+        found: Callable[[Iterable[tuple[str, int]]], None],
+        *,
+        announce: bool = False,
     ) -> None:
         """Ask the DHT for peers of `info_hash` and hand them to `found`; with `announce`,
         also announce that we have it (BEP 5). A no-op when the session runs no DHT node."""

@@ -71,12 +71,25 @@ class TorrentStatus:
         remaining = total - done
         eta = remaining / down_rate if down_rate > 0 and remaining > 0 else None
         return cls(
-            name=info.name, info_hash=info.info_hashes.wire.hex(), state=rt.state,
-            progress=done / total if total else 1.0, total_bytes=total, done_bytes=done,
-            pieces_done=have_count, num_pieces=info.num_pieces,
-            download_rate=down_rate, upload_rate=up_rate, downloaded=downloaded,
-            uploaded=uploaded, wasted=wasted, peers=peers, seeds=seeds, eta=eta,
-            error=rt.error, tracker_message=rt.announcer.message, banned=len(rt.banned),
+            name=info.name,
+            info_hash=info.info_hashes.wire.hex(),
+            state=rt.state,
+            progress=done / total if total else 1.0,
+            total_bytes=total,
+            done_bytes=done,
+            pieces_done=have_count,
+            num_pieces=info.num_pieces,
+            download_rate=down_rate,
+            upload_rate=up_rate,
+            downloaded=downloaded,
+            uploaded=uploaded,
+            wasted=wasted,
+            peers=peers,
+            seeds=seeds,
+            eta=eta,
+            error=rt.error,
+            tracker_message=rt.announcer.message,
+            banned=len(rt.banned),
         )
 
     def to_json(self) -> dict[str, Any]:

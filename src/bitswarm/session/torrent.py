@@ -98,9 +98,7 @@ class TorrentRuntime:
         self.save_path = save_path
         self.resume_path = resume_path
         self.layout = build_layout(meta)
-        self.storage = FileStorage(
-            save_path, self.layout, direct_io=session.config.direct_io
-        )
+        self.storage = FileStorage(save_path, self.layout, direct_io=session.config.direct_io)
         self.disk = DiskWorker(self.storage, pool=session.disk_pool)
         self.state = TorrentState.CHECKING
         self.error: str | None = None
@@ -125,10 +123,15 @@ class TorrentRuntime:
     async def start(self) -> None:
         have = await self._load_or_check()
         self.core = TorrentCore(
-            num_pieces=self.meta.info.num_pieces, piece_length=self.meta.info.piece_length,
-            total_length=self.meta.info.piece_space_length, have=have,
-            rng=random.Random(), config=CoreConfig(), now=self._now(),
-            info_raw=self.meta.info.raw, private=self.meta.info.private,
+            num_pieces=self.meta.info.num_pieces,
+            piece_length=self.meta.info.piece_length,
+            total_length=self.meta.info.piece_space_length,
+            have=have,
+            rng=random.Random(),
+            config=CoreConfig(),
+            now=self._now(),
+            info_raw=self.meta.info.raw,
+            private=self.meta.info.private,
             listen_port=self.session.listen_port,
             own_addresses=[(h, self.session.listen_port) for h in self.session.own_hosts],
         )
@@ -182,10 +185,12 @@ class TorrentRuntime:
         try:
             self.storage.flush()
             data = ResumeData(
-                info_hash=self.info_hash, have=self.core.have.to_bytes(),
+                info_hash=self.info_hash,
+                have=self.core.have.to_bytes(),
                 num_pieces=self.meta.info.num_pieces,
                 files=self.storage.file_sizes_and_mtimes(),
-                uploaded=self.core.uploaded, downloaded=self.core.downloaded,
+                uploaded=self.core.uploaded,
+                downloaded=self.core.downloaded,
                 saved_at=int(time.time()),
             )
             tmp = self.resume_path.with_suffix(".tmp")
@@ -201,17 +206,25 @@ class TorrentRuntime:
         assert core is not None
         info = self.meta.info
         conn = PeerConnection(
-            info_hash=self.info_hash, our_peer_id=self.session.peer_id,
-            num_pieces=info.num_pieces, piece_length=info.piece_length,
-            total_length=info.piece_space_length, initiator=proto.outgoing,
+            info_hash=self.info_hash,
+            our_peer_id=self.session.peer_id,
+            num_pieces=info.num_pieces,
+            piece_length=info.piece_length,
+            total_length=info.piece_space_length,
+            initiator=proto.outgoing,
             now=self._now(),
         )
         if proto.address[0] in self.banned or len(self.protocols) >= self.session.config.max_peers:
             conn.close("banned peer" if proto.address[0] in self.banned else "too many peers")
             return conn
         self.protocols.add(proto)
-        core.add_peer(proto, conn, now=self._now(), outgoing=proto.outgoing,
-                      address=proto.address if proto.outgoing else None)
+        core.add_peer(
+            proto,
+            conn,
+            now=self._now(),
+            outgoing=proto.outgoing,
+            address=proto.address if proto.outgoing else None,
+        )
         if proto.outgoing:
             conn.send_handshake()
         return conn
@@ -252,9 +265,7 @@ class TorrentRuntime:
     def read_allowance(self) -> int | None:
         """The most bytes one socket read may take under the download limits (None: no
         limit), so that no read leaves the buckets deep in debt (`swarm/rate.py`)."""
-        return read_allowance(
-            (self.download_bucket, self.session.download_bucket), self._now()
-        )
+        return read_allowance((self.download_bucket, self.session.download_bucket), self._now())
 
     def _hold_for_disk(self, proto: PeerProtocol) -> None:
         """While more than `MAX_UNWRITTEN` bytes of whole pieces wait to be hashed and
@@ -279,8 +290,11 @@ class TorrentRuntime:
         dialled by the side with the smaller peer id, so both sides keep the same one, and
         close the other. True when that is `proto`."""
         other = next(
-            (p for p in self.protocols
-             if p is not proto and p.conn is not None and p.conn.remote_peer_id == peer_id),
+            (
+                p
+                for p in self.protocols
+                if p is not proto and p.conn is not None and p.conn.remote_peer_id == peer_id
+            ),
             None,
         )
         if other is None:
@@ -458,11 +472,16 @@ class TorrentRuntime:
         core = self.core
         connected = {p.address for p in self.protocols if p.outgoing}
         if core is not None:
-            connected.update(addr for p in self.protocols if not p.outgoing
-                             if (addr := core.listen_address(p)) is not None)
+            connected.update(
+                addr
+                for p in self.protocols
+                if not p.outgoing
+                if (addr := core.listen_address(p)) is not None
+            )
         self.dialer.connect_more(
             connected=connected,
-            count=len(self.protocols), limit=self.session.config.max_peers,
+            count=len(self.protocols),
+            limit=self.session.config.max_peers,
         )
 
     # ------------------------------------------------------------------ status
@@ -471,10 +490,18 @@ class TorrentRuntime:
         core = self.core
         if core is None:
             return AnnounceStats(0, 0, info.total_length, False, True)
-        left = 0 if core.is_complete else max(
-            0, info.total_length - core.have.count() * info.piece_length)
-        return AnnounceStats(core.uploaded, core.downloaded, left, core.is_complete,
-                             not core.is_seed and len(self.protocols) < FEW_PEERS)
+        left = (
+            0
+            if core.is_complete
+            else max(0, info.total_length - core.have.count() * info.piece_length)
+        )
+        return AnnounceStats(
+            core.uploaded,
+            core.downloaded,
+            left,
+            core.is_complete,
+            not core.is_seed and len(self.protocols) < FEW_PEERS,
+        )
 
     def status(self) -> TorrentStatus:
         return TorrentStatus.of(self)

@@ -255,9 +255,7 @@ class FileStorage:
             return direct_fd
         try:
             # the same open file, reopened through /proc: no path lookup to race with
-            direct_fd = os.open(
-                f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_DIRECT | os.O_CLOEXEC
-            )
+            direct_fd = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_DIRECT | os.O_CLOEXEC)
         except OSError:
             self._no_direct.add(index)
             return None

@@ -110,9 +110,7 @@ class Layout:
     def pieces_for_byte_range(self, offset: int, length: int) -> range:
         """The pieces that overlap ``[offset, offset + length)`` of the byte space."""
         if offset < 0 or length < 0 or offset + length > self.total_length:
-            raise LocalProtocolError(
-                f"byte range {offset}+{length} outside 0..{self.total_length}"
-            )
+            raise LocalProtocolError(f"byte range {offset}+{length} outside 0..{self.total_length}")
         if length == 0:
             return range(0)
         first = offset // self.piece_length
@@ -137,9 +135,7 @@ class Layout:
     def byte_spans(self, offset: int, length: int) -> list[FileSpan]:
         """Map ``length`` bytes at `offset` of the concatenated byte space onto file spans."""
         if offset < 0 or length < 0 or offset + length > self.total_length:
-            raise LocalProtocolError(
-                f"byte range {offset}+{length} outside 0..{self.total_length}"
-            )
+            raise LocalProtocolError(f"byte range {offset}+{length} outside 0..{self.total_length}")
         result: list[FileSpan] = []
         if length == 0:
             return result

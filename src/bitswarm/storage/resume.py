@@ -25,8 +25,15 @@ from ..bencode import BValue, bdecode, bencode
 from ..bitfield import Bitfield
 from ..errors import BencodeError, BitswarmError, RemoteProtocolError
 
-__all__ = ["FORMAT", "VERSION", "ResumeData", "ResumeError", "decode_resume", "encode_resume",
-           "trusted_pieces"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "ResumeData",
+    "ResumeError",
+    "decode_resume",
+    "encode_resume",
+    "trusted_pieces",
+]
 
 FORMAT = b"bitswarm resume"
 VERSION = 1

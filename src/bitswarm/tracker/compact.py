@@ -101,9 +101,7 @@ def decode_peers(
         raise LocalProtocolError(f"stride must be 6 or 18, not {stride}")
     if strict and len(data) % stride:
         kind = "peers" if stride == IPV4_STRIDE else "peers6"
-        raise CompactFormatError(
-            f"compact {kind} is {len(data)} bytes, not a multiple of {stride}"
-        )
+        raise CompactFormatError(f"compact {kind} is {len(data)} bytes, not a multiple of {stride}")
     count = len(data) // stride
     if limit is not None:
         count = min(count, max(limit, 0))

@@ -58,7 +58,7 @@ class TrackerMetrics:
         self._observe(proto, seconds)
 
     def connect(self) -> None:
-        self._counters['bitswarm_tracker_udp_connects_total'] += 1
+        self._counters["bitswarm_tracker_udp_connects_total"] += 1
 
     def error(self, kind: str, proto: str) -> None:
         """A request refused or dropped; `kind` is malformed, unauthorized, store, ..."""

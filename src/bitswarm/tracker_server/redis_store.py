@@ -188,8 +188,9 @@ class RedisSwarmStore:
         try:
             for attempt in range(2):
                 if self._sha is None:
-                    self._sha = await self._call("script load",
-                                                 self._redis.script_load(ANNOUNCE_SCRIPT))
+                    self._sha = await self._call(
+                        "script load", self._redis.script_load(ANNOUNCE_SCRIPT)
+                    )
                 pipe = self._redis.pipeline(transaction=False)
                 for keys, args, _ in batch:
                     pipe.evalsha(self._sha, len(keys), *keys, *args)

@@ -270,8 +270,11 @@ class MessageReceiver:
             return
         if what is False:
             return
-        late = Bitfield(self.num_pieces, full=True) if what is True else Bitfield.from_bytes(
-            what, self.num_pieces)
+        late = (
+            Bitfield(self.num_pieces, full=True)
+            if what is True
+            else Bitfield.from_bytes(what, self.num_pieces)
+        )
         for index in late:
             if self.peer_has.add(index):
                 self._events.append(ev.HaveReceived(index))
@@ -384,4 +387,3 @@ class MessageReceiver:
         self._buf = bytearray()
         self._requests.theirs.clear()
         self._events.append(ev.ConnectionClosed(reason, violation))
-

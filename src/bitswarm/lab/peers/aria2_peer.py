@@ -129,9 +129,13 @@ class Aria2Peer(Peer):
             self._fail(HarnessError, f"reported error {code}: {message}")
         checking = "verifiedLength" in info or "verifyIntegrityPending" in info
         complete = (
-            state == "complete"
-            or (state == "active" and info.get("seeder") == "true" and not checking)
-        ) and total > 0 and done == total
+            (
+                state == "complete"
+                or (state == "active" and info.get("seeder") == "true" and not checking)
+            )
+            and total > 0
+            and done == total
+        )
         detail = (
             f"status={state} checking={checking} connections={info.get('connections')} "
             f"down={info.get('downloadSpeed')} B/s up={info.get('uploadSpeed')} B/s"

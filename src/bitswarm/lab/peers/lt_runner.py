@@ -75,8 +75,11 @@ def add_torrent(session: Any, args: dict[str, Any]) -> Any:
     params.ti = lt.torrent_info(args["torrent"])
     params.save_path = args["save_path"]
     params.flags = (
-        params.flags & ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused
-    ) | lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd | lt.torrent_flags.disable_pex
+        (params.flags & ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused)
+        | lt.torrent_flags.disable_dht
+        | lt.torrent_flags.disable_lsd
+        | lt.torrent_flags.disable_pex
+    )
     if args.get("tracker"):
         params.trackers = [args["tracker"]]
     return session.add_torrent(params)

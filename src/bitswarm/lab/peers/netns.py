@@ -42,9 +42,7 @@ _SUBNET = "10.77.0."
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["ip", *args], check=check, capture_output=True, text=True, timeout=10
-    )
+    return subprocess.run(["ip", *args], check=check, capture_output=True, text=True, timeout=10)
 
 
 def netns_unavailable_reason() -> str | None:
