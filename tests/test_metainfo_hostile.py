@@ -378,30 +378,32 @@ def test_byte_mutations_of_valid_torrents_only_raise_metainfo_error(
     _only_bitswarm_errors(bytes(data))
 
 
+_META_KEYS = [
+    b"",
+    b"length",
+    b"path",
+    b"name",
+    b"attr",
+    b"pieces root",
+    b"files",
+    b"piece length",
+    b"x",
+]
+
+
+def _extend(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    # a named function: hypothesis reads a lambda's source to check that it recurses,
+    # and cannot read a lambda that spans several lines
+    return st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(_META_KEYS), inner, max_size=4
+    )
+
+
 _bvalues = st.recursive(
     st.integers(-(2**63), 2**63 - 1)
     | st.binary(max_size=40)
     | st.sampled_from([b"..", b"", b"CON", b"p", b"/", bytes(32)]),
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(
-                [
-                    b"",
-                    b"length",
-                    b"path",
-                    b"name",
-                    b"attr",
-                    b"pieces root",
-                    b"files",
-                    b"piece length",
-                    b"x",
-                ]
-            ),
-            inner,
-            max_size=4,
-        )
-    ),
+    _extend,
     max_leaves=12,
 )
 
