@@ -81,13 +81,14 @@ def render_progress_plot(
     axes.set_axisbelow(True)
     for number, marker in enumerate(markers):
         axes.axvline(marker.seconds, color=_MARKER_COLOR, linewidth=1.5, linestyle="--")
-        # Even markers are labelled above the chart, odd ones inside it at the bottom, so
-        # that two close markers (T_min and T_all of an efficient run) do not overlap.
+        # Even markers are labelled above the chart, odd ones inside it at the bottom, left of
+        # their line (the last marker is near the right edge), so that two close markers
+        # (T_min and T_all of an efficient run) do not overlap.
         above = number % 2 == 0
         axes.annotate(
             marker.label, xy=(marker.seconds, 1.0 if above else 0.0),
-            xycoords=axes.get_xaxis_transform(), xytext=(0, 4) if above else (5, 5),
-            textcoords="offset points", ha="center" if above else "left", va="bottom",
+            xycoords=axes.get_xaxis_transform(), xytext=(0, 4) if above else (-5, 5),
+            textcoords="offset points", ha="center" if above else "right", va="bottom",
             color=_MARKER_COLOR,
         )  # fmt: skip
     figure.suptitle(wrap_title(title, width // _CHAR_PX), x=0.01, ha="left", fontsize=11)
