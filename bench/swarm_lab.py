@@ -1,12 +1,12 @@
 """Swarm efficiency benchmark (performance target P4): real swarms in network namespaces.
 
-    .venv/bin/python bench/swarm_lab.py [--impls bitswarm,libtorrent] [--size 64MiB]
+    .venv/bin/python -m bench swarm-lab [--impls bitswarm,libtorrent] [--size 64MiB]
                                         [--runs 1] [--write-results bench/RESULTS.md]
 
 (as root: it makes network namespaces and tc qdiscs).
 
 For each implementation (seeder and leechers the same program) and each of two cases, runs
-`bitswarm lab` (bitswarm.lab.swarm_run) with 1 seeder and 8 leechers, every peer in its own
+`bitswarm lab` (bitswarm_lab.swarm_run) with 1 seeder and 8 leechers, every peer in its own
 network namespace on a bridge, uploads limited by tc htb, opentracker as the tracker:
 - seed-limited: the seeder uploads at 20 Mbit/s, each leecher at 50 Mbit/s, so
   T_min = F/u_s (the seeder must send every piece once; the leechers can pass them on fast);
@@ -30,13 +30,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bitswarm.lab.lab_report import format_bytes, result_plot
-from bitswarm.lab.peers.torrent_files import parse_size
-from bitswarm.lab.swarm_plan import plan_swarm
-from bitswarm.lab.swarm_run import LabResult, run_lab
+from bitswarm_lab.lab_report import format_bytes
+from bitswarm_lab.peers.torrent_files import parse_size
+from bitswarm_lab.progress_plot import result_plot
+from bitswarm_lab.swarm_plan import plan_swarm
+from bitswarm_lab.swarm_run import LabResult, run_lab
 
-REPO = Path(__file__).resolve().parent.parent
-OUT = REPO / "bench" / "out" / "swarm_lab"
+from . import OUT as BENCH_OUT
+
+OUT = BENCH_OUT / "swarm_lab"
 SECTION = "## Swarm efficiency (P4)"
 DIAGNOSIS = "### Diagnosis"
 TARGET = 0.85
@@ -131,7 +133,7 @@ def section_body(
 ) -> str:
     machine = f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.machine()}"
     command = (
-        f"`.venv/bin/python bench/swarm_lab.py --impls {args.impls} --size {args.size} "
+        f"`.venv/bin/python -m bench swarm-lab --impls {args.impls} --size {args.size} "
         f"--runs {args.runs} --write-results bench/RESULTS.md`"
     )
     return f"""Command (as root): {command}, run {time.strftime("%Y-%m-%d")} on {machine}. Each
@@ -173,8 +175,10 @@ def write_section(path: Path, body: str) -> None:
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench swarm-lab", description=__doc__.splitlines()[0]
+    )
     parser.add_argument(
         "--impls",
         default="bitswarm,libtorrent",
@@ -185,7 +189,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--cases", default=",".join(case.name for case in CASES))
     parser.add_argument("--write-results", type=Path, metavar="RESULTS_MD")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     size = parse_size(args.size)
     impls = [impl.strip() for impl in args.impls.split(",") if impl.strip()]
     wanted = {name.strip() for name in args.cases.split(",")}

@@ -1,4 +1,4 @@
-"""bench/perf_report.py and bench/perf_profile.py: the RESULTS.md section and profile reading.
+"""bench/perf/report.py and bench/perf/profiles.py: the RESULTS.md section and profile reading.
 
 `merge_section` must replace only the performance section's subsections being rewritten,
 keep the others and every other `## ` section byte for byte, and rebuild the summary; the
@@ -7,15 +7,10 @@ py-spy reader must attribute samples to functions with line numbers merged.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-if str(BENCH) not in sys.path:
-    sys.path.insert(0, str(BENCH))
-
-from perf_profile import read_stacks  # noqa: E402
-from perf_report import SECTION, TargetReport, Verdict, merge_section, write_results  # noqa: E402
+from bench.perf.profiles import read_stacks
+from bench.perf.report import SECTION, TargetReport, Verdict, merge_section, write_results
 
 OTHERS = (
     "# Benchmark results\n\nMachine: test.\n\n## Tracker\n\ntracker text\n| a | b |\n\n"

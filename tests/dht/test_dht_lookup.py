@@ -6,12 +6,12 @@ import math
 import random
 
 import pytest
-from dht_net import DhtNet
 
 from bitswarm.dht import AnnounceDone, DhtConfig, LookupDone, LookupKind, PeersFound
 from bitswarm.dht.krpc import NodeInfo
 from bitswarm.dht.lookup import CandidateState, Lookup
 from bitswarm.dht.node_id import distance, id_from_int
+from bitswarm_lab.dht_net import DhtNet
 
 TARGET = id_from_int(0)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 
 import pytest
-from dht_net import DhtNet
 
 from bitswarm.bencode import bdecode, bencode
 from bitswarm.dht import (
@@ -33,6 +32,7 @@ from bitswarm.dht.krpc import (
 from bitswarm.dht.peer_store import PeerStore
 from bitswarm.dht.tokens import TokenSecrets
 from bitswarm.errors import LocalProtocolError
+from bitswarm_lab.dht_net import DhtNet
 
 ASKER = b"q" * 20
 IH = b"i" * 20

@@ -307,17 +307,17 @@ def test_two_services_find_each_other_in_a_network_namespace() -> None:
 
 
 def _run_in_namespace(name: str) -> None:
-    code = (
-        "import asyncio, sys; sys.path.insert(0, sys.argv[1]); import test_lsd; "
+    code = (  # `python -c` imports from its working folder: this test's own
+        "import asyncio, sys; import test_lsd; "
         "r = asyncio.run(test_lsd.find_each_other('0.0.0.0', 6771)); "
         "print(r or 'OK'); sys.exit(0 if r is None else 1)"
     )
-    here = str(Path(__file__).resolve().parent)
     result = subprocess.run(
-        ["ip", "netns", "exec", name, sys.executable, "-c", code, here],
+        ["ip", "netns", "exec", name, sys.executable, "-c", code],
         capture_output=True,
         text=True,
         timeout=30,
+        cwd=Path(__file__).resolve().parent,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "OK"

@@ -4,7 +4,7 @@ peers find each other only through a local DHT (BEP 5) of bitswarm nodes on loop
 * bitswarm downloads from a libtorrent seeder it finds in the DHT (metadata via BEP 9);
 * libtorrent downloads from a bitswarm seeder it finds in the DHT.
 
-libtorrent needs, on loopback (see tests/dht/test_dht_libtorrent.py for why): an explicit
+libtorrent needs, on loopback (see tests/aio/test_dht_libtorrent.py for why): an explicit
 127.0.0.1 listen interface, `dht_restrict_routing_ips` and `dht_restrict_search_ips` off,
 and its per-IP DHT rate limits raised, since every node here shares one address.
 """

@@ -23,22 +23,11 @@ quotes ("peer ... gone: <why>").
 from __future__ import annotations
 
 import hashlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tools import missing, require_module, require_program, run
-
-_REPO = str(Path(__file__).resolve().parents[2])
-if _REPO not in sys.path:  # the harness lives in the `tests.peers` package
-    sys.path.insert(0, _REPO)
-
-from tests.peers.aria2_peer import Aria2Peer  # noqa: E402
-from tests.peers.base import Endpoint, Peer, PeerSpec, Role  # noqa: E402
-from tests.peers.libtorrent_peer import LibtorrentPeer  # noqa: E402
-from tests.peers.logged_bitswarm import LoggedBitswarmPeer  # noqa: E402
-from tests.peers.multi_file_torrents import (  # noqa: E402
+from multi_file_torrents import (
     PAYLOAD_FILES,
     PIECE_LENGTH,
     Maker,
@@ -47,15 +36,20 @@ from tests.peers.multi_file_torrents import (  # noqa: E402
     make_v1,
     write_multi_file_payload,
 )
-from tests.peers.netns import (  # noqa: E402
+from tools import missing, require_module, require_program, run
+from tracked_transfer import run_tracked_transfer
+
+from bitswarm.bencode import bdecode, bencode, decode_spans
+from bitswarm_lab.peers.aria2_peer import Aria2Peer
+from bitswarm_lab.peers.base import Endpoint, Peer, PeerSpec, Role
+from bitswarm_lab.peers.libtorrent_peer import LibtorrentPeer
+from bitswarm_lab.peers.logged_bitswarm import LoggedBitswarmPeer
+from bitswarm_lab.peers.netns import (
     NetworkNamespace,
     netns_unavailable_reason,
     sweep_stale_namespaces,
 )
-from tests.peers.tracked_transfer import run_tracked_transfer  # noqa: E402
-from tests.peers.transmission_peer import TransmissionPeer  # noqa: E402
-
-from bitswarm.bencode import bdecode, bencode, decode_spans  # noqa: E402
+from bitswarm_lab.peers.transmission_peer import TransmissionPeer
 
 PEERS: dict[str, type[Peer]] = {
     "bitswarm": LoggedBitswarmPeer,

@@ -1,4 +1,4 @@
-"""The real-peer harness (tests/peers/) proved with real peers only, before bitswarm joins.
+"""The real-peer harness (bitswarm_lab.peers) proved with real peers only, before bitswarm joins.
 
 * libtorrent seeds, aria2 downloads, over opentracker on loopback (aria2 cannot be told
   to dial a peer);
@@ -24,12 +24,8 @@ from pathlib import Path
 import pytest
 from tools import missing, require_module, require_program
 
-_REPO = str(Path(__file__).resolve().parents[2])
-if _REPO not in sys.path:  # the harness lives in the `tests.peers` package
-    sys.path.insert(0, _REPO)
-
-from tests.peers.aria2_peer import Aria2Peer  # noqa: E402
-from tests.peers.base import (  # noqa: E402
+from bitswarm_lab.peers.aria2_peer import Aria2Peer
+from bitswarm_lab.peers.base import (
     Endpoint,
     Peer,
     PeerExitedError,
@@ -37,24 +33,24 @@ from tests.peers.base import (  # noqa: E402
     PeerTimeoutError,
     Role,
 )
-from tests.peers.libtorrent_peer import LibtorrentPeer  # noqa: E402
-from tests.peers.netns import (  # noqa: E402
+from bitswarm_lab.peers.libtorrent_peer import LibtorrentPeer
+from bitswarm_lab.peers.netns import (
     NetworkNamespace,
     free_port,
     netns_unavailable_reason,
     open_socket,
     sweep_stale_namespaces,
 )
-from tests.peers.opentracker import Opentracker  # noqa: E402
-from tests.peers.process import JsonLineFeed, ManagedProcess  # noqa: E402
-from tests.peers.torrent_files import (  # noqa: E402
+from bitswarm_lab.peers.opentracker import Opentracker
+from bitswarm_lab.peers.process import JsonLineFeed, ManagedProcess
+from bitswarm_lab.peers.torrent_files import (
     TorrentFile,
     make_torrent,
     parse_size,
     write_payload,
 )
-from tests.peers.transfer import run_transfer  # noqa: E402
-from tests.peers.transmission_peer import TransmissionPeer  # noqa: E402
+from bitswarm_lab.peers.transfer import run_transfer
+from bitswarm_lab.peers.transmission_peer import TransmissionPeer
 
 PAYLOAD = 8 << 20
 PIECE = 256 << 10
@@ -227,9 +223,8 @@ def test_stop_kills_a_process_that_ignores_sigterm(tmp_path: Path) -> None:
 _ORPHAN_MAKER = """
 import sys, time
 from pathlib import Path
-sys.path.insert(0, sys.argv[1])
-from tests.peers.process import ManagedProcess
-child = ManagedProcess(["sleep", "60"], name="sleeper", log_dir=Path(sys.argv[2]))
+from bitswarm_lab.peers.process import ManagedProcess
+child = ManagedProcess(["sleep", "60"], name="sleeper", log_dir=Path(sys.argv[1]))
 child.start()
 print(child.pid, flush=True)
 time.sleep(60)
@@ -238,7 +233,7 @@ time.sleep(60)
 
 def test_peers_die_with_a_harness_killed_by_sigkill(tmp_path: Path) -> None:
     harness = subprocess.Popen(
-        [sys.executable, "-c", _ORPHAN_MAKER, _REPO, str(tmp_path)],
+        [sys.executable, "-c", _ORPHAN_MAKER, str(tmp_path)],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -12,7 +12,6 @@ import asyncio
 import importlib.util
 import shutil
 import socket
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,18 +21,13 @@ from tracker_server_helpers import TrackerProcess, http_get, missing, require_pr
 
 from bitswarm.aio.tracker_client import announce, scrape
 from bitswarm.tracker.announce import AnnounceEvent, AnnounceRequest, ScrapeStats
-
-_REPO = str(Path(__file__).resolve().parents[2])
-if _REPO not in sys.path:  # the real-peer harness is the `tests.peers` package
-    sys.path.insert(0, _REPO)
-
-from tests.peers.aria2_peer import Aria2Peer  # noqa: E402
-from tests.peers.base import Endpoint, PeerSpec, Role  # noqa: E402
-from tests.peers.libtorrent_peer import LibtorrentPeer  # noqa: E402
-from tests.peers.netns import free_port  # noqa: E402
-from tests.peers.opentracker import Opentracker  # noqa: E402
-from tests.peers.process import ManagedProcess  # noqa: E402
-from tests.peers.torrent_files import files_identical, make_torrent, write_payload  # noqa: E402
+from bitswarm_lab.peers.aria2_peer import Aria2Peer
+from bitswarm_lab.peers.base import Endpoint, PeerSpec, Role
+from bitswarm_lab.peers.libtorrent_peer import LibtorrentPeer
+from bitswarm_lab.peers.netns import free_port
+from bitswarm_lab.peers.opentracker import Opentracker
+from bitswarm_lab.peers.process import ManagedProcess
+from bitswarm_lab.peers.torrent_files import files_identical, make_torrent, write_payload
 
 PAYLOAD = 4 << 20
 PIECE = 256 << 10

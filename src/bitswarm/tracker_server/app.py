@@ -122,13 +122,20 @@ def make_store(url: str, config: TrackerConfig) -> SwarmStore:
     """``memory`` or ``redis://...`` / ``rediss://...`` / ``unix://...``.
 
     Raises:
-        ConfigError: any other store.
+        ConfigError: any other store, or a redis URL without redis-py installed (the
+            ``bitswarm[redis]`` extra).
     """
     if url == "memory":
         return MemorySwarmStore(config, random.Random())
     if url.startswith(("redis://", "rediss://", "unix://")):
-        from .redis_store import RedisSwarmStore  # imported only when used: fast start
-
+        try:  # imported only when used: a fast start, and redis-py is an extra
+            from .redis_store import RedisSwarmStore
+        except ModuleNotFoundError as exc:
+            if exc.name != "redis" and not (exc.name or "").startswith("redis."):
+                raise
+            raise ConfigError(
+                f"--store {url!r} needs redis-py: pip install 'bitswarm[redis]'"
+            ) from None
         return RedisSwarmStore(url, config)
     raise ConfigError(f"--store {url!r}: expected 'memory' or a redis:// URL")
 

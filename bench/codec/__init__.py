@@ -1,0 +1,1 @@
+"""Codec benchmarks: bencode against compiled codecs, on one big realistic torrent."""

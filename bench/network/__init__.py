@@ -1,0 +1,1 @@
+"""Loopback benchmarks of the network services: DHT lookups, magnet links, the tracker."""

@@ -1,0 +1,1 @@
+"""One seeder, one leecher, real programs: time to verified data (`python -m bench transfer`)."""
