@@ -9,4 +9,4 @@ bash scripts/install-system-deps.sh
 echo "== ruff"; .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench
 echo "== mypy"; .venv/bin/mypy
 echo "== docs"; .venv/bin/python -W error -m pdoc -d google -o build/api bitswarm  # a warning fails
-echo "== pytest"; .venv/bin/pytest "$@"
+echo "== pytest"; .venv/bin/pytest --cov --cov-report=term "$@"  # coverage floor: pyproject.toml

@@ -31,6 +31,8 @@ def _slow_pwrite(fd: int, data: memoryview, offset: int) -> int:
     return os.pwrite(fd, data, offset)
 
 
+# A 12 MiB download through a deliberately slow disk, with its own 60 s deadline.
+@pytest.mark.timeout(90)
 def test_slow_disk_holds_sockets_and_bounds_the_backlog(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

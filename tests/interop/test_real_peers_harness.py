@@ -97,6 +97,9 @@ def _own_namespaces() -> list[str]:
 # --- real transfers ---------------------------------------------------------------------
 
 
+# Real peer programs (Transmission hashes on ~10 s timers) and the harness's own 45 s
+# deadline, which reports both peers' logs, after namespaces and a tracker start.
+@pytest.mark.timeout(120)
 @pytest.mark.interop
 def test_libtorrent_seeds_aria2_over_opentracker(
     seeded: tuple[TorrentFile, Path], tmp_path: Path
@@ -115,6 +118,9 @@ def test_libtorrent_seeds_aria2_over_opentracker(
     assert result.peak_rss_bytes > 1 << 20
 
 
+# Real peer programs (Transmission hashes on ~10 s timers) and the harness's own 45 s
+# deadline, which reports both peers' logs, after namespaces and a tracker start.
+@pytest.mark.timeout(120)
 @pytest.mark.interop
 @pytest.mark.netns
 def test_libtorrent_seeds_transmission_in_a_namespace(
@@ -133,6 +139,9 @@ def test_libtorrent_seeds_transmission_in_a_namespace(
     assert _own_namespaces() == []
 
 
+# Real peer programs (Transmission hashes on ~10 s timers) and the harness's own 45 s
+# deadline, which reports both peers' logs, after namespaces and a tracker start.
+@pytest.mark.timeout(120)
 @pytest.mark.interop
 def test_aria2_seeds_libtorrent_dialling_it_directly(
     seeded: tuple[TorrentFile, Path], tmp_path: Path
