@@ -8,5 +8,5 @@ bash scripts/install-system-deps.sh
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
 echo "== ruff"; .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench
 echo "== mypy"; .venv/bin/mypy
-echo "== docs"; .venv/bin/python -W error -m pdoc -d google -o build/api bitswarm  # a warning fails
+echo "== docs"; .venv/bin/python -W error -m pdoc -o build/api bitswarm  # a warning fails
 echo "== pytest"; .venv/bin/pytest --cov --cov-report=term "$@"  # coverage floor: pyproject.toml

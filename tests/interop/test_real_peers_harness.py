@@ -223,10 +223,20 @@ def test_managed_process_reports_its_own_cpu_and_memory(tmp_path: Path) -> None:
 
 
 def test_stop_kills_a_process_that_ignores_sigterm(tmp_path: Path) -> None:
-    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
-    process = ManagedProcess([sys.executable, "-c", stubborn], name="stubborn", log_dir=tmp_path)
+    stubborn = (
+        "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "open(sys.argv[1], 'w').close(); time.sleep(60)"
+    )
+    ready = tmp_path / "ignoring-sigterm"
+    process = ManagedProcess(
+        [sys.executable, "-c", stubborn, str(ready)], name="stubborn", log_dir=tmp_path
+    )
     process.start()
-    time.sleep(0.2)
+    # Wait until SIGTERM is ignored (a child under coverage takes a while to get there).
+    deadline = time.monotonic() + 20
+    while not ready.exists():
+        assert time.monotonic() < deadline, "the child never started ignoring SIGTERM"
+        time.sleep(0.01)
     started = time.monotonic()
     process.stop(grace=0.5)
     assert time.monotonic() - started < 5
