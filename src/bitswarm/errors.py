@@ -21,6 +21,7 @@ __all__ = [
     "ProtocolError",
     "RemoteProtocolError",
     "StorageError",
+    "TorrentFailed",
     "UnsafePathError",
 ]
 
@@ -52,6 +53,19 @@ class MagnetError(BitswarmError):
 
 class StorageError(BitswarmError):
     """Reading or writing torrent data failed (disk full, permissions, ...)."""
+
+
+class TorrentFailed(BitswarmError):
+    """A torrent can no longer complete: it stopped on an error (a disk error, no
+    metadata in time) or was stopped first. Waiting on it raises this instead of hanging.
+
+    Attributes:
+        reason: the cause alone (the message also names the torrent).
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = message if reason is None else reason
 
 
 class ProtocolError(Exception):

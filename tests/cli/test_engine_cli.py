@@ -99,6 +99,9 @@ def swarm_files(tmp_path: Path) -> tuple[Path, Path, Metainfo]:
     return content, torrent, parse_torrent(data)
 
 
+# Two CLI downloads in child processes: up to 60 s to the kill, then up to 120 s for
+# the resumed run, each with its own deadline.
+@pytest.mark.timeout(240)
 def test_resume_after_sigkill(tmp_path: Path, swarm_files: tuple[Path, Path, Metainfo]) -> None:
     content, torrent, meta = swarm_files
     n, plen = meta.info.num_pieces, meta.info.piece_length

@@ -75,6 +75,9 @@ def _torrent(tmp_path: Path) -> tuple[Path, bytes]:
     return data, create_torrent(data, piece_length=64 * 1024, version="hybrid")
 
 
+# A real libtorrent seed found through a DHT: up to 20 s for its check, 60 s for the
+# metadata and 60 s for the download, each deadline with its own message.
+@pytest.mark.timeout(180)
 def test_bitswarm_downloads_a_magnet_from_libtorrent_found_in_the_dht(tmp_path: Path) -> None:
     lt = require_module("libtorrent")
     data, torrent = _torrent(tmp_path)

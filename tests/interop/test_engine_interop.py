@@ -143,6 +143,10 @@ def _sweep_stale_namespaces() -> None:
     sweep_stale_namespaces()
 
 
+# Real peer programs through opentracker, some in namespaces: the harness has its own 60 s
+# deadline (with both peers' logs) after the namespaces and the tracker start; Transmission
+# pairs take 15-20 s on an idle machine.
+@pytest.mark.timeout(150)
 @pytest.mark.parametrize("case", CASES)
 def test_transfer_through_opentracker(case: Case, tmp_path: Path) -> None:
     _require(case)

@@ -93,6 +93,9 @@ def _own_namespaces() -> list[str]:
 # --- real transfers ---------------------------------------------------------------------
 
 
+# Real peer programs (Transmission hashes on ~10 s timers) and the harness's own 45 s
+# deadline, which reports both peers' logs, after namespaces and a tracker start.
+@pytest.mark.timeout(120)
 @pytest.mark.interop
 def test_libtorrent_seeds_aria2_over_opentracker(
     seeded: tuple[TorrentFile, Path], tmp_path: Path
@@ -111,6 +114,9 @@ def test_libtorrent_seeds_aria2_over_opentracker(
     assert result.peak_rss_bytes > 1 << 20
 
 
+# Real peer programs (Transmission hashes on ~10 s timers) and the harness's own 45 s
+# deadline, which reports both peers' logs, after namespaces and a tracker start.
+@pytest.mark.timeout(120)
 @pytest.mark.interop
 @pytest.mark.netns
 def test_libtorrent_seeds_transmission_in_a_namespace(
@@ -129,6 +135,9 @@ def test_libtorrent_seeds_transmission_in_a_namespace(
     assert _own_namespaces() == []
 
 
+# Real peer programs (Transmission hashes on ~10 s timers) and the harness's own 45 s
+# deadline, which reports both peers' logs, after namespaces and a tracker start.
+@pytest.mark.timeout(120)
 @pytest.mark.interop
 def test_aria2_seeds_libtorrent_dialling_it_directly(
     seeded: tuple[TorrentFile, Path], tmp_path: Path
@@ -210,10 +219,20 @@ def test_managed_process_reports_its_own_cpu_and_memory(tmp_path: Path) -> None:
 
 
 def test_stop_kills_a_process_that_ignores_sigterm(tmp_path: Path) -> None:
-    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
-    process = ManagedProcess([sys.executable, "-c", stubborn], name="stubborn", log_dir=tmp_path)
+    stubborn = (
+        "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "open(sys.argv[1], 'w').close(); time.sleep(60)"
+    )
+    ready = tmp_path / "ignoring-sigterm"
+    process = ManagedProcess(
+        [sys.executable, "-c", stubborn, str(ready)], name="stubborn", log_dir=tmp_path
+    )
     process.start()
-    time.sleep(0.2)
+    # Wait until SIGTERM is ignored (a child under coverage takes a while to get there).
+    deadline = time.monotonic() + 20
+    while not ready.exists():
+        assert time.monotonic() < deadline, "the child never started ignoring SIGTERM"
+        time.sleep(0.01)
     started = time.monotonic()
     process.stop(grace=0.5)
     assert time.monotonic() - started < 5

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bitswarm.errors import TorrentFailed
 from bitswarm.session import TorrentState
 
 from .helpers import make_multifile, make_torrent, start_session
@@ -70,3 +71,27 @@ def test_disk_full_pauses_with_clear_error(tmp_path: Path, small_disk: Path) -> 
             on_disk[piece * plen : (piece + 1) * plen]
             == original[piece * plen : (piece + 1) * plen]
         )
+
+
+def test_waiting_on_a_download_that_fills_the_disk_raises(tmp_path: Path, small_disk: Path) -> None:
+    """`wait_complete` ends with the disk error instead of waiting forever."""
+    content = make_multifile(tmp_path / "seed", [3 * MiB])
+    meta = make_torrent(content, piece_length=64 * 1024, version="v1")
+
+    async def run() -> tuple[TorrentFailed, str | None]:
+        seeder = await start_session()
+        leecher = await start_session()
+        try:
+            await seeder.add(meta, tmp_path / "seed")
+            rt = await leecher.add(meta, small_disk, peers=[("127.0.0.1", seeder.listen_port)])
+            async with asyncio.timeout(30):
+                with pytest.raises(TorrentFailed) as caught:
+                    await rt.wait_complete()
+            return caught.value, rt.error
+        finally:
+            await leecher.close()
+            await seeder.close()
+
+    exc, error = asyncio.run(run())
+    assert error is not None and exc.reason == error
+    assert "full" in error.lower() or "no space" in error.lower(), error

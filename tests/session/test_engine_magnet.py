@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .helpers import digest_tree, make_multifile, make_torrent, start_session, wait_all_complete
 
 MiB = 2**20
@@ -38,6 +40,8 @@ def test_magnet_with_a_peer_address_downloads(tmp_path: Path) -> None:
     assert digest_tree(tmp_path / "leech" / "content") == digest_tree(content)
 
 
+# The CLI in a child process, with its own 60 s deadline, after the seeder's start.
+@pytest.mark.timeout(90)
 def test_cli_downloads_a_magnet_link(tmp_path: Path) -> None:
     content = make_multifile(tmp_path / "seed", [1 * MiB + 5])
     meta = make_torrent(content, version="v1")

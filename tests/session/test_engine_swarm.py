@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from bitswarm.session import Session
 
 from .helpers import digest_tree, make_multifile, make_torrent, start_session, wait_all_complete
@@ -13,6 +15,9 @@ from .malicious_peer import LyingSeeder
 MiB = 2**20
 
 
+# A swarm transfer with its own 60 s deadline (seconds when idle); under a loaded CI
+# machine that deadline, not the run-wide timeout, should report a stall.
+@pytest.mark.timeout(90)
 def test_one_seeder_four_leechers_multifile_with_padding(tmp_path: Path) -> None:
     """Every leecher ends with byte-identical files; leechers also serve each other."""
     content = make_multifile(tmp_path / "seed", [3 * MiB + 12345, 0, 2 * MiB + 1, 700_000])
@@ -50,6 +55,9 @@ def test_one_seeder_four_leechers_multifile_with_padding(tmp_path: Path) -> None
     assert seeder_up < 4 * total
 
 
+# A swarm transfer with its own 60 s deadline (seconds when idle); under a loaded CI
+# machine that deadline, not the run-wide timeout, should report a stall.
+@pytest.mark.timeout(90)
 def test_liar_is_banned_and_download_completes(tmp_path: Path) -> None:
     """A peer that sends wrong bytes for some pieces is banned; the data ends up correct."""
     content = make_multifile(tmp_path / "seed", [3 * MiB])
@@ -85,6 +93,9 @@ def test_liar_is_banned_and_download_completes(tmp_path: Path) -> None:
     assert digest_tree(tmp_path / "leech" / "content") == digest_tree(content)
 
 
+# A swarm transfer with its own 60 s deadline (seconds when idle); under a loaded CI
+# machine that deadline, not the run-wide timeout, should report a stall.
+@pytest.mark.timeout(90)
 def test_peer_vanishes_mid_transfer(tmp_path: Path) -> None:
     """One of two seeders disappears mid-download; the other one finishes the job."""
     content = make_multifile(tmp_path / "seed", [4 * MiB])

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..aio.peer import PeerProtocol
-from ..errors import BitswarmError
+from ..errors import TorrentFailed
 from ..ext import (
     UT_METADATA_ID,
     MetadataData,
@@ -48,7 +48,7 @@ DHT_LOOKUP_EVERY = 30.0
 DHT_RETRY_EMPTY = 5.0
 
 
-class MetadataTimeout(BitswarmError):
+class MetadataTimeout(TorrentFailed):
     """No peer gave us the metadata in time."""
 
 
@@ -97,6 +97,14 @@ class MetadataFetch:
             announce_tiers=tuple((u,) for u in self.magnet.trackers),
             web_seeds=self.magnet.web_seeds,
         )
+
+    def abort(self, reason: str) -> None:
+        """End the phase from outside (the session is closing): `run` raises
+        `TorrentFailed` with `reason` instead of waiting on."""
+        if not self._done.done():
+            self._done.set_exception(
+                TorrentFailed(f"no metadata for {self.info_hash.hex()}: {reason}", reason)
+            )
 
     async def close(self) -> None:
         if self._timer is not None:

@@ -45,6 +45,13 @@ class PortInUseError(BitswarmError):
 
 @dataclass(frozen=True, slots=True)
 class SessionConfig:
+    """How a `Session` listens, connects and limits; every field has a usable default.
+
+    The port is tried first and, with `find_free_port`, the next ones up to 50 later;
+    `listen_port=0` takes any free port. Rates are bytes per second; DHT and LSD are off
+    unless asked for, so nothing leaves the machine unasked but tracker announces.
+    """
+
     listen_host: str | None = None  # None: every interface, IPv4 and IPv6
     listen_port: int = DEFAULT_PORT
     find_free_port: bool = True  # try the next ports when the one asked for is taken
@@ -90,6 +97,11 @@ class Session:
         await self.close()
 
     async def start(self) -> None:
+        """Listen for peers, and start the DHT node and LSD when configured.
+
+        Raises:
+            PortInUseError: no port could be bound.
+        """
         loop = asyncio.get_running_loop()
         port = self.config.listen_port
         last_error: OSError | None = None
@@ -132,6 +144,10 @@ class Session:
                 self.lsd = None
 
     async def close(self) -> None:
+        """Stop every torrent (telling trackers, saving resume data), end metadata fetches
+        (their `fetch_metadata` raises `TorrentFailed`), and release the ports and threads."""
+        for fetch in list(self.fetches.values()):
+            fetch.abort("the session was closed")
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
@@ -164,6 +180,19 @@ class Session:
         upload_limit: float = 0.0,
         download_limit: float = 0.0,
     ) -> TorrentRuntime:
+        """Start downloading (or seeding) `meta` into the folder `save_path`.
+
+        Data already in the folder is checked first (or trusted from `resume_path`, when
+        that file matches the files on disk) and verified pieces are not fetched again.
+        `peers` are dialled besides those the trackers, DHT, PEX and LSD name; `trackers`
+        are announced to besides the torrent's own. The limits are bytes/s (0: none), on
+        top of the session's. Await `wait_complete()` on the returned torrent.
+
+        Raises:
+            BitswarmError: the torrent is already in the session, or cannot be
+                downloaded (a pure v2 torrent); `StorageError` when the folder cannot be
+                used.
+        """
         key = meta.info.info_hashes.wire
         if key in self.torrents:
             raise BitswarmError(f"torrent {key.hex()} is already in this session")
@@ -200,6 +229,7 @@ class Session:
 
         Raises:
             MetadataTimeout: no peer gave verified metadata within `give_up_after` seconds.
+            TorrentFailed: the session was closed first.
         """
         key = magnet.info_hashes.wire
         if key in self.torrents or key in self.fetches:
@@ -253,6 +283,7 @@ class Session:
         task.add_done_callback(self._dht_tasks.discard)
 
     async def remove(self, rt: TorrentRuntime) -> None:
+        """Stop `rt` (see `TorrentRuntime.stop`) and take it out of the session."""
         await rt.stop()
         self.torrents.pop(rt.info_hash, None)
         if self.lsd is not None:

@@ -13,6 +13,9 @@ __all__ = ["FileProgress", "TorrentState", "TorrentStatus"]
 
 
 class TorrentState(enum.Enum):
+    """What a torrent is doing: `ERROR` is a pause on a disk error (`TorrentStatus.error`
+    says which), with the verified pieces kept."""
+
     CHECKING = "checking"
     DOWNLOADING = "downloading"
     SEEDING = "seeding"
@@ -22,6 +25,8 @@ class TorrentState(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class FileProgress:
+    """How much of one file is verified: `done` of `length` bytes (`path` joined by /)."""
+
     path: str
     length: int
     done: int
@@ -29,6 +34,14 @@ class FileProgress:
 
 @dataclass(frozen=True, slots=True)
 class TorrentStatus:
+    """A snapshot of one torrent, from `TorrentRuntime.status()`.
+
+    Progress counts the verified bytes of the content (padding excluded); rates are
+    bytes/s; `downloaded`, `uploaded` and `wasted` are payload bytes since the torrent was
+    added; `eta` is seconds at the current rate (None when unknown); `error` is set in the
+    `ERROR` state; `banned` counts the addresses refused for sending bad data.
+    """
+
     name: str
     info_hash: str
     state: TorrentState
@@ -51,6 +64,7 @@ class TorrentStatus:
 
     @classmethod
     def of(cls, rt: TorrentRuntime) -> TorrentStatus:
+        """The status of `rt` now."""
         info = rt.meta.info
         core = rt.core
         loop_now = rt._now()
@@ -93,6 +107,7 @@ class TorrentStatus:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The fields as a dict of JSON types (the state as its string value)."""
         d = asdict(self)
         d["state"] = self.state.value
         return d

@@ -31,7 +31,7 @@ from ..core.actions import (
     VerifyPiece,
 )
 from ..core.torrent import BOTH_SEEDS, CoreConfig, TorrentCore
-from ..errors import BitswarmError, StorageError
+from ..errors import BitswarmError, StorageError, TorrentFailed
 from ..metainfo import Metainfo
 from ..storage.filesystem import FileStorage
 from ..storage.layout import FileSpec, Layout
@@ -75,7 +75,11 @@ def build_layout(meta: Metainfo) -> Layout:
 
 
 class TorrentRuntime:
-    """A torrent being downloaded or seeded by a `Session`."""
+    """A torrent being downloaded or seeded by a `Session`: what `Session.add` returns.
+
+    Await `wait_complete()` for the download, read `status()` for progress; `stop()` (or
+    closing the session) stops it.
+    """
 
     def __init__(
         self,
@@ -106,6 +110,7 @@ class TorrentRuntime:
         self.protocols: set[PeerProtocol] = set()
         self.dialer = Dialer(session, self, peers)
         self.completed = asyncio.Event()
+        self._ended = asyncio.Event()  # it can no longer complete: failed or stopped
         self.announcer = Announcer(self, [*meta.announce_tiers, *([u] for u in trackers)])
         from .session import rate_bucket
 
@@ -149,6 +154,7 @@ class TorrentRuntime:
         if self._stopping:
             return
         self._stopping = True
+        self._ended.set()
         await self.announcer.stop()
         await self.dialer.close()
         for proto in list(self.protocols):
@@ -407,12 +413,14 @@ class TorrentRuntime:
         task.add_done_callback(self._tasks.discard)
 
     def fail(self, message: str) -> None:
-        """A disk error: pause the torrent (keep verified data) and report it."""
+        """A disk error: pause the torrent (keep verified data), report it, and wake
+        `wait_complete` with it."""
         if self.state is TorrentState.ERROR:
             return
         log.error("torrent %s paused: %s", self.meta.info.name, message)
         self.error = message
         self.state = TorrentState.ERROR
+        self._ended.set()
         for proto in list(self.protocols):
             proto.close("torrent paused")
         self.save_resume_now()
@@ -504,4 +512,24 @@ class TorrentRuntime:
         )
 
     def status(self) -> TorrentStatus:
+        """A snapshot of the torrent's state, progress, rates and peers."""
         return TorrentStatus.of(self)
+
+    async def wait_complete(self) -> None:
+        """Wait until every wanted piece is verified; return at once if they already are.
+
+        Raises:
+            TorrentFailed: the torrent can no longer complete: it stopped on an error (a
+                disk error; `error` and the status say which) or was stopped first.
+        """
+        if not self.completed.is_set() and not self._ended.is_set():
+            waiters = [asyncio.ensure_future(e.wait()) for e in (self.completed, self._ended)]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+        if self.completed.is_set():
+            return
+        reason = self.error or "stopped before it completed"
+        raise TorrentFailed(f"{self.meta.info.name}: {reason}", reason)
