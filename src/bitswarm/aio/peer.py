@@ -28,11 +28,17 @@ READ_BUFFER_START = 16 * 1024  # what every connection starts with (most stay id
 
 
 class PeerOwner(Protocol):
-    """The torrent runtime that a connected peer belongs to."""
+    """The torrent runtime that a connected peer belongs to.
+
+    `peer_backlogged` is called after a write that the kernel did not take whole (bytes
+    are left in the transport's buffer): the only moment a socket's unsent bytes grow, so
+    an owner can tell whether any socket is backed up without asking every one of them.
+    """
 
     def peer_connected(self, proto: PeerProtocol) -> PeerConnection: ...
     def peer_events(self, proto: PeerProtocol, events: list[ev.Event]) -> None: ...
     def peer_lost(self, proto: PeerProtocol, reason: str) -> None: ...
+    def peer_backlogged(self, proto: PeerProtocol) -> None: ...
     def download_delay(self, nbytes: int) -> float: ...
     def read_allowance(self) -> int | None: ...
 
@@ -140,6 +146,8 @@ class PeerProtocol(asyncio.BufferedProtocol):
         data = conn.data_to_send()
         if data:
             transport.write(data)
+            if transport.get_write_buffer_size() and self.owner is not None:
+                self.owner.peer_backlogged(self)
         if conn.closed:
             self.close(conn.close_reason or "closed")
 
