@@ -17,7 +17,7 @@ from typing import Protocol
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
 
-__all__ = ["PeerOwner", "PeerProtocol", "TorrentLookup"]
+__all__ = ["Backlog", "PeerOwner", "PeerProtocol", "TorrentLookup"]
 
 log = logging.getLogger("bitswarm.peer")
 
@@ -210,3 +210,39 @@ class PeerProtocol(asyncio.BufferedProtocol):
             self.closed_future.set_result(reason)
         if self.owner is not None and self.conn is not None:
             self.owner.peer_lost(self, reason)
+
+
+class Backlog:
+    """The peers whose sockets may hold bytes the kernel has not taken yet.
+
+    An owner `add`s a peer on `PeerOwner.peer_backlogged`, the only moment a socket's
+    unsent bytes grow; `any()` asks only those peers, oldest first, and forgets each one
+    found drained. So "is any socket backed up?" costs O(1) amortised per call instead of
+    asking every peer's socket (each peer is dropped at most once per report).
+    """
+
+    def __init__(self) -> None:
+        self._peers: dict[PeerProtocol, None] = {}  # insertion-ordered set
+
+    def __len__(self) -> int:
+        return len(self._peers)
+
+    def add(self, proto: PeerProtocol) -> None:
+        self._peers[proto] = None
+
+    def discard(self, proto: PeerProtocol) -> None:
+        self._peers.pop(proto, None)
+
+    def any(self) -> bool:
+        """Does the kernel hold back bytes written to any reported peer's socket?"""
+        peers = self._peers
+        drained: list[PeerProtocol] = []
+        saturated = False
+        for proto in peers:
+            if proto.unsent_bytes:
+                saturated = True
+                break
+            drained.append(proto)
+        for proto in drained:
+            del peers[proto]
+        return saturated

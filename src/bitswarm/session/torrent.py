@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..aio.disk import DiskWorker
-from ..aio.peer import PeerProtocol
+from ..aio.peer import Backlog, PeerProtocol
 from ..bitfield import Bitfield
 from ..core.actions import (
     BanPeer,
@@ -120,9 +120,7 @@ class TorrentRuntime:
         self._next_dht = 0.0
         self._unwritten = 0  # bytes of verified-to-be pieces not yet hashed and written
         self._held_for_disk: set[PeerProtocol] = set()
-        # sockets whose last write left bytes unsent (`peer_backlogged`); a superset of the
-        # backed-up ones, pruned as they are found drained (see `_upload_saturated`)
-        self._backlogged: dict[PeerProtocol, None] = {}
+        self._backlog = Backlog()  # peers whose sockets may hold unsent bytes
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -240,7 +238,7 @@ class TorrentRuntime:
             return
         now = self._now()
         if core.is_seed:  # the core spends a saturated upload on pieces nobody has yet
-            core.upload_saturated = self._upload_saturated()
+            core.upload_saturated = self._backlog.any()
         for event in events:
             if isinstance(event, ev.HandshakeReceived) and self._keep_one(proto, event.peer_id):
                 return
@@ -251,7 +249,7 @@ class TorrentRuntime:
     def peer_lost(self, proto: PeerProtocol, reason: str) -> None:
         self.protocols.discard(proto)
         self._held_for_disk.discard(proto)
-        self._backlogged.pop(proto, None)
+        self._backlog.discard(proto)
         uploads = self._uploads.pop(proto, None)
         if uploads is not None and uploads.task is not None:
             uploads.task.cancel()
@@ -265,23 +263,7 @@ class TorrentRuntime:
     def peer_backlogged(self, proto: PeerProtocol) -> None:
         """A write to `proto` left bytes the kernel did not take (see `PeerOwner`)."""
         if proto in self.protocols:
-            self._backlogged[proto] = None
-
-    def _upload_saturated(self) -> bool:
-        """Does the kernel hold back bytes written to any peer's socket? Only sockets that
-        reported a backlog are asked, oldest first, and each one found drained is dropped:
-        O(1) per read in amortised time, instead of asking every peer's socket."""
-        backlogged = self._backlogged
-        drained: list[PeerProtocol] = []
-        saturated = False
-        for proto in backlogged:
-            if proto.unsent_bytes:
-                saturated = True
-                break
-            drained.append(proto)
-        for proto in drained:
-            del backlogged[proto]
-        return saturated
+            self._backlog.add(proto)
 
     def download_delay(self, nbytes: int) -> float:
         """Seconds to stop reading after `nbytes` arrived, for the download limits."""
