@@ -40,6 +40,9 @@ class _Owner:
         if not self.lost.done():
             self.lost.set_result(reason)
 
+    def peer_backlogged(self, proto: PeerProtocol) -> None:
+        pass
+
     def download_delay(self, nbytes: int) -> float:
         return 0.0
 

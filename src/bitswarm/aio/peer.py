@@ -17,7 +17,7 @@ from typing import Protocol
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
 
-__all__ = ["PeerOwner", "PeerProtocol", "TorrentLookup"]
+__all__ = ["Backlog", "PeerOwner", "PeerProtocol", "TorrentLookup"]
 
 log = logging.getLogger("bitswarm.peer")
 
@@ -28,11 +28,17 @@ READ_BUFFER_START = 16 * 1024  # what every connection starts with (most stay id
 
 
 class PeerOwner(Protocol):
-    """The torrent runtime that a connected peer belongs to."""
+    """The torrent runtime that a connected peer belongs to.
+
+    `peer_backlogged` is called after a write that the kernel did not take whole (bytes
+    are left in the transport's buffer): the only moment a socket's unsent bytes grow, so
+    an owner can tell whether any socket is backed up without asking every one of them.
+    """
 
     def peer_connected(self, proto: PeerProtocol) -> PeerConnection: ...
     def peer_events(self, proto: PeerProtocol, events: list[ev.Event]) -> None: ...
     def peer_lost(self, proto: PeerProtocol, reason: str) -> None: ...
+    def peer_backlogged(self, proto: PeerProtocol) -> None: ...
     def download_delay(self, nbytes: int) -> float: ...
     def read_allowance(self) -> int | None: ...
 
@@ -140,6 +146,8 @@ class PeerProtocol(asyncio.BufferedProtocol):
         data = conn.data_to_send()
         if data:
             transport.write(data)
+            if transport.get_write_buffer_size() and self.owner is not None:
+                self.owner.peer_backlogged(self)
         if conn.closed:
             self.close(conn.close_reason or "closed")
 
@@ -202,3 +210,39 @@ class PeerProtocol(asyncio.BufferedProtocol):
             self.closed_future.set_result(reason)
         if self.owner is not None and self.conn is not None:
             self.owner.peer_lost(self, reason)
+
+
+class Backlog:
+    """The peers whose sockets may hold bytes the kernel has not taken yet.
+
+    An owner `add`s a peer on `PeerOwner.peer_backlogged`, the only moment a socket's
+    unsent bytes grow; `any()` asks only those peers, oldest first, and forgets each one
+    found drained. So "is any socket backed up?" costs O(1) amortised per call instead of
+    asking every peer's socket (each peer is dropped at most once per report).
+    """
+
+    def __init__(self) -> None:
+        self._peers: dict[PeerProtocol, None] = {}  # insertion-ordered set
+
+    def __len__(self) -> int:
+        return len(self._peers)
+
+    def add(self, proto: PeerProtocol) -> None:
+        self._peers[proto] = None
+
+    def discard(self, proto: PeerProtocol) -> None:
+        self._peers.pop(proto, None)
+
+    def any(self) -> bool:
+        """Does the kernel hold back bytes written to any reported peer's socket?"""
+        peers = self._peers
+        drained: list[PeerProtocol] = []
+        saturated = False
+        for proto in peers:
+            if proto.unsent_bytes:
+                saturated = True
+                break
+            drained.append(proto)
+        for proto in drained:
+            del peers[proto]
+        return saturated

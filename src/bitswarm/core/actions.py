@@ -2,6 +2,9 @@
 
 The core never touches a socket or a file. It drains these with `TorrentCore.actions()`;
 the session carries each one out and reports back (`piece_checked`, `block_read`).
+Messages to peers are not actions: the core queues them on the peers' sans-IO
+connections and names those peers in `TorrentCore.touched_peers()`, whose sockets the
+session then flushes.
 """
 
 from __future__ import annotations

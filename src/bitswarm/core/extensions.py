@@ -2,7 +2,8 @@
 
 Pure, like the core that owns it. The core routes each peer's extended handshake and
 extended messages here; the hub answers metadata requests with `send_extended`, keeps one
-`PexState` per peer that speaks ut_pex, and returns the peers that PEX taught us.
+`PexState` per peer that speaks ut_pex, and returns the peers that PEX taught us. The
+peers it queued messages for collect in `sent`, which the core reports as touched.
 
 Rules:
 * BEP 10: we send to a peer on the id *it* chose (its handshake's ``m``); it sends to us
@@ -62,6 +63,7 @@ class ExtensionHub:
         self.server = MetadataServer(info_raw) if info_raw is not None else MetadataServer()
         self.own_addresses = frozenset(own_addresses)
         self._peers: dict[PeerKey, _PeerExt] = {}
+        self.sent: set[PeerKey] = set()  # peers given a message; drained by the core
 
     def handshake_payload(self, *, listen_port: int | None = None) -> dict[bytes, object]:
         payload = extension_handshake(private=self.private, metadata_size=self.server.metadata_size)
@@ -113,6 +115,7 @@ class ExtensionHub:
                         key, msg.piece, now=now
                     )
                     p.conn.send_extended(out_id, encode_metadata_message(reply))
+                    self.sent.add(key)
             return None  # data/reject after we hold the metadata: nothing to do
         if ext_id == UT_PEX_ID and p.pex is not None and not self.private:
             try:
@@ -146,10 +149,11 @@ class ExtensionHub:
             if p.seed or p.conn.peer_has.all():
                 flags |= PexFlags.SEED
             connected[p.address] = flags
-        for p in self._peers.values():
+        for key, p in self._peers.items():
             if p.pex is None or p.conn.closed or now < p.pex.get_timer():
                 continue
             msg = p.pex.poll(connected, now=now)
             out_id = p.conn.remote_extensions.get("ut_pex")
             if msg is not None and out_id:
                 p.conn.send_extended(out_id, encode_pex(msg))
+                self.sent.add(key)

@@ -6,8 +6,15 @@ Theory of operation (as aioquic's H3Connection sits above QuicConnection):
   key. It feeds every wire event in with `handle_peer_event(key, event, now=...)`, disk
   results with `piece_checked` / `block_read`, and the clock with `handle_timer(now=...)`.
 * The core decides: what to request (the `PiecePicker`), whom to unchoke (the `Choker`),
-  what to read or verify (drained as `actions()`), whom to drop or ban. It calls the
-  connections' `send_*` commands; the driver flushes `data_to_send()` afterwards.
+  what to read or verify, whom to drop or ban.
+* Its effects leave two ways, both drained by the driver after each call into the core:
+  messages to peers are queued on their (sans-IO) connections with `send_*`, and the
+  peers so touched are reported by `touched_peers()`: the driver flushes `data_to_send()`
+  of those, and only those. Everything else (disk reads and verification, disconnects,
+  bans, discovered peers, progress) is an action, drained with `actions()`. Queuing on
+  the connection at once, not as a `SendX` action, keeps the connection's state (what is
+  requested, who is choked) current for the core's next decision in the same call, and
+  costs no object per message on the block path.
 
 Rules:
 * A block is copied once, into its piece's buffer; a full piece goes out as one
@@ -158,6 +165,7 @@ class TorrentCore:
         self._contributors: dict[int, set[PeerKey]] = {}
         self._verifying: set[int] = set()
         self._actions: list[Action] = []
+        self._touched: set[PeerKey] = set()  # peers given messages since `touched_peers()`
         self._next_rechoke = now + self.config.rechoke_interval
         self._next_tick = now + TICK_SECONDS
         self._completed_reported = self.picker.is_complete()
@@ -180,6 +188,16 @@ class TorrentCore:
 
     def actions(self) -> list[Action]:
         out, self._actions = self._actions, []
+        return out
+
+    def touched_peers(self) -> set[PeerKey]:
+        """The peers whose connections were given messages since the last call: the
+        driver flushes their `data_to_send()` (no other peer has anything new from us)."""
+        out, self._touched = self._touched, set()
+        sent = self.extensions.sent
+        if sent:
+            out |= sent
+            sent.clear()
         return out
 
     def get_timer(self) -> float:
@@ -233,7 +251,7 @@ class TorrentCore:
         match event:
             case ev.HandshakeReceived():
                 info.handshaken = True
-                self._on_handshake(conn)
+                self._on_handshake(key, conn)
             case ev.BitfieldReceived(bitfield=bits):
                 self._join_picker(key, info, bits)
                 if self.is_seed and not bits.none():
@@ -301,10 +319,12 @@ class TorrentCore:
             self.have.add(piece)
             self.picker.piece_passed(piece)
             self._actions.append(PieceVerified(piece))
+            touched = self._touched
             for key, info in list(self.peers.items()):
                 if info.conn.closed or not info.handshaken:
                     continue  # a peer still handshaking gets the piece in our bitfield
                 info.conn.send_have(piece)
+                touched.add(key)
                 self._update_interest(key, info)
             if not self._completed_reported and self.picker.is_complete():
                 self._completed_reported = True
@@ -337,6 +357,7 @@ class TorrentCore:
         if (piece, begin, len(data)) not in info.conn.peer_requests:
             return  # cancelled, or choked away, while we read
         info.conn.send_piece(piece, begin, data)
+        self._touched.add(key)
         n = len(data)
         self.uploaded += n
         self.up.add(n, now)
@@ -364,12 +385,13 @@ class TorrentCore:
             return self.total_length - piece * self.piece_length
         return self.piece_length
 
-    def _on_handshake(self, conn: PeerConnection) -> None:
+    def _on_handshake(self, key: PeerKey, conn: PeerConnection) -> None:
         if conn.supports_extended:
             conn.send_extended_handshake(
                 self.extensions.handshake_payload(listen_port=self.listen_port)
             )
         conn.send_bitfield(self.have)
+        self._touched.add(key)
 
     def _host(self, key: PeerKey) -> str:
         """The peer's IP, from its address when the driver gave one (for PEX)."""
@@ -401,8 +423,10 @@ class TorrentCore:
         interesting = not self.picker.is_complete() and self.picker.is_interesting(conn.peer_has)
         if interesting and not conn.am_interested:
             conn.send_interested()
+            self._touched.add(key)
         elif not interesting and conn.am_interested:
             conn.send_not_interested()
+            self._touched.add(key)
 
     def _drop_seeds_if_seed(self) -> None:
         if not self.is_seed:
@@ -426,6 +450,7 @@ class TorrentCore:
     def _unchoke(self, key: PeerKey, info: PeerInfo, now: float) -> None:
         self._suggest(key, info)  # before the unchoke, so that its first requests follow them
         info.conn.send_unchoke()
+        self._touched.add(key)
         info.last_unchoked_at = now
 
     def _suggest(self, key: PeerKey, info: PeerInfo) -> None:
@@ -438,6 +463,7 @@ class TorrentCore:
         ahead = 2 + -(-len(conn.peer_requests) * BLOCK // self.piece_length)
         for piece in spread.top_up(key, conn.peer_has, ahead):
             conn.send_suggest(piece)
+            self._touched.add(key)
         if spread.done:
             self.spread = None
 
@@ -480,6 +506,7 @@ class TorrentCore:
         conn = info.conn
         pending = list(conn.peer_requests)
         conn.send_choke()
+        self._touched.add(key)
         if conn.supports_fast:  # BEP 6: a choke must be followed by rejects
             for index, begin, length in pending:
                 conn.send_reject(index, begin, length)
@@ -491,9 +518,11 @@ class TorrentCore:
         if conn.am_choking or index not in self.have:
             if conn.supports_fast:
                 conn.send_reject(index, begin, length)
+                self._touched.add(key)
             return
         if self.is_seed and self._another_fetches(key, info, index):
             conn.send_reject(index, begin, length)
+            self._touched.add(key)
             return
         self._actions.append(ReadBlock(key, index, begin, length))
         if self.spread is not None:
@@ -542,6 +571,7 @@ class TorrentCore:
             oinfo = self.peers.get(other)
             if oinfo is not None and not oinfo.conn.closed:
                 oinfo.conn.send_cancel(cblock.piece, cblock.begin, cblock.length)
+                self._touched.add(other)
         if buf is None:
             buf = self._buffers[index] = self._new_buffer(self._piece_size(index))
             self._received[index] = 0
@@ -577,6 +607,7 @@ class TorrentCore:
         conn = info.conn
         for index, begin, length in list(conn.outstanding_requests):
             conn.send_cancel(index, begin, length)
+            self._touched.add(key)
 
     def _request_more(self, key: PeerKey, info: PeerInfo, now: float) -> None:
         conn = info.conn
@@ -592,8 +623,11 @@ class TorrentCore:
                 return
             want = min(want, ENDGAME_BLOCKS)
         suggested = info.suggested
-        for block in self.picker.pick(key, want, suggested=suggested):
-            conn.send_request(block.piece, block.begin, block.length)
+        blocks = self.picker.pick(key, want, suggested=suggested)
+        if blocks:
+            for block in blocks:
+                conn.send_request(block.piece, block.begin, block.length)
+            self._touched.add(key)
         if suggested:
             state = self.picker.piece_state
             info.suggested = [p for p in suggested if state(p) is PieceState.FREE]

@@ -180,6 +180,9 @@ class MetadataFetch:
         self.fetcher.remove_peer(proto, now=self._now())
         self._process()
 
+    def peer_backlogged(self, proto: PeerProtocol) -> None:
+        pass  # a metadata fetch uploads nothing that waits on a full socket
+
     def download_delay(self, nbytes: int) -> float:
         return 0.0
 

@@ -2,7 +2,9 @@
 
 It owns the torrent's sans-IO `TorrentCore`, its storage and disk worker, its peer
 sockets and its announcer, and carries out the core's actions: verify-and-write pieces
-off the loop, read blocks for uploads with backpressure, disconnect and ban peers.
+off the loop, read blocks for uploads with backpressure, disconnect and ban peers. After
+each call into the core it flushes the sockets of the peers the core reports touched
+(`TorrentCore.touched_peers`), not every socket.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..aio.disk import DiskWorker
-from ..aio.peer import PeerProtocol
+from ..aio.peer import Backlog, PeerProtocol
 from ..bitfield import Bitfield
 from ..core.actions import (
     BanPeer,
@@ -123,6 +125,7 @@ class TorrentRuntime:
         self._next_dht = 0.0
         self._unwritten = 0  # bytes of verified-to-be pieces not yet hashed and written
         self._held_for_disk: set[PeerProtocol] = set()
+        self._backlog = Backlog()  # peers whose sockets may hold unsent bytes
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -241,7 +244,7 @@ class TorrentRuntime:
             return
         now = self._now()
         if core.is_seed:  # the core spends a saturated upload on pieces nobody has yet
-            core.upload_saturated = any(p.unsent_bytes for p in self.protocols)
+            core.upload_saturated = self._backlog.any()
         for event in events:
             if isinstance(event, ev.HandshakeReceived) and self._keep_one(proto, event.peer_id):
                 return
@@ -252,6 +255,7 @@ class TorrentRuntime:
     def peer_lost(self, proto: PeerProtocol, reason: str) -> None:
         self.protocols.discard(proto)
         self._held_for_disk.discard(proto)
+        self._backlog.discard(proto)
         uploads = self._uploads.pop(proto, None)
         if uploads is not None and uploads.task is not None:
             uploads.task.cancel()
@@ -261,6 +265,11 @@ class TorrentRuntime:
         if proto.outgoing and reason == BOTH_SEEDS:
             self.dialer.retry_later(proto.address, SEED_REDIAL)
         log.debug("peer %s:%d gone: %s", *proto.address, reason)
+
+    def peer_backlogged(self, proto: PeerProtocol) -> None:
+        """A write to `proto` left bytes the kernel did not take (see `PeerOwner`)."""
+        if proto in self.protocols:
+            self._backlog.add(proto)
 
     def download_delay(self, nbytes: int) -> float:
         """Seconds to stop reading after `nbytes` arrived, for the download limits."""
@@ -342,8 +351,9 @@ class TorrentRuntime:
                     self.completed.set()
                     self.save_resume_now()
                     self.announcer.completed()
-        for proto in list(self.protocols):
-            proto.flush()
+        for peer in core.touched_peers():
+            if isinstance(peer, PeerProtocol):
+                peer.flush()
 
     async def _verify(self, action: VerifyPiece) -> None:
         core = self.core
