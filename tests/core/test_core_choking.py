@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable, Hashable, Sequence, Set
 
 import pytest
-from harness import BLOCK, Swarm, Torrent
+from .harness import BLOCK, Swarm, Torrent
 
 from bitswarm.core.torrent import CoreConfig
 from bitswarm.swarm.choker import ChokeDecision, PeerStats

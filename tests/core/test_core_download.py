@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from harness import BLOCK, Arrived, Swarm, Torrent
+from .harness import BLOCK, Arrived, Swarm, Torrent
 
 from bitswarm.core.actions import BanPeer, PieceVerified, TorrentCompleted
 from bitswarm.core.torrent import BOTH_SEEDS

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from harness import BLOCK, Arrived, Swarm, Torrent
+from .harness import BLOCK, Arrived, Swarm, Torrent
 
 from bitswarm.wire import CancelReceived, RequestReceived
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from harness import BLOCK, Swarm, Torrent
+from .harness import BLOCK, Swarm, Torrent
 
 from bitswarm.core.actions import BanPeer, PieceVerified
 from bitswarm.core.torrent import CoreConfig

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tools import require_module
+from .tools import require_module
 
 from bitswarm.aio.dht import DhtService
 from bitswarm.create import create_torrent

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from multi_file_torrents import (
+from .multi_file_torrents import (
     PAYLOAD_FILES,
     PIECE_LENGTH,
     Maker,
@@ -36,8 +36,8 @@ from multi_file_torrents import (
     make_v1,
     write_multi_file_payload,
 )
-from tools import missing, require_module, require_program, run
-from tracked_transfer import run_tracked_transfer
+from .tools import missing, require_module, require_program, run
+from .tracked_transfer import run_tracked_transfer
 
 from bitswarm.bencode import bdecode, bencode, decode_spans
 from bitswarm_lab.peers.aria2_peer import Aria2Peer

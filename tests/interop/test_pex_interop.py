@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tools import require_module
+from .tools import require_module
 
 from bitswarm.create import create_torrent
 from bitswarm.metainfo import parse_torrent

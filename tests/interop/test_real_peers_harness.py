@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tools import missing, require_module, require_program
+from .tools import missing, require_module, require_program
 
 from bitswarm_lab.peers.aria2_peer import Aria2Peer
 from bitswarm_lab.peers.base import (

@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 import pytest
-from tools import PIECE_LENGTH, Content, program_version, run
+from .tools import PIECE_LENGTH, Content, program_version, run
 
 from bitswarm.bencode import bdecode, bencode
 from bitswarm.create import create_torrent

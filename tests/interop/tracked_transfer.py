@@ -27,7 +27,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from multi_file_torrents import TorrentUnderTest, differing_files
+from .multi_file_torrents import TorrentUnderTest, differing_files
 
 from bitswarm.bencode import bdecode
 from bitswarm_lab.peers.base import Endpoint, HarnessError, Peer, PeerSpec, PeerTimeoutError, Role

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tracker_server_helpers import TrackerProcess, bdict, http_get
+from .tracker_server_helpers import TrackerProcess, bdict, http_get
 
 from bitswarm.tracker_server.http_server import HttpRequest, HttpResponse, HttpServer
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tracker_server_helpers import TrackerProcess, http_get, missing, require_program
+from .tracker_server_helpers import TrackerProcess, http_get, missing, require_program
 
 from bitswarm.aio.tracker_client import announce, scrape
 from bitswarm.tracker.announce import AnnounceEvent, AnnounceRequest, ScrapeStats

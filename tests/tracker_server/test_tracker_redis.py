@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tracker_server_helpers import RedisServer, TrackerProcess, http_get, missing
+from .tracker_server_helpers import RedisServer, TrackerProcess, http_get, missing
 
 from bitswarm.aio.tracker_client import announce, scrape
 from bitswarm.tracker.announce import (

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tracker_server_helpers import TrackerProcess, bdict, http_get
+from .tracker_server_helpers import TrackerProcess, bdict, http_get
 
 from bitswarm.aio.tracker_client import announce, scrape
 from bitswarm.tracker.announce import (
