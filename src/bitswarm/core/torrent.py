@@ -524,7 +524,13 @@ class TorrentCore:
         info.fetching.clear()
 
     def _on_block(
-        self, key: PeerKey, info: PeerInfo, index: int, begin: int, data: bytes, now: float
+        self,
+        key: PeerKey,
+        info: PeerInfo,
+        index: int,
+        begin: int,
+        data: bytes | memoryview,  # lent by the connection: copied below, not kept
+        now: float,
     ) -> None:
         n = len(data)
         self.downloaded += n

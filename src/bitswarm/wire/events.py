@@ -132,11 +132,20 @@ class CancelReceived:
 
 @dataclass(frozen=True, slots=True)
 class PieceReceived:
-    """A block we requested (or cancelled, or lost to a choke, very recently)."""
+    """A block we requested (or cancelled, or lost to a choke, very recently).
+
+    `data` is *lent*, not copied: a read-only memoryview of the bytes the driver passed to
+    `PeerConnection.receive_data` (or, for a block split between two reads, of the
+    connection's own buffer). It is valid until the next `receive_data` call on the same
+    connection, which releases it (a later use raises `ValueError`): copy the block out
+    before then (`TorrentCore` writes it into its piece buffer, the one copy a block
+    costs; `bytes(data)` works too), and keep the buffer passed in unchanged until then.
+    Events built by hand (tests) may carry `bytes`.
+    """
 
     index: int
     begin: int
-    data: bytes
+    data: memoryview | bytes
 
 
 @dataclass(frozen=True, slots=True)
