@@ -19,6 +19,7 @@ from .extension import ExtensionHandshake
 __all__ = [
     "AllowedFastReceived",
     "BitfieldReceived",
+    "BlockData",
     "BlockKey",
     "CancelReceived",
     "Choked",
@@ -42,6 +43,10 @@ __all__ = [
 
 BlockKey: TypeAlias = tuple[int, int, int]
 """A block as (piece index, byte offset in the piece, length)."""
+
+BlockData: TypeAlias = memoryview | bytes
+"""A block's bytes in `PieceReceived`: lent by the connection (read-only memoryview), to be
+copied out, not kept; events built by hand (tests) may carry `bytes`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +150,7 @@ class PieceReceived:
 
     index: int
     begin: int
-    data: memoryview | bytes
+    data: BlockData
 
 
 @dataclass(frozen=True, slots=True)
