@@ -9,9 +9,10 @@ racing a close that the remote caused is not a bug.
 
 `PeerConnection` is composed, one module per part: a `PeerState` (`state.py`: phase,
 flags, what was negotiated), a `RequestBook` (`requests.py`: requests both ways), an
-`Outbox` (`outbox.py`: bytes out), the `Receiver` (`receiver.py`: frames in, rules 2-5)
-and the `Sender` (`sender.py`: the commands); it adds the handshake and the timers. Every
-frame is read and written with `codec.py`. A received block is not copied: see
+`Outbox` (`outbox.py`: bytes out), the `Handshaker` (`handshaker.py`: rule 1), the
+`Receiver` (`receiver.py`: frames in, rules 2-5) and the `Sender` (`sender.py`: the
+commands); it adds the timers (rule 6) and the public face. Every frame after the
+handshake is read and written with `codec.py`. A received block is not copied: see
 `PieceReceived` for how long its memoryview stays valid.
 
 Rules (BEP sections in brackets):
