@@ -1,14 +1,19 @@
-"""PeerProtocol's read buffer: small while a connection is idle, grown for a fast peer."""
+"""PeerProtocol's read buffer: small while a connection is idle, grown for a fast peer, and
+the blocks lent from it (`PieceReceived.data`) never outliving it."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 
+import pytest
+
 from bitswarm.aio.peer import READ_BUFFER, READ_BUFFER_START, PeerProtocol
+from bitswarm.bitfield import Bitfield
 from bitswarm.wire import events as ev
 from bitswarm.wire.connection import PeerConnection
 from bitswarm.wire.handshake import encode_handshake, make_reserved
+from bitswarm.wire.messages import HaveAll, Piece, Request, decode_stream, encode_message
 
 INFO_HASH = bytes(range(20))
 THEIR_ID = b"-XX0000-" + bytes(12)
@@ -89,5 +94,74 @@ def test_idle_connection_keeps_a_small_buffer_and_a_fast_one_grows() -> None:
         idle.close("test over")
         for sock in (idle_remote, fast_remote, server):
             sock.close()
+
+    asyncio.run(main())
+
+
+class _Downloader(_Owner):
+    """Requests `BLOCKS` blocks once handshaken; copies each block out as it arrives (as
+    TorrentCore does) and also keeps the events, which it must not read later."""
+
+    BLOCKS = 64  # 1 MiB: the read buffer grows while blocks are lent from it
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.got = bytearray(self.BLOCKS * 2**14)
+        self.kept: list[ev.PieceReceived] = []
+
+    def peer_events(self, proto: PeerProtocol, events: list[ev.Event]) -> None:
+        conn = proto.conn
+        assert conn is not None
+        for e in events:
+            if isinstance(e, ev.HandshakeReceived):
+                conn.send_bitfield(Bitfield(64))
+                for i in range(self.BLOCKS):
+                    assert conn.send_request(i // 4, (i % 4) * 2**14, 2**14)
+            elif isinstance(e, ev.PieceReceived):
+                at = e.index * 2**16 + e.begin
+                self.got[at : at + len(e.data)] = e.data
+                self.kept.append(e)
+
+
+def _block(i: int) -> bytes:
+    return bytes([i]) * 2**14
+
+
+def test_blocks_are_lent_from_the_read_buffer_and_never_outlive_it() -> None:
+    """The loop reads into one reused buffer, grown (replaced) when a read fills it; blocks
+    are lent from it to the owner without a copy. Every block arrives intact, and a block
+    the owner kept is unreadable (released) once the next read came in, never stale."""
+
+    async def main() -> None:
+        server = socket.create_server(("127.0.0.1", 0))
+        server.setblocking(False)
+        loop = asyncio.get_running_loop()
+        owner = _Downloader()
+        proto, remote = await _connect(server, owner)
+        received = b""
+        async with asyncio.timeout(10):
+            while True:  # our handshake, have_none, then every request
+                received += await loop.sock_recv(remote, 65536)
+                if len(received) > 68:
+                    messages, _ = decode_stream(received[68:])
+                    if sum(isinstance(m, Request) for m in messages) == owner.BLOCKS:
+                        break
+        wire = encode_message(HaveAll()) + b"".join(
+            encode_message(Piece(i // 4, (i % 4) * 2**14, _block(i))) for i in range(owner.BLOCKS)
+        )
+        await loop.sock_sendall(remote, wire)  # one write: reads fill the buffer, frames straddle
+        remote.shutdown(socket.SHUT_WR)
+        async with asyncio.timeout(10):
+            reason = await owner.lost
+        assert reason == "the peer closed the connection"
+        assert owner.got == b"".join(_block(i) for i in range(owner.BLOCKS))
+        assert _buffer_size(proto) > READ_BUFFER_START  # replaced while blocks were lent
+        assert len(owner.kept) == owner.BLOCKS
+        for e in owner.kept:
+            assert isinstance(e.data, memoryview)
+            with pytest.raises(ValueError, match="released"):
+                bytes(e.data)
+        remote.close()
+        server.close()
 
     asyncio.run(main())

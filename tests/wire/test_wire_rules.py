@@ -54,7 +54,7 @@ def test_oversized_or_misshapen_messages_close_from_the_header(header: bytes, re
     conn = handshaken(fast=False)
     conn.receive_data(header)  # only the header: the body is never waited for
     closed_for(conn, reason)
-    assert not conn._buf  # nothing kept
+    assert not conn._rx.buf  # nothing kept
 
 
 def test_largest_legal_block_is_accepted() -> None:

@@ -7,11 +7,11 @@ and returns the events each side produced. No sockets, no clock: time travel is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bitswarm.bitfield import Bitfield
 from bitswarm.wire import Event, PeerConnection
-from bitswarm.wire.events import ConnectionClosed, HandshakeReceived
+from bitswarm.wire.events import ConnectionClosed, HandshakeReceived, PieceReceived
 from bitswarm.wire.handshake import encode_handshake, make_reserved
 from bitswarm.wire.messages import Message, encode_message
 
@@ -43,6 +43,12 @@ def make_conn(
     )
 
 
+def kept(events: list[Event]) -> list[Event]:
+    """`events` safe to keep past the next `receive_data`: a `PieceReceived` lends its block
+    only until then, so a consumer that keeps one keeps a copy."""
+    return [replace(e, data=bytes(e.data)) if isinstance(e, PieceReceived) else e for e in events]
+
+
 @dataclass
 class Pair:
     a: PeerConnection
@@ -56,8 +62,8 @@ class Pair:
         a_new: list[Event] = []
         b_new: list[Event] = []
         for _ in range(10_000):
-            a_new += self.a.events()
-            b_new += self.b.events()
+            a_new += kept(self.a.events())
+            b_new += kept(self.b.events())
             to_b = self.a.data_to_send()
             to_a = self.b.data_to_send()
             if not to_a and not to_b:

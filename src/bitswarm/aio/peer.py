@@ -54,7 +54,9 @@ class PeerProtocol(asyncio.BufferedProtocol):
     at 256 KiB, costs an allocation and page faults every time). The buffer starts at
     `READ_BUFFER_START` and doubles, up to `READ_BUFFER`, each time a read fills it: a fast
     peer gets large reads after a few, while idle connections (500 of them in P6,
-    bench/RESULTS.md) do not each hold 256 KiB of zeros.
+    bench/RESULTS.md) do not each hold 256 KiB of zeros. Blocks are lent from this buffer
+    (`PieceReceived.data`) until the connection's next `receive_data`: the events are
+    handled before the next read, and a grown buffer replaces the old one, never resizes it.
     """
 
     def __init__(

@@ -553,7 +553,7 @@ class TorrentCore:
         info.fetching.clear()
 
     def _on_block(
-        self, key: PeerKey, info: PeerInfo, index: int, begin: int, data: bytes, now: float
+        self, key: PeerKey, info: PeerInfo, index: int, begin: int, data: ev.BlockData, now: float
     ) -> None:
         n = len(data)
         self.downloaded += n

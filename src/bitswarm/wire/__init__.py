@@ -1,12 +1,14 @@
 """The peer wire protocol (BEP 3, 5, 6, 10): codecs (L0) and the sans-IO `PeerConnection` (L1).
 
 Everything a torrent core or a driver needs is re-exported here; see `connection.py` for
-the rules a connection enforces. The message dataclasses stay in `wire.messages` (their
-names, such as `Interested`, would clash with the events of the same name).
+the rules a connection enforces. `codec.py` is the one codec of the messages after the
+handshake; the message dataclasses built on it stay in `wire.messages` (their names, such
+as `Interested`, would clash with the events of the same name).
 """
 
 from __future__ import annotations
 
+from .codec import BLOCK_LENGTH, MAX_BLOCK_LENGTH, MAX_EXTENDED_PAYLOAD, MessageId
 from .connection import (
     HANDSHAKE_TIMEOUT,
     IDLE_TIMEOUT,
@@ -47,16 +49,7 @@ from .handshake import (
     make_reserved,
     peek_info_hash,
 )
-from .messages import (
-    BLOCK_LENGTH,
-    MAX_BLOCK_LENGTH,
-    MAX_EXTENDED_PAYLOAD,
-    Message,
-    MessageId,
-    decode_message,
-    decode_stream,
-    encode_message,
-)
+from .messages import Message, decode_message, decode_stream, encode_message
 from .requests import BlockSet
 
 __all__ = [

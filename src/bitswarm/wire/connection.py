@@ -7,9 +7,13 @@ breaks the protocol never raises into the caller: the connection closes itself a
 `LocalProtocolError`. After closing every command is a silent no-op, because a command
 racing a close that the remote caused is not a bug.
 
-The class is built in three layers, one module each: `receiver.MessageReceiver` (shared
-state and every incoming message), `sender.MessageSender` (the `send_*` commands), and
-`PeerConnection` here (construction, the handshake, timers).
+`PeerConnection` is composed, one module per part: a `PeerState` (`state.py`: phase,
+flags, what was negotiated), a `RequestBook` (`requests.py`: requests both ways), an
+`Outbox` (`outbox.py`: bytes out), the `Handshaker` (`handshaker.py`: rule 1), the
+`Receiver` (`receiver.py`: frames in, rules 2-5) and the `Sender` (`sender.py`: the
+commands); it adds the timers (rule 6) and the public face. Every frame after the
+handshake is read and written with `codec.py`. A received block is not copied: see
+`PieceReceived` for how long its memoryview stays valid.
 
 Rules (BEP sections in brackets):
 1. Handshake [BEP 3]: the protocol string is checked byte by byte; the info-hash must be
@@ -46,20 +50,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..bitfield import Bitfield
 from ..errors import LocalProtocolError, RemoteProtocolError
 from . import events as ev
-from .handshake import (
-    HANDSHAKE_LENGTH,
-    INFO_HASH_END,
-    decode_handshake,
-    encode_handshake,
-    make_reserved,
-    protocol_prefix_ok,
-)
-from .messages import KEEPALIVE_BYTES
-from .receiver import ConnectionState
-from .requests import BlockSet
-from .sender import MessageSender
+from .codec import KEEPALIVE_BYTES, Buffer
+from .extension import ExtensionHandshake
+from .handshaker import Handshaker
+from .outbox import Outbox
+from .receiver import Receiver
+from .requests import BlockSet, RequestBook
+from .sender import Sender
+from .state import ConnectionState, PeerState
 
 __all__ = [
     "HANDSHAKE_TIMEOUT",
@@ -76,7 +77,7 @@ IDLE_TIMEOUT = 180.0
 MAX_PEER_REQUESTS = 2000
 
 
-class PeerConnection(MessageSender):
+class PeerConnection:
     """The wire protocol with one peer, for one torrent. See the module docstring's rules.
 
     Extra keyword arguments beyond the shared contract: `expected_peer_id` (the id a
@@ -105,161 +106,309 @@ class PeerConnection(MessageSender):
     ) -> None:
         if len(info_hash) != 20 or len(our_peer_id) != 20:
             raise LocalProtocolError("info_hash and our_peer_id must be 20 bytes")
-        super().__init__(max_peer_requests=max_peer_requests, now=now)
-        self.info_hash = bytes(info_hash)
         self.our_peer_id = bytes(our_peer_id)
         self.initiator = initiator
         self.expected_peer_id = expected_peer_id
-        self.remote_peer_id: bytes | None = None
-        self.remote_reserved: bytes | None = None
-        self._enable = (enable_fast, enable_extended, enable_dht)
-        self._reserved = make_reserved(fast=enable_fast, extended=enable_extended, dht=enable_dht)
-        self._lookup = expected_info_hash_lookup
-        self._info_hash_ok = False
+        self._st = PeerState()
+        self._book = RequestBook(max_peer_requests)
+        self._out = Outbox(now)
+        self._rx = Receiver(self._st, self._book, self._out)
+        self._tx = Sender(self._st, self._book, self._out)
+        self._hs = Handshaker(
+            self._st,
+            self._out,
+            info_hash=bytes(info_hash),
+            our_peer_id=self.our_peer_id,
+            enable=(enable_fast, enable_extended, enable_dht),
+            initiator=initiator,
+            lookup=expected_info_hash_lookup,
+            expected_peer_id=expected_peer_id,
+        )
         self._last_recv = now
         self._recv_dirty = False
         self._handshake_deadline = now + HANDSHAKE_TIMEOUT
         if geometry_known:
             self.set_geometry(num_pieces, piece_length, total_length)
 
-    # ---- state readable by the torrent core -------------------------------------------
+    # ---- state readable by the torrent core (read-only: commands change it) -------------
+
+    @property
+    def info_hash(self) -> bytes:
+        """The torrent's info-hash (a responder with a lookup adopts the remote's)."""
+        return self._hs.info_hash
+
+    @property
+    def remote_peer_id(self) -> bytes | None:
+        return self._hs.remote_peer_id
+
+    @property
+    def remote_reserved(self) -> bytes | None:
+        """The remote's 8 reserved handshake bytes (BEP 3), None before its handshake."""
+        return self._hs.remote_reserved
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._st.phase
 
     @property
     def closed(self) -> bool:
-        return self.state is ConnectionState.CLOSED
+        return self._st.phase is ConnectionState.CLOSED
+
+    @property
+    def close_reason(self) -> str | None:
+        return self._st.close_reason
+
+    @property
+    def am_choking(self) -> bool:
+        return self._st.am_choking
+
+    @property
+    def am_interested(self) -> bool:
+        return self._st.am_interested
+
+    @property
+    def peer_choking(self) -> bool:
+        return self._st.peer_choking
+
+    @property
+    def peer_interested(self) -> bool:
+        return self._st.peer_interested
+
+    @property
+    def supports_fast(self) -> bool:
+        """BEP 6 negotiated: both handshakes set the bit."""
+        return self._st.supports_fast
+
+    @property
+    def supports_extended(self) -> bool:
+        """BEP 10 negotiated: both handshakes set the bit."""
+        return self._st.supports_extended
+
+    @property
+    def supports_dht(self) -> bool:
+        """We enabled DHT and the remote set its bit (BEP 5)."""
+        return self._st.supports_dht
+
+    @property
+    def our_allowed_fast(self) -> set[int]:
+        """Pieces the peer may request while we choke it (BEP 6); a live set."""
+        return self._st.our_allowed_fast
+
+    @property
+    def peer_allowed_fast(self) -> set[int]:
+        """Pieces we may request while the peer chokes us (BEP 6); a live set."""
+        return self._st.peer_allowed_fast
+
+    @property
+    def remote_extensions(self) -> dict[str, int]:
+        """BEP 10 extension name -> the id to send it with (the peer's "m"); a live map."""
+        return self._st.remote_extensions
+
+    @property
+    def remote_extension_handshake(self) -> ExtensionHandshake | None:
+        return self._st.remote_extension_handshake
+
+    @property
+    def geometry_known(self) -> bool:
+        return self._st.geometry_known
+
+    @property
+    def num_pieces(self) -> int:
+        return self._st.num_pieces
+
+    @property
+    def peer_has(self) -> Bitfield:
+        """The pieces the peer announced; the live set."""
+        return self._st.peer_has
 
     @property
     def outstanding_requests(self) -> BlockSet:
         """Our requests awaiting a piece (or reject), as (index, begin, length); a live view."""
-        return BlockSet(self._requests.ours)
+        return BlockSet(self._book.ours)
 
     @property
     def outstanding_count(self) -> int:
         """How many of our requests await a piece (or reject): `len(outstanding_requests)`
         without building the view, for the per-block hot path."""
-        return len(self._requests.ours)
+        return len(self._book.ours)
 
     @property
     def peer_requests(self) -> BlockSet:
         """The peer's requests awaiting `send_piece`, as (index, begin, length); a live view."""
-        return BlockSet(self._requests.theirs)
+        return BlockSet(self._book.theirs)
 
-    # ---- bytes in ---------------------------------------------------------------------
+    def set_geometry(self, num_pieces: int, piece_length: int, total_length: int) -> None:
+        """Fix the piece layout. A connection made with ``geometry_known=False`` (a magnet
+        link: no metadata yet) calls this once the metadata is in; a bitfield, have_all or
+        haves the peer sent meanwhile are checked then and reported as if just received.
+        """
+        try:
+            self._rx.set_geometry(num_pieces, piece_length, total_length)
+        except RemoteProtocolError as exc:
+            self._close(str(exc), violation=True)
 
-    def receive_data(
-        self, data: bytes | bytearray | memoryview, *, now: float | None = None
-    ) -> None:
+    # ---- bytes in, events and bytes out --------------------------------------------------
+
+    def receive_data(self, data: Buffer, *, now: float | None = None) -> None:
         """Feed bytes read from the socket; ``b""`` means the peer closed its end.
 
         `now`, when the driver passes it, timestamps the peer's activity exactly; without it
-        the next `handle_timer` counts the peer as active at that call's time.
+        the next `handle_timer` counts the peer as active at that call's time. Block views
+        from the previous call's `PieceReceived` events are released first.
         """
-        if self.state is ConnectionState.CLOSED:
+        self._rx.release()
+        if self._st.phase is ConnectionState.CLOSED:
             return
         if now is not None:
-            self._now = max(self._now, now)
-            self._last_recv = self._now
+            out = self._out
+            out.now = max(out.now, now)
+            self._last_recv = out.now
         else:
             self._recv_dirty = True
         if not data:
             self._close("the peer closed the connection", violation=False)
             return
         try:
-            if self.state is ConnectionState.HANDSHAKE:
-                rest = self._receive_handshake(data)
-                if not rest:
+            if self._st.phase is ConnectionState.HANDSHAKE:
+                got = self._hs.feed(data)  # rule 1
+                if got is None:
                     return
-                data = rest
-            self._receive_messages(data)
+                event, data = got
+                self._rx.events.append(event)
+                if not data:
+                    return
+            self._rx.feed(data)
         except RemoteProtocolError as exc:
             self._close(str(exc), violation=True)
 
-    def _receive_handshake(self, data: bytes | bytearray | memoryview) -> bytes | None:
-        buf = self._buf
-        buf += data
-        if not protocol_prefix_ok(buf):
-            raise RemoteProtocolError("not a BitTorrent handshake (wrong protocol string)")
-        if not self._info_hash_ok and len(buf) >= INFO_HASH_END:
-            self._accept_info_hash(bytes(buf[28:INFO_HASH_END]))
-        if len(buf) < HANDSHAKE_LENGTH:
-            return None
-        hs = decode_handshake(buf)
-        rest = bytes(buf[HANDSHAKE_LENGTH:])
-        buf.clear()
-        if hs.peer_id == self.our_peer_id:
-            raise RemoteProtocolError("connected to ourselves (the peer id is our own)")
-        if self.expected_peer_id is not None and hs.peer_id != self.expected_peer_id:
-            raise RemoteProtocolError("the peer id differs from the one the tracker gave")
-        fast, extended, dht = self._enable
-        self.remote_peer_id = hs.peer_id
-        self.remote_reserved = hs.reserved
-        self.supports_fast = fast and hs.supports_fast  # BEP 6: only if both set the bit
-        self.supports_extended = extended and hs.supports_extended
-        self.supports_dht = dht and hs.supports_dht
-        self.state = ConnectionState.ACTIVE
-        self._events.append(
-            ev.HandshakeReceived(
-                self.info_hash, hs.peer_id, self.supports_fast, self.supports_extended,
-                self.supports_dht, hs.reserved,
-            )
-        )  # fmt: skip
-        return rest
+    def events(self) -> list[ev.Event]:
+        """Drain every event queued since the last call (from data, timers and commands)."""
+        rx = self._rx
+        out = rx.events
+        if out:
+            rx.events = []
+            return out
+        return []
 
-    def _accept_info_hash(self, info_hash: bytes) -> None:
-        if self.initiator or self._lookup is None:
-            ok = info_hash == self.info_hash
-        else:
-            ok = self._lookup(info_hash)
-        if not ok:
-            raise RemoteProtocolError(f"info-hash {info_hash.hex()} is not a torrent we serve")
-        self.info_hash = info_hash
-        self._info_hash_ok = True
-        if not self._handshake_sent:  # a responder answers once it knows the torrent (BEP 3)
-            self._write_handshake()
-
-    # ---- timers -------------------------------------------------------------------------
-
-    def get_timer(self) -> float | None:
-        """The absolute time at which `handle_timer` must run next, or None when closed."""
-        if self.state is ConnectionState.ACTIVE:
-            return min(self._last_sent + KEEPALIVE_INTERVAL, self._last_recv + IDLE_TIMEOUT)
-        if self.state is ConnectionState.HANDSHAKE:
-            return self._handshake_deadline
-        return None
-
-    def handle_timer(self, *, now: float) -> None:
-        """Run the timers due at `now`: handshake timeout, keep-alive, idle timeout."""
-        if self.state is ConnectionState.CLOSED:
-            return
-        self._now = max(self._now, now)
-        if self._recv_dirty:  # bytes came in since the last timer, at an unknown time
-            self._recv_dirty = False
-            self._last_recv = self._now
-        if self.state is ConnectionState.HANDSHAKE:
-            if now >= self._handshake_deadline:
-                self._close("handshake timed out", violation=False)
-            return
-        if now >= self._last_recv + IDLE_TIMEOUT:
-            self._close(f"nothing received for {IDLE_TIMEOUT:.0f} s", violation=False)
-        elif now >= self._last_sent + KEEPALIVE_INTERVAL:
-            self._write(KEEPALIVE_BYTES)
-
-    # ---- commands -----------------------------------------------------------------------
-
-    def close(self, reason: str) -> None:
-        """Close from our side (no-op if already closed); queues `ConnectionClosed`."""
-        if self.state is not ConnectionState.CLOSED:
-            self._close(reason, violation=False)
+    def data_to_send(self) -> bytes:
+        """Drain the bytes to write to the socket."""
+        return self._out.drain()
 
     def send_handshake(self) -> None:
         """Send our handshake now (initiator). A responder sends its handshake by itself as
         soon as the remote's info-hash is in and accepted (BEP 3), so for it this is a
         no-op; calling it twice is harmless."""
-        if self.state is ConnectionState.CLOSED or self._handshake_sent:
-            return
-        if self.initiator or self._info_hash_ok:
-            self._write_handshake()
+        if self._st.phase is not ConnectionState.CLOSED:
+            self._hs.send()
 
-    def _write_handshake(self) -> None:
-        self._handshake_sent = True
-        self._write(encode_handshake(self.info_hash, self.our_peer_id, self._reserved))
+    # ---- timers (rule 6) ---------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        """The absolute time at which `handle_timer` must run next, or None when closed."""
+        phase = self._st.phase
+        if phase is ConnectionState.ACTIVE:
+            return min(self._out.last_sent + KEEPALIVE_INTERVAL, self._last_recv + IDLE_TIMEOUT)
+        if phase is ConnectionState.HANDSHAKE:
+            return self._handshake_deadline
+        return None
+
+    def handle_timer(self, *, now: float) -> None:
+        """Run the timers due at `now`: handshake timeout, keep-alive, idle timeout."""
+        phase = self._st.phase
+        if phase is ConnectionState.CLOSED:
+            return
+        out = self._out
+        out.now = max(out.now, now)
+        if self._recv_dirty:  # bytes came in since the last timer, at an unknown time
+            self._recv_dirty = False
+            self._last_recv = out.now
+        if phase is ConnectionState.HANDSHAKE:
+            if now >= self._handshake_deadline:
+                self._close("handshake timed out", violation=False)
+            return
+        if now >= self._last_recv + IDLE_TIMEOUT:
+            self._close(f"nothing received for {IDLE_TIMEOUT:.0f} s", violation=False)
+        elif now >= out.last_sent + KEEPALIVE_INTERVAL:
+            out.write(KEEPALIVE_BYTES)
+
+    # ---- closing -----------------------------------------------------------------------
+
+    def close(self, reason: str) -> None:
+        """Close from our side (no-op if already closed); queues `ConnectionClosed`."""
+        if self._st.phase is not ConnectionState.CLOSED:
+            self._close(reason, violation=False)
+
+    def _close(self, reason: str, *, violation: bool) -> None:
+        st = self._st
+        st.phase = ConnectionState.CLOSED
+        st.close_reason = reason
+        self._hs.discard()
+        self._rx.discard()
+        self._book.theirs.clear()
+        self._rx.events.append(ev.ConnectionClosed(reason, violation))
+
+    # ---- commands after the handshake (`sender.py` checks and writes them) -------------
+
+    def send_extended_handshake(self, payload: dict[bytes, object]) -> None:
+        """Send a BEP 10 handshake (see `ExtensionHandshake.to_payload`)."""
+        self._tx.send_extended_handshake(payload)
+
+    def send_extended(self, ext_id: int, payload: bytes) -> None:
+        """Send a BEP 10 message with the id the *peer* assigned (`remote_extensions`)."""
+        self._tx.send_extended(ext_id, payload)
+
+    def send_bitfield(self, have: Bitfield) -> None:
+        """Announce our pieces. With fast on both sides an empty or full set goes out as
+        have_none / have_all (BEP 6); without it an empty set sends nothing (BEP 3 allows
+        skipping the bitfield)."""
+        self._tx.send_bitfield(have)
+
+    def send_have(self, index: int) -> None:
+        self._tx.send_have(index)
+
+    def send_interested(self) -> None:
+        self._tx.send_interested()
+
+    def send_not_interested(self) -> None:
+        self._tx.send_not_interested()
+
+    def send_unchoke(self) -> None:
+        self._tx.send_unchoke()
+
+    def send_choke(self) -> None:
+        """Choke the peer. Its pending requests are dropped (BEP 3) or, with fast, rejected
+        except for pieces in the allowed-fast set we gave it (BEP 6: choke, then reject)."""
+        self._tx.send_choke()
+
+    def send_request(self, index: int, begin: int, length: int) -> bool:
+        """Request a block; it stays in `outstanding_requests` until answered. Returns False
+        (nothing sent) when the peer chokes us without fast: it would drop the request."""
+        return self._tx.send_request(index, begin, length)
+
+    def send_cancel(self, index: int, begin: int, length: int) -> None:
+        """Cancel an outstanding request (no-op if it was already answered)."""
+        self._tx.send_cancel(index, begin, length)
+
+    def send_piece(self, index: int, begin: int, data: bytes | memoryview) -> bool:
+        """Send a block the peer requested. Returns False (nothing sent) if the request is no
+        longer pending (cancelled, or dropped by a choke) — a race, not an error. A
+        memoryview must stay unchanged until `data_to_send` is called."""
+        return self._tx.send_piece(index, begin, data)
+
+    def send_reject(self, index: int, begin: int, length: int) -> bool:
+        """Refuse a pending request (BEP 6). False if it was not pending."""
+        return self._tx.send_reject(index, begin, length)
+
+    def send_allowed_fast(self, index: int) -> None:
+        """Let the peer request this piece while choked (BEP 6)."""
+        self._tx.send_allowed_fast(index)
+
+    def send_suggest(self, index: int) -> None:
+        self._tx.send_suggest(index)
+
+    def send_port(self, port: int) -> None:
+        """Tell the peer our DHT node's UDP port (BEP 5)."""
+        self._tx.send_port(port)
+
+    def send_keepalive(self) -> None:
+        self._tx.send_keepalive()

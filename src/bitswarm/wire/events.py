@@ -19,6 +19,7 @@ from .extension import ExtensionHandshake
 __all__ = [
     "AllowedFastReceived",
     "BitfieldReceived",
+    "BlockData",
     "BlockKey",
     "CancelReceived",
     "Choked",
@@ -42,6 +43,10 @@ __all__ = [
 
 BlockKey: TypeAlias = tuple[int, int, int]
 """A block as (piece index, byte offset in the piece, length)."""
+
+BlockData: TypeAlias = memoryview | bytes
+"""A block's bytes in `PieceReceived`: lent by the connection (read-only memoryview), to be
+copied out, not kept; events built by hand (tests) may carry `bytes`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +137,20 @@ class CancelReceived:
 
 @dataclass(frozen=True, slots=True)
 class PieceReceived:
-    """A block we requested (or cancelled, or lost to a choke, very recently)."""
+    """A block we requested (or cancelled, or lost to a choke, very recently).
+
+    `data` is *lent*, not copied: a read-only memoryview of the bytes the driver passed to
+    `PeerConnection.receive_data` (or, for a block split between two reads, of the
+    connection's own buffer). It is valid until the next `receive_data` call on the same
+    connection, which releases it (a later use raises `ValueError`): copy the block out
+    before then (`TorrentCore` writes it into its piece buffer, the one copy a block
+    costs; `bytes(data)` works too), and keep the buffer passed in unchanged until then.
+    Events built by hand (tests) may carry `bytes`.
+    """
 
     index: int
     begin: int
-    data: bytes
+    data: BlockData
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,8 @@ the caller): nothing but the handshakes before both are done; with the fast exte
 bitfield (or have_all/have_none) first [BEP 6]; a bitfield only as our first message
 [BEP 3]; requests inside the torrent. Races with the remote are not misuse: a piece for a
 request the peer has cancelled meanwhile returns False instead. Once the connection is
-closed every command is a silent no-op. Messages are queued as `bytes` (or the caller's
-memoryview for block data) and joined once in `data_to_send`.
+closed every command is a silent no-op. Frames come from the codec's ``pack_*`` functions
+and go to the `Outbox`; a block we upload is queued as the caller's buffer, not copied.
 """
 
 from __future__ import annotations
@@ -14,197 +14,180 @@ from __future__ import annotations
 from ..bencode import bencode
 from ..bitfield import Bitfield
 from ..errors import LocalProtocolError
-from .messages import (
-    BLOCK_MSG,
-    HEADER,
-    INDEX_MSG,
-    KEEPALIVE_BYTES,
-    MAX_EXTENDED_PAYLOAD,
-    PIECE_HEADER,
-    PORT_MSG,
-    MessageId,
-)
-from .receiver import ConnectionState, MessageReceiver
+from . import codec
+from .codec import KEEPALIVE_BYTES, MAX_EXTENDED_PAYLOAD, MessageId
+from .outbox import Outbox
+from .requests import RequestBook
+from .state import ConnectionState, PeerState
 
-__all__ = ["MessageSender"]
+__all__ = ["Sender"]
 
-_BYTE = {int(m): HEADER.pack(1, m) for m in MessageId}  # the one-byte messages
+_M = MessageId
+_REQUEST = int(_M.REQUEST)  # per block: a plain int (enum attribute lookups are slow on 3.11)
 
 
-class MessageSender(MessageReceiver):
-    """Shared state and receiving (from `MessageReceiver`) plus the post-handshake commands."""
+class Sender:
+    """Our commands after the handshake, checked against the shared `PeerState`."""
 
-    def __init__(self, *, max_peer_requests: int, now: float) -> None:
-        super().__init__(max_peer_requests=max_peer_requests, now=now)
-        self._handshake_sent = False
-        self._bitfield_sent = self._core_sent = False
+    def __init__(self, state: PeerState, book: RequestBook, out: Outbox) -> None:
+        self._st = state
+        self._book = book
+        self._out = out
 
     def _ready(self, *, core: bool) -> bool:
         """Check a command may run now: False if closed (no-op), raise on misuse."""
-        if self.state is ConnectionState.CLOSED:
+        st = self._st
+        if st.phase is ConnectionState.CLOSED:
             return False
-        if self.state is ConnectionState.HANDSHAKE or not self._handshake_sent:
+        if st.phase is ConnectionState.HANDSHAKE or not st.handshake_sent:
             raise LocalProtocolError("messages can only follow both handshakes")
         if core:
-            if self.supports_fast and not self._bitfield_sent:
+            if st.supports_fast and not st.bitfield_sent:
                 raise LocalProtocolError("with the fast extension, send_bitfield comes first")
-            self._core_sent = True
+            st.core_sent = True
         return True
 
     def _need_fast(self, what: str) -> None:
-        if not self.supports_fast:
+        if not self._st.supports_fast:
             raise LocalProtocolError(f"{what} needs the fast extension on both sides (BEP 6)")
 
     def _check_index(self, index: int) -> None:
-        problem = self._requests.index_problem(index)
+        problem = self._book.index_problem(index)
         if problem is not None:
             raise LocalProtocolError(problem)
 
-    def send_extended_handshake(self, payload: dict[bytes, object]) -> None:
-        """Send a BEP 10 handshake (see `ExtensionHandshake.to_payload`)."""
-        self.send_extended(0, bencode(payload), _handshake=True)
-
-    def send_extended(self, ext_id: int, payload: bytes, *, _handshake: bool = False) -> None:
-        """Send a BEP 10 message with the id the *peer* assigned (`remote_extensions`)."""
+    def send_extended(self, ext_id: int, payload: bytes, *, handshake: bool = False) -> None:
         if not self._ready(core=False):
             return
-        if not self.supports_extended:
+        if not self._st.supports_extended:
             raise LocalProtocolError("the peer did not negotiate the extension protocol")
-        if not (0 if _handshake else 1) <= ext_id <= 255:
+        if not (0 if handshake else 1) <= ext_id <= 255:
             raise LocalProtocolError(f"extended message id {ext_id} out of range 1..255")
         if len(payload) > MAX_EXTENDED_PAYLOAD:
             raise LocalProtocolError(f"extended message of {len(payload)} bytes is too large")
-        self._write(HEADER.pack(2 + len(payload), 20) + bytes((ext_id,)) + payload)
+        self._out.write(codec.pack_extended(ext_id, payload))
+
+    def send_extended_handshake(self, payload: dict[bytes, object]) -> None:
+        self.send_extended(0, bencode(payload), handshake=True)
 
     def send_bitfield(self, have: Bitfield) -> None:
-        """Announce our pieces. With fast on both sides an empty or full set goes out as
-        have_none / have_all (BEP 6); without it an empty set sends nothing (BEP 3 allows
-        skipping the bitfield)."""
+        st = self._st
         if not self._ready(core=False):
             return
-        if self._bitfield_sent or self._core_sent:
+        if st.bitfield_sent or st.core_sent:
             raise LocalProtocolError("the bitfield must be our first message (BEP 3)")
-        if have.size != self.num_pieces:
-            raise LocalProtocolError(f"bitfield of {have.size} pieces for {self.num_pieces}")
-        self._bitfield_sent = True
-        if self.supports_fast and have.none():
-            self._write(_BYTE[15])
-        elif self.supports_fast and have.all():
-            self._write(_BYTE[14])
-        elif not have.none():
-            bits = have.to_bytes()
-            self._write(HEADER.pack(1 + len(bits), 5) + bits)
+        if have.size != st.num_pieces:
+            raise LocalProtocolError(f"bitfield of {have.size} pieces for {st.num_pieces}")
+        st.bitfield_sent = True
+        if st.supports_fast and have.none():
+            self._out.write(codec.pack_flag(_M.HAVE_NONE))
+        elif st.supports_fast and have.all():
+            self._out.write(codec.pack_flag(_M.HAVE_ALL))
+        elif not have.none():  # without fast an empty set sends nothing (BEP 3 allows it)
+            self._out.write(codec.pack_bitfield(have.to_bytes()))
 
     def send_have(self, index: int) -> None:
         if self._ready(core=True):
             self._check_index(index)
-            self._write(INDEX_MSG.pack(5, 4, index))
+            self._out.write(codec.pack_index(_M.HAVE, index))
 
     def send_interested(self) -> None:
-        if self._ready(core=True) and not self.am_interested:
-            self.am_interested = True
-            self._write(_BYTE[2])
+        st = self._st
+        if self._ready(core=True) and not st.am_interested:
+            st.am_interested = True
+            self._out.write(codec.pack_flag(_M.INTERESTED))
 
     def send_not_interested(self) -> None:
-        if self._ready(core=True) and self.am_interested:
-            self.am_interested = False
-            self._write(_BYTE[3])
+        st = self._st
+        if self._ready(core=True) and st.am_interested:
+            st.am_interested = False
+            self._out.write(codec.pack_flag(_M.NOT_INTERESTED))
 
     def send_unchoke(self) -> None:
-        if self._ready(core=True) and self.am_choking:
-            self.am_choking = False
-            self._write(_BYTE[1])
+        st = self._st
+        if self._ready(core=True) and st.am_choking:
+            st.am_choking = False
+            self._out.write(codec.pack_flag(_M.UNCHOKE))
 
     def send_choke(self) -> None:
-        """Choke the peer. Its pending requests are dropped (BEP 3) or, with fast, rejected
-        except for pieces in the allowed-fast set we gave it (BEP 6: choke, then reject)."""
-        if not self._ready(core=True) or self.am_choking:
+        st = self._st
+        if not self._ready(core=True) or st.am_choking:
             return
-        self.am_choking = True
-        self._write(_BYTE[0])
-        theirs = self._requests.theirs
-        if not self.supports_fast:
+        st.am_choking = True
+        out = self._out
+        out.write(codec.pack_flag(_M.CHOKE))
+        theirs = self._book.theirs
+        if not st.supports_fast:  # BEP 3: the peer knows its requests are void
             theirs.clear()
             return
-        for (index, begin), length in list(theirs.items()):
-            if index not in self.our_allowed_fast:
+        for (index, begin), length in list(theirs.items()):  # BEP 6: choke, then reject
+            if index not in st.our_allowed_fast:
                 del theirs[index, begin]
-                self._write(BLOCK_MSG.pack(13, 16, index, begin, length))
+                out.write(codec.pack_block(_M.REJECT, index, begin, length))
 
     def send_request(self, index: int, begin: int, length: int) -> bool:
-        """Request a block; it stays in `outstanding_requests` until answered. Returns False
-        (nothing sent) when the peer chokes us without fast: it would drop the request."""
+        st, book = self._st, self._book
         if not self._ready(core=True):
             return False
-        book = self._requests
-        problem = book.block_problem(index, begin, length) if self.geometry_known else "no geometry"
+        problem = book.block_problem(index, begin, length) if st.geometry_known else "no geometry"
         if problem is not None:
             raise LocalProtocolError(problem)
         key = (index, begin)
         if key in book.ours:
             raise LocalProtocolError(f"block {index}:{begin} is already requested")
-        if self.peer_choking and not self.supports_fast:
-            return False
+        if st.peer_choking and not st.supports_fast:
+            return False  # it would drop the request (BEP 3)
         book.recent.pop(key, None)
         book.ours[key] = length
-        self._write(BLOCK_MSG.pack(13, 6, index, begin, length))
+        self._out.write(codec.pack_block(_REQUEST, index, begin, length))
         return True
 
     def send_cancel(self, index: int, begin: int, length: int) -> None:
-        """Cancel an outstanding request (no-op if it was already answered)."""
-        if self._ready(core=True) and self._requests.cancel(index, begin, length):
-            self._write(BLOCK_MSG.pack(13, 8, index, begin, length))
+        if self._ready(core=True) and self._book.cancel(index, begin, length):
+            self._out.write(codec.pack_block(_M.CANCEL, index, begin, length))
 
     def send_piece(self, index: int, begin: int, data: bytes | memoryview) -> bool:
-        """Send a block the peer requested. Returns False (nothing sent) if the request is no
-        longer pending (cancelled, or dropped by a choke) — a race, not an error. A
-        memoryview must stay unchanged until `data_to_send` is called."""
         if not self._ready(core=True):
             return False
         size = data.nbytes if isinstance(data, memoryview) else len(data)
-        theirs = self._requests.theirs
+        theirs = self._book.theirs
         want = theirs.get((index, begin))
         if want is None:
-            return False
+            return False  # cancelled, or dropped by a choke: a race, not an error
         if want != size:
             raise LocalProtocolError(f"{size} bytes for request {index}:{begin}+{want}")
         del theirs[index, begin]
-        self._out.append(PIECE_HEADER.pack(9 + size, 7, index, begin))
-        self._out.append(data)
-        self._last_sent = self._now
+        self._out.write_block(codec.pack_piece_header(index, begin, size), data)
         return True
 
     def send_reject(self, index: int, begin: int, length: int) -> bool:
-        """Refuse a pending request (BEP 6). False if it was not pending."""
         if not self._ready(core=True):
             return False
         self._need_fast("reject")
-        if not self._requests.cancel_theirs(index, begin, length):
+        if not self._book.cancel_theirs(index, begin, length):
             return False
-        self._write(BLOCK_MSG.pack(13, 16, index, begin, length))
+        self._out.write(codec.pack_block(_M.REJECT, index, begin, length))
         return True
 
     def send_allowed_fast(self, index: int) -> None:
-        """Let the peer request this piece while choked (BEP 6)."""
         if self._ready(core=True):
             self._need_fast("allowed_fast")
             self._check_index(index)
-            self.our_allowed_fast.add(index)
-            self._write(INDEX_MSG.pack(5, 17, index))
+            self._st.our_allowed_fast.add(index)
+            self._out.write(codec.pack_index(_M.ALLOWED_FAST, index))
 
     def send_suggest(self, index: int) -> None:
         if self._ready(core=True):
             self._need_fast("suggest")
             self._check_index(index)
-            self._write(INDEX_MSG.pack(5, 13, index))
+            self._out.write(codec.pack_index(_M.SUGGEST, index))
 
     def send_port(self, port: int) -> None:
-        """Tell the peer our DHT node's UDP port (BEP 5)."""
         if self._ready(core=False):
             if not 0 < port <= 0xFFFF:
                 raise LocalProtocolError(f"port {port} out of range")
-            self._write(PORT_MSG.pack(3, 9, port))
+            self._out.write(codec.pack_port(port))
 
     def send_keepalive(self) -> None:
         if self._ready(core=False):
-            self._write(KEEPALIVE_BYTES)
+            self._out.write(KEEPALIVE_BYTES)
