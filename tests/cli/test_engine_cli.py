@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from tests.session.helpers import digest_tree, make_multifile
 
 from bitswarm.create import create_torrent
 from bitswarm.metainfo import Metainfo, parse_torrent
+from tests.session.helpers import digest_tree, make_multifile
 
 MiB = 2**20
 BITSWARM = [sys.executable, "-m", "bitswarm.cli.main"]

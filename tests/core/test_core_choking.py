@@ -7,11 +7,12 @@ import random
 from collections.abc import Callable, Hashable, Sequence, Set
 
 import pytest
-from .harness import BLOCK, Swarm, Torrent
 
 from bitswarm.core.torrent import CoreConfig
 from bitswarm.swarm.choker import ChokeDecision, PeerStats
 from bitswarm.wire import Choked, Unchoked
+
+from .harness import BLOCK, Swarm, Torrent
 
 PIECE = 4 * BLOCK
 LEECHERS = 10

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import random
 
-from .harness import BLOCK, Arrived, Swarm, Torrent
-
 from bitswarm.core.actions import BanPeer, PieceVerified, TorrentCompleted
 from bitswarm.core.torrent import BOTH_SEEDS
 from bitswarm.wire import RequestReceived
+
+from .harness import BLOCK, Arrived, Swarm, Torrent
 
 PIECE = 4 * BLOCK
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import random
 
-from .harness import BLOCK, Arrived, Swarm, Torrent
-
 from bitswarm.wire import CancelReceived, RequestReceived
+
+from .harness import BLOCK, Arrived, Swarm, Torrent
 
 PIECE = 4 * BLOCK
 

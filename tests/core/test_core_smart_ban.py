@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import random
 
-from .harness import BLOCK, Swarm, Torrent
-
 from bitswarm.core.actions import BanPeer, PieceVerified
 from bitswarm.core.torrent import CoreConfig
+
+from .harness import BLOCK, Swarm, Torrent
 
 PIECE = 4 * BLOCK
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import ModuleType
 
 import pytest
+
 from .tools import Content, make_content, require_module, require_program
 
 

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from .tools import require_module
 
 from bitswarm.aio.dht import DhtService
 from bitswarm.create import create_torrent
 from bitswarm.dht import DhtConfig
 from bitswarm.metainfo import parse_torrent
 from bitswarm.session import Session, SessionConfig
+
+from .tools import require_module
 
 pytestmark = pytest.mark.interop
 

@@ -27,17 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from .multi_file_torrents import (
-    PAYLOAD_FILES,
-    PIECE_LENGTH,
-    Maker,
-    TorrentUnderTest,
-    make_hybrid,
-    make_v1,
-    write_multi_file_payload,
-)
-from .tools import missing, require_module, require_program, run
-from .tracked_transfer import run_tracked_transfer
 
 from bitswarm.bencode import bdecode, bencode, decode_spans
 from bitswarm_lab.peers.aria2_peer import Aria2Peer
@@ -50,6 +39,18 @@ from bitswarm_lab.peers.netns import (
     sweep_stale_namespaces,
 )
 from bitswarm_lab.peers.transmission_peer import TransmissionPeer
+
+from .multi_file_torrents import (
+    PAYLOAD_FILES,
+    PIECE_LENGTH,
+    Maker,
+    TorrentUnderTest,
+    make_hybrid,
+    make_v1,
+    write_multi_file_payload,
+)
+from .tools import missing, require_module, require_program, run
+from .tracked_transfer import run_tracked_transfer
 
 PEERS: dict[str, type[Peer]] = {
     "bitswarm": LoggedBitswarmPeer,

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from .tools import require_module
 
 from bitswarm.create import create_torrent
 from bitswarm.metainfo import parse_torrent
 from bitswarm.session import Session, SessionConfig
+
+from .tools import require_module
 
 
 def _lt_session(lt: Any, **extra: int) -> Any:

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import pytest
-from .tools import missing, require_module, require_program
 
 from bitswarm_lab.peers.aria2_peer import Aria2Peer
 from bitswarm_lab.peers.base import (
@@ -51,6 +50,8 @@ from bitswarm_lab.peers.torrent_files import (
 )
 from bitswarm_lab.peers.transfer import run_transfer
 from bitswarm_lab.peers.transmission_peer import TransmissionPeer
+
+from .tools import missing, require_module, require_program
 
 PAYLOAD = 8 << 20
 PIECE = 256 << 10

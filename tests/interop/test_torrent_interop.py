@@ -23,11 +23,12 @@ from types import ModuleType
 from typing import Any, Literal
 
 import pytest
-from .tools import PIECE_LENGTH, Content, program_version, run
 
 from bitswarm.bencode import bdecode, bencode
 from bitswarm.create import create_torrent
 from bitswarm.metainfo import Metainfo, parse_torrent
+
+from .tools import PIECE_LENGTH, Content, program_version, run
 
 pytestmark = pytest.mark.interop
 

@@ -27,14 +27,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from .multi_file_torrents import TorrentUnderTest, differing_files
-
 from bitswarm.bencode import bdecode
 from bitswarm_lab.peers.base import Endpoint, HarnessError, Peer, PeerSpec, PeerTimeoutError, Role
 from bitswarm_lab.peers.bridged_hosts import BridgedHosts
 from bitswarm_lab.peers.http_rpc import http_request
 from bitswarm_lab.peers.netns import NetworkNamespace, free_port
 from bitswarm_lab.peers.opentracker import Opentracker
+
+from .multi_file_torrents import TorrentUnderTest, differing_files
 
 __all__ = ["TrackedResult", "run_tracked_transfer", "tracker_peers"]
 

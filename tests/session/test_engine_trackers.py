@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from tests.tracker_server.tracker_server_helpers import TrackerProcess
 
 from bitswarm_lab.peers.opentracker import Opentracker
+from tests.tracker_server.tracker_server_helpers import TrackerProcess
 
 from .helpers import digest_tree, make_multifile, make_torrent, start_session, wait_all_complete
 

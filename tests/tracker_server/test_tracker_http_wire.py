@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from .tracker_server_helpers import TrackerProcess, bdict, http_get
 
 from bitswarm.tracker_server.http_server import HttpRequest, HttpResponse, HttpServer
+
+from .tracker_server_helpers import TrackerProcess, bdict, http_get
 
 ANNOUNCE = (f"/announce?info_hash={'%61' * 20}&peer_id={'k' * 20}&port=5&left=0").encode()
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from .tracker_server_helpers import TrackerProcess, http_get, missing, require_program
 
 from bitswarm.aio.tracker_client import announce, scrape
 from bitswarm.tracker.announce import AnnounceEvent, AnnounceRequest, ScrapeStats
@@ -28,6 +27,8 @@ from bitswarm_lab.peers.netns import free_port
 from bitswarm_lab.peers.opentracker import Opentracker
 from bitswarm_lab.peers.process import ManagedProcess
 from bitswarm_lab.peers.torrent_files import files_identical, make_torrent, write_payload
+
+from .tracker_server_helpers import TrackerProcess, http_get, missing, require_program
 
 PAYLOAD = 4 << 20
 PIECE = 256 << 10

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from .tracker_server_helpers import RedisServer, TrackerProcess, http_get, missing
 
 from bitswarm.aio.tracker_client import announce, scrape
 from bitswarm.tracker.announce import (
@@ -30,6 +29,8 @@ from bitswarm.tracker.announce import (
 from bitswarm.tracker_server.config import TrackerConfig
 from bitswarm.tracker_server.memory_store import MemorySwarmStore
 from bitswarm.tracker_server.store import PeerAnnounce, StoreUnavailable, SwarmStore
+
+from .tracker_server_helpers import RedisServer, TrackerProcess, http_get, missing
 
 try:
     import redis as redis_module

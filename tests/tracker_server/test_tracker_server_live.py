@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from .tracker_server_helpers import TrackerProcess, bdict, http_get
 
 from bitswarm.aio.tracker_client import announce, scrape
 from bitswarm.tracker.announce import (
@@ -24,6 +23,8 @@ from bitswarm.tracker.announce import (
     TrackerFailure,
 )
 from bitswarm.tracker.udp import encode_announce_request, encode_connect_request
+
+from .tracker_server_helpers import TrackerProcess, bdict, http_get
 
 IH = b"\x11" * 20
 IH2 = b"\x22" * 20

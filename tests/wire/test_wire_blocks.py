@@ -14,10 +14,11 @@ import itertools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from wire_pair import handshaken
 
 from bitswarm.wire import PeerConnection, PieceReceived
 from bitswarm.wire.messages import Piece, Unchoke, encode_message
+
+from .wire_pair import handshaken
 
 BLOCK = 16384
 

@@ -5,17 +5,6 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from wire_pair import (
-    INFO_HASH,
-    NUM_PIECES,
-    PEER_A,
-    PEER_B,
-    closed_for,
-    feed,
-    handshaken,
-    make_conn,
-    make_pair,
-)
 
 from bitswarm.bitfield import Bitfield
 from bitswarm.errors import LocalProtocolError
@@ -35,6 +24,18 @@ from bitswarm.wire import (
 )
 from bitswarm.wire.handshake import encode_handshake, make_reserved
 from bitswarm.wire.messages import Extended, Have, Unknown
+
+from .wire_pair import (
+    INFO_HASH,
+    NUM_PIECES,
+    PEER_A,
+    PEER_B,
+    closed_for,
+    feed,
+    handshaken,
+    make_conn,
+    make_pair,
+)
 
 # ---- handshake ---------------------------------------------------------------------------
 

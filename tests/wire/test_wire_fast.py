@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from wire_pair import NUM_PIECES, closed_for, deliver, feed, handshaken, make_pair
 
 from bitswarm.bitfield import Bitfield
 from bitswarm.wire import (
@@ -32,6 +31,8 @@ from bitswarm.wire.messages import (
     Unchoke,
     decode_stream,
 )
+
+from .wire_pair import NUM_PIECES, closed_for, deliver, feed, handshaken, make_pair
 
 # ---- a choke from the peer ---------------------------------------------------------------
 

@@ -6,7 +6,6 @@ import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from wire_pair import INFO_HASH, NUM_PIECES, PEER_B, make_conn
 
 from bitswarm.bitfield import Bitfield
 from bitswarm.wire import ConnectionClosed, PeerConnection
@@ -32,6 +31,8 @@ from bitswarm.wire.messages import (
     Unknown,
     encode_message,
 )
+
+from .wire_pair import INFO_HASH, NUM_PIECES, PEER_B, make_conn
 
 
 def started(fast: bool, extended: bool, *, handshake_done: bool) -> PeerConnection:

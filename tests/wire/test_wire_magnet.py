@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from wire_pair import NUM_PIECES, PIECE_LENGTH, TOTAL_LENGTH, feed, handshaken
 
 from bitswarm.bitfield import Bitfield
 from bitswarm.errors import LocalProtocolError
@@ -25,6 +24,8 @@ from bitswarm.wire.messages import (
     Request,
     decode_stream,
 )
+
+from .wire_pair import NUM_PIECES, PIECE_LENGTH, TOTAL_LENGTH, feed, handshaken
 
 
 def magnet_conn(fast: bool = True) -> PeerConnection:

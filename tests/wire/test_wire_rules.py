@@ -8,7 +8,6 @@ from __future__ import annotations
 import struct
 
 import pytest
-from wire_pair import NUM_PIECES, PIECE_LENGTH, closed_for, deliver, feed, handshaken
 
 from bitswarm.bitfield import Bitfield
 from bitswarm.wire import (
@@ -36,6 +35,8 @@ from bitswarm.wire.messages import (
     Suggest,
     Unchoke,
 )
+
+from .wire_pair import NUM_PIECES, PIECE_LENGTH, closed_for, deliver, feed, handshaken
 
 # ---- sizes, refused from the header before the body is buffered --------------------------
 

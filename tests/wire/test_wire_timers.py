@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from wire_pair import make_conn, make_pair
-
 from bitswarm.wire import (
     HANDSHAKE_TIMEOUT,
     IDLE_TIMEOUT,
@@ -11,6 +9,8 @@ from bitswarm.wire import (
     ConnectionClosed,
     ConnectionState,
 )
+
+from .wire_pair import make_conn, make_pair
 
 
 def test_handshake_timeout() -> None:
