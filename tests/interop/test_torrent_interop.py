@@ -485,7 +485,7 @@ def test_mktorrent_torrents_parse_in_bitswarm(
 def test_missing_program_fails_under_ci_and_skips_elsewhere(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tools import require_module, require_program
+    from .tools import require_module, require_program
 
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true"):

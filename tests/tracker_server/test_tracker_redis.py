@@ -179,7 +179,7 @@ def test_redis_down_fails_fast_and_recovers(redis_server: RedisServer, tmp_path:
 def test_store_unavailable_when_nothing_listens() -> None:
     if redis_module is None:
         missing("the Python package 'redis' is not installed")
-    from tracker_server_helpers import free_port
+    from .tracker_server_helpers import free_port
 
     from bitswarm.tracker_server.redis_store import RedisSwarmStore
 
