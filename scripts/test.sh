@@ -8,4 +8,5 @@ bash scripts/install-system-deps.sh
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test,bench]'
 echo "== ruff"; .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench
 echo "== mypy"; .venv/bin/mypy
+echo "== import contracts"; .venv/bin/lint-imports --no-cache
 echo "== pytest"; .venv/bin/pytest "$@"

@@ -23,7 +23,7 @@ from bitswarm.tracker.announce import (
     ScrapeStats,
     TrackerFailure,
 )
-from bitswarm.tracker.udp import encode_announce_request, encode_connect_request
+from bitswarm.tracker.udp_codec import encode_announce_request, encode_connect_request
 
 IH = b"\x11" * 20
 IH2 = b"\x22" * 20

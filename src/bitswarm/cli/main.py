@@ -11,8 +11,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from .. import __version__
 from ..errors import BitswarmError
+from ..version import __version__
 from . import dht_command, lab_command, torrent_commands, tracker_command, transfer_commands
 
 __all__ = ["build_parser", "main"]

@@ -6,8 +6,9 @@ the session carries each one out and reports back (`piece_checked`, `block_read`
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass
+
+from ..addresses import PeerKey
 
 __all__ = [
     "Action",
@@ -19,8 +20,6 @@ __all__ = [
     "TorrentCompleted",
     "VerifyPiece",
 ]
-
-PeerKey = Hashable
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..aio.disk import DiskWorker
 from ..aio.peer import PeerProtocol
@@ -33,18 +33,16 @@ from ..core.actions import (
 from ..core.torrent import BOTH_SEEDS, CoreConfig, TorrentCore
 from ..errors import BitswarmError, StorageError
 from ..metainfo import Metainfo
+from ..ratelimit import consume_all, rate_bucket, read_allowance
 from ..storage.filesystem import FileStorage
 from ..storage.layout import FileSpec, Layout
 from ..storage.resume import ResumeData, decode_resume, encode_resume, trusted_pieces
-from ..swarm.rate import consume_all, read_allowance
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
 from .announcer import Announcer, AnnounceStats
 from .dialer import Dialer
-from .status import TorrentState, TorrentStatus
-
-if TYPE_CHECKING:
-    from .session import Session
+from .host import SessionHost
+from .status import FileProgress, TorrentState, TorrentStatus, Transfer, file_progress
 
 __all__ = ["TorrentRuntime"]
 
@@ -75,11 +73,11 @@ def build_layout(meta: Metainfo) -> Layout:
 
 
 class TorrentRuntime:
-    """A torrent being downloaded or seeded by a `Session`."""
+    """A torrent being downloaded or seeded by a `Session` (its `SessionHost`)."""
 
     def __init__(
         self,
-        session: Session,
+        session: SessionHost,
         meta: Metainfo,
         save_path: Path,
         *,
@@ -107,8 +105,6 @@ class TorrentRuntime:
         self.dialer = Dialer(session, self, peers)
         self.completed = asyncio.Event()
         self.announcer = Announcer(self, [*meta.announce_tiers, *([u] for u in trackers)])
-        from .session import rate_bucket
-
         self.upload_bucket = rate_bucket(upload_limit)
         self.download_bucket = rate_bucket(download_limit)
         self._uploads: dict[PeerProtocol, _Uploads] = {}
@@ -264,7 +260,7 @@ class TorrentRuntime:
 
     def read_allowance(self) -> int | None:
         """The most bytes one socket read may take under the download limits (None: no
-        limit), so that no read leaves the buckets deep in debt (`swarm/rate.py`)."""
+        limit), so that no read leaves the buckets deep in debt (`bitswarm/ratelimit.py`)."""
         return read_allowance((self.download_bucket, self.session.download_bucket), self._now())
 
     def _hold_for_disk(self, proto: PeerProtocol) -> None:
@@ -503,5 +499,35 @@ class TorrentRuntime:
             not core.is_seed and len(self.protocols) < FEW_PEERS,
         )
 
+    def transfer(self) -> Transfer:
+        """What the core counts now, for `status` (zeros while checking)."""
+        core = self.core
+        if core is None:
+            return Transfer()
+        now = self._now()
+        conns = [p.conn for p in self.protocols if p.conn is not None]
+        return Transfer(
+            pieces_done=core.have.count(),
+            download_rate=core.down.rate(now),
+            upload_rate=core.up.rate(now),
+            downloaded=core.downloaded,
+            uploaded=core.uploaded,
+            wasted=core.wasted,
+            peers=len(conns),
+            seeds=sum(1 for c in conns if c.peer_has.all()),
+        )
+
     def status(self) -> TorrentStatus:
-        return TorrentStatus.of(self)
+        return TorrentStatus.of(
+            self.meta.info,
+            state=self.state,
+            transfer=self.transfer(),
+            error=self.error,
+            tracker_message=self.announcer.message,
+            banned=len(self.banned),
+        )
+
+    def file_progress(self) -> list[FileProgress]:
+        """Verified bytes of each file, for displays."""
+        have = self.core.have if self.core is not None else None
+        return file_progress(self.meta.info, self.layout, have)
