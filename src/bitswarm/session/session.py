@@ -126,7 +126,7 @@ class Session:
         for task in list(self._dht_tasks):
             task.cancel()
         if self.dht is not None:
-            self.dht.close()
+            await self.dht.aclose()  # its state file is written in a thread
             self.dht = None
         for server in self._servers:
             server.close()

@@ -36,7 +36,7 @@ from ..metainfo import Metainfo
 from ..ratelimit import consume_all, rate_bucket, read_allowance
 from ..storage.filesystem import FileStorage
 from ..storage.layout import FileSpec, Layout
-from ..storage.resume import ResumeData, decode_resume, encode_resume, trusted_pieces
+from ..storage.resume import ResumeData, trusted_pieces
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
 from .announcer import Announcer, AnnounceStats
@@ -110,6 +110,9 @@ class TorrentRuntime:
         self._uploads: dict[PeerProtocol, _Uploads] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._resume_dirty = False
+        self._resume_lock = asyncio.Lock()  # one save at a time, in the order asked
+        self._resume_task: asyncio.Task[None] | None = None
+        self._resume_again = False
         self._stopping = False
         self._next_dht = 0.0
         self._unwritten = 0  # bytes of verified-to-be pieces not yet hashed and written
@@ -131,7 +134,7 @@ class TorrentRuntime:
             listen_port=self.session.listen_port,
             own_addresses=[(h, self.session.listen_port) for h in self.session.own_hosts],
         )
-        self.storage.create_files()
+        await self.disk.create_files()
         if self.core.is_complete:
             self.state = TorrentState.SEEDING
             self.completed.set()
@@ -154,47 +157,81 @@ class TorrentRuntime:
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
-        self.save_resume_now()
+        if self._resume_task is not None:  # a background save finishes first, never beside
+            with contextlib.suppress(Exception):
+                await self._resume_task
+        await self.save_resume()
         await self.disk.close()
         self.state = TorrentState.STOPPED
 
     async def _load_or_check(self) -> Bitfield:
+        """The pieces we have: from resume data when it matches the files, else by hashing
+        what is on disk. Every file access runs in the disk pool, off the loop."""
         n = self.meta.info.num_pieces
-        if self.resume_path is not None and self.resume_path.exists():
+        files = await self.disk.file_sizes_and_mtimes()
+        if self.resume_path is not None:
             try:
-                data = decode_resume(
-                    self.resume_path.read_bytes(), info_hash=self.info_hash, num_pieces=n
+                data = await self.disk.load_resume(
+                    self.resume_path, info_hash=self.info_hash, num_pieces=n
                 )
-                trusted = trusted_pieces(data, self.storage.file_sizes_and_mtimes())
-                if trusted is not None:
-                    return trusted
-                log.info("resume data does not match the files: rechecking")
+                if data is not None:
+                    trusted = trusted_pieces(data, files)
+                    if trusted is not None:
+                        return trusted
+                    log.info("resume data does not match the files: rechecking")
             except (BitswarmError, OSError) as exc:
                 log.warning("ignoring resume data: %s", exc)
-        if not any(s is not None and s[0] > 0 for s in self.storage.file_sizes_and_mtimes()):
+        if not any(s is not None and s[0] > 0 for s in files):
             return Bitfield(n)
         return await self.disk.check_existing(self.meta.info.piece_hash, n)
 
-    def save_resume_now(self) -> None:
-        if self.resume_path is None or self.core is None:
+    def save_resume_soon(self) -> None:
+        """Save resume data in the background; asked while a save runs, it saves once more
+        after that one (what it recorded may already be old)."""
+        if self.resume_path is None or self.core is None or self._stopping:
             return
-        try:
-            self.storage.flush()
-            data = ResumeData(
-                info_hash=self.info_hash,
-                have=self.core.have.to_bytes(),
-                num_pieces=self.meta.info.num_pieces,
-                files=self.storage.file_sizes_and_mtimes(),
-                uploaded=self.core.uploaded,
-                downloaded=self.core.downloaded,
-                saved_at=int(time.time()),
-            )
-            tmp = self.resume_path.with_suffix(".tmp")
-            tmp.write_bytes(encode_resume(data))
-            tmp.replace(self.resume_path)
+        if self._resume_task is not None and not self._resume_task.done():
+            self._resume_again = True
+            return
+        self._resume_task = asyncio.get_running_loop().create_task(self._save_resume_loop())
+
+    async def _save_resume_loop(self) -> None:
+        while True:
+            self._resume_again = False
+            await self.save_resume()
+            if not self._resume_again or self._stopping:
+                return
+
+    async def save_resume(self) -> None:
+        """Save resume data: flush the files (fsync), stat them and replace the resume file
+        atomically, all in the disk pool; the event loop never waits on the disk.
+
+        The pieces recorded are those verified before the flush began, so every one of
+        them is durable when the file says so; a piece verified meanwhile is in the next
+        save. A file changed after the stat fails the check at the next start (recheck).
+        """
+        async with self._resume_lock:
+            core = self.core
+            if self.resume_path is None or core is None:
+                return
+            have = core.have.to_bytes()
+            uploaded, downloaded = core.uploaded, core.downloaded
             self._resume_dirty = False
-        except (OSError, StorageError) as exc:
-            log.warning("could not save resume data: %s", exc)
+            try:
+                await self.disk.flush()
+                data = ResumeData(
+                    info_hash=self.info_hash,
+                    have=have,
+                    num_pieces=self.meta.info.num_pieces,
+                    files=await self.disk.file_sizes_and_mtimes(),
+                    uploaded=uploaded,
+                    downloaded=downloaded,
+                    saved_at=int(time.time()),
+                )
+                await self.disk.save_resume(self.resume_path, data)
+            except (OSError, StorageError) as exc:
+                self._resume_dirty = True
+                log.warning("could not save resume data: %s", exc)
 
     # ------------------------------------------------------------------ PeerOwner
     def peer_connected(self, proto: PeerProtocol) -> PeerConnection:
@@ -330,7 +367,7 @@ class TorrentRuntime:
                 case TorrentCompleted():
                     self.state = TorrentState.SEEDING
                     self.completed.set()
-                    self.save_resume_now()
+                    self.save_resume_soon()
                     self.announcer.completed()
         for proto in list(self.protocols):
             proto.flush()
@@ -411,7 +448,7 @@ class TorrentRuntime:
         self.state = TorrentState.ERROR
         for proto in list(self.protocols):
             proto.close("torrent paused")
-        self.save_resume_now()
+        self.save_resume_soon()
 
     # ------------------------------------------------------------------ timers, peers
     def _now(self) -> float:
@@ -437,7 +474,7 @@ class TorrentRuntime:
             self.connect_more()
             self._dht_maybe(now)
             if self._resume_dirty and int(now) % 30 == 0:
-                self.save_resume_now()
+                self.save_resume_soon()
 
     def _dht_maybe(self, now: float) -> None:
         """Look ourselves up in the DHT and announce there (never for private torrents,
