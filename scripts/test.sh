@@ -12,5 +12,6 @@ bash scripts/install-system-deps.sh
 .venv/bin/pip install -q --disable-pip-version-check -e ./lab
 echo "== ruff"; .venv/bin/ruff check src tests bench lab && .venv/bin/ruff format --check src tests bench lab
 echo "== mypy"; .venv/bin/mypy
+echo "== import contracts"; .venv/bin/lint-imports --no-cache
 echo "== docs"; .venv/bin/python -W error -m pdoc -o build/api bitswarm  # a warning fails
 echo "== pytest"; .venv/bin/pytest --cov --cov-report=term "$@"  # coverage floor: pyproject.toml

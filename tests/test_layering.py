@@ -1,305 +1,274 @@
-"""The layer rule, enforced: L0 codecs and L1 sans-IO cores do no I/O.
+"""The import rules of docs/ARCHITECTURE.md ("Layers"), enforced.
 
-DESIGN.md ("Layers"): L0 and L1 import no asyncio, socket, time, random, os or file I/O;
-bytes and ``now`` go in, events and bytes come out; randomness is an injected ``rng``.
-This test walks the AST of every L0/L1 module and fails on a banned import, on a call
-to ``open(...)``/``__import__(...)``, and on an import of an upper layer (aio, session,
-cli, daemon). It runs on whatever of the table below exists today (glob), so new
-modules are covered as soon as they land.
+The rules are import-linter contracts in pyproject.toml (``[tool.importlinter]``): the
+layers (L4 front-ends > L3 > L2 drivers > L1 cores > L0 codecs, and the order inside the
+session, the tracker client, the tracker server and storage), the independence of the
+protocol packages, no import cycles, and no I/O modules in L0/L1 ("pure"). scripts/test.sh
+runs ``lint-imports``; this file runs it too, shows that each contract does break when
+its rule is broken, and checks the three rules import-linter cannot say:
 
-To extend: add a row to `PURE_MODULES` (a glob relative to src/bitswarm/).
+* no import cycle between *modules* anywhere in the package (a whole-graph walk with
+  grimp, import-linter's graph library), TYPE_CHECKING-only and function-level imports
+  included;
+* L0/L1 import ``random`` only for types (under ``if TYPE_CHECKING:``): randomness is an
+  injected ``rng`` (DESIGN.md), but a core may name its type;
+* L0/L1 never call ``open()`` or ``__import__()``.
+
+The lab (``bitswarm.lab``, which is leaving the package) is left out of all of them.
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import shutil
+import subprocess
 import sys
-from dataclasses import dataclass
+import tomllib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
+import grimp
 import pytest
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent / "src" / "bitswarm"
-
-# ---------------------------------------------------------------------------------------
-# Which modules are pure (L0 codecs, L1 sans-IO cores). Globs relative to src/bitswarm/.
-#
-#   glob                      layer  what
-PURE_MODULES: tuple[tuple[str, str, str], ...] = (
-    ("bencode.py",              "L0", "bencoding codec"),
-    ("bitfield.py",             "L0", "piece bitfield"),
-    ("errors.py",               "L0", "error types"),
-    ("magnet.py",               "L0", "BEP 9 magnet URIs"),
-    ("merkle.py",               "L0", "BEP 52 merkle trees"),
-    ("peer_id.py",              "L0", "peer-id generation/parsing (rng injected)"),
-    ("metainfo.py",             "L0", "torrent files (if a single module)"),
-    ("metainfo/**/*.py",        "L0", "torrent files (if a package)"),
-    ("wire/**/*.py",            "L1", "peer wire codecs and connection core"),
-    ("tracker/**/*.py",         "L1", "tracker client codecs and cores (driver is aio/)"),
-    ("swarm/**/*.py",           "L1", "picker, choker, rates, torrent core"),
-    ("dht/**/*.py",             "L1", "KRPC codec, routing table, lookups, node core"),
-    ("storage/layout.py",       "L1", "pieces to file spans"),
-    ("storage/verify.py",       "L1", "piece verification logic"),
-    ("storage/resume.py",       "L1", "fast-resume codec"),
-    ("storage/base.py",         "L1", "storage protocol"),
-    ("core/**/*.py",            "L1", "TorrentCore, actions, extension hub"),
-    ("ext/**/*.py",             "L1", "BEP 9 metadata, BEP 11 PEX, BEP 14 LSD (driver is aio/)"),
-    ("tracker_server/store.py", "L1", "tracker swarm store protocol"),
-    ("tracker_server/memory_store.py", "L1", "tracker swarm store (pure, in memory)"),
-    ("tracker_server/config.py", "L1", "tracker settings"),
-    ("tracker_server/conn_ids.py", "L1", "BEP 15 connection ids (keyed MAC)"),
-    ("tracker_server/http_codec.py", "L0", "tracker HTTP request/response codec"),
-    ("tracker_server/udp_codec.py", "L0", "tracker BEP 15 packet codec"),
-    ("tracker_server/whitelist.py", "L1", "info-hash whitelist"),
-    ("tracker_server/rate_limit.py", "L1", "per-address announce limits"),
-    ("tracker_server/metrics.py", "L1", "Prometheus counters and histograms"),
-)  # fmt: skip
-
-# Top-level modules a pure module may not import (``import x``, ``import x.y``,
-# ``from x import y``, ``from x.y import z`` all count).
-BANNED_MODULES: frozenset[str] = frozenset(
-    {
-        "asyncio", "socket", "time", "random", "os", "threading", "subprocess",
-        "selectors", "concurrent", "aiohttp", "pathlib",
-    }
-)  # fmt: skip
-
-# Banned modules that may still be imported under ``if TYPE_CHECKING:`` (types only):
-# a core types its injected rng as ``random.Random`` without ever calling the module.
-TYPE_CHECKING_ALLOWED: frozenset[str] = frozenset({"random"})
-
-# Builtins a pure module may not call.
-BANNED_CALLS: frozenset[str] = frozenset({"open", "__import__"})
-
-# Packages of upper layers (L2-L4) that L0/L1 may not depend on.
-UPPER_LAYERS: tuple[str, ...] = (
-    "bitswarm.aio", "bitswarm.session", "bitswarm.cli", "bitswarm.daemon", "bitswarm.lab",
-)  # fmt: skip
-# ---------------------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = ROOT / "src" / "bitswarm"
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+LEFT_OUT = "bitswarm.lab"
 
 
-@dataclass(frozen=True, slots=True)
-class Violation:
-    path: str
-    line: int
-    what: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.what}"
+def _contracts(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, dict[str, Any]]:
+    config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    return {c["id"]: c for c in config["tool"]["importlinter"]["contracts"]}
 
 
-def pure_module_paths(root: Path = PACKAGE_ROOT) -> list[Path]:
-    """Every existing file matched by `PURE_MODULES`, sorted, without duplicates."""
-    found: set[Path] = set()
-    for pattern, _layer, _what in PURE_MODULES:
-        found.update(p for p in root.glob(pattern) if p.is_file())
+def _graph(*, exclude_type_checking_imports: bool = False) -> grimp.ImportGraph:
+    return grimp.build_graph(
+        "bitswarm",
+        include_external_packages=True,
+        exclude_type_checking_imports=exclude_type_checking_imports,
+        cache_dir=None,
+    )
+
+
+def _ours(module: str) -> bool:
+    return module.split(".")[0] == "bitswarm" and not (
+        module == LEFT_OUT or module.startswith(LEFT_OUT + ".")
+    )
+
+
+def _pure_modules(graph: grimp.ImportGraph) -> list[str]:
+    """Every module the "pure" contract covers (its source packages, expanded)."""
+    found: set[str] = set()
+    for name in _contracts()["pure"]["source_modules"]:
+        found |= {name, *graph.find_descendants(name)}
     return sorted(found)
 
 
-def _is_type_checking(test: ast.expr) -> bool:
-    match test:
-        case ast.Name(id="TYPE_CHECKING"):
-            return True
-        case ast.Attribute(value=ast.Name(id="typing"), attr="TYPE_CHECKING"):
-            return True
-    return False
-
-
-def _module_name(path: Path, root: Path) -> str | None:
-    """Dotted name of `path` if it lies under `root` (the bitswarm package folder)."""
-    try:
-        rel = path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return None
-    parts = ["bitswarm", *rel.with_suffix("").parts]
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-class _Checker(ast.NodeVisitor):
-    def __init__(self, path: str, package: str | None) -> None:
-        self.path = path
-        self.package = package  # the package a relative import is relative to
-        self.type_checking = 0
-        self.found: list[Violation] = []
-
-    def _flag(self, node: ast.stmt | ast.expr, what: str) -> None:
-        self.found.append(Violation(self.path, node.lineno, what))
-
-    def _check_name(self, node: ast.stmt, name: str) -> None:
-        top = name.split(".", 1)[0]
-        if top in BANNED_MODULES and not (self.type_checking and top in TYPE_CHECKING_ALLOWED):
-            where = " (only allowed under TYPE_CHECKING)" if top in TYPE_CHECKING_ALLOWED else ""
-            self._flag(node, f"imports {name!r}{where}")
-        for upper in UPPER_LAYERS:
-            if name == upper or name.startswith(upper + "."):
-                self._flag(node, f"imports upper layer {name!r}")
-
-    def visit_If(self, node: ast.If) -> None:
-        if _is_type_checking(node.test):
-            self.type_checking += 1
-            for stmt in node.body:
-                self.visit(stmt)
-            self.type_checking -= 1
-            for stmt in node.orelse:
-                self.visit(stmt)
-        else:
-            self.generic_visit(node)
-
-    def visit_Import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            self._check_name(node, alias.name)
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        if node.level == 0:
-            if node.module:
-                self._check_name(node, node.module)
-            return
-        if self.package is None:
-            return
-        base = self.package.split(".")
-        if node.level > 1:
-            base = base[: -(node.level - 1)]
-        target = ".".join([*base, node.module] if node.module else base)
-        self._check_name(node, target)
-        if not node.module:  # ``from .. import aio``
-            for alias in node.names:
-                self._check_name(node, f"{target}.{alias.name}")
-
-    def visit_Call(self, node: ast.Call) -> None:
-        if isinstance(node.func, ast.Name) and node.func.id in BANNED_CALLS:
-            self._flag(node, f"calls {node.func.id}()")
-        self.generic_visit(node)
-
-
-def check_source(source: str, path: str = "<string>", module: str | None = None) -> list[Violation]:
-    """Violations of the layer rule in `source`. `module` is its dotted name, used to
-    resolve relative imports (``from ..aio import x`` inside ``bitswarm.wire.peer``)."""
-    tree = ast.parse(source, filename=path)
-    package = None
-    if module is not None:
-        package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
-    checker = _Checker(path, package)
-    checker.visit(tree)
-    return checker.found
-
-
-def check_file(path: Path, root: Path = PACKAGE_ROOT) -> list[Violation]:
-    rel = str(path.relative_to(root.parent.parent)) if path.is_relative_to(root) else str(path)
-    return check_source(path.read_text(encoding="utf-8"), rel, _module_name(path, root))
-
-
-# --- the rule, on the real tree ---------------------------------------------------------
-
-
-def test_table_covers_the_modules_that_exist() -> None:
-    paths = pure_module_paths()
-    names = {p.name for p in paths}
-    # These exist since the skeleton; if the glob finds none, the test would pass vacuously.
-    assert {"bencode.py", "bitfield.py", "errors.py"} <= names
-
-
-def test_pure_modules_do_no_io() -> None:
-    violations = [v for path in pure_module_paths() for v in check_file(path)]
-    assert not violations, "L0/L1 layer rule broken:\n" + "\n".join(map(str, violations))
-
-
-# --- the checker itself -----------------------------------------------------------------
-
-BAD_SOURCES = [
-    ("import socket\n", "imports 'socket'"),
-    ("import os.path\n", "imports 'os.path'"),
-    ("from os import path\n", "imports 'os'"),
-    ("import asyncio as aio\n", "imports 'asyncio'"),
-    ("from asyncio import Queue\n", "imports 'asyncio'"),
-    ("import time\n", "imports 'time'"),
-    ("from time import monotonic\n", "imports 'time'"),
-    ("import random\n", "imports 'random' (only allowed under TYPE_CHECKING)"),
-    ("import threading\n", "imports 'threading'"),
-    ("import subprocess\n", "imports 'subprocess'"),
-    ("import selectors\n", "imports 'selectors'"),
-    ("import concurrent.futures\n", "imports 'concurrent.futures'"),
-    ("from concurrent.futures import ThreadPoolExecutor\n", "imports 'concurrent.futures'"),
-    ("import aiohttp\n", "imports 'aiohttp'"),
-    ("from pathlib import Path\n", "imports 'pathlib'"),
-    ("def f():\n    import socket\n", "imports 'socket'"),
-    ("try:\n    import os\nexcept ImportError:\n    pass\n", "imports 'os'"),
-    ("data = open('x', 'rb').read()\n", "calls open()"),
-    ("def f(p):\n    with open(p) as fh:\n        return fh.read()\n", "calls open()"),
-    ("m = __import__('socket')\n", "calls __import__()"),
-    (
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    pass\nelse:\n    import random\n",
-        "imports 'random' (only allowed under TYPE_CHECKING)",
-    ),
-    (
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import socket\n",
-        "imports 'socket'",
-    ),
-    ("import bitswarm.aio.peer\n", "imports upper layer 'bitswarm.aio.peer'"),
-    ("from bitswarm.session import Session\n", "imports upper layer 'bitswarm.session'"),
-]
-
-
-@pytest.mark.parametrize(("source", "what"), BAD_SOURCES)
-def test_checker_flags_banned_source(source: str, what: str) -> None:
-    found = check_source(source, "x.py")
-    assert [v.what for v in found] == [what]
-
-
-GOOD_SOURCES = [
-    "from __future__ import annotations\nimport hashlib\nimport struct\n",
-    "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import random\n",
-    "import typing\nif typing.TYPE_CHECKING:\n    from random import Random\n",
-    "from .bencode import bdecode\nfrom ..errors import BencodeError\n",
-    "import ossaudiodev_like_name_is_not_os\nimport timeit_like\n",
-    "def f(storage):\n    return storage.open('x')\n",  # a method called open is fine
-    "from collections.abc import Iterator\nfrom dataclasses import dataclass\n",
-]
-
-
-@pytest.mark.parametrize("source", GOOD_SOURCES)
-def test_checker_accepts_pure_source(source: str) -> None:
-    assert check_source(source, "x.py", "bitswarm.wire.connection") == []
-
-
-def test_relative_imports_of_upper_layers_are_resolved() -> None:
-    found = check_source("from ..aio import peer\n", "wire/x.py", "bitswarm.wire.x")
-    assert [v.what for v in found] == ["imports upper layer 'bitswarm.aio'"]
-    found = check_source("from .. import session\n", "wire/x.py", "bitswarm.wire.x")
-    assert [v.what for v in found] == ["imports upper layer 'bitswarm.session'"]
-    found = check_source("from .aio import clock\n", "x.py", "bitswarm.magnet")
-    assert [v.what for v in found] == ["imports upper layer 'bitswarm.aio'"]
-    assert check_source("from .errors import BencodeError\n", "x.py", "bitswarm.magnet") == []
-
-
-def test_adding_import_socket_to_a_real_pure_module_is_caught(tmp_path: Path) -> None:
-    """Copy the real tree's bencode.py into a temp package, add ``import socket``, and
-    run the same glob + checker the real test uses."""
-    fake_root = tmp_path / "src" / "bitswarm"
-    (fake_root / "wire").mkdir(parents=True)
-    original = (PACKAGE_ROOT / "bencode.py").read_text(encoding="utf-8")
-    (fake_root / "bencode.py").write_text(original, encoding="utf-8")
-    (fake_root / "wire" / "messages.py").write_text(
-        "from __future__ import annotations\nimport struct\n", encoding="utf-8"
+def _lint(cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    assert LINT_IMPORTS.exists(), f"{LINT_IMPORTS} missing: pip install -e '.[test]'"
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--no-logo"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    paths = pure_module_paths(fake_root)
-    assert [p.name for p in paths] == ["bencode.py", "messages.py"]
-    assert [v for p in paths for v in check_file(p, fake_root)] == []
 
-    (fake_root / "bencode.py").write_text(original + "\nimport socket\n", encoding="utf-8")
-    (fake_root / "wire" / "messages.py").write_text(
-        "from __future__ import annotations\nfrom ..aio import peer\n", encoding="utf-8"
+
+# --- the contracts ----------------------------------------------------------------------
+
+
+def test_import_contracts_hold() -> None:
+    run = _lint(ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 broken" in run.stdout
+
+
+def test_the_contracts_say_what_the_architecture_says() -> None:
+    contracts = _contracts()
+    assert {"layers", "protocols", "acyclic", "pure"} <= contracts.keys()
+    assert contracts["layers"]["exhaustive"] is True  # a new top-level module needs a layer
+    assert contracts["acyclic"]["ancestors"] == ["bitswarm"]
+    assert {"asyncio", "socket", "time", "os", "threading"} <= set(
+        contracts["pure"]["forbidden_modules"]
     )
-    found = [v for p in pure_module_paths(fake_root) for v in check_file(p, fake_root)]
-    assert [(Path(v.path).name, v.what) for v in found] == [
-        ("bencode.py", "imports 'socket'"),
-        ("messages.py", "imports upper layer 'bitswarm.aio'"),
+    assert set(contracts["pure"]["forbidden_modules"]) - {"aiohttp", "redis"} <= set(
+        sys.stdlib_module_names
+    )  # a typo ("asynico") would silently forbid nothing
+
+
+def _copy_package(tmp_path: Path) -> Path:
+    shutil.copytree(
+        PACKAGE_ROOT, tmp_path / "src" / "bitswarm", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path / "src" / "bitswarm"
+
+
+def _append(path: Path, text: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
+def test_each_contract_breaks_when_its_rule_is_broken(tmp_path: Path) -> None:
+    """Break every rule once in a copy of the package; lint-imports must name each one."""
+    pkg = _copy_package(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
+    assert _lint(tmp_path, env).returncode == 0  # the copy holds, like the original
+
+    _append(pkg / "bencode.py", "\nimport socket\n")  # pure: I/O in L0
+    _append(pkg / "wire" / "handshake.py", "\nfrom ..aio import peer\n")  # layers: L1 -> L2
+    _append(pkg / "dht" / "krpc.py", "\nfrom ..tracker import announce\n")  # independence
+    # a cycle made of a TYPE_CHECKING-only import: dht.node imports dht.transactions
+    _append(
+        pkg / "dht" / "transactions.py",
+        "\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import node\n",
+    )
+    _append(pkg / "session" / "dialer.py", "\ndef f() -> None:\n    from . import torrent\n")
+    run = _lint(tmp_path, env)
+    out = run.stdout
+    assert run.returncode != 0
+    contracts = _contracts()
+    for cid in ("pure", "layers", "protocols", "acyclic", "session"):
+        assert f"{contracts[cid]['name']} BROKEN" in " ".join(out.split()), (cid, out)
+    assert "bitswarm.bencode -> socket" in out
+    assert "bitswarm.wire.handshake -> bitswarm.aio.peer" in out
+    assert "bitswarm.dht.krpc -> bitswarm.tracker.announce" in out
+    assert ".transactions -> .node" in out or ".node -> .transactions" in out
+
+
+# --- module cycles ----------------------------------------------------------------------
+
+
+def import_cycles(graph: grimp.ImportGraph, modules: Iterable[str]) -> list[list[str]]:
+    """The strongly connected components of more than one module among `modules` (Tarjan,
+    iterative), or modules importing themselves: every import cycle, each as a sorted list."""
+    nodes = sorted(modules)
+    inside = set(nodes)
+    edges = {m: sorted(graph.find_modules_directly_imported_by(m) & inside) for m in nodes}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            if i < len(edges[node]):
+                work.append((node, i + 1))
+                nxt = edges[node][i]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1 or node in edges[node]:
+                    found.append(sorted(component))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return sorted(found)
+
+
+def test_no_import_cycles_between_modules() -> None:
+    graph = _graph()
+    ours = [m for m in graph.modules if _ours(m)]
+    assert len(ours) > 100  # the walk really saw the package
+    cycles = import_cycles(graph, ours)
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_cycle_walk_finds_cycles() -> None:
+    graph = grimp.ImportGraph()
+    for importer, imported in [("p.a", "p.b"), ("p.b", "p.c"), ("p.c", "p.a"), ("p.c", "p.d"),
+                               ("p.d", "p.e"), ("p.f", "p.f"), ("p.g", "p.d")]:  # fmt: skip
+        graph.add_import(importer=importer, imported=imported)
+    assert import_cycles(graph, graph.modules) == [["p.a", "p.b", "p.c"], ["p.f"]]
+    graph.remove_import(importer="p.c", imported="p.a")
+    graph.remove_import(importer="p.f", imported="p.f")
+    assert import_cycles(graph, graph.modules) == []
+
+
+# --- what import-linter cannot say ------------------------------------------------------
+
+
+def test_pure_modules_import_random_only_for_types() -> None:
+    graph = _graph(exclude_type_checking_imports=True)
+    pure = _pure_modules(graph)
+    assert {"bitswarm.bencode", "bitswarm.wire", "bitswarm.swarm.picker"} <= set(pure)
+    offenders = [
+        " -> ".join(chain)
+        for module in pure
+        if (chain := graph.find_shortest_chain(importer=module, imported="random")) is not None
     ]
-    assert found[0].line == original.count("\n") + 2
+    assert not offenders, "random imported at run time (inject an rng):\n" + "\n".join(offenders)
 
 
-def test_banned_names_are_real_module_names() -> None:
-    # A typo ("asynico") would silently ban nothing.
-    stdlib = sys.stdlib_module_names
-    assert BANNED_MODULES - {"aiohttp"} <= stdlib
+def test_type_checking_imports_are_told_apart() -> None:
+    """The graph the rule above walks does leave out TYPE_CHECKING imports (and only them):
+    bitswarm.swarm.picker imports random for its types alone."""
+    assert "random" in _graph().find_modules_directly_imported_by("bitswarm.swarm.picker")
+    runtime = _graph(exclude_type_checking_imports=True)
+    assert "random" not in runtime.find_modules_directly_imported_by("bitswarm.swarm.picker")
+    assert "hashlib" in runtime.find_modules_directly_imported_by("bitswarm.merkle")
+
+
+BANNED_CALLS = frozenset({"open", "__import__"})
+
+
+def banned_calls(source: str) -> list[tuple[int, str]]:
+    """(line, name) of every call of a builtin in `BANNED_CALLS` (a method named so is fine)."""
+    return [
+        (node.lineno, node.func.id)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in BANNED_CALLS
+    ]
+
+
+def _module_path(module: str) -> Path:
+    rel = Path(*module.split(".")[1:])
+    package = PACKAGE_ROOT / rel / "__init__.py"
+    return package if package.exists() else (PACKAGE_ROOT / rel).with_suffix(".py")
+
+
+def test_pure_modules_open_no_files() -> None:
+    found = [
+        f"{module}:{line}: calls {name}()"
+        for module in _pure_modules(_graph())
+        for line, name in banned_calls(_module_path(module).read_text(encoding="utf-8"))
+    ]
+    assert not found, "L0/L1 modules do no file I/O:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    ("source", "calls"),
+    [
+        ("data = open('x', 'rb').read()\n", [(1, "open")]),
+        ("def f(p):\n    with open(p) as fh:\n        return fh.read()\n", [(2, "open")]),
+        ("m = __import__('socket')\n", [(1, "__import__")]),
+        ("def f(storage):\n    return storage.open('x')\n", []),  # a method called open
+        ("import hashlib\nhashlib.sha1(b'')\n", []),
+    ],
+)
+def test_banned_calls_are_found(source: str, calls: list[tuple[int, str]]) -> None:
+    assert banned_calls(source) == calls

@@ -30,6 +30,7 @@ import libtorrent as lt
 from bitswarm.aio.dht import DhtService
 from bitswarm.create import create_torrent
 from bitswarm.dht import DhtConfig
+from bitswarm.magnet import Magnet
 from bitswarm.metainfo import Metainfo, parse_torrent
 from bitswarm.session import Session, SessionConfig
 
@@ -67,7 +68,7 @@ async def bitswarm_leecher(
     meta: Metainfo, uri_peer: tuple[str, int] | None, router: tuple[str, int] | None, out: Path
 ) -> tuple[float, float]:
     """(seconds to verified metadata, seconds to the first verified piece)."""
-    magnet = meta.to_magnet()
+    magnet = Magnet.from_metainfo(meta)
     if uri_peer is not None:
         magnet = dataclasses.replace(magnet, peers=(uri_peer,))
     config = SessionConfig(
@@ -95,7 +96,7 @@ async def libtorrent_leecher(
     if router is not None:
         await until(lambda: ses.status().dht_nodes > 0, 10, "libtorrent DHT bootstrap")
     t0 = time.monotonic()
-    params = lt.parse_magnet_uri(meta.to_magnet().to_uri())
+    params = lt.parse_magnet_uri(Magnet.from_metainfo(meta).to_uri())
     params.save_path = str(out)
     handle = ses.add_torrent(params)
     if uri_peer is not None:

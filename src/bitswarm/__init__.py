@@ -32,8 +32,9 @@ time a program uses a name that needs it.
 
 import importlib as _importlib
 
+from .version import __version__
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (20 ms); mypy knows it
-__version__ = "0.1.0"
 __docformat__ = "google"  # for pdoc: "Raises:" and "Attributes:" sections
 
 # Where each exported name is defined; imported on first use (PEP 562), so that

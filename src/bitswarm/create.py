@@ -34,6 +34,7 @@ from .errors import MetainfoError, UnsafePathError
 from .merkle import BLOCK_SIZE, hash_piece_v2, root_from_piece_layer
 from .metainfo.paths import safe_relative_path
 from .metainfo.piece_length import MAX_PIECE_LENGTH, auto_piece_length
+from .version import USER_AGENT
 
 __all__ = ["TorrentCreationError", "auto_piece_length", "create_torrent"]
 
@@ -72,7 +73,7 @@ def create_torrent(
     private: bool = False,
     web_seeds: Sequence[str] = (),
     comment: str | None = None,
-    created_by: str | None = "bitswarm/0.1.0",
+    created_by: str | None = USER_AGENT,
     creation_date: int | Literal["now"] | None = "now",
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,

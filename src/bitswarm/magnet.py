@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from .errors import MagnetError
-from .metainfo.model import InfoHashes
+from .metainfo.model import InfoHashes, Metainfo
 from .metainfo.v2 import MAX_FILES
 
 __all__ = ["Magnet", "parse_magnet"]
@@ -50,6 +50,16 @@ class Magnet:
     peers: tuple[tuple[str, int], ...] = ()
     select_only: tuple[int, ...] = ()
     extra: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_metainfo(cls, meta: Metainfo) -> Magnet:
+        """A magnet link for a torrent: info-hashes, name, trackers and web seeds."""
+        return cls(
+            info_hashes=meta.info_hashes,
+            display_name=meta.info.name,
+            trackers=meta.trackers,
+            web_seeds=meta.web_seeds,
+        )
 
     @property
     def info_hash_v1(self) -> bytes | None:

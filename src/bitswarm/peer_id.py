@@ -1,9 +1,9 @@
 """Peer ids (BEP 20): make ours, and name the client behind someone else's for display.
 
-Ours is Azureus style: ``-BS0100-`` (client code ``BS``, version 0.1.0.0) and 12 random
-characters from an injected rng, so the L0 layer stays free of global randomness and tests
-can be deterministic. The random part uses letters and digits only, which keeps the id
-readable in logs and free of escaping in tracker URLs.
+Ours is Azureus style: ``-BS0100-`` (client code ``BS``, version 0.1.0.0; see version.py)
+and 12 random characters from an injected rng, so the L0 layer stays free of global
+randomness and tests can be deterministic. The random part uses letters and digits only,
+which keeps the id readable in logs and free of escaping in tracker URLs.
 
 `client_name` recognises the common styles from BEP 20: Azureus (``-XXvvvv-``), Shadow /
 BitTornado (``Tvvvvv---``), Mainline (``M4-3-6--``), plus BitComet/BitLord, BitSpirit, XBT
@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from .version import AZUREUS_PREFIX
+
 __all__ = ["PEER_ID_PREFIX", "RandomBits", "client_name", "make_peer_id"]
 
-PEER_ID_PREFIX = b"-BS0100-"
+PEER_ID_PREFIX = AZUREUS_PREFIX  # version.py: -BS0100- for 0.1.0
 _ALPHABET = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SHADOW_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.-"
 

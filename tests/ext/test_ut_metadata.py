@@ -6,16 +6,16 @@ against libtorrent over loopback."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import socket
-import sys
 import time
+import tomllib
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import grimp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -558,22 +558,27 @@ def test_a_1_gib_metadata_size_over_the_wire_is_refused() -> None:
 
 
 def test_ext_modules_are_pure() -> None:
-    path = Path(__file__).resolve().parents[1] / "test_layering.py"
-    spec = importlib.util.spec_from_file_location("_layering_for_ext", path)
-    assert spec is not None and spec.loader is not None
-    layering = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = layering  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(layering)
-    finally:
-        del sys.modules[spec.name]
-    ext = layering.PACKAGE_ROOT / "ext"
-    modules = sorted(ext.glob("*.py"))
-    assert {p.name for p in modules} >= {"ut_metadata.py", "ut_pex.py", "lsd.py"}
-    violations = [v for p in modules for v in layering.check_file(p)]
-    assert violations == []
-    bad = layering.check_source("import socket\n", "x.py", "bitswarm.ext.lsd")
-    assert bad  # the checker would see one
+    """bitswarm.ext is in the "pure" import-linter contract (pyproject.toml; lint-imports
+    and tests/test_layering.py check it): no ext module reaches an I/O module."""
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    pure = next(c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "pure")
+    assert "bitswarm.ext" in pure["source_modules"]
+    graph = grimp.build_graph("bitswarm", include_external_packages=True, cache_dir=None)
+    modules = {"bitswarm.ext", *graph.find_descendants("bitswarm.ext")}
+    assert {"bitswarm.ext.ut_metadata", "bitswarm.ext.ut_pex", "bitswarm.ext.lsd"} <= modules
+
+    def violations() -> list[tuple[str, ...]]:
+        return [
+            tuple(chain)
+            for module in sorted(modules)
+            for banned in pure["forbidden_modules"]
+            if banned in graph.modules
+            and (chain := graph.find_shortest_chain(importer=module, imported=banned))
+        ]
+
+    assert violations() == []
+    graph.add_import(importer="bitswarm.ext.lsd", imported="socket")
+    assert ("bitswarm.ext.lsd", "socket") in violations()  # the rule would see one
 
 
 def test_progress_survives_the_only_peer_leaving() -> None:

@@ -22,6 +22,7 @@ import pytest
 from bitswarm.aio.dht import DhtService
 from bitswarm.create import create_torrent
 from bitswarm.dht import DhtConfig
+from bitswarm.magnet import Magnet
 from bitswarm.metainfo import parse_torrent
 from bitswarm.session import Session, SessionConfig
 
@@ -83,7 +84,7 @@ def test_bitswarm_downloads_a_magnet_from_libtorrent_found_in_the_dht(tmp_path: 
     lt = require_module("libtorrent")
     data, torrent = _torrent(tmp_path)
     meta = parse_torrent(torrent)
-    magnet = meta.to_magnet()
+    magnet = Magnet.from_metainfo(meta)
     assert not magnet.trackers and not magnet.peers
 
     async def run() -> None:
@@ -124,7 +125,7 @@ def test_libtorrent_downloads_a_magnet_from_bitswarm_found_in_the_dht(tmp_path: 
     lt = require_module("libtorrent")
     data, torrent = _torrent(tmp_path)
     meta = parse_torrent(torrent)
-    uri = meta.to_magnet().to_uri()
+    uri = Magnet.from_metainfo(meta).to_uri()
 
     async def run() -> None:
         nodes = await _dht_network(8)

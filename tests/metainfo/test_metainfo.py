@@ -16,6 +16,7 @@ import pytest
 
 from bitswarm.bencode import bencode
 from bitswarm.errors import LocalProtocolError, MetainfoError
+from bitswarm.magnet import Magnet
 from bitswarm.metainfo import (
     FileEntry,
     InfoHashes,
@@ -290,7 +291,7 @@ def test_trackers_web_seeds_and_text_fields() -> None:
     top["url-list"] = ["http://s1/", "", "http://s2/"]
     m = parse_torrent(bencode(top))
     assert m.announce_tiers[-1] == ("udp://b:80",) and m.web_seeds == ("http://s1/", "http://s2/")
-    magnet = m.to_magnet()
+    magnet = Magnet.from_metainfo(m)
     assert magnet.info_hashes == m.info_hashes and magnet.display_name == "n"
     assert magnet.trackers == m.trackers and magnet.web_seeds == m.web_seeds
 

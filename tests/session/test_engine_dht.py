@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bitswarm.aio.dht import DhtService
 from bitswarm.dht import DhtConfig
+from bitswarm.magnet import Magnet
 from bitswarm.session import Session
 
 from .helpers import digest_tree, make_multifile, make_torrent, start_session, wait_all_complete
@@ -32,7 +33,7 @@ async def _dht_network(count: int) -> list[DhtService]:
 def test_magnet_found_only_through_the_dht(tmp_path: Path) -> None:
     content = make_multifile(tmp_path / "seed", [1 * MiB + 9, 200_000])
     meta = make_torrent(content, version="hybrid", trackers=[])
-    magnet = meta.to_magnet()
+    magnet = Magnet.from_metainfo(meta)
     assert not magnet.trackers and not magnet.peers
 
     async def run() -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bitswarm.magnet import Magnet
+
 from .helpers import digest_tree, make_multifile, make_torrent, start_session, wait_all_complete
 
 MiB = 2**20
@@ -25,7 +27,7 @@ def test_magnet_with_a_peer_address_downloads(tmp_path: Path) -> None:
         try:
             await seeder.add(meta, tmp_path / "seed")
             magnet = dataclasses.replace(
-                meta.to_magnet(), peers=(("127.0.0.1", seeder.listen_port),)
+                Magnet.from_metainfo(meta), peers=(("127.0.0.1", seeder.listen_port),)
             )
             fetched = await leecher.fetch_metadata(magnet, give_up_after=20)
             assert fetched.info.info_hashes == meta.info.info_hashes
@@ -51,7 +53,7 @@ def test_cli_downloads_a_magnet_link(tmp_path: Path) -> None:
         try:
             await seeder.add(meta, tmp_path / "seed")
             magnet = dataclasses.replace(
-                meta.to_magnet(), peers=(("127.0.0.1", seeder.listen_port),)
+                Magnet.from_metainfo(meta), peers=(("127.0.0.1", seeder.listen_port),)
             ).to_uri()
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bitswarm.errors import LocalProtocolError
-from bitswarm.swarm.rate import RateMeter, TokenBucket, consume_all, read_allowance
+from bitswarm.ratelimit import TokenBucket, consume_all, read_allowance
+from bitswarm.swarm.rate import RateMeter
 
 
 def feed(meter: RateMeter, bytes_per_s: float, start: float, end: float, step: float = 0.1) -> None:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bitswarm.addresses import CompactFormatError, encode_address
 from bitswarm.bencode import bencode
 from bitswarm.errors import LocalProtocolError, RemoteProtocolError
 from bitswarm.tracker.announce import (
@@ -23,12 +24,10 @@ from bitswarm.tracker.announce import (
     TrackerUnreachable,
 )
 from bitswarm.tracker.compact import (
-    CompactFormatError,
     decode_peer_dicts,
     decode_peers,
     decode_peers4,
     decode_peers6,
-    encode_peer,
     encode_peer_dicts,
     encode_peers4,
     encode_peers6,
@@ -349,8 +348,8 @@ def test_scrape_reply_tolerances_and_caps() -> None:
 
 
 def test_compact_vectors() -> None:
-    assert encode_peer("1.2.3.4", 0x1AE1) == b"\x01\x02\x03\x04\x1a\xe1"
-    assert encode_peer("[::1]", 1) == b"\x00" * 15 + b"\x01\x00\x01"
+    assert encode_address("1.2.3.4", 0x1AE1) == b"\x01\x02\x03\x04\x1a\xe1"
+    assert encode_address("[::1]", 1) == b"\x00" * 15 + b"\x01\x00\x01"
     assert decode_peers4(b"\x01\x02\x03\x04\x1a\xe1") == [PeerAddress("1.2.3.4", 6881)]
     assert decode_peers6(b"\xfe\x80" + b"\x00" * 13 + b"\x05\xff\xff") == [
         PeerAddress("fe80::5", 65535)
@@ -365,7 +364,7 @@ def test_compact_vectors() -> None:
     with pytest.raises(LocalProtocolError):
         encode_peers6([PeerAddress("1.2.3.4", 1)])
     with pytest.raises(LocalProtocolError):
-        encode_peer("host.example", 1)
+        encode_address("host.example", 1)
     with pytest.raises(LocalProtocolError):
         decode_peers(b"", 7)
 

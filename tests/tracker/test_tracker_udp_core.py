@@ -12,14 +12,13 @@ from hypothesis import strategies as st
 from bitswarm.errors import LocalProtocolError
 from bitswarm.tracker.announce import AnnounceEvent, AnnounceRequest, PeerAddress, ScrapeStats
 from bitswarm.tracker.udp import (
-    PROTOCOL_ID,
     AnnounceDone,
     RequestFailed,
     RequestTimedOut,
     ScrapeDone,
     UdpTrackerClient,
-    encode_announce_request,
 )
+from bitswarm.tracker.udp_codec import PROTOCOL_ID, encode_announce_request
 
 TRACKER = ("127.0.0.1", 6969)
 IH = b"I" * 20

@@ -179,9 +179,9 @@ def test_redis_down_fails_fast_and_recovers(redis_server: RedisServer, tmp_path:
 def test_store_unavailable_when_nothing_listens() -> None:
     if redis_module is None:
         missing("the Python package 'redis' is not installed")
-    from .tracker_server_helpers import free_port
-
     from bitswarm.tracker_server.redis_store import RedisSwarmStore
+
+    from .tracker_server_helpers import free_port
 
     async def body() -> None:
         store = RedisSwarmStore(f"redis://127.0.0.1:{free_port()}/0", TrackerConfig())

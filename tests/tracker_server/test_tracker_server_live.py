@@ -22,7 +22,7 @@ from bitswarm.tracker.announce import (
     ScrapeStats,
     TrackerFailure,
 )
-from bitswarm.tracker.udp import encode_announce_request, encode_connect_request
+from bitswarm.tracker.udp_codec import encode_announce_request, encode_connect_request
 
 from .tracker_server_helpers import TrackerProcess, bdict, http_get
 

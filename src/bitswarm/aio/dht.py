@@ -173,7 +173,7 @@ class DhtService:
             DhtBindError: a socket could not be bound.
         """
         loop = asyncio.get_running_loop()
-        saved = self._read_state()
+        saved = await asyncio.to_thread(self._read_state)  # the disk is no loop's business
         families = [(host, port)]
         if host6 is not None:
             families.append((host6, port6 if port6 is not None else -1))
@@ -248,12 +248,33 @@ class DhtService:
         return good
 
     def close(self) -> None:
-        """Save the state file (if any) and close the sockets."""
-        if self.state_path is not None and self.endpoints:
-            try:
-                _atomic_write(self.state_path, self.endpoints[0].node.save_state())
-            except OSError as exc:
-                log.warning("could not save DHT state to %s: %s", self.state_path, exc)
+        """Save the state file (if any) and close the sockets, from synchronous code;
+        on the event loop, `aclose` writes the file in a thread instead."""
+        state = self._state_to_save()
+        if state is not None:
+            self._save_state(*state)
+        self._close_sockets()
+
+    async def aclose(self) -> None:
+        """Save the state file (if any) in a thread, then close the sockets."""
+        state = self._state_to_save()
+        if state is not None:
+            await asyncio.to_thread(self._save_state, *state)
+        self._close_sockets()
+
+    def _state_to_save(self) -> tuple[Path, bytes] | None:
+        if self.state_path is None or not self.endpoints:
+            return None
+        return self.state_path, self.endpoints[0].node.save_state()
+
+    @staticmethod
+    def _save_state(path: Path, data: bytes) -> None:
+        try:
+            _atomic_write(path, data)
+        except OSError as exc:
+            log.warning("could not save DHT state to %s: %s", path, exc)
+
+    def _close_sockets(self) -> None:
         for ep in self.endpoints:
             ep.close()
         self.endpoints = []
@@ -262,7 +283,7 @@ class DhtService:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.close()
+        await self.aclose()
 
     def _read_state(self) -> bytes | None:
         if self.state_path is None:

@@ -20,6 +20,8 @@ Rules:
   pieces of missing files are absent without being read. Closing the worker stops a running
   check after the piece each job is on.
 * Resume files are replaced atomically (temporary file, fsync, rename, fsync of the folder).
+* Nothing here touches the disk on the event loop's thread: flushes (fsync), stats, file
+  creation and resume files all run in the pool, so a slow disk never stalls the peers.
 """
 
 from __future__ import annotations
@@ -144,9 +146,17 @@ class DiskWorker:
         return await self._run_budgeted(len(data), piece, job)
 
     async def flush(self) -> None:
-        """Wait for queued writes, then make everything written durable."""
+        """Wait for queued writes, then make everything written durable (fsync, in a thread)."""
         await self._drain()
         await self._run(self._storage.flush)
+
+    async def create_files(self) -> None:
+        """Create the folders and (sparse) files of the torrent, in a thread."""
+        await self._run(self._storage.create_files)
+
+    async def file_sizes_and_mtimes(self) -> list[tuple[int, int] | None]:
+        """`Storage.file_sizes_and_mtimes` in a thread: one stat per file, on any disk."""
+        return await self._run(self._storage.file_sizes_and_mtimes)
 
     # ------------------------------------------------------------------ reading
 

@@ -42,13 +42,14 @@ from ..tracker.http import (
     raise_failure,
 )
 from ..tracker.udp import (
-    MAX_SCRAPE_HASHES,
     AnnounceDone,
     RequestFailed,
     RequestTimedOut,
     ScrapeDone,
     UdpTrackerClient,
 )
+from ..tracker.udp_codec import MAX_SCRAPE_HASHES
+from ..version import USER_AGENT
 
 __all__ = [
     "MAX_BODY",
@@ -62,7 +63,7 @@ __all__ = [
 
 MAX_BODY = 1 << 20
 MAX_REDIRECTS = 4
-_USER_AGENT = "bitswarm/0.1"
+_USER_AGENT = USER_AGENT
 _T = TypeVar("_T")
 
 

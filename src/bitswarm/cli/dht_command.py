@@ -127,7 +127,7 @@ async def _run(args: argparse.Namespace, config: DhtConfig, bootstrap: list[Addr
                 w.cancel()
         _print_status(args, service)
     finally:
-        service.close()
+        await service.aclose()
     return 0
 
 

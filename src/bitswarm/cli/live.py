@@ -14,7 +14,6 @@ from rich.table import Table
 from rich.text import Text
 
 from ..session import TorrentRuntime, TorrentStatus
-from ..session.status import file_progress
 from .render import format_size
 
 __all__ = ["LiveView", "format_eta", "status_line"]
@@ -62,7 +61,7 @@ class LiveView:
             d["port"] = self.rt.session.listen_port
             d["time"] = round(time.time(), 3)
             if self.verbose:
-                d["files"] = [asdict(f) for f in file_progress(self.rt)]
+                d["files"] = [asdict(f) for f in self.rt.file_progress()]
             sys.stdout.write(json.dumps(d) + "\n")
             sys.stdout.flush()
         elif self._live is not None:
@@ -104,7 +103,7 @@ class LiveView:
             table.add_column("Done", justify="right")
             table.add_column("Size", justify="right")
             table.add_column("File", overflow="fold")
-            for f in file_progress(self.rt):
+            for f in self.rt.file_progress():
                 pct = 100.0 * f.done / f.length if f.length else 100.0
                 table.add_row(f"{pct:.0f}%", format_size(f.length), f.path)
             parts.append(table)

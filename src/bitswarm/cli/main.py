@@ -17,8 +17,8 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
-from .. import __version__
 from ..errors import BitswarmError
+from ..version import __version__
 from . import dht_command, torrent_commands, tracker_command, transfer_commands
 
 __all__ = ["COMMAND_GROUP", "build_parser", "main"]

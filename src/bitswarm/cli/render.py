@@ -148,7 +148,7 @@ def torrent_json(meta: Metainfo) -> dict[str, Any]:
             for f in info.files
         ],
         "issues": list(meta.issues),
-        "magnet": meta.to_magnet().to_uri(),
+        "magnet": Magnet.from_metainfo(meta).to_uri(),
     }
 
 

@@ -153,7 +153,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_magnet(args: argparse.Namespace) -> int:
     meta = load_torrent(args.torrent)
-    magnet: Magnet = meta.to_magnet()
+    magnet = Magnet.from_metainfo(meta)
     print(magnet.to_uri())
     return 0
 

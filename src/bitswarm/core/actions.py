@@ -9,8 +9,9 @@ session then flushes.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass
+
+from ..addresses import PeerKey
 
 __all__ = [
     "Action",
@@ -22,8 +23,6 @@ __all__ = [
     "TorrentCompleted",
     "VerifyPiece",
 ]
-
-PeerKey = Hashable
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,10 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..addresses import PeerKey
 from ..ext import (
     UT_METADATA_ID,
     UT_PEX_ID,
@@ -34,13 +35,13 @@ from ..ext import (
     encode_pex,
     extension_handshake,
 )
+from ..version import CLIENT_NAME
 from ..wire import ExtensionHandshake, PeerConnection
 
 __all__ = ["ExtensionHub", "PeerAddr"]
 
-PeerKey = Hashable
 PeerAddr = tuple[str, int]
-CLIENT_VERSION = b"bitswarm 0.1.0"
+CLIENT_VERSION = CLIENT_NAME.encode()  # BEP 10 "v"
 
 
 @dataclass(slots=True)

@@ -39,10 +39,11 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..addresses import PeerKey
 from ..bitfield import Bitfield
 from ..swarm.choker import Choker, PeerStats, SeedingAlgorithm
 from ..swarm.picker import Block, PiecePicker, PieceState
@@ -69,7 +70,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BOTH_SEEDS", "CoreConfig", "PeerInfo", "TorrentCore"]
 
-PeerKey = Hashable
 BLOCK = 16 * 1024
 BOTH_SEEDS = "both sides are seeds"  # the reason a seed drops a seed
 SNUB_SECONDS = 60.0

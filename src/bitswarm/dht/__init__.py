@@ -3,8 +3,9 @@
 A sans-IO core: `DhtNode` takes datagrams and the time and returns datagrams and events;
 `bitswarm.aio.dht` runs it on UDP sockets. The parts: `krpc` (message codec), `node_id`
 (ids, XOR metric, BEP 42), `routing_table` (k-buckets), `lookup` (iterative searches),
-`tokens`, `peer_store`, `rate_limit`, `responder` (answers to queries), `transactions`,
-`state` (saved state, counters, status), `config`, `events`.
+`tokens`, `peer_store`, `responder` (answers to queries), `transactions`, `state` (saved
+state, counters, status), `config`, `events`. Per-source rate limits are
+`bitswarm.ratelimit`, compact addresses `bitswarm.addresses`: shared with the trackers.
 """
 
 from __future__ import annotations

@@ -29,9 +29,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from ..addresses import decode_addresses, encode_address
 from ..bencode import BValue, bdecode, bencode
 from ..errors import BencodeError, LocalProtocolError, RemoteProtocolError
-from ..tracker.compact import decode_peers, encode_peer
+from ..version import DHT_VERSION
 from .node_id import ID_BYTES
 
 __all__ = [
@@ -44,7 +45,7 @@ __all__ = [
 
 Addr: TypeAlias = tuple[str, int]
 
-CLIENT_VERSION = b"BS\x00\x01"  # BEP 5 "v": client code (as our peer id, BEP 20) + version
+CLIENT_VERSION = DHT_VERSION  # BEP 5 "v": client code (as our peer id, BEP 20) + version
 MAX_DEPTH = 8
 MAX_TID = 32
 MAX_TOKEN = 64
@@ -167,7 +168,7 @@ def encode_nodes(nodes: Iterable[NodeInfo], *, family: int = 4) -> bytes:
     for node in nodes:
         if len(node.node_id) != ID_BYTES:
             raise LocalProtocolError("a node id is 20 bytes")
-        packed = node.node_id + encode_peer(node.host, node.port)
+        packed = node.node_id + encode_address(node.host, node.port)
         if len(packed) != stride:
             raise LocalProtocolError(f"{node.host} is not an IPv{family} address")
         out.append(packed)
@@ -209,12 +210,12 @@ def encode_message(message: Message, *, version: bytes | None = CLIENT_VERSION) 
             if message.nodes6:
                 r[b"nodes6"] = encode_nodes(message.nodes6, family=6)
             if message.values:
-                r[b"values"] = [encode_peer(h, p) for h, p in message.values]
+                r[b"values"] = [encode_address(h, p) for h, p in message.values]
             if message.token is not None:
                 r[b"token"] = message.token
             top[b"r"] = r
             if message.your_addr is not None:
-                top[b"ip"] = encode_peer(*message.your_addr)
+                top[b"ip"] = encode_address(*message.your_addr)
         case _:
             method, args = _query_fields(message)
             top[b"y"] = b"q"
@@ -340,7 +341,7 @@ def _decode_values(raw: BValue) -> tuple[Addr, ...]:
         if len(out) >= MAX_VALUES:
             break
         if isinstance(entry, bytes) and len(entry) in (6, 18):
-            out.extend((p.host, p.port) for p in decode_peers(entry, len(entry)))
+            out.extend(decode_addresses(entry, len(entry)))
     return tuple(out)
 
 
@@ -370,8 +371,8 @@ def _decode_response(top: dict[bytes, BValue], tid: bytes) -> Response:
 def _your_addr(raw: BValue | None) -> Addr | None:
     if not isinstance(raw, bytes) or len(raw) not in (6, 18):
         return None  # optional and advisory (BEP 42): ignore a bad one
-    peers = decode_peers(raw, len(raw))
-    return (peers[0].host, peers[0].port) if peers else None
+    peers = decode_addresses(raw, len(raw))
+    return peers[0] if peers else None
 
 
 def _decode_error(top: dict[bytes, BValue], tid: bytes) -> ErrorMessage:

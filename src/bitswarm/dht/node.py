@@ -31,6 +31,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..errors import LocalProtocolError
+from ..ratelimit import SourceRateLimiter
 from .config import DhtConfig
 from .events import BootstrapDone, DhtEvent, LookupDone, PeerAnnounced, PingDone
 from .krpc import (
@@ -48,7 +49,6 @@ from .krpc import (
 )
 from .node_id import ID_BYTES, bep42_compliant, id_to_int, random_id_in_range, random_node_id
 from .peer_store import PeerStore
-from .rate_limit import SourceRateLimiter
 from .responder import Responder
 from .routing_table import NodeState, RoutingTable
 from .searches import JobKind, LookupJob, Searches

@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from ..addresses import PeerKey
 from ..metainfo.model import InfoHashes
 from .ut_metadata import (
     DEFAULT_MAX_METADATA_SIZE,
@@ -20,7 +21,6 @@ from .ut_metadata import (
     MetadataData,
     MetadataReject,
     MetadataRequest,
-    PeerKey,
     encode_metadata_message,
     metadata_matches,
     metadata_piece_count,

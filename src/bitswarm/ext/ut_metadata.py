@@ -30,11 +30,12 @@ Rules (BEP 9 sections in brackets):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TypeAlias
 
+from ..addresses import PeerKey
 from ..bencode import bdecode, bencode
 from ..errors import BencodeError, LocalProtocolError, RemoteProtocolError
 from ..metainfo.model import InfoHashes
@@ -60,8 +61,6 @@ METADATA_PIECE_SIZE = 16 * 1024
 DEFAULT_MAX_METADATA_SIZE = 16 * 1024 * 1024
 _MAX_HEADER = 512  # the dictionary of a real message is a few dozen bytes
 _MAX_PIECE_INDEX = 2**31 - 1
-
-PeerKey: TypeAlias = Hashable
 
 
 class MetadataProtocolError(RemoteProtocolError):

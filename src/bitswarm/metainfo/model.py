@@ -15,12 +15,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ..errors import LocalProtocolError
-
-if TYPE_CHECKING:
-    from ..magnet import Magnet
 
 __all__ = ["FileEntry", "InfoDict", "InfoHashes", "Metainfo"]
 
@@ -283,14 +279,3 @@ class Metainfo:
             return f.pieces_root
         k = index - f.offset // info.piece_length
         return self.piece_layers[f.pieces_root][32 * k : 32 * k + 32]
-
-    def to_magnet(self) -> Magnet:
-        """A magnet link for this torrent: info-hashes, name, trackers and web seeds."""
-        from ..magnet import Magnet  # magnet imports this module's InfoHashes
-
-        return Magnet(
-            info_hashes=self.info_hashes,
-            display_name=self.info.name,
-            trackers=self.trackers,
-            web_seeds=self.web_seeds,
-        )

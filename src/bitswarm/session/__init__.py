@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .session import PortInUseError, Session, SessionConfig
+from .config import SessionConfig
+from .session import PortInUseError, Session
 from .status import FileProgress, TorrentState, TorrentStatus
 from .torrent import TorrentRuntime
 

@@ -13,15 +13,13 @@ import logging
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ..aio.tracker_client import announce
 from ..errors import BitswarmError
 from ..tracker.announce import AnnounceEvent, AnnounceRequest
 from ..tracker.tiers import AnnounceJob, TrackerStatus, TrackerTiers, TrackerView
-
-if TYPE_CHECKING:
-    from .session import Session
+from .host import SessionHost
 
 __all__ = ["AnnounceStats", "AnnounceSubject", "Announcer"]
 
@@ -49,7 +47,7 @@ class AnnounceSubject(Protocol):
     @property
     def info_hash(self) -> bytes: ...
     @property
-    def session(self) -> Session: ...
+    def session(self) -> SessionHost: ...
     def add_peers(self, addrs: Iterable[tuple[str, int]]) -> None: ...
     def announce_stats(self) -> AnnounceStats: ...
 

@@ -11,12 +11,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from ..aio.peer import PeerOwner, PeerProtocol
-
-if TYPE_CHECKING:
-    from .session import Session
+from .host import SessionHost
 
 __all__ = ["Dialer"]
 
@@ -33,7 +30,7 @@ Addr = tuple[str, int]
 class Dialer:
     """Known addresses and outgoing connection attempts for one `PeerOwner`."""
 
-    def __init__(self, session: Session, owner: PeerOwner, peers: Iterable[Addr] = ()) -> None:
+    def __init__(self, session: SessionHost, owner: PeerOwner, peers: Iterable[Addr] = ()) -> None:
         self.session = session
         self.owner = owner
         self.known: dict[Addr, float] = {}  # address -> earliest next attempt

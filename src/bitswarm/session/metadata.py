@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from ..aio.peer import PeerProtocol
 from ..errors import TorrentFailed
@@ -31,13 +30,12 @@ from ..ext import (
 )
 from ..magnet import Magnet
 from ..metainfo import Metainfo, parse_info_dict
+from ..version import CLIENT_NAME
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
 from .announcer import Announcer, AnnounceStats
 from .dialer import Dialer
-
-if TYPE_CHECKING:
-    from .session import Session
+from .host import SessionHost
 
 __all__ = ["MetadataFetch", "MetadataTimeout"]
 
@@ -57,7 +55,7 @@ class MetadataFetch:
 
     def __init__(
         self,
-        session: Session,
+        session: SessionHost,
         magnet: Magnet,
         *,
         peers: Iterable[tuple[str, int]] = (),
@@ -158,7 +156,7 @@ class MetadataFetch:
                         proto.close("no extension protocol (BEP 10): cannot fetch metadata")
                         return
                     payload = extension_handshake(private=False, metadata_size=None)
-                    payload[b"v"] = b"bitswarm 0.1.0"
+                    payload[b"v"] = CLIENT_NAME.encode()
                     conn.send_extended_handshake(payload)
                 case ev.ExtendedHandshakeReceived(fields=fields):
                     self.fetcher.add_peer(

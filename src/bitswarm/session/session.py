@@ -14,7 +14,6 @@ import logging
 import random
 import socket
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..aio.dht import DhtService
@@ -26,15 +25,15 @@ from ..errors import BitswarmError
 from ..magnet import Magnet
 from ..metainfo import Metainfo
 from ..peer_id import make_peer_id
-from ..swarm.rate import TokenBucket
+from ..ratelimit import rate_bucket
+from .config import SessionConfig
 from .metadata import MetadataFetch
 from .torrent import TorrentRuntime
 
-__all__ = ["PortInUseError", "Session", "SessionConfig", "rate_bucket"]
+__all__ = ["PortInUseError", "Session"]
 
 log = logging.getLogger("bitswarm.session")
 
-DEFAULT_PORT = 6881
 PORT_TRIES = 50
 TICK = 1.0  # seconds between two `TorrentRuntime.tick` of every torrent
 
@@ -43,34 +42,11 @@ class PortInUseError(BitswarmError):
     """No port could be bound to listen on."""
 
 
-@dataclass(frozen=True, slots=True)
-class SessionConfig:
-    """How a `Session` listens, connects and limits; every field has a usable default.
-
-    The port is tried first and, with `find_free_port`, the next ones up to 50 later;
-    `listen_port=0` takes any free port. Rates are bytes per second; DHT and LSD are off
-    unless asked for, so nothing leaves the machine unasked but tracker announces.
-    """
-
-    listen_host: str | None = None  # None: every interface, IPv4 and IPv6
-    listen_port: int = DEFAULT_PORT
-    find_free_port: bool = True  # try the next ports when the one asked for is taken
-    max_peers: int = 50  # per torrent
-    max_connections: int = 400  # for the whole session
-    upload_limit: float = 0.0  # bytes/s for the whole session; 0 = unlimited
-    download_limit: float = 0.0
-    dht_port: int | None = None  # run a DHT node (BEP 5) on this UDP port; None = no DHT
-    dht_bootstrap: tuple[tuple[str, int], ...] = ()
-    dht_state: Path | None = None  # the routing table, saved on exit and reused (BEP 5)
-    dht_rate_limit: float = 20.0  # queries/s per source address (0: off, for loopback labs)
-    lsd: bool = False  # BEP 14 local service discovery (multicast on the local network)
-    lsd_interface: str = "0.0.0.0"
-    lsd_port: int = 6771
-    direct_io: bool = False  # write pieces with O_DIRECT (storage/filesystem.py)
-
-
 class Session:
-    """Runs torrents. Use as `async with Session(config) as s: rt = await s.add(...)`."""
+    """Runs torrents. Use as `async with Session(config) as s: rt = await s.add(...)`.
+
+    It is the `SessionHost` (session/host.py) of every torrent and magnet fetch it runs.
+    """
 
     def __init__(self, config: SessionConfig | None = None) -> None:
         self.config = config or SessionConfig()
@@ -159,7 +135,7 @@ class Session:
         for task in list(self._dht_tasks):
             task.cancel()
         if self.dht is not None:
-            self.dht.close()
+            await self.dht.aclose()  # its state file is written in a thread
             self.dht = None
         for server in self._servers:
             server.close()
@@ -341,11 +317,6 @@ class Session:
         if self.connection_count() >= self.config.max_connections:
             return None
         return self.torrents.get(info_hash) or self.fetches.get(info_hash)
-
-
-def rate_bucket(rate: float) -> TokenBucket:
-    """A limit of `rate` bytes/s (0 = none) allowing bursts of a quarter second."""
-    return TokenBucket(rate, burst=max(64 * 1024, int(rate / 4)) if rate > 0 else 0)
 
 
 def local_addresses() -> set[str]:

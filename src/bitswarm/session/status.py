@@ -1,4 +1,8 @@
-"""A torrent's status as a plain snapshot, for progress displays, JSON lines and the RPC."""
+"""A torrent's status as a plain snapshot, for progress displays, JSON lines and the RPC.
+
+Built from plain values the runtime hands over (`Transfer`: what its core counts), never
+by reading the runtime's internals, so this module depends on no part of the session.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,18 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .torrent import TorrentRuntime
+    from ..bitfield import Bitfield
+    from ..metainfo import InfoDict
+    from ..storage.layout import Layout
 
-__all__ = ["FileProgress", "TorrentState", "TorrentStatus"]
+__all__ = [
+    "FileProgress",
+    "TorrentState",
+    "TorrentStatus",
+    "Transfer",
+    "done_bytes",
+    "file_progress",
+]
 
 
 class TorrentState(enum.Enum):
@@ -30,6 +43,20 @@ class FileProgress:
     path: str
     length: int
     done: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """What a torrent's core counts at one moment; all zero before its core exists."""
+
+    pieces_done: int = 0
+    download_rate: float = 0.0
+    upload_rate: float = 0.0
+    downloaded: int = 0
+    uploaded: int = 0
+    wasted: int = 0
+    peers: int = 0
+    seeds: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,47 +90,42 @@ class TorrentStatus:
     banned: int
 
     @classmethod
-    def of(cls, rt: TorrentRuntime) -> TorrentStatus:
-        """The status of `rt` now."""
-        info = rt.meta.info
-        core = rt.core
-        loop_now = rt._now()
-        if core is None:
-            have_count = 0
-            down_rate = up_rate = 0.0
-            downloaded = uploaded = wasted = 0
-            peers = seeds = 0
-        else:
-            have_count = core.have.count()
-            down_rate, up_rate = core.down.rate(loop_now), core.up.rate(loop_now)
-            downloaded, uploaded, wasted = core.downloaded, core.uploaded, core.wasted
-            conns = [p.conn for p in rt.protocols if p.conn is not None]
-            peers = len(conns)
-            seeds = sum(1 for c in conns if c.peer_has.all())
-        done = _done_bytes(rt, have_count)
+    def of(
+        cls,
+        info: InfoDict,
+        *,
+        state: TorrentState,
+        transfer: Transfer,
+        error: str | None = None,
+        tracker_message: str | None = None,
+        banned: int = 0,
+    ) -> TorrentStatus:
+        """The status of the torrent `info` from what its runtime counts (`transfer`)."""
+        done = done_bytes(info, transfer.pieces_done)
         total = info.total_length
         remaining = total - done
+        down_rate = transfer.download_rate
         eta = remaining / down_rate if down_rate > 0 and remaining > 0 else None
         return cls(
             name=info.name,
             info_hash=info.info_hashes.wire.hex(),
-            state=rt.state,
+            state=state,
             progress=done / total if total else 1.0,
             total_bytes=total,
             done_bytes=done,
-            pieces_done=have_count,
+            pieces_done=transfer.pieces_done,
             num_pieces=info.num_pieces,
             download_rate=down_rate,
-            upload_rate=up_rate,
-            downloaded=downloaded,
-            uploaded=uploaded,
-            wasted=wasted,
-            peers=peers,
-            seeds=seeds,
+            upload_rate=transfer.upload_rate,
+            downloaded=transfer.downloaded,
+            uploaded=transfer.uploaded,
+            wasted=transfer.wasted,
+            peers=transfer.peers,
+            seeds=transfer.seeds,
             eta=eta,
-            error=rt.error,
-            tracker_message=rt.announcer.message,
-            banned=len(rt.banned),
+            error=error,
+            tracker_message=tracker_message,
+            banned=banned,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -113,26 +135,24 @@ class TorrentStatus:
         return d
 
 
-def _done_bytes(rt: TorrentRuntime, have_count: int) -> int:
+def done_bytes(info: InfoDict, pieces_done: int) -> int:
     """Verified content bytes (padding excluded), estimated per piece for speed."""
-    info = rt.meta.info
-    if rt.core is None or have_count == 0:
+    if pieces_done == 0:
         return 0
-    if have_count == info.num_pieces:
+    if pieces_done == info.num_pieces:
         return info.total_length
-    return min(info.total_length, have_count * info.piece_length)
+    return min(info.total_length, pieces_done * info.piece_length)
 
 
-def file_progress(rt: TorrentRuntime) -> list[FileProgress]:
-    info = rt.meta.info
+def file_progress(info: InfoDict, layout: Layout, have: Bitfield | None) -> list[FileProgress]:
+    """Verified bytes of each file (padding files left out); `have` None: nothing yet."""
     out: list[FileProgress] = []
-    have = rt.core.have if rt.core is not None else None
     for index, f in enumerate(info.files):
         if f.is_pad:
             continue
         done = 0
         if have is not None and f.length:
-            for piece in rt.layout.file_piece_range(index):
+            for piece in layout.file_piece_range(index):
                 if piece in have:
                     start = max(f.offset, piece * info.piece_length)
                     end = min(f.end, (piece + 1) * info.piece_length)

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..aio.disk import DiskWorker
 from ..aio.peer import Backlog, PeerProtocol
@@ -35,18 +35,16 @@ from ..core.actions import (
 from ..core.torrent import BOTH_SEEDS, CoreConfig, TorrentCore
 from ..errors import BitswarmError, StorageError, TorrentFailed
 from ..metainfo import Metainfo
+from ..ratelimit import consume_all, rate_bucket, read_allowance
 from ..storage.filesystem import FileStorage
 from ..storage.layout import FileSpec, Layout
-from ..storage.resume import ResumeData, decode_resume, encode_resume, trusted_pieces
-from ..swarm.rate import consume_all, read_allowance
+from ..storage.resume import ResumeData, trusted_pieces
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
 from .announcer import Announcer, AnnounceStats
 from .dialer import Dialer
-from .status import TorrentState, TorrentStatus
-
-if TYPE_CHECKING:
-    from .session import Session
+from .host import SessionHost
+from .status import FileProgress, TorrentState, TorrentStatus, Transfer, file_progress
 
 __all__ = ["TorrentRuntime"]
 
@@ -85,7 +83,7 @@ class TorrentRuntime:
 
     def __init__(
         self,
-        session: Session,
+        session: SessionHost,
         meta: Metainfo,
         save_path: Path,
         *,
@@ -114,13 +112,14 @@ class TorrentRuntime:
         self.completed = asyncio.Event()
         self._ended = asyncio.Event()  # it can no longer complete: failed or stopped
         self.announcer = Announcer(self, [*meta.announce_tiers, *([u] for u in trackers)])
-        from .session import rate_bucket
-
         self.upload_bucket = rate_bucket(upload_limit)
         self.download_bucket = rate_bucket(download_limit)
         self._uploads: dict[PeerProtocol, _Uploads] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._resume_dirty = False
+        self._resume_lock = asyncio.Lock()  # one save at a time, in the order asked
+        self._resume_task: asyncio.Task[None] | None = None
+        self._resume_again = False
         self._stopping = False
         self._next_dht = 0.0
         self._unwritten = 0  # bytes of verified-to-be pieces not yet hashed and written
@@ -143,7 +142,7 @@ class TorrentRuntime:
             listen_port=self.session.listen_port,
             own_addresses=[(h, self.session.listen_port) for h in self.session.own_hosts],
         )
-        self.storage.create_files()
+        await self.disk.create_files()
         if self.core.is_complete:
             self.state = TorrentState.SEEDING
             self.completed.set()
@@ -167,47 +166,81 @@ class TorrentRuntime:
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
-        self.save_resume_now()
+        if self._resume_task is not None:  # a background save finishes first, never beside
+            with contextlib.suppress(Exception):
+                await self._resume_task
+        await self.save_resume()
         await self.disk.close()
         self.state = TorrentState.STOPPED
 
     async def _load_or_check(self) -> Bitfield:
+        """The pieces we have: from resume data when it matches the files, else by hashing
+        what is on disk. Every file access runs in the disk pool, off the loop."""
         n = self.meta.info.num_pieces
-        if self.resume_path is not None and self.resume_path.exists():
+        files = await self.disk.file_sizes_and_mtimes()
+        if self.resume_path is not None:
             try:
-                data = decode_resume(
-                    self.resume_path.read_bytes(), info_hash=self.info_hash, num_pieces=n
+                data = await self.disk.load_resume(
+                    self.resume_path, info_hash=self.info_hash, num_pieces=n
                 )
-                trusted = trusted_pieces(data, self.storage.file_sizes_and_mtimes())
-                if trusted is not None:
-                    return trusted
-                log.info("resume data does not match the files: rechecking")
+                if data is not None:
+                    trusted = trusted_pieces(data, files)
+                    if trusted is not None:
+                        return trusted
+                    log.info("resume data does not match the files: rechecking")
             except (BitswarmError, OSError) as exc:
                 log.warning("ignoring resume data: %s", exc)
-        if not any(s is not None and s[0] > 0 for s in self.storage.file_sizes_and_mtimes()):
+        if not any(s is not None and s[0] > 0 for s in files):
             return Bitfield(n)
         return await self.disk.check_existing(self.meta.info.piece_hash, n)
 
-    def save_resume_now(self) -> None:
-        if self.resume_path is None or self.core is None:
+    def save_resume_soon(self) -> None:
+        """Save resume data in the background; asked while a save runs, it saves once more
+        after that one (what it recorded may already be old)."""
+        if self.resume_path is None or self.core is None or self._stopping:
             return
-        try:
-            self.storage.flush()
-            data = ResumeData(
-                info_hash=self.info_hash,
-                have=self.core.have.to_bytes(),
-                num_pieces=self.meta.info.num_pieces,
-                files=self.storage.file_sizes_and_mtimes(),
-                uploaded=self.core.uploaded,
-                downloaded=self.core.downloaded,
-                saved_at=int(time.time()),
-            )
-            tmp = self.resume_path.with_suffix(".tmp")
-            tmp.write_bytes(encode_resume(data))
-            tmp.replace(self.resume_path)
+        if self._resume_task is not None and not self._resume_task.done():
+            self._resume_again = True
+            return
+        self._resume_task = asyncio.get_running_loop().create_task(self._save_resume_loop())
+
+    async def _save_resume_loop(self) -> None:
+        while True:
+            self._resume_again = False
+            await self.save_resume()
+            if not self._resume_again or self._stopping:
+                return
+
+    async def save_resume(self) -> None:
+        """Save resume data: flush the files (fsync), stat them and replace the resume file
+        atomically, all in the disk pool; the event loop never waits on the disk.
+
+        The pieces recorded are those verified before the flush began, so every one of
+        them is durable when the file says so; a piece verified meanwhile is in the next
+        save. A file changed after the stat fails the check at the next start (recheck).
+        """
+        async with self._resume_lock:
+            core = self.core
+            if self.resume_path is None or core is None:
+                return
+            have = core.have.to_bytes()
+            uploaded, downloaded = core.uploaded, core.downloaded
             self._resume_dirty = False
-        except (OSError, StorageError) as exc:
-            log.warning("could not save resume data: %s", exc)
+            try:
+                await self.disk.flush()
+                data = ResumeData(
+                    info_hash=self.info_hash,
+                    have=have,
+                    num_pieces=self.meta.info.num_pieces,
+                    files=await self.disk.file_sizes_and_mtimes(),
+                    uploaded=uploaded,
+                    downloaded=downloaded,
+                    saved_at=int(time.time()),
+                )
+                await self.disk.save_resume(self.resume_path, data)
+            except (OSError, StorageError) as exc:
+                self._resume_dirty = True
+                log.warning("could not save resume data: %s", exc)
 
     # ------------------------------------------------------------------ PeerOwner
     def peer_connected(self, proto: PeerProtocol) -> PeerConnection:
@@ -279,7 +312,7 @@ class TorrentRuntime:
 
     def read_allowance(self) -> int | None:
         """The most bytes one socket read may take under the download limits (None: no
-        limit), so that no read leaves the buckets deep in debt (`swarm/rate.py`)."""
+        limit), so that no read leaves the buckets deep in debt (`bitswarm/ratelimit.py`)."""
         return read_allowance((self.download_bucket, self.session.download_bucket), self._now())
 
     def _hold_for_disk(self, proto: PeerProtocol) -> None:
@@ -349,7 +382,7 @@ class TorrentRuntime:
                 case TorrentCompleted():
                     self.state = TorrentState.SEEDING
                     self.completed.set()
-                    self.save_resume_now()
+                    self.save_resume_soon()
                     self.announcer.completed()
         for peer in core.touched_peers():
             if isinstance(peer, PeerProtocol):
@@ -433,7 +466,7 @@ class TorrentRuntime:
         self._ended.set()
         for proto in list(self.protocols):
             proto.close("torrent paused")
-        self.save_resume_now()
+        self.save_resume_soon()
 
     # ------------------------------------------------------------------ timers, peers
     def _now(self) -> float:
@@ -459,7 +492,7 @@ class TorrentRuntime:
             self.connect_more()
             self._dht_maybe(now)
             if self._resume_dirty and int(now) % 30 == 0:
-                self.save_resume_now()
+                self.save_resume_soon()
 
     def _dht_maybe(self, now: float) -> None:
         """Look ourselves up in the DHT and announce there (never for private torrents,
@@ -521,9 +554,39 @@ class TorrentRuntime:
             not core.is_seed and len(self.protocols) < FEW_PEERS,
         )
 
+    def transfer(self) -> Transfer:
+        """What the core counts now, for `status` (zeros while checking)."""
+        core = self.core
+        if core is None:
+            return Transfer()
+        now = self._now()
+        conns = [p.conn for p in self.protocols if p.conn is not None]
+        return Transfer(
+            pieces_done=core.have.count(),
+            download_rate=core.down.rate(now),
+            upload_rate=core.up.rate(now),
+            downloaded=core.downloaded,
+            uploaded=core.uploaded,
+            wasted=core.wasted,
+            peers=len(conns),
+            seeds=sum(1 for c in conns if c.peer_has.all()),
+        )
+
     def status(self) -> TorrentStatus:
         """A snapshot of the torrent's state, progress, rates and peers."""
-        return TorrentStatus.of(self)
+        return TorrentStatus.of(
+            self.meta.info,
+            state=self.state,
+            transfer=self.transfer(),
+            error=self.error,
+            tracker_message=self.announcer.message,
+            banned=len(self.banned),
+        )
+
+    def file_progress(self) -> list[FileProgress]:
+        """Verified bytes of each file, for displays."""
+        have = self.core.have if self.core is not None else None
+        return file_progress(self.meta.info, self.layout, have)
 
     async def wait_complete(self) -> None:
         """Wait until every wanted piece is verified; return at once if they already are.

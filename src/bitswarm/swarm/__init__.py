@@ -1,5 +1,7 @@
 """Swarm policy (L1, pure): the piece picker, the choker, rate meters and request pipelining.
 
+Rate limits (token buckets) are `bitswarm.ratelimit`.
+
 None of these hold a connection or read a clock: peers are opaque hashable keys, time is a
 `now: float` argument and randomness an injected `random.Random`. The torrent core
 (`bitswarm.core.torrent`) feeds them peer events and acts on their answers.
@@ -8,8 +10,8 @@ None of these hold a connection or read a clock: peers are opaque hashable keys,
 from __future__ import annotations
 
 from .choker import ChokeDecision, Choker, PeerStats, SeedingAlgorithm
-from .picker import BLOCK_SIZE, DEFAULT_PRIORITY, Block, PeerKey, PiecePicker, PieceState
-from .rate import RateMeter, TokenBucket, consume_all
+from .picker import BLOCK_SIZE, DEFAULT_PRIORITY, Block, PiecePicker, PieceState
+from .rate import RateMeter
 from .request_queue import RequestQueueSizer, desired_queue_depth
 
 __all__ = [
@@ -18,14 +20,11 @@ __all__ = [
     "Block",
     "ChokeDecision",
     "Choker",
-    "PeerKey",
     "PeerStats",
     "PiecePicker",
     "PieceState",
     "RateMeter",
     "RequestQueueSizer",
     "SeedingAlgorithm",
-    "TokenBucket",
-    "consume_all",
     "desired_queue_depth",
 ]

@@ -45,8 +45,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
+from ..addresses import PeerKey
 from ..errors import LocalProtocolError
-from .picker import PeerKey
 
 if TYPE_CHECKING:
     from random import Random

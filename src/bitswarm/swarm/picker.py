@@ -21,11 +21,12 @@ big-int ANDs (O(pieces/64) machine words each), never a sort. Seeds are one coun
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, TypeAlias
 
+from ..addresses import PeerKey
 from ..bitfield import Bitfield
 from ..errors import LocalProtocolError
 from .piece_masks import PieceMasks
@@ -33,14 +34,13 @@ from .piece_masks import PieceMasks
 if TYPE_CHECKING:
     from random import Random
 
-__all__ = ["BLOCK_SIZE", "DEFAULT_PRIORITY", "Block", "PeerKey", "PiecePicker", "PieceState"]
+__all__ = ["BLOCK_SIZE", "DEFAULT_PRIORITY", "Block", "PiecePicker", "PieceState"]
 
 BLOCK_SIZE = 16384  # BEP 3: "All current implementations use 2^14 (16 kiB)"
 DEFAULT_PRIORITY = 4
 MAX_PRIORITY = 7
 ENDGAME_EXTRA_REQUESTERS = 2  # end-game: at most this many duplicate requests per block
 
-PeerKey: TypeAlias = Hashable
 _Allowed: TypeAlias = "Collection[int] | None"
 
 

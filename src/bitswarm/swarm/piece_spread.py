@@ -23,9 +23,9 @@ Pure (L1): piece indices, peer keys and an injected rng in, piece lists out.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
+from ..addresses import PeerKey
 from ..bitfield import Bitfield
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_AHEAD", "PieceSpread"]
 
-PeerKey = Hashable
 MAX_AHEAD = 32  # most pieces reserved for one peer at a time
 _POOL, _RESERVED, _OUT = 0, 1, 2  # a piece's state in the plan
 

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote_from_bytes, urlsplit, urlunsplit
 
+from ..addresses import CompactFormatError
 from ..bencode import BValue, bdecode
 from ..errors import BencodeError, LocalProtocolError
 from .announce import (
@@ -33,7 +34,7 @@ from .announce import (
     TrackerResponseError,
     one_line,
 )
-from .compact import CompactFormatError, decode_peer_dicts, decode_peers4, decode_peers6
+from .compact import decode_peer_dicts, decode_peers4, decode_peers6
 
 __all__ = [
     "DEFAULT_INTERVAL",

@@ -23,45 +23,36 @@ Rules (BEP 15 unless noted):
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import ipaddress
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
+from ..addresses import IPV4_STRIDE, IPV6_STRIDE, is_ipv6
 from ..errors import LocalProtocolError
-from .announce import AnnounceEvent, AnnounceRequest, AnnounceResponse, ScrapeResponse, ScrapeStats
-from .compact import IPV4_STRIDE, IPV6_STRIDE, decode_peers, is_ipv6
+from .announce import AnnounceRequest, AnnounceResponse, ScrapeResponse
+from .compact import decode_peers
+from .udp_codec import (
+    MAX_SCRAPE_HASHES,
+    REPLY_HEADER_SIZE,
+    Action,
+    announce_body,
+    decode_announce_reply,
+    decode_connect_reply,
+    decode_error_reply,
+    decode_reply_header,
+    decode_scrape_reply,
+    encode_connect_request,
+    encode_request,
+)
 
 __all__ = [
-    "MAX_SCRAPE_HASHES", "PROTOCOL_ID", "AnnounceDone", "DropCounters", "RequestFailed",
-    "RequestTimedOut", "ScrapeDone", "TransactionRng", "UdpTrackerClient", "UdpTrackerEvent",
-    "encode_announce_request", "encode_connect_request", "encode_scrape_request",
+    "AnnounceDone", "DropCounters", "RequestFailed", "RequestTimedOut", "ScrapeDone",
+    "TransactionRng", "UdpTrackerClient", "UdpTrackerEvent",
 ]  # fmt: skip
 
-PROTOCOL_ID = 0x41727101980
-#: "Up to about 74 torrents can be scraped at once" (BEP 15, Scrape)
-MAX_SCRAPE_HASHES = 74
 CONNECTION_TTL = 60.0
-
-_HEADER = struct.Struct(">QII")  # connection_id (or protocol_id), action, transaction_id
-_REPLY = struct.Struct(">II")  # action, transaction_id
-_ANNOUNCE_BODY = struct.Struct(">20s20sQQQIIIiH")
-_ANNOUNCE_REPLY = struct.Struct(">III")  # interval, leechers, seeders (after _REPLY)
-_SCRAPE_TRIPLE = struct.Struct(">III")  # seeders, completed, leechers
-
-# BEP 15: "0: none; 1: completed; 2: started; 3: stopped"
-_UDP_EVENT = {AnnounceEvent.NONE: 0, AnnounceEvent.COMPLETED: 1, AnnounceEvent.STARTED: 2,
-              AnnounceEvent.STOPPED: 3}  # fmt: skip
-
-
-class _Action(enum.IntEnum):
-    CONNECT = 0
-    ANNOUNCE = 1
-    SCRAPE = 2
-    ERROR = 3
 
 
 class TransactionRng(Protocol):
@@ -123,50 +114,13 @@ class _Phase(enum.Enum):
 @dataclass(slots=True)
 class _Request:
     handle: int
-    action: _Action
+    action: Action
     body: bytes  # everything after the 16-byte header
     hashes: tuple[bytes, ...]
     attempt: int
     deadline: float
     phase: _Phase = _Phase.CONNECTING
     tid: int | None = None
-
-
-def encode_connect_request(transaction_id: int) -> bytes:
-    """The 16-byte connect request."""
-    return _HEADER.pack(PROTOCOL_ID, _Action.CONNECT, transaction_id)
-
-
-def _announce_body(req: AnnounceRequest, *, ipv6: bool, request_string: bytes) -> bytes:
-    ip = 0
-    if req.ip is not None and not ipv6:
-        # 32 bits: only an IPv4 literal fits, else "0 // default" (BEP 15); BEP 7
-        # discourages announcing other addresses anyway.
-        with contextlib.suppress(ValueError):
-            ip = int(ipaddress.IPv4Address(req.ip))
-    body = _ANNOUNCE_BODY.pack(
-        req.info_hash, req.peer_id, req.downloaded, req.left, req.uploaded,
-        _UDP_EVENT[req.event], ip, req.key, req.numwant, req.port,
-    )  # fmt: skip
-    options = b"".join(
-        bytes((2, len(chunk))) + chunk  # BEP 41 URLData option, type 0x2
-        for chunk in (request_string[i : i + 255] for i in range(0, len(request_string), 255))
-    )
-    return body + options
-
-
-def encode_announce_request(
-    connection_id: int, transaction_id: int, req: AnnounceRequest, *, ipv6: bool = False,
-    request_string: bytes = b"",
-) -> bytes:  # fmt: skip
-    """A full announce request (98 bytes, plus BEP 41 options for `request_string`)."""
-    header = _HEADER.pack(connection_id, _Action.ANNOUNCE, transaction_id)
-    return header + _announce_body(req, ipv6=ipv6, request_string=request_string)
-
-
-def encode_scrape_request(connection_id: int, tid: int, info_hashes: Iterable[bytes]) -> bytes:
-    """A scrape request for up to `MAX_SCRAPE_HASHES` info-hashes."""
-    return _HEADER.pack(connection_id, _Action.SCRAPE, tid) + b"".join(info_hashes)
 
 
 def _canonical(addr: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str, int]:
@@ -215,8 +169,8 @@ class UdpTrackerClient:
 
     def announce(self, req: AnnounceRequest, *, now: float) -> int:
         """Queue an announce; returns its handle."""
-        body = _announce_body(req, ipv6=self.ipv6, request_string=self.request_string)
-        return self._start(_Action.ANNOUNCE, body, (), now)
+        body = announce_body(req, ipv6=self.ipv6, request_string=self.request_string)
+        return self._start(Action.ANNOUNCE, body, (), now)
 
     def scrape(self, info_hashes: Iterable[bytes], *, now: float) -> int:
         """Queue a scrape of 1..74 info-hashes; returns its handle."""
@@ -225,7 +179,7 @@ class UdpTrackerClient:
             raise LocalProtocolError(f"scrape takes 1..{MAX_SCRAPE_HASHES} info-hashes")
         if any(len(h) != 20 for h in hashes):
             raise LocalProtocolError("every info-hash must be 20 bytes")
-        return self._start(_Action.SCRAPE, b"".join(hashes), hashes, now)
+        return self._start(Action.SCRAPE, b"".join(hashes), hashes, now)
 
     def cancel(self, handle: int) -> None:
         """Forget a request; a late reply to it is then dropped as unknown."""
@@ -286,10 +240,10 @@ class UdpTrackerClient:
         if _canonical(addr) != self.tracker_addr:
             self.dropped.wrong_address += 1
             return
-        if len(data) < _REPLY.size:
+        if len(data) < REPLY_HEADER_SIZE:
             self.dropped.short += 1
             return
-        action, tid = _REPLY.unpack_from(data)
+        action, tid = decode_reply_header(data)
         if tid in self._connect_tids:
             self._on_connect_reply(action, data, now)
             return
@@ -297,20 +251,19 @@ class UdpTrackerClient:
         if req is None:
             self.dropped.unknown_transaction += 1
             return
-        if action == _Action.ERROR:
-            self._finish(req, RequestFailed(req.handle, _error_text(data)))
+        if action == Action.ERROR:
+            self._finish(req, RequestFailed(req.handle, decode_error_reply(data)))
         elif action != req.action:
             self.dropped.wrong_action += 1
-        elif action == _Action.ANNOUNCE:
-            if len(data) < _REPLY.size + _ANNOUNCE_REPLY.size:
+        elif action == Action.ANNOUNCE:
+            reply = decode_announce_reply(data)
+            if reply is None:
                 self.dropped.short += 1
                 return
-            self._finish(req, AnnounceDone(req.handle, self._announce_reply(data)))
+            self._finish(req, AnnounceDone(req.handle, self._announce_reply(*reply)))
         else:
             # (seeders, completed, leechers) per hash in request order; may be cut short
-            n = min((len(data) - _REPLY.size) // _SCRAPE_TRIPLE.size, len(req.hashes))
-            triples = (_SCRAPE_TRIPLE.unpack_from(data, _REPLY.size + 12 * i) for i in range(n))
-            stats = {h: ScrapeStats(*t) for h, t in zip(req.hashes, triples, strict=False)}
+            stats = decode_scrape_reply(data, req.hashes)
             self._finish(req, ScrapeDone(req.handle, ScrapeResponse(stats)))
 
     # -- internals --------------------------------------------------------------------
@@ -324,7 +277,7 @@ class UdpTrackerClient:
             if tid not in self._by_tid and tid not in self._connect_tids:
                 return tid
 
-    def _start(self, action: _Action, body: bytes, hashes: tuple[bytes, ...], now: float) -> int:
+    def _start(self, action: Action, body: bytes, hashes: tuple[bytes, ...], now: float) -> int:
         handle = self._next_handle
         self._next_handle += 1
         req = _Request(handle, action, body, hashes, attempt=0, deadline=now + self._timeout(0))
@@ -351,7 +304,7 @@ class UdpTrackerClient:
             req.tid = self._new_tid()
         req.phase = _Phase.SENT
         self._by_tid[req.tid] = req
-        self._outbox.append(_HEADER.pack(self._conn_id, req.action, req.tid) + req.body)
+        self._outbox.append(encode_request(self._conn_id, req.action, req.tid, req.body))
 
     def _drop_tid(self, req: _Request) -> None:
         if req.tid is not None:
@@ -364,19 +317,20 @@ class UdpTrackerClient:
 
     def _on_connect_reply(self, action: int, data: bytes, now: float) -> None:
         waiting = [r for r in self._requests.values() if r.phase is _Phase.CONNECTING]
-        if action == _Action.ERROR:
+        if action == Action.ERROR:
             self._connect_tids.clear()
-            reason = _error_text(data)
+            reason = decode_error_reply(data)
             for req in waiting:
                 self._finish(req, RequestFailed(req.handle, reason))
             return
-        if action != _Action.CONNECT:
+        if action != Action.CONNECT:
             self.dropped.wrong_action += 1
             return
-        if len(data) < 16:
+        conn_id = decode_connect_reply(data)
+        if conn_id is None:
             self.dropped.short += 1
             return
-        (self._conn_id,) = struct.unpack_from(">Q", data, 8)
+        self._conn_id = conn_id
         self._conn_expiry = now + self.connection_ttl
         self._connect_tids.clear()
         for req in waiting:
@@ -385,16 +339,12 @@ class UdpTrackerClient:
             req.deadline = now + self._timeout(req.attempt)
             self._send_request(req)
 
-    def _announce_reply(self, data: bytes) -> AnnounceResponse:
-        interval, leechers, seeders = _ANNOUNCE_REPLY.unpack_from(data, _REPLY.size)
+    def _announce_reply(
+        self, interval: int, leechers: int, seeders: int, packed: bytes
+    ) -> AnnounceResponse:
         stride = IPV6_STRIDE if self.ipv6 else IPV4_STRIDE
-        start = _REPLY.size + _ANNOUNCE_REPLY.size
-        peers = decode_peers(data[start:], stride, limit=self.max_peers, strict=False)
+        peers = decode_peers(packed, stride, limit=self.max_peers, strict=False)
         return AnnounceResponse(
             interval=interval, min_interval=None, peers=tuple(peers), complete=seeders,
             incomplete=leechers, tracker_id=None, warning=None,
         )  # fmt: skip
-
-
-def _error_text(data: bytes) -> str:
-    return data[8:512].rstrip(b"\x00").decode("utf-8", "replace")

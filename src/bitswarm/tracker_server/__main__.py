@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli.tracker_command import register
 from ..errors import BitswarmError
+from .arguments import register
 
 
 def main(argv: list[str] | None = None) -> int:

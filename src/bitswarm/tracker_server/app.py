@@ -1,18 +1,12 @@
-"""Build and run a tracker process: sockets, store, front-ends, signals, housekeeping.
+"""Build and run one tracker process: sockets, store, front-ends, signals, housekeeping.
 
 `serve` runs one tracker in the current event loop until stopped: it opens the store,
 binds the HTTP and UDP sockets (with SO_REUSEPORT when several workers share them),
 starts both front-ends, prints one ``listening`` JSON line on stdout, then sweeps the
 store every few seconds, rereads the whitelist on SIGHUP and stops on SIGTERM/SIGINT.
 
-`run` is what the command line calls: one process, or with ``workers > 1`` a small
-supervisor (workers.py) that forks N such processes sharing the ports.
-
-Workers and stores: the in-memory store lives inside one process, so N workers on it
-would be N separate trackers behind one port, and two clients of one torrent could land
-on different workers and never see each other. `run` therefore refuses ``--workers N``
-with the memory store unless ``--split-swarms`` says that is intended (benchmarks,
-sharded set-ups); shared swarms need ``--store redis://...``.
+What the command line calls is `launch.run`: one such process, or a supervisor
+(workers.py) that forks N of them sharing the ports.
 """
 
 from __future__ import annotations
@@ -21,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import random
 import secrets
 import signal
@@ -29,15 +22,14 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .config import ConfigError, TrackerConfig
 from .conn_ids import ConnectionIds
 from .http_frontend import HttpFrontend
-from .logs import setup_logging
 from .memory_store import MemorySwarmStore
 from .metrics import Snapshot, merge
+from .options import ServerOptions
 from .service import TrackerService
 from .store import SwarmStore
 from .udp_frontend import UdpFrontend
@@ -45,54 +37,16 @@ from .whitelist import Whitelist, parse_whitelist
 
 __all__ = [
     "ReadyCallback",
-    "ServerOptions",
     "bind_socket",
+    "load_whitelist",
     "make_store",
-    "parse_endpoint",
     "print_ready",
-    "run",
     "serve",
 ]
 
 log = logging.getLogger("bitswarm.tracker")
 _TICK = 1.0  # workers publish their counters this often
 _HOUSEKEEPING_TICKS = 5  # and sweep the store every this many ticks
-
-
-@dataclass(frozen=True, slots=True)
-class ServerOptions:
-    """A whole tracker process as the command line describes it."""
-
-    http: tuple[str, int] | None = ("0.0.0.0", 6969)
-    udp: tuple[str, int] | None = ("0.0.0.0", 6969)
-    store: str = "memory"
-    workers: int = 1
-    whitelist: Path | None = None
-    config: TrackerConfig = field(default_factory=TrackerConfig)
-    split_swarms: bool = False
-    log_level: str = "info"
-    #: the connection-id secret; shared by workers (and machines behind one address)
-    udp_key: bytes = b""
-
-
-def parse_endpoint(text: str, default_host: str = "0.0.0.0") -> tuple[str, int]:
-    """``HOST:PORT``, ``[v6]:PORT``, ``:PORT`` or ``PORT`` -> (host, port).
-
-    Raises:
-        ConfigError: not of that shape, or the port is not 0..65535.
-    """
-    host, port_text = default_host, text
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0 or not text[end + 1 :].startswith(":"):
-            raise ConfigError(f"{text!r} is not [ADDRESS]:PORT")
-        host, port_text = text[1:end], text[end + 2 :]
-    elif ":" in text:
-        host, _, port_text = text.rpartition(":")
-        host = host or default_host
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 0xFFFF:
-        raise ConfigError(f"{text!r}: the port must be a number from 0 to 65535")
-    return host, int(port_text)
 
 
 def bind_socket(endpoint: tuple[str, int], kind: int, *, reuse_port: bool) -> socket.socket:
@@ -266,32 +220,3 @@ def print_ready(options: ServerOptions, *, http_port: int | None, udp_port: int 
 
 def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def run(options: ServerOptions) -> int:
-    """Run the tracker as the command line asked; returns the exit status."""
-    if options.http is None and options.udp is None:
-        raise ConfigError("nothing to serve: give --http, --udp or both")
-    if options.workers < 1:
-        raise ConfigError("--workers must be at least 1")
-    if options.workers > 1 and options.store == "memory" and not options.split_swarms:
-        raise ConfigError(
-            "--workers with the in-memory store would make each worker a separate tracker "
-            "(peers on different workers never meet); use --store redis://HOST:PORT to share "
-            "swarms, or add --split-swarms if that is really what you want"
-        )
-    setup_logging(options.log_level, pid=os.getpid())
-    make_store(options.store, options.config)  # refuse a bad --store before binding
-    if options.whitelist is not None:
-        load_whitelist(options.whitelist)  # a bad list is an error at start, not at SIGHUP
-    key = options.udp_key or secrets.token_bytes(32)
-    if options.workers == 1:
-        asyncio.run(serve(_with_key(options, key)))
-        return 0
-    from .workers import supervise
-
-    return supervise(_with_key(options, key))
-
-
-def _with_key(options: ServerOptions, key: bytes) -> ServerOptions:
-    return replace(options, udp_key=key)

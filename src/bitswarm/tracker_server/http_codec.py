@@ -26,9 +26,9 @@ import re
 from collections.abc import Mapping
 from urllib.parse import unquote_to_bytes
 
+from ..addresses import encode_address
 from ..bencode import BValue, bencode
 from ..tracker.announce import AnnounceEvent, AnnounceRequest, ScrapeStats
-from ..tracker.compact import encode_peer
 from .config import RequestRefused, TrackerConfig
 from .store import PeerAnnounce, StoredPeer, SwarmReply
 
@@ -177,7 +177,7 @@ def parse_announce(q: Query, host: str, config: TrackerConfig) -> PeerAnnounce:
 @functools.lru_cache(maxsize=4096)
 def _packed_host(host: str) -> bytes:
     """The 4 or 16 address bytes of a canonical IP (cached: clients announce again)."""
-    return encode_peer(host, 0)[:-2]
+    return encode_address(host, 0)[:-2]
 
 
 def _key(raw: bytes | None) -> int:

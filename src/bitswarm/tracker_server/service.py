@@ -1,6 +1,6 @@
 """What the HTTP and UDP front-ends share: admission, private mode, the store, counters.
 
-A front-end parses its protocol (http_codec.py, udp_codec.py), then asks the service:
+A front-end parses its protocol (http_codec.py, tracker/udp_codec.py), then asks the service:
 may this address send another request (rate limit), is this info-hash tracked (private
 mode), apply this announce, count these swarms. Refusals are `RequestRefused` with a
 `kind` for the metrics; a store that cannot answer (Redis down) becomes the refusal
@@ -16,11 +16,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from ..ratelimit import SourceRateLimiter
 from ..tracker.announce import ScrapeStats
 from .config import RequestRefused, TrackerConfig
 from .memory_store import MemorySwarmStore
 from .metrics import TrackerMetrics
-from .rate_limit import RateLimiter
 from .store import EMPTY_STATS, PeerAnnounce, StoreTotals, StoreUnavailable, SwarmReply, SwarmStore
 from .whitelist import Whitelist
 
@@ -28,6 +28,7 @@ __all__ = ["NOT_AUTHORIZED", "STORE_DOWN", "TrackerService"]
 
 NOT_AUTHORIZED = "Requested download is not authorized for use with this tracker."
 STORE_DOWN = "tracker storage unavailable, try again later"
+MAX_LIMITED_ADDRESSES = 65_536  # addresses whose request rate is remembered (LRU)
 
 log = logging.getLogger("bitswarm.tracker")
 
@@ -50,7 +51,11 @@ class TrackerService:
         self.whitelist = whitelist or Whitelist()
         self.metrics = metrics or TrackerMetrics()
         self.limiter = (
-            RateLimiter(config.rate_limit, max(1, config.rate_burst or int(config.rate_limit)))
+            SourceRateLimiter(
+                rate=config.rate_limit,
+                burst=max(1, config.rate_burst or int(config.rate_limit)),
+                max_sources=MAX_LIMITED_ADDRESSES,
+            )
             if config.rate_limit > 0
             else None
         )

@@ -29,11 +29,7 @@ import time
 from collections.abc import Coroutine
 
 from ..tracker.announce import AnnounceEvent
-from .config import RequestRefused
-from .conn_ids import ConnectionIds
-from .service import TrackerService
-from .store import EMPTY_STATS, PeerAnnounce, SwarmReply
-from .udp_codec import (
+from ..tracker.udp_codec import (
     UdpAnnounce,
     UdpConnect,
     UdpMalformed,
@@ -44,6 +40,10 @@ from .udp_codec import (
     encode_scrape_reply,
     parse_request,
 )
+from .config import RequestRefused
+from .conn_ids import ConnectionIds
+from .service import TrackerService
+from .store import EMPTY_STATS, PeerAnnounce, SwarmReply
 
 __all__ = ["UdpFrontend"]
 
@@ -189,7 +189,7 @@ class UdpFrontend:
         peers = reply.peers6 if v6 else reply.peers4  # the stride of the client's family
         out = encode_announce_reply(
             req.transaction_id, self.service.config.interval, reply.incomplete,
-            reply.complete, peers,
+            reply.complete, (packed for _, packed in peers),
         )  # fmt: skip
         event = req.request.event
         self.service.metrics.announce(

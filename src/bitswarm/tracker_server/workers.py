@@ -29,8 +29,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .app import ServerOptions, print_ready, serve
+from .app import print_ready, serve
 from .logs import setup_logging
+from .options import ServerOptions
 
 __all__ = ["supervise"]
 

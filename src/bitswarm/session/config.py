@@ -1,0 +1,36 @@
+"""`SessionConfig`: how a session listens, limits and finds peers (plain settings, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DEFAULT_PORT", "SessionConfig"]
+
+DEFAULT_PORT = 6881
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """How a `Session` listens, connects and limits; every field has a usable default.
+
+    The port is tried first and, with `find_free_port`, the next ones up to 50 later;
+    `listen_port=0` takes any free port. Rates are bytes per second; DHT and LSD are off
+    unless asked for, so nothing leaves the machine unasked but tracker announces.
+    """
+
+    listen_host: str | None = None  # None: every interface, IPv4 and IPv6
+    listen_port: int = DEFAULT_PORT
+    find_free_port: bool = True  # try the next ports when the one asked for is taken
+    max_peers: int = 50  # per torrent
+    max_connections: int = 400  # for the whole session
+    upload_limit: float = 0.0  # bytes/s for the whole session; 0 = unlimited
+    download_limit: float = 0.0
+    dht_port: int | None = None  # run a DHT node (BEP 5) on this UDP port; None = no DHT
+    dht_bootstrap: tuple[tuple[str, int], ...] = ()
+    dht_state: Path | None = None  # the routing table, saved on exit and reused (BEP 5)
+    dht_rate_limit: float = 20.0  # queries/s per source address (0: off, for loopback labs)
+    lsd: bool = False  # BEP 14 local service discovery (multicast on the local network)
+    lsd_interface: str = "0.0.0.0"
+    lsd_port: int = 6771
+    direct_io: bool = False  # write pieces with O_DIRECT (storage/filesystem.py)
