@@ -18,7 +18,7 @@ BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
 def _block(containing: str) -> str:
-    blocks = [b for b in BLOCK.findall(DOC.read_text()) if containing in b]
+    blocks: list[str] = [b for b in BLOCK.findall(DOC.read_text()) if containing in b]
     assert len(blocks) == 1, f"one python block of docs/library.md should hold {containing!r}"
     return blocks[0]
 
