@@ -113,13 +113,28 @@ def run(
 ) -> tuple[float, float, int]:
     """Download `size` bytes; return wall seconds, CPU seconds and the blocks sent."""
     num = size // PIECE
-    geometry = {"num_pieces": num, "piece_length": PIECE, "total_length": size}
-    core = TorrentCore(have=Bitfield(num), rng=random.Random(1), **geometry)
+    core = TorrentCore(
+        have=Bitfield(num),
+        rng=random.Random(1),
+        num_pieces=num,
+        piece_length=PIECE,
+        total_length=size,
+    )
     ours = PeerConnection(
-        info_hash=INFO_HASH, our_peer_id=b"-BS0100-aaaaaaaaaaaa", initiator=True, **geometry
+        info_hash=INFO_HASH,
+        our_peer_id=b"-BS0100-aaaaaaaaaaaa",
+        initiator=True,
+        num_pieces=num,
+        piece_length=PIECE,
+        total_length=size,
     )
     theirs = PeerConnection(
-        info_hash=INFO_HASH, our_peer_id=b"-XX0100-bbbbbbbbbbbb", initiator=False, **geometry
+        info_hash=INFO_HASH,
+        our_peer_id=b"-XX0100-bbbbbbbbbbbb",
+        initiator=False,
+        num_pieces=num,
+        piece_length=PIECE,
+        total_length=size,
     )
     block = bytes(range(256)) * (BLOCK // 256)  # not all zeros: the copy count compares bytes
     rbuf = bytearray(read_size or 0)

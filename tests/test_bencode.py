@@ -256,11 +256,11 @@ def _nested_dicts(levels: int) -> bytes:
 
 
 def test_nesting_up_to_the_limit_is_accepted() -> None:
-    value = bdecode(_nested_lists(DEFAULT_MAX_DEPTH))
+    value: BValue | None = bdecode(_nested_lists(DEFAULT_MAX_DEPTH))
     depth = 0
     while isinstance(value, list):
         depth += 1
-        value = value[0] if value else None  # type: ignore[assignment]
+        value = value[0] if value else None
     assert depth == DEFAULT_MAX_DEPTH
     assert isinstance(bdecode(_nested_dicts(DEFAULT_MAX_DEPTH)), dict)
 

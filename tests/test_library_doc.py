@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from bitswarm import Metainfo, Session, SessionConfig, create_torrent, parse_torrent
+from bitswarm import Magnet, Metainfo, Session, SessionConfig, create_torrent, parse_torrent
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "library.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
 def _block(containing: str) -> str:
-    blocks = [b for b in BLOCK.findall(DOC.read_text()) if containing in b]
+    blocks: list[str] = [b for b in BLOCK.findall(DOC.read_text()) if containing in b]
     assert len(blocks) == 1, f"one python block of docs/library.md should hold {containing!r}"
     return blocks[0]
 
@@ -66,7 +66,7 @@ def test_the_download_example_downloads(kind: str, tmp_path: Path) -> None:
     torrent_file = tmp_path / "album.torrent"
     torrent_file.write_bytes(create_torrent(content, piece_length=32 * 1024, version="hybrid"))
     assert parse_torrent(torrent_file.read_bytes()).info.raw == meta.info.raw
-    source = str(torrent_file) if kind == "torrent" else meta.to_magnet().to_uri()
+    source = str(torrent_file) if kind == "torrent" else Magnet.from_metainfo(meta).to_uri()
 
     result = _run_with_a_seed(meta, tmp_path / "seed", script, source, tmp_path / "out")
 

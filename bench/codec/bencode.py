@@ -83,8 +83,9 @@ def machine() -> str:
 
 def profile_summary(stats: pstats.Stats) -> tuple[int, float]:
     """(total calls, share of time in bencode.py's value/string and the regex methods)."""
+    # pstats keeps its table in an undocumented attribute that typeshed leaves out
     raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]]
-    raw = stats.stats  # type: ignore[attr-defined]
+    raw = vars(stats)["stats"]
     total = sum(v[2] for v in raw.values())
     leaf = sum(
         v[2]

@@ -38,8 +38,8 @@ SECTION = "## Magnet link to first piece"
 LOOPBACK_DHT = DhtConfig(rate_limit=0, query_timeout=2.0)
 
 
-def lt_session(router: tuple[str, int] | None) -> Any:
-    settings: dict[str, Any] = {
+def lt_session(router: tuple[str, int] | None) -> lt.session:
+    settings: lt.settings_pack = {
         "listen_interfaces": "127.0.0.1:0",
         "enable_dht": router is not None, "enable_lsd": False, "enable_upnp": False,
         "enable_natpmp": False, "enable_incoming_utp": False, "enable_outgoing_utp": False,
@@ -134,7 +134,7 @@ async def one_run(kind: str, how: str, size: int, work: Path) -> tuple[float, fl
     seeder = lt_session(router)
     try:
         params = lt.add_torrent_params()
-        params.ti = lt.torrent_info(lt.bdecode(torrent))
+        params.ti = lt.torrent_info(torrent)
         params.save_path = str(payload.parent)
         sh = seeder.add_torrent(params)
         await until(lambda: sh.status().is_seeding, 30, "seeder check")

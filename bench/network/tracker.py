@@ -165,11 +165,11 @@ def _udp_load(host: str, port: int, seconds: float, pool: list[_Peer], window: i
                 refill()
             continue
         for key, _ in ready:
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
+            ready_sock = key.fileobj
+            assert isinstance(ready_sock, socket.socket)
             while True:
                 try:
-                    data = sock.recv(4096)
+                    data = ready_sock.recv(4096)
                 except BlockingIOError:
                     break
                 action, got = struct.unpack_from(">II", data)
@@ -181,7 +181,7 @@ def _udp_load(host: str, port: int, seconds: float, pool: list[_Peer], window: i
                 else:
                     errors += 1
                 if time.monotonic() < deadline:
-                    send_one(sock)
+                    send_one(ready_sock)
     for sock in socks:
         sock.close()
     return {"ok": len(latencies), "errors": errors, "lost": lost, "latencies": latencies}

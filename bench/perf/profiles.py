@@ -45,7 +45,8 @@ def _where(key: _Key) -> str:
 def read_profile(path: Path) -> tuple[float, list[ProfileLine]]:
     """Total profiled own time and every function's line, largest own time first."""
     stats = pstats.Stats(str(path))
-    table: dict[_Key, tuple[int, int, float, float, object]] = stats.stats  # type: ignore[attr-defined]
+    # pstats keeps its table in an undocumented attribute that typeshed leaves out
+    table: dict[_Key, tuple[int, int, float, float, object]] = vars(stats)["stats"]
     lines = [
         ProfileLine(_where(key), calls, own, cumulative)
         for key, (_primitive, calls, own, cumulative, _callers) in table.items()

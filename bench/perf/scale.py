@@ -32,7 +32,7 @@ from bitswarm.aio.peer import READ_BUFFER, READ_BUFFER_START
 from bitswarm.session import SessionConfig
 from bitswarm_lab.peers.process import ManagedProcess
 
-from ..transfer.one_to_one import OUT
+from .. import OUT
 from .load import process_cpu_seconds
 from .profiles import profile_table
 from .report import TargetReport, Verdict, human_size, table

@@ -31,8 +31,9 @@ from bitswarm_lab.peers.netns import free_port
 from bitswarm_lab.peers.torrent_files import TorrentFile, files_identical
 from bitswarm_lab.peers.transfer import PEER_CLASSES, TransferResult
 
+from .. import OUT
 from ..transfer import memory_state
-from ..transfer.one_to_one import OUT, cached_torrent, check_available, one_run
+from ..transfer.one_to_one import cached_torrent, check_available, one_run
 from .load import LoadFigures, LoadWatch
 from .sampling import MemoryTrace, Sampled, StackSampler, TracePoint
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TypedDict
 
 import pytest
 
@@ -49,6 +50,19 @@ def test_plan_names_every_peer_and_gives_it_its_role_rates() -> None:
     assert plan.bound().bottleneck is Bottleneck.SEED_UPLOAD
 
 
+class PlanArguments(TypedDict, total=False):
+    """`plan_swarm`'s arguments that the refusals below vary."""
+
+    seeders: list[tuple[str, int]]
+    leechers: list[tuple[str, int]]
+    size: int
+    piece_size: int
+    up_bps: int | None
+    seed_up_bps: int | None
+    tracker: str
+    timeout: float
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -62,14 +76,14 @@ def test_plan_names_every_peer_and_gives_it_its_role_rates() -> None:
         {"leechers": [("bitswarm", 250)]},
     ],
 )
-def test_inconsistent_plans_are_refused(change: dict[str, object]) -> None:
-    arguments: dict[str, object] = {
+def test_inconsistent_plans_are_refused(change: PlanArguments) -> None:
+    arguments: PlanArguments = {
         "seeders": [("bitswarm", 1)], "leechers": [("bitswarm", 2)], "size": MiB,
         "piece_size": 1 << 18, "up_bps": MBIT, "seed_up_bps": MBIT,
     }  # fmt: skip
     arguments.update(change)
     with pytest.raises(PlanError):
-        plan_swarm(**arguments)  # type: ignore[arg-type]
+        plan_swarm(**arguments)
 
 
 def test_an_unlimited_seeder_has_no_bound() -> None:

@@ -8,6 +8,7 @@ All traffic stays on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import shutil
@@ -431,7 +432,7 @@ def test_udp_failure_modes_are_one_clear_line() -> None:
             ("silent", TrackerUnreachable, "no answer within 0.4 s"),
         ):
             transport, _ = await loop.create_datagram_endpoint(
-                lambda m=mode: _FakeUdpTracker(m), local_addr=("127.0.0.1", 0)
+                functools.partial(_FakeUdpTracker, mode), local_addr=("127.0.0.1", 0)
             )
             try:
                 port = transport.get_extra_info("sockname")[1]

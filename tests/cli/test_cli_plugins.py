@@ -48,10 +48,14 @@ def test_an_entry_point_adds_its_command_in_place_of_the_hint(
 ) -> None:
     ran: list[argparse.Namespace] = []
 
+    def handler(args: argparse.Namespace) -> int:
+        ran.append(args)
+        return 0
+
     def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p = sub.add_parser("lab")
         p.add_argument("--leechers")
-        p.set_defaults(handler=lambda args: ran.append(args) or 0)
+        p.set_defaults(handler=handler)
 
     def plugins(group: str) -> list[FakeEntryPoint]:
         return [FakeEntryPoint("lab", register)] if group == cli_main.COMMAND_GROUP else []

@@ -40,7 +40,7 @@ class Node:
     ) -> dict[str, Any]:
         while True:
             try:
-                record = json.loads(self.lines.get(timeout=within))
+                record: dict[str, Any] = json.loads(self.lines.get(timeout=within))
             except queue.Empty:
                 raise AssertionError("no matching line from bitswarm dht") from None
             if test(record):

@@ -32,18 +32,25 @@ class Remote:
 
     def __init__(self, core: TorrentCore, name: int, *, have: Bitfield | None = None) -> None:
         self.core, self.key = core, name
-        geometry = {"num_pieces": core.num_pieces, "piece_length": core.piece_length,
-                    "total_length": core.total_length}  # fmt: skip
-        self.ours = PeerConnection(info_hash=INFO_HASH, our_peer_id=b"-BS0100-core00000000",
-                                   initiator=False, **geometry)  # type: ignore[arg-type]  # fmt: skip
-        self.conn = PeerConnection(info_hash=INFO_HASH, our_peer_id=b"-XX0100-%012d" % name,
-                                   initiator=True, **geometry)  # type: ignore[arg-type]  # fmt: skip
+        self.ours = self._connection(b"-BS0100-core00000000", initiator=False)
+        self.conn = self._connection(b"-XX0100-%012d" % name, initiator=True)
         self.events: list[Event] = []
         core.add_peer(name, self.ours, now=0.0)
         self.conn.send_handshake()
         self.pump()
         self.conn.send_bitfield(have if have is not None else Bitfield(core.num_pieces))
         self.pump()
+
+    def _connection(self, peer_id: bytes, *, initiator: bool) -> PeerConnection:
+        """A connection of the core's torrent: ours (the core's end) or the remote's."""
+        return PeerConnection(
+            info_hash=INFO_HASH,
+            our_peer_id=peer_id,
+            initiator=initiator,
+            num_pieces=self.core.num_pieces,
+            piece_length=self.core.piece_length,
+            total_length=self.core.total_length,
+        )
 
     def pump(self, now: float = 0.0) -> list[Event]:
         new: list[Event] = []

@@ -49,7 +49,8 @@ def test_lookup_failures_and_slow_nodes() -> None:
     (c,) = lk.next_queries()
     assert c.node_id == seeds[2].node_id
     lk.on_failure(b.addr)
-    assert lk.candidate(b.addr).state is CandidateState.FAILED  # type: ignore[union-attr]
+    failed = lk.candidate(b.addr)
+    assert failed is not None and failed.state is CandidateState.FAILED
     assert lk.timeouts == 1
     # ... and its late answer still counts
     assert lk.on_response(a.addr, seeds[0].node_id, values=[("1.2.3.4", 5)]) == [("1.2.3.4", 5)]

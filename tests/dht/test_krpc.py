@@ -102,8 +102,9 @@ def test_response_with_nodes_nodes6_and_ip_round_trips() -> None:
     raw = encode_message(r)
     top = bdecode(raw)
     assert isinstance(top, dict) and isinstance(top[b"r"], dict)
-    assert len(top[b"r"][b"nodes"]) == 2 * 26  # type: ignore[arg-type]
-    assert len(top[b"r"][b"nodes6"]) == 38  # type: ignore[arg-type]
+    compact4, compact6 = top[b"r"][b"nodes"], top[b"r"][b"nodes6"]
+    assert isinstance(compact4, bytes) and len(compact4) == 2 * 26
+    assert isinstance(compact6, bytes) and len(compact6) == 38
     assert top[b"ip"] == bytes([9, 8, 7, 6]) + (4242).to_bytes(2, "big")  # BEP 42 top-level
     assert decode_message(raw) == r
 

@@ -31,8 +31,9 @@ def test_first_bucket_splits_when_full_and_it_holds_our_id() -> None:
     assert len(t.buckets) == 1 and len(t) == 8
     # a ninth node in the far half: the bucket covers our id, so it splits ...
     assert t.heard_from(node(top(158, 0)), now=0, responded=True) == []
-    assert [(b.lo, b.hi) for b in t.buckets] == [(0, ID_SPACE // 2), (ID_SPACE // 2, ID_SPACE)]
-    assert len(t.buckets[0].nodes) == 1 and len(t.buckets[1].nodes) == 8
+    split = list(t.buckets)  # a list: mypy still holds `t.buckets` to the length asserted above
+    assert [(b.lo, b.hi) for b in split] == [(0, ID_SPACE // 2), (ID_SPACE // 2, ID_SPACE)]
+    assert len(split[0].nodes) == 1 and len(split[1].nodes) == 8
     # ... but the far bucket (without our id) never splits: a new node is cached
     assert t.heard_from(node(top(159, 99)), now=0, responded=True) == []
     assert len(t.buckets) == 2 and len(t.buckets[1].replacements) == 1
@@ -90,7 +91,8 @@ def test_full_bucket_of_good_nodes_caches_the_newcomer_and_pings_nobody() -> Non
     t = full_far_bucket()
     newcomer = node(top(159, 50))
     assert t.heard_from(newcomer, now=10, responded=True) == []
-    assert t.get(newcomer.node_id) is not None and not t.is_live(t.get(newcomer.node_id))  # type: ignore[arg-type]
+    cached = t.get(newcomer.node_id)
+    assert cached is not None and not t.is_live(cached)
     # a querier that would land there is not worth a ping either
     assert t.heard_from(node(top(159, 60)), now=10, responded=False) == []
 
@@ -129,12 +131,14 @@ def test_an_id_does_not_move_and_a_verified_address_may_change_id() -> None:
     t.heard_from(a, now=0, responded=True)
     thief = NodeInfo(a.node_id, "6.6.6.6", 1000)
     t.heard_from(thief, now=1, responded=True)
-    assert t.get(a.node_id).host == "10.0.0.1"  # type: ignore[union-attr]
+    kept = t.get(a.node_id)
+    assert kept is not None and kept.host == "10.0.0.1"
     renamed = NodeInfo(id_from_int(top(159, 2)), a.host, a.port)
     t.heard_from(renamed, now=2, responded=False)  # a claim in a query is not enough
     assert t.get(a.node_id) is not None and t.get(renamed.node_id) is None
     t.heard_from(renamed, now=3, responded=True)  # an answer to our query is
-    assert t.get(a.node_id) is None and t.by_addr(a.addr).node_id == renamed.node_id  # type: ignore[union-attr]
+    at_addr = t.by_addr(a.addr)
+    assert t.get(a.node_id) is None and at_addr is not None and at_addr.node_id == renamed.node_id
 
 
 def test_closest_matches_brute_force_and_skips_bad_nodes() -> None:

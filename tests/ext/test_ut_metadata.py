@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import grimp
 import pytest
@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from bitswarm.bencode import bencode
 from bitswarm.bitfield import Bitfield
-from bitswarm.create import create_torrent
+from bitswarm.create import Version, create_torrent
 from bitswarm.errors import LocalProtocolError
 from bitswarm.ext import UT_METADATA_ID, extension_handshake
 from bitswarm.ext.metadata_fetcher import (
@@ -50,6 +50,8 @@ from bitswarm.wire import (
     HandshakeReceived,
     PeerConnection,
 )
+
+E = TypeVar("E")
 
 PIECE = 16384
 RAW = bencode({b"blob": bytes(range(256)) * 160, b"name": b"synthetic"})  # 40 KiB + a bit
@@ -179,8 +181,17 @@ class Swarm:
                 else:
                     self.events.append(action)
 
-    def of(self, kind: type) -> list[object]:
+    def of(self, kind: type[E]) -> list[E]:
         return [e for e in self.events if isinstance(e, kind)]
+
+
+def requests(fetcher: MetadataFetcher) -> list[SendMetadataRequest]:
+    """The fetcher's pending actions, each of which must be a request."""
+    out = []
+    for action in fetcher.actions():
+        assert isinstance(action, SendMetadataRequest), action
+        out.append(action)
+    return out
 
 
 def test_fetch_spread_over_three_peers() -> None:
@@ -189,7 +200,7 @@ def test_fetch_spread_over_three_peers() -> None:
     for key in "ABC":
         swarm.peers[key] = honest()
         assert swarm.fetcher.add_peer(key, metadata_size=SIZE, ext_id=3, now=0.0)
-    assert [(a.peer, a.piece) for a in swarm.fetcher.actions()] == [("A", 0), ("B", 1), ("C", 2)]
+    assert [(a.peer, a.piece) for a in requests(swarm.fetcher)] == [("A", 0), ("B", 1), ("C", 2)]
 
 
 def test_honest_fetch_verifies_and_stops_asking() -> None:
@@ -224,7 +235,7 @@ def test_a_lone_liar_is_flagged_at_once_and_another_peer_supplies_the_metadata()
     swarm.add("liar", corrupting(2))
     [mismatch] = swarm.of(MetadataHashMismatch)
     assert mismatch.contributors == {"liar"}
-    assert [e.peer for e in swarm.of(MetadataPeerFlagged)] == ["liar"]  # type: ignore[attr-defined]
+    assert [e.peer for e in swarm.of(MetadataPeerFlagged)] == ["liar"]
     assert not swarm.fetcher.done
     swarm.add("good", honest())
     assert swarm.fetcher.raw == RAW
@@ -285,7 +296,7 @@ def test_an_unrequested_piece_flags_and_drops_what_the_peer_sent() -> None:
     fetcher = MetadataFetcher(V1, max_requests_per_peer=1)
     fetcher.add_peer("A", metadata_size=SIZE, ext_id=3, now=0.0)
     fetcher.add_peer("B", metadata_size=SIZE, ext_id=3, now=0.0)
-    assert [(a.peer, a.piece) for a in fetcher.actions()] == [("A", 0), ("B", 1)]  # type: ignore[union-attr]
+    assert [(a.peer, a.piece) for a in requests(fetcher)] == [("A", 0), ("B", 1)]
     fetcher.receive("A", MetadataData(0, SIZE, RAW[:PIECE]), now=1.0)
     assert fetcher.progress == (1, 3)
     fetcher.actions()
@@ -295,20 +306,20 @@ def test_an_unrequested_piece_flags_and_drops_what_the_peer_sent() -> None:
     assert fetcher.progress == (0, 3)  # A's piece 0 is gone with it
     assert SendMetadataRequest("B", 3, 0) not in actions  # B still has piece 1 outstanding
     fetcher.receive("B", MetadataData(1, SIZE, RAW[PIECE : 2 * PIECE]), now=2.0)
-    assert [(a.peer, a.piece) for a in fetcher.actions()] == [("B", 0)]  # type: ignore[union-attr]
+    assert [(a.peer, a.piece) for a in requests(fetcher)] == [("B", 0)]
 
 
 def test_timeouts_move_pieces_to_other_peers_and_late_answers_still_count() -> None:
     fetcher = MetadataFetcher(V1, request_timeout=20.0)
     fetcher.add_peer("slow", metadata_size=SIZE, ext_id=3, now=0.0)
-    assert [a.piece for a in fetcher.actions()] == [0, 1, 2]  # type: ignore[union-attr]
+    assert [a.piece for a in requests(fetcher)] == [0, 1, 2]
     assert fetcher.get_timer() == 20.0
     fetcher.handle_timer(now=10.0)
     assert fetcher.actions() == []
     fetcher.add_peer("fast", metadata_size=SIZE, ext_id=3, now=15.0)
     assert fetcher.actions() == []  # every piece is out already
     fetcher.handle_timer(now=20.0)
-    assert [(a.peer, a.piece) for a in fetcher.actions()] == [  # type: ignore[union-attr]
+    assert [(a.peer, a.piece) for a in requests(fetcher)] == [
         ("fast", 0),
         ("fast", 1),
         ("fast", 2),
@@ -361,7 +372,7 @@ def test_a_peer_lying_about_the_size_does_not_stop_the_fetch() -> None:
     fake = bytes(5000)
     swarm = Swarm(MetadataFetcher(V1))
     swarm.add("liar", honest(fake), size=len(fake))  # first, so its size is tried first
-    assert [e.peer for e in swarm.of(MetadataPeerFlagged)] == ["liar"]  # type: ignore[attr-defined]
+    assert [e.peer for e in swarm.of(MetadataPeerFlagged)] == ["liar"]
     swarm.add("A", honest())
     assert swarm.fetcher.raw == RAW
 
@@ -380,7 +391,7 @@ def test_peers_announcing_another_size_are_flagged_once_verified() -> None:
     assert all(peer != "odd" for peer, _ in swarm.asked)
 
 
-def _real_info(tmp_path: Path, version: str) -> bytes:
+def _real_info(tmp_path: Path, version: Version) -> bytes:
     folder = tmp_path / "content"
     folder.mkdir(exist_ok=True)
     for i in range(150):
@@ -388,7 +399,7 @@ def _real_info(tmp_path: Path, version: str) -> bytes:
     torrent = create_torrent(
         folder,
         version=version,
-        piece_length=16384,  # type: ignore[arg-type]
+        piece_length=16384,
         workers=1,
         creation_date=None,
     )
@@ -396,7 +407,7 @@ def _real_info(tmp_path: Path, version: str) -> bytes:
 
 
 @pytest.mark.parametrize("version", ["v2", "hybrid"])
-def test_v2_and_hybrid_metadata_is_checked_with_sha256(tmp_path: Path, version: str) -> None:
+def test_v2_and_hybrid_metadata_is_checked_with_sha256(tmp_path: Path, version: Version) -> None:
     raw = _real_info(tmp_path, version)
     hashes = parse_info_dict(raw).info_hashes
     assert hashes.v2 == hashlib.sha256(raw).digest()
@@ -487,7 +498,7 @@ def _connected(
 
 
 @pytest.mark.parametrize("version", ["v1", "hybrid"])
-def test_magnet_download_between_two_peer_connections(tmp_path: Path, version: str) -> None:
+def test_magnet_download_between_two_peer_connections(tmp_path: Path, version: Version) -> None:
     raw = _real_info(tmp_path, version)
     info = parse_info_dict(raw)
     server = MetadataServer(raw, info_hashes=info.info_hashes)
@@ -673,7 +684,7 @@ def _drive(
 
 @pytest.mark.interop
 @pytest.mark.parametrize("version", ["v1", "hybrid"])
-def test_fetch_metadata_from_libtorrent(lt: ModuleType, tmp_path: Path, version: str) -> None:
+def test_fetch_metadata_from_libtorrent(lt: ModuleType, tmp_path: Path, version: Version) -> None:
     info = parse_info_dict(_real_info(tmp_path, version))
     session = _lt_session(lt)
     params = lt.add_torrent_params()
@@ -733,7 +744,7 @@ def test_fetch_metadata_from_libtorrent(lt: ModuleType, tmp_path: Path, version:
 
 @pytest.mark.interop
 @pytest.mark.parametrize("version", ["v1", "hybrid"])
-def test_libtorrent_fetches_our_metadata(lt: ModuleType, tmp_path: Path, version: str) -> None:
+def test_libtorrent_fetches_our_metadata(lt: ModuleType, tmp_path: Path, version: Version) -> None:
     info = parse_info_dict(_real_info(tmp_path, version))
     server = MetadataServer(info.raw, info_hashes=info.info_hashes)
     session = _lt_session(lt)

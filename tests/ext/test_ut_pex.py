@@ -295,9 +295,17 @@ def test_private_torrents_do_not_offer_ut_pex() -> None:
 
 
 def _pair() -> tuple[PeerConnection, PeerConnection]:
-    kw = {"info_hash": bytes(20), "num_pieces": 1, "piece_length": 16384, "total_length": 1}
-    a = PeerConnection(our_peer_id=b"A" * 20, initiator=True, **kw)  # type: ignore[arg-type]
-    b = PeerConnection(our_peer_id=b"B" * 20, initiator=False, **kw)  # type: ignore[arg-type]
+    a, b = (
+        PeerConnection(
+            our_peer_id=peer_id,
+            initiator=initiator,
+            info_hash=bytes(20),
+            num_pieces=1,
+            piece_length=16384,
+            total_length=1,
+        )
+        for peer_id, initiator in ((b"A" * 20, True), (b"B" * 20, False))
+    )
     a.send_handshake()
     _shuttle(a, b)
     return a, b

@@ -10,7 +10,7 @@ import hashlib
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -383,11 +383,12 @@ def test_libtorrent_made_hybrid_with_tail_padding_parses(tmp_path: Path) -> None
         lt.add_files(fs, str(tmp_path / "lt"))
         ct = lt.create_torrent(fs, 16384)
         lt.set_piece_hashes(ct, str(tmp_path))
-        entry = ct.generate()
+        # libtorrent's stub leaves BEP 47's `attr` out of a file's dictionary type
+        entry = cast("dict[bytes, Any]", ct.generate())
     assert entry[b"info"][b"files"][-1][b"attr"] == b"p"  # the tail pad is there
     data = lt.bencode(entry)
     m = parse_torrent(data)
-    ti = lt.torrent_info(lt.bdecode(data))
+    ti = lt.torrent_info(data)
     assert m.info.is_hybrid
     assert m.info.info_hashes.v1 == ti.info_hashes().v1.to_bytes()
     assert m.info.info_hashes.v2 == ti.info_hashes().v2.to_bytes()

@@ -41,9 +41,19 @@ def single(**info: Any) -> bytes:
     return bencode({"info": {k: v for k, v in base.items() if v is not None}})
 
 
-def v2(tree: Any, piece_length: int = 16384, **top: Any) -> bytes:
+def v2(tree: Any, piece_length: int = 16384, piece_layers: Any = None) -> bytes:
+    """A v2 torrent of `tree`; `piece_layers`, when given, of any shape, is its top-level
+    "piece layers" value."""
     info = {"name": "t", "piece length": piece_length, "meta version": 2, "file tree": tree}
+    top = {} if piece_layers is None else {"piece layers": piece_layers}
     return bencode({"info": info, **top})
+
+
+def decoded(data: bytes) -> dict[bytes, Any]:
+    """The top-level dictionary of a torrent, to be reshaped at will."""
+    top = bdecode(data)
+    assert isinstance(top, dict)
+    return top
 
 
 def leaf(length: int, root: bytes | None = b"r" * 32) -> dict[str, Any]:
@@ -93,8 +103,7 @@ def test_unsafe_name_and_v2_key_and_symlink_target() -> None:
         parse_torrent(v2({"..": {"x": leaf(10)}}))
     with pytest.raises(UnsafePathError, match="NUL"):
         parse_torrent(v2({"a\x00": leaf(10), "b": leaf(10)}))
-    info = bdecode(multi([["link"]]))
-    assert isinstance(info, dict)
+    info = decoded(multi([["link"]]))
     info[b"info"][b"files"][0].update({b"attr": b"l", b"symlink path": [b"..", b"..", b"etc"]})
     with pytest.raises(UnsafePathError, match=r"'\.\.'"):
         parse_torrent(bencode(info))
@@ -216,15 +225,15 @@ def test_too_many_pieces_are_refused() -> None:
         (v2({"f": leaf(0, None)}), "holds no data"),
         (v2({"f": leaf(40000)}), "piece layers has no entry for file 'f'"),
         (
-            v2({"f": leaf(40000)}, **{"piece layers": {b"r" * 32: bytes(32)}}),
+            v2({"f": leaf(40000)}, piece_layers={b"r" * 32: bytes(32)}),
             "has 1 hashes but 40000 bytes at 16384-byte pieces need 3",
         ),
         (
-            v2({"f": leaf(40000)}, **{"piece layers": {b"r" * 32: bytes(96)}}),
+            v2({"f": leaf(40000)}, piece_layers={b"r" * 32: bytes(96)}),
             "does not match its pieces root",
         ),
-        (v2({"f": leaf(40000)}, **{"piece layers": {b"r" * 32: 5}}), "not a byte string"),
-        (v2({"f": leaf(40000)}, **{"piece layers": []}), "piece layers is not a dictionary"),
+        (v2({"f": leaf(40000)}, piece_layers={b"r" * 32: 5}), "not a byte string"),
+        (v2({"f": leaf(40000)}, piece_layers=[]), "piece layers is not a dictionary"),
     ],
 )
 def test_malformed_v2_torrents_are_refused(data: bytes, message: str) -> None:
@@ -425,10 +434,10 @@ def test_structural_mutations_only_raise_metainfo_error(
     seed: bytes, choice: int, replacement: Any
 ) -> None:
     """Replace one node of a valid torrent's tree with an arbitrary bencode value."""
-    tree = copy.deepcopy(bdecode(seed))
+    tree = copy.deepcopy(decoded(seed))
     paths = _paths(tree)[1:]
     path = paths[choice % len(paths)]
-    node = tree
+    node: Any = tree
     for step in path[:-1]:
         node = node[step]
     node[path[-1]] = replacement

@@ -7,12 +7,14 @@ import hashlib
 import random
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypedDict, Unpack
 
-from bitswarm.create import create_torrent
+from bitswarm.create import Version, create_torrent
 from bitswarm.metainfo import Metainfo, parse_torrent
 from bitswarm.session import Session, SessionConfig, TorrentRuntime
 
 __all__ = [
+    "SessionOptions",
     "digest_tree",
     "make_multifile",
     "make_torrent",
@@ -37,13 +39,13 @@ def make_torrent(
     path: Path,
     *,
     piece_length: int = 64 * 1024,
-    version: str = "hybrid",
+    version: Version = "hybrid",
     trackers: list[list[str]] | None = None,
 ) -> Metainfo:
     data = create_torrent(
         path,
         piece_length=piece_length,
-        version=version,  # type: ignore[arg-type]
+        version=version,
         trackers=trackers or [],
     )
     return parse_torrent(data)
@@ -58,8 +60,26 @@ def digest_tree(folder: Path) -> dict[str, str]:
     }
 
 
-async def start_session(host: str = "127.0.0.1", **kw: object) -> Session:
-    s = Session(SessionConfig(listen_host=host, listen_port=0, **kw))  # type: ignore[arg-type]
+class SessionOptions(TypedDict, total=False):
+    """`SessionConfig`'s fields that `start_session` passes on (it sets the listen address)."""
+
+    find_free_port: bool
+    max_peers: int
+    max_connections: int
+    upload_limit: float
+    download_limit: float
+    dht_port: int | None
+    dht_bootstrap: tuple[tuple[str, int], ...]
+    dht_state: Path | None
+    dht_rate_limit: float
+    lsd: bool
+    lsd_interface: str
+    lsd_port: int
+    direct_io: bool
+
+
+async def start_session(host: str = "127.0.0.1", **kw: Unpack[SessionOptions]) -> Session:
+    s = Session(SessionConfig(listen_host=host, listen_port=0, **kw))
     await s.start()
     return s
 

@@ -12,7 +12,14 @@ from bitswarm.dht import DhtConfig
 from bitswarm.magnet import Magnet
 from bitswarm.session import Session
 
-from .helpers import digest_tree, make_multifile, make_torrent, start_session, wait_all_complete
+from .helpers import (
+    SessionOptions,
+    digest_tree,
+    make_multifile,
+    make_torrent,
+    start_session,
+    wait_all_complete,
+)
 
 MiB = 2**20
 LOOPBACK = DhtConfig(rate_limit=0, query_timeout=2.0)  # every node shares one IP here
@@ -39,7 +46,7 @@ def test_magnet_found_only_through_the_dht(tmp_path: Path) -> None:
     async def run() -> None:
         nodes = await _dht_network(8)
         boot = (nodes[0].addresses[0],)
-        dht = {"dht_port": 0, "dht_bootstrap": boot, "dht_rate_limit": 0.0}
+        dht: SessionOptions = {"dht_port": 0, "dht_bootstrap": boot, "dht_rate_limit": 0.0}
         sessions: list[Session] = []
         try:
             seeder = await start_session(**dht)

@@ -93,8 +93,9 @@ def test_slow_disk_holds_sockets_and_bounds_the_backlog(
 def test_hold_reasons_stack() -> None:
     """Reading resumes only when every reason to hold it is released."""
 
-    class Transport:
+    class Transport(asyncio.Transport):
         def __init__(self) -> None:
+            super().__init__()
             self.paused = False
             self.calls: list[str] = []
 
@@ -109,7 +110,7 @@ def test_hold_reasons_stack() -> None:
     async def run() -> list[str]:
         proto = PeerProtocol()
         transport = Transport()
-        proto.transport = transport  # type: ignore[assignment]
+        proto.transport = transport
         proto.hold_reading("rate")
         proto.hold_reading("disk")
         proto.hold_reading("disk")

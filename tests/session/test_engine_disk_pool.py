@@ -123,7 +123,8 @@ def test_removing_a_torrent_mid_check_stops_the_check(
                 while not reads:  # noqa: ASYNC110 - polling a counter the threads bump
                     await asyncio.sleep(0.005)
             rt = session.torrents[meta.info.info_hashes.wire]
-            assert rt.state is TorrentState.CHECKING
+            before = rt.state  # a copy: asserting on rt.state would hold it narrowed below
+            assert before is TorrentState.CHECKING
             async with asyncio.timeout(1):
                 await session.remove(rt)
                 with pytest.raises(CheckStopped):

@@ -32,7 +32,7 @@ def test_session_ticks_every_torrent_until_it_closes(
                 raise RuntimeError("this torrent's timer breaks")
             real()
 
-        rt.tick = tick  # type: ignore[method-assign]
+        monkeypatch.setattr(rt, "tick", tick)
 
     async def run() -> None:
         session = await start_session()

@@ -9,7 +9,14 @@ import pytest
 
 from bitswarm.session import Session
 
-from .helpers import digest_tree, make_multifile, make_torrent, start_session, wait_all_complete
+from .helpers import (
+    SessionOptions,
+    digest_tree,
+    make_multifile,
+    make_torrent,
+    start_session,
+    wait_all_complete,
+)
 from .malicious_peer import LyingSeeder
 
 MiB = 2**20
@@ -216,7 +223,7 @@ def test_local_service_discovery_on_loopback(tmp_path: Path) -> None:
     the loopback interface."""
     content = make_multifile(tmp_path / "seed", [1 * MiB])
     meta = make_torrent(content, version="v1")
-    lsd = {"lsd": True, "lsd_interface": "127.0.0.1", "lsd_port": _free_udp_port()}
+    lsd: SessionOptions = {"lsd": True, "lsd_interface": "127.0.0.1", "lsd_port": _free_udp_port()}
 
     async def run() -> None:
         seeder = await start_session(**lsd)

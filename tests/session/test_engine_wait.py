@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bitswarm.errors import TorrentFailed
+from bitswarm.magnet import Magnet
 from bitswarm.session import TorrentState
 from bitswarm.session.metadata import MetadataTimeout
 from bitswarm.storage.filesystem import FileStorage
@@ -103,7 +104,7 @@ def test_waiting_on_a_complete_torrent_returns_at_once(tmp_path: Path) -> None:
 
 def test_a_magnet_nobody_serves_times_out_with_metadata_timeout(tmp_path: Path) -> None:
     content = make_multifile(tmp_path / "seed", [PIECE])
-    magnet = make_torrent(content, piece_length=PIECE).to_magnet()  # no tracker, no peer
+    magnet = Magnet.from_metainfo(make_torrent(content, piece_length=PIECE))  # no tracker, no peer
 
     async def run() -> MetadataTimeout:
         session = await start_session()
@@ -123,7 +124,7 @@ def test_a_magnet_nobody_serves_times_out_with_metadata_timeout(tmp_path: Path) 
 
 def test_closing_the_session_ends_a_metadata_fetch_without_a_timeout(tmp_path: Path) -> None:
     content = make_multifile(tmp_path / "seed", [PIECE])
-    magnet = make_torrent(content, piece_length=PIECE).to_magnet()
+    magnet = Magnet.from_metainfo(make_torrent(content, piece_length=PIECE))
 
     async def run() -> TorrentFailed:
         session = await start_session()

@@ -134,7 +134,7 @@ def test_preallocate_none_creates_only_empty_files(tmp_path: Path) -> None:
     sizes = storage.file_sizes_and_mtimes()
     assert sizes[0] is None and sizes[1] is not None and sizes[1][0] == 0
     with pytest.raises(LocalProtocolError):
-        storage.create_files("full")  # type: ignore[arg-type]
+        storage.create_files("full")  # type: ignore[arg-type]  # an unknown mode on purpose
 
 
 def test_existing_data_is_kept_by_create_files(tmp_path: Path) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TypedDict, Unpack
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bitswarm.bencode import bdecode, bencode
+from bitswarm.bencode import BValue, bdecode, bencode
 from bitswarm.bitfield import Bitfield
 from bitswarm.storage.resume import (
     ResumeData,
@@ -19,9 +21,21 @@ from bitswarm.storage.resume import (
 INFO_HASH = bytes(range(20))
 
 
-def _resume(**changes: object) -> ResumeData:
+class ResumeFields(TypedDict, total=False):
+    """`ResumeData`'s fields, each one a test may change."""
+
+    info_hash: bytes
+    have: bytes
+    num_pieces: int
+    files: list[tuple[int, int] | None]
+    uploaded: int
+    downloaded: int
+    saved_at: int
+
+
+def _resume(**changes: Unpack[ResumeFields]) -> ResumeData:
     have = Bitfield.from_indices(10, [0, 3, 9])
-    fields: dict[str, object] = {
+    fields: ResumeFields = {
         "info_hash": INFO_HASH,
         "have": have.to_bytes(),
         "num_pieces": 10,
@@ -31,7 +45,7 @@ def _resume(**changes: object) -> ResumeData:
         "saved_at": 1_700_000_100,
     }
     fields.update(changes)
-    return ResumeData(**fields)  # type: ignore[arg-type]
+    return ResumeData(**fields)
 
 
 def test_round_trip() -> None:
@@ -72,7 +86,8 @@ def test_wrong_torrent_or_geometry_refused() -> None:
         decode_resume(raw, info_hash=INFO_HASH, num_pieces=11)
 
 
-def _mutated(**changes: object) -> bytes:
+def _mutated(**changes: BValue | None) -> bytes:
+    """Resume data with top-level keys replaced (by any bencode value) or, for None, removed."""
     top = bdecode(encode_resume(_resume()))
     assert isinstance(top, dict)
     for key, value in changes.items():
@@ -80,7 +95,7 @@ def _mutated(**changes: object) -> bytes:
         if value is None:
             del top[name]
         else:
-            top[name] = value  # type: ignore[assignment]
+            top[name] = value
     return bencode(top)
 
 

@@ -83,7 +83,7 @@ def test_bad_configuration_is_refused() -> None:
     with pytest.raises(LocalProtocolError):
         Choker(slots=0)
     with pytest.raises(LocalProtocolError):
-        Choker(seeding_algorithm="fastest")  # type: ignore[arg-type]
+        Choker(seeding_algorithm="fastest")  # type: ignore[arg-type]  # unknown on purpose
 
 
 # ------------------------------------------------------------------------ optimistic

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from collections.abc import Hashable
 
 import pytest
 from hypothesis import given, settings
@@ -446,7 +447,7 @@ def test_random_operations_keep_counts_and_requests_consistent(
         random_first_pieces=2,
     )  # fmt: skip
     model: dict[int, set[int]] = {}
-    outstanding: dict[int, set[Block]] = {}
+    outstanding: dict[Hashable, set[Block]] = {}  # keyed as the picker names peers
     for op, peer, x in ops:
         piece = x % n
         if op == "j" and peer not in model:
@@ -477,7 +478,7 @@ def test_random_operations_keep_counts_and_requests_consistent(
             outstanding[peer].discard(blk)
             for other, cblk in cancels:
                 assert cblk == blk and other != peer
-                outstanding[other].discard(blk)  # type: ignore[index]
+                outstanding[other].discard(blk)
             if done:
                 p.piece_passed(blk.piece)
                 for reqs in outstanding.values():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import struct
+from typing import TypedDict, Unpack
 
 import pytest
 from hypothesis import given, settings
@@ -35,11 +36,21 @@ REQ = AnnounceRequest(
 )
 
 
-def make(**kw: object) -> UdpTrackerClient:
-    opts: dict[str, object] = {"rng": random.Random(7)}
-    opts.update(kw)
-    addr = opts.pop("addr", TRACKER)
-    return UdpTrackerClient(addr, **opts)  # type: ignore[arg-type]
+class ClientOptions(TypedDict, total=False):
+    """`UdpTrackerClient`'s options that the tests set; the rest keep their defaults."""
+
+    request_string: bytes
+    retransmit_base: float
+    max_retries: int
+
+
+def make(
+    *,
+    addr: tuple[str, int] | tuple[str, int, int, int] = TRACKER,
+    rng: random.Random | None = None,
+    **opts: Unpack[ClientOptions],
+) -> UdpTrackerClient:
+    return UdpTrackerClient(addr, rng=random.Random(7) if rng is None else rng, **opts)
 
 
 def sent(c: UdpTrackerClient, now: float = 0.0) -> list[bytes]:
@@ -55,7 +66,8 @@ def connect_reply(packet: bytes, conn_id: int = 0x1122334455667788) -> bytes:
 
 
 def parse_request(packet: bytes) -> tuple[int, int, int]:
-    return struct.unpack(">QII", packet[:16])  # type: ignore[return-value]
+    proto, action, tid = struct.unpack(">QII", packet[:16])
+    return proto, action, tid
 
 
 def announce_reply(packet: bytes, peers: bytes = b"", interval: int = 900) -> bytes:

@@ -38,7 +38,7 @@ from bitswarm.tracker_server.http_codec import (
     parse_scrape,
 )
 from bitswarm.tracker_server.metrics import TrackerMetrics, merge, render
-from bitswarm.tracker_server.store import StoreTotals, SwarmReply
+from bitswarm.tracker_server.store import PeerAnnounce, StoreTotals, SwarmReply
 from bitswarm.tracker_server.whitelist import Whitelist, parse_whitelist
 
 CFG = TrackerConfig()
@@ -48,7 +48,7 @@ GOOD = (b"info_hash=%00%01%02%03%04%05%06%07%08%09%0A%0B%0C%0D%0E%0F%10%11%12%13
         b"&peer_id=-BS0001-xxxxxxxxxxxx&port=6881&uploaded=1&downloaded=2&left=3")  # fmt: skip
 
 
-def announce(query: bytes, host: str = "10.1.2.3", config: TrackerConfig = CFG):  # type: ignore[no-untyped-def]
+def announce(query: bytes, host: str = "10.1.2.3", config: TrackerConfig = CFG) -> PeerAnnounce:
     return parse_announce(parse_query(query), host, config)
 
 
@@ -158,9 +158,18 @@ def test_scrape_queries_and_replies() -> None:
 # --- UDP ----------------------------------------------------------------------------------
 
 
-def _request(event: AnnounceEvent = AnnounceEvent.STARTED, **kw: int) -> AnnounceRequest:
-    fields = {"port": 6881, "uploaded": 1, "downloaded": 2, "left": 3, "numwant": 50} | kw
-    return AnnounceRequest(info_hash=IH, peer_id=PID, event=event, key=7, **fields)
+def _request(event: AnnounceEvent = AnnounceEvent.STARTED, port: int = 6881) -> AnnounceRequest:
+    return AnnounceRequest(
+        info_hash=IH,
+        peer_id=PID,
+        event=event,
+        key=7,
+        port=port,
+        uploaded=1,
+        downloaded=2,
+        left=3,
+        numwant=50,
+    )
 
 
 def test_udp_requests_from_the_client_codec_parse_back() -> None:

@@ -10,6 +10,7 @@ import signal
 import socket
 import struct
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,7 @@ def connection_id(port: int, *, host: str = "127.0.0.1", source: str | None = No
 
 
 @pytest.fixture(scope="module")
-def tracker(tmp_path_factory: pytest.TempPathFactory) -> TrackerProcess:  # type: ignore[misc]
+def tracker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerProcess]:
     with TrackerProcess("--interval", "900", workdir=tmp_path_factory.mktemp("trk")) as t:
         yield t
     assert t.proc is not None and t.proc.returncode == 0, t.log()
@@ -243,7 +244,8 @@ def test_full_scrape_lists_swarms_and_can_be_turned_off(
     assert isinstance(files, dict) and b"\x39" * 20 in files
     with TrackerProcess("--no-full-scrape", workdir=tmp_path) as t:
         body = http_get(t.http_port, "/scrape")[1]
-        assert b"full scrape is disabled" in bdict(body)[b"failure reason"]  # type: ignore[operator]
+        failure = bdict(body)[b"failure reason"]
+        assert isinstance(failure, bytes) and b"full scrape is disabled" in failure
 
 
 def test_private_mode_and_whitelist_reload_on_sighup(tmp_path: Path) -> None:
@@ -312,7 +314,8 @@ def test_untrusted_forwarded_for_and_ip_are_ignored(tracker: TrackerProcess) -> 
     http_get(tracker.http_port, base + f"&peer_id={'p' * 20}&ip=198.51.100.1",
              headers="X-Forwarded-For: 203.0.113.7\r\n")  # fmt: skip
     peers = bdict(http_get(tracker.http_port, base + f"&peer_id={'q' * 20}")[1])[b"peers"]
-    assert isinstance(peers, list) and peers[0][b"ip"] == b"127.0.0.1"  # type: ignore[index]
+    assert isinstance(peers, list) and isinstance(peers[0], dict)
+    assert peers[0][b"ip"] == b"127.0.0.1"
 
 
 def test_peers_expire_after_the_peer_timeout(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from bitswarm.wire.messages import (
     HaveNone,
     Interested,
     KeepAlive,
+    Message,
     NotInterested,
     Piece,
     Port,
@@ -102,10 +103,10 @@ def test_arbitrary_bytes_never_raise(
     extended=st.booleans(),
 )
 def test_arbitrary_message_sequences_never_raise(
-    msgs: list[object], cuts: list[int], fast: bool, extended: bool
+    msgs: list[Message], cuts: list[int], fast: bool, extended: bool
 ) -> None:
     conn = started(fast, extended, handshake_done=True)
-    wire = b"".join(encode_message(m) for m in msgs)  # type: ignore[arg-type]
+    wire = b"".join(encode_message(m) for m in msgs)
     feed_chunks(conn, wire, cuts)
     # a connection that survived still runs its timers: silence after activity drops it
     if not conn.closed:

@@ -36,7 +36,15 @@ from bitswarm.wire.messages import (
     Unchoke,
 )
 
-from .wire_pair import NUM_PIECES, PIECE_LENGTH, closed_for, deliver, feed, handshaken
+from .wire_pair import (
+    NUM_PIECES,
+    PIECE_LENGTH,
+    TOTAL_LENGTH,
+    closed_for,
+    deliver,
+    feed,
+    handshaken,
+)
 
 # ---- sizes, refused from the header before the body is buffered --------------------------
 
@@ -127,9 +135,13 @@ def test_have_all_and_have_none_with_fast() -> None:
 # ---- requests from the peer --------------------------------------------------------------
 
 
-def unchoked_seed(**kwargs: object) -> PeerConnection:
+def unchoked_seed(
+    num_pieces: int = NUM_PIECES, piece_length: int = PIECE_LENGTH, total_length: int = TOTAL_LENGTH
+) -> PeerConnection:
     """A connection without fast that has unchoked its peer, so requests are taken."""
-    conn = handshaken(fast=False, **kwargs)
+    conn = handshaken(
+        fast=False, num_pieces=num_pieces, piece_length=piece_length, total_length=total_length
+    )
     conn.send_unchoke()
     conn.data_to_send()
     return conn

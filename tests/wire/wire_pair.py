@@ -7,7 +7,9 @@ and returns the events each side produced. No sockets, no clock: time travel is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypedDict, Unpack
 
 from bitswarm.bitfield import Bitfield
 from bitswarm.wire import Event, PeerConnection
@@ -23,23 +25,50 @@ NUM_PIECES = 10
 TOTAL_LENGTH = PIECE_LENGTH * (NUM_PIECES - 1) + 1000  # a short last piece
 
 
+class ConnOptions(TypedDict, total=False):
+    """`PeerConnection`'s optional keyword arguments, as the helpers below pass them on."""
+
+    enable_fast: bool
+    enable_extended: bool
+    enable_dht: bool
+    expected_info_hash_lookup: Callable[[bytes], bool] | None
+    now: float
+    expected_peer_id: bytes | None
+    max_peer_requests: int
+    geometry_known: bool
+
+
+class Geometry(TypedDict, total=False):
+    """The torrent both sides of a pair share; `make_conn`'s defaults fill what is left out."""
+
+    info_hash: bytes
+    num_pieces: int
+    piece_length: int
+    total_length: int
+
+
+class CommonOptions(Geometry, ConnOptions, total=False):
+    """What `make_pair` passes to both connections."""
+
+
 def make_conn(
     *,
     initiator: bool,
     peer_id: bytes = PEER_A,
+    info_hash: bytes = INFO_HASH,
     num_pieces: int = NUM_PIECES,
     piece_length: int = PIECE_LENGTH,
     total_length: int = TOTAL_LENGTH,
-    **kwargs: object,
+    **kwargs: Unpack[ConnOptions],
 ) -> PeerConnection:
     return PeerConnection(
-        info_hash=kwargs.pop("info_hash", INFO_HASH),  # type: ignore[arg-type]
+        info_hash=info_hash,
         our_peer_id=peer_id,
         num_pieces=num_pieces,
         piece_length=piece_length,
         total_length=total_length,
         initiator=initiator,
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 
@@ -79,16 +108,18 @@ class Pair:
 
 def make_pair(
     *,
-    a_kwargs: dict[str, object] | None = None,
-    b_kwargs: dict[str, object] | None = None,
+    a_kwargs: ConnOptions | None = None,
+    b_kwargs: ConnOptions | None = None,
     handshake: bool = True,
     bitfields: bool = True,
-    **common: object,
+    **common: Unpack[CommonOptions],
 ) -> Pair:
     """A pair; by default handshaken, with empty bitfields exchanged (have_none if fast)."""
+    a_options: CommonOptions = {**common, **(a_kwargs or {})}
+    b_options: CommonOptions = {**common, **(b_kwargs or {})}
     pair = Pair(
-        make_conn(initiator=True, peer_id=PEER_A, **common, **(a_kwargs or {})),  # type: ignore[arg-type]
-        make_conn(initiator=False, peer_id=PEER_B, **common, **(b_kwargs or {})),  # type: ignore[arg-type]
+        make_conn(initiator=True, peer_id=PEER_A, **a_options),
+        make_conn(initiator=False, peer_id=PEER_B, **b_options),
     )
     now = common.get("now")
     if isinstance(now, float):
@@ -106,12 +137,26 @@ def make_pair(
 
 
 def handshaken(
-    *, fast: bool = True, extended: bool = True, dht: bool = False, **kwargs: object
+    *,
+    fast: bool = True,
+    extended: bool = True,
+    dht: bool = False,
+    num_pieces: int = NUM_PIECES,
+    piece_length: int = PIECE_LENGTH,
+    total_length: int = TOTAL_LENGTH,
+    geometry_known: bool = True,
 ) -> PeerConnection:
     """A lone initiator that has exchanged handshakes with a scripted remote (PEER_B) whose
     reserved bits mirror ours; its queued output and events are drained."""
     conn = make_conn(
-        initiator=True, enable_fast=fast, enable_extended=extended, enable_dht=dht, **kwargs
+        initiator=True,
+        enable_fast=fast,
+        enable_extended=extended,
+        enable_dht=dht,
+        num_pieces=num_pieces,
+        piece_length=piece_length,
+        total_length=total_length,
+        geometry_known=geometry_known,
     )
     conn.send_handshake()
     conn.data_to_send()

@@ -140,7 +140,8 @@ class UdpTrackerClient:
     """
 
     def __init__(
-        self, tracker_addr: tuple[str, int], *, rng: TransactionRng, request_string: bytes = b"",
+        self, tracker_addr: tuple[str, int] | tuple[str, int, int, int], *,
+        rng: TransactionRng, request_string: bytes = b"",
         retransmit_base: float = 15.0, max_retries: int = 8,
         connection_ttl: float = CONNECTION_TTL, max_peers: int = 200,
     ) -> None:  # fmt: skip
