@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from bitswarm.addresses import PeerKey
+from bitswarm.core.extensions import ExtensionHub
 from bitswarm.create import create_torrent
 from bitswarm.metainfo import parse_torrent
 from bitswarm.session import Session, SessionConfig
@@ -56,7 +58,9 @@ def _wait(predicate: Any, seconds: float, what: str) -> None:
 # which explains a failure with libtorrent's log; the run-wide 60 s must not pre-empt it.
 @pytest.mark.timeout(150)
 @pytest.mark.interop
-def test_bitswarm_learns_a_third_peer_from_libtorrent_pex(tmp_path: Path) -> None:
+def test_bitswarm_learns_a_third_peer_from_libtorrent_pex(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """libtorrent A seeds and dials bitswarm leecher C. Bitswarm leecher B is told only of
     A; B must learn C's address from A's ut_pex and end up connected to C. A uploads
     slowly, so both leechers stay connected to it; they read at full speed, so a PEX
@@ -67,6 +71,26 @@ def test_bitswarm_learns_a_third_peer_from_libtorrent_pex(tmp_path: Path) -> Non
     So "connected" is judged by C's peer id, not by B holding a connection to C's address.
     """
     lt = require_module("libtorrent")
+    # For the failure message: every extended message each torrent's hub was handed, and
+    # what its PEX state made of it.
+    heard: list[tuple[int, int, str]] = []
+    on_message = ExtensionHub.on_message
+
+    def recording(
+        hub: ExtensionHub, key: PeerKey, ext_id: int, payload: bytes, *, now: float
+    ) -> str | None:
+        reason = on_message(hub, key, ext_id, payload, now=now)
+        peer = hub._peers.get(key)
+        pex = peer and peer.pex
+        note = (
+            f"{len(payload)} bytes from {peer and peer.address}, pex state "
+            f"{pex and (pex.ignored, pex.remote)}, learned {peer and list(peer.learned)}, "
+            f"reason {reason}"
+        )
+        heard.append((id(hub), ext_id, note))
+        return reason
+
+    monkeypatch.setattr(ExtensionHub, "on_message", recording)
     data = tmp_path / "seed" / "file.bin"
     data.parent.mkdir()
     data.write_bytes(bytes(range(256)) * 4096 * 4)  # 4 MiB from A at 32 KiB/s: 2 minutes
@@ -111,6 +135,7 @@ def test_bitswarm_learns_a_third_peer_from_libtorrent_pex(tmp_path: Path) -> Non
                     while not (c_addr in rt.dialer.known and linked_to_c()):  # noqa: ASYNC110
                         await asyncio.sleep(0.05)
             except TimeoutError:
+                b_hub = id(rt.core.extensions) if rt.core is not None else None
                 ours = [
                     (
                         p.address,
@@ -129,6 +154,7 @@ def test_bitswarm_learns_a_third_peer_from_libtorrent_pex(tmp_path: Path) -> Non
                     f"B never linked to C {c_addr} (C's id {c.peer_id!r}, B's {b.peer_id!r}); "
                     f"B knows {sorted(rt.dialer.known)}, holds {ours} "
                     f"(address, dialled, peer id, requests out) at {time.time()}; "
+                    f"extended messages (hub, id, what): B's hub is {b_hub}, {heard}; "
                     "libtorrent A's log:\n" + "\n".join(log)
                 ) from None
             return c.listen_port, set(rt.dialer.known), linked_to_c()
