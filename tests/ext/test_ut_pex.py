@@ -285,6 +285,20 @@ def test_receive_drops_our_own_address_and_rate_limits() -> None:
         state.receive(b"nonsense", now=200.0)
 
 
+def test_our_own_entry_does_not_hide_another_peer_at_our_ip() -> None:
+    # libtorrent's message names its recipient too; on loopback (or behind one NAT) every
+    # peer has the same IP, and only one contact per IP is taken. Our own entry coming
+    # first must not use up that place (the PEX interop test lost the third peer so).
+    own = ("127.0.0.1", 36269)
+    other = ("127.0.0.1", 44883)
+    state = PexState(now=0.0, own_addresses=[own])
+    payload = encode_pex(PexMessage((PexPeer(own), PexPeer(other)), ()))
+    assert state.receive(payload, now=1.0) == PexMessage((PexPeer(other),), ())
+    # without our own address in the way, the rule still keeps one contact per IP
+    again = encode_pex(PexMessage((PexPeer(other), PexPeer(("127.0.0.1", 5))), ()))
+    assert PexState(now=0.0).receive(again, now=1.0) == PexMessage((PexPeer(other),), ())
+
+
 # ---- private torrents and a real connection pair ----------------------------------------
 
 

@@ -16,8 +16,11 @@ Rules (BEP 11 sections in brackets):
 3. Receiving: a payload that is not such a dictionary is a `PexFormatError`. At most
    `MAX_ACCEPTED` contacts of each kind are read; port 0, our own addresses, repeated IPs
    ["Duplicate IP addresses ... should be ignored"] and contacts both added and dropped
-   are left out. Flags of a length that does not match are ignored. A peer sending more
-   often than every `MIN_RECEIVE_INTERVAL` seconds is ignored ["Security Considerations"].
+   are left out. Our own addresses go first: the message names its recipient too
+   (libtorrent lists every peer it has), and that entry must not take its IP's one place
+   from another peer there (on loopback, or behind one NAT, every peer shares an IP).
+   Flags of a length that does not match are ignored. A peer sending more often than
+   every `MIN_RECEIVE_INTERVAL` seconds is ignored ["Security Considerations"].
 4. Private torrents (BEP 27) never use PEX: the session creates no `PexState` for them.
 """
 
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from enum import IntFlag
 from typing import TypeAlias
@@ -155,8 +158,13 @@ def _flags(fields: Mapping[bytes, object], key: bytes, count: int) -> list[PexFl
     return [PexFlags.NONE] * count
 
 
-def decode_pex(payload: bytes | bytearray | memoryview, *, limit: int = MAX_ACCEPTED) -> PexMessage:
-    """Decode and clean a ut_pex payload (rule 3, all but our own addresses).
+def decode_pex(
+    payload: bytes | bytearray | memoryview,
+    *,
+    limit: int = MAX_ACCEPTED,
+    own: Set[PeerAddr] = frozenset(),
+) -> PexMessage:
+    """Decode and clean a ut_pex payload (rule 3), leaving out the addresses in `own`.
 
     Raises:
         PexFormatError: too long, not bencoded, not a dictionary, or a contact string of the
@@ -186,11 +194,13 @@ def decode_pex(payload: bytes | bytearray | memoryview, *, limit: int = MAX_ACCE
     seen_ips: set[str] = set()
     added: list[PexPeer] = []
     for addr, flag in zip(added4 + added6, flags, strict=True):
+        if addr in own:  # before the IP check: our entry must not hide another peer's
+            continue
         if addr[1] == 0 or addr[0] in seen_ips or addr in contradicted:
             continue
         seen_ips.add(addr[0])
         added.append(PexPeer(addr, flag))
-    kept = dict.fromkeys(a for a in dropped if a[1] and a not in contradicted)
+    kept = dict.fromkeys(a for a in dropped if a[1] and a not in contradicted and a not in own)
     return PexMessage(tuple(added), tuple(kept))
 
 
@@ -264,12 +274,6 @@ class PexState:
         if last is not None and now - last < self.min_receive_interval:
             self.ignored += 1
             return None
-        msg = decode_pex(payload, limit=self.max_accepted)
+        msg = decode_pex(payload, limit=self.max_accepted, own=self.own_addresses)
         self._last_received = now
-        own = self.own_addresses
-        if not own:
-            return msg
-        return PexMessage(
-            tuple(p for p in msg.added if p.address not in own),
-            tuple(a for a in msg.dropped if a not in own),
-        )
+        return msg
