@@ -12,9 +12,10 @@ runs="${1:-20}"
 shift || true
 bash scripts/install-system-deps.sh
 mkdir -p build/stability
-stress-ng --cpu 1 --quiet &
+# its own process group, so that stopping it stops its worker too
+setsid stress-ng --cpu 1 --quiet &
 stress_pid=$!
-trap 'kill "$stress_pid" 2>/dev/null || true' EXIT
+trap 'kill -- -"$stress_pid" 2>/dev/null || true' EXIT
 passed=0
 failed=0
 for k in $(seq 1 "$runs"); do
