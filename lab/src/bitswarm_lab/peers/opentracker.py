@@ -93,12 +93,22 @@ class Opentracker:
         while True:
             try:
                 http_request(self.host, self.http_port, "GET", "/stats", netns=self.netns)
-                return
+                break
             except OSError as exc:
                 if not self._process.running() or time.monotonic() > deadline:
                     tail = self._process.log_tail()
                     self.stop()
                     raise HarnessError(f"{self.name} did not start: {exc}\n{tail}") from exc
+                time.sleep(0.05)
+        # opentracker reads its whitelist in a thread of its own, which may run after the
+        # server already answers: a busy machine saw the first announce of a listed hash
+        # refused. Ready means every listed hash is accepted.
+        for info_hash in self._info_hashes:
+            while not self.is_allowed(info_hash):
+                if time.monotonic() > deadline:
+                    tail = self._process.log_tail()
+                    self.stop()
+                    raise HarnessError(f"{self.name} never loaded its whitelist\n{tail}")
                 time.sleep(0.05)
 
     def allow(self, info_hash: str) -> None:
