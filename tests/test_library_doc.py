@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,8 @@ def _run_with_a_seed(
             await seeder.add(meta, seed_dir)
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
+                "-X",
+                "faulthandler",  # SIGABRT dumps every thread's stack (a hang, below)
                 str(script),
                 source,
                 str(out),
@@ -49,7 +52,16 @@ def _run_with_a_seed(
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
             )
-            stdout, stderr = await asyncio.wait_for(proc.communicate(), 45)
+            talk = asyncio.ensure_future(proc.communicate())
+            try:
+                stdout, stderr = await asyncio.wait_for(asyncio.shield(talk), 45)
+            except TimeoutError:
+                proc.send_signal(signal.SIGABRT)
+                stdout, stderr = await talk
+                raise AssertionError(
+                    f"the example hung; its output: {stdout.decode()!r}, and its stacks:\n"
+                    + stderr.decode(errors="replace")
+                ) from None
             return subprocess.CompletedProcess(
                 [], proc.returncode or 0, stdout.decode(), stderr.decode()
             )

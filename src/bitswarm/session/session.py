@@ -84,13 +84,7 @@ class Session:
         tries = PORT_TRIES if self.config.find_free_port and port else 1
         for candidate in range(port, port + tries):
             try:
-                server = await loop.create_server(
-                    lambda: PeerProtocol(lookup=self._lookup),
-                    host=self.config.listen_host,
-                    port=candidate,
-                    reuse_address=True,
-                    backlog=128,
-                )
+                server = await self._listen(candidate)
             except OSError as exc:
                 last_error = exc
                 continue
@@ -118,6 +112,42 @@ class Session:
             if not await self.lsd.start():
                 log.warning("%s", self.lsd.error)
                 self.lsd = None
+
+    async def _listen(self, port: int) -> asyncio.Server:
+        """A server on `port` for every address family of `listen_host` (None: all).
+
+        Port 0 asks the kernel, which picks a number per family: IPv4 and IPv6 would listen
+        on different ports while peers are told one of them (and, if the other family's
+        number is a peer's port, we take that peer for ourselves). So the IPv4 socket's
+        number is then bound for every family, picking again if another family has it.
+        """
+        loop = asyncio.get_running_loop()
+
+        async def serve(number: int) -> asyncio.Server:
+            return await loop.create_server(
+                lambda: PeerProtocol(lookup=self._lookup),
+                host=self.config.listen_host,
+                port=number,
+                reuse_address=True,
+                backlog=128,
+            )
+
+        server = await serve(port)
+        for _ in range(PORT_TRIES):
+            ports = {sock.getsockname()[1] for sock in server.sockets}
+            if len(ports) == 1:
+                return server
+            ipv4 = [s for s in server.sockets if s.family == socket.AF_INET]
+            number = (ipv4 or server.sockets)[0].getsockname()[1]
+            server.close()
+            await server.wait_closed()
+            try:
+                return await serve(number)
+            except OSError:  # that number is taken in another family: let the kernel pick
+                server = await serve(0)
+        server.close()
+        await server.wait_closed()
+        raise OSError(f"no free port number for every address family in {PORT_TRIES} tries")
 
     async def close(self) -> None:
         """Stop every torrent (telling trackers, saving resume data), end metadata fetches
