@@ -106,6 +106,9 @@ def make_guard(settings: DaemonSettings) -> Middleware:
         try:
             if not host_allowed(request.headers.get("Host"), settings):
                 return json_error(421, "this daemon does not answer to that Host name")
+            length = request.content_length
+            if length is not None and length > settings.rpc_max_body:
+                return json_error(413, f"request body over {settings.rpc_max_body} bytes")
             auth = request.app[AUTH_KEY]
             if auth.enabled and not request.path.startswith("/api/v2/"):
                 creds = _basic_credentials(request.headers.get("Authorization"))
