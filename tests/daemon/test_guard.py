@@ -34,7 +34,7 @@ def _rpc(
 def test_a_foreign_host_name_is_refused_with_421(daemon: RunningDaemon) -> None:
     status, _, reply = _rpc(daemon, b"{}", Host="evil.example.com")
     assert status == 421 and "Host" in str(reply["error"])
-    status, headers, _ = _rpc(daemon, b"{}", Host=f"localhost:{daemon.rpc_port}")
+    status, _, _ = _rpc(daemon, b"{}", Host=f"localhost:{daemon.rpc_port}")
     assert status == 409  # a name we answer to: on to the session-id check
 
 
