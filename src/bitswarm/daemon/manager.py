@@ -75,6 +75,7 @@ class TorrentManager:
         """Take back every torrent the store holds; those that were started queue to run."""
         self._categories = await self.store.load_categories()
         self.counters = await self.store.load_counters()
+        self.counters["downloaded_session"] = self.counters["uploaded_session"] = 0
         for record in await self.store.load_torrents():
             meta: Metainfo | None = None
             magnet: Magnet | None = None
