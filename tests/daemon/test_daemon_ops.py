@@ -4,14 +4,16 @@ verify, moving data, categories, settings refused over the network."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from bitswarm.daemon.api import AddRequest
+from bitswarm.daemon.api import AddRequest, AddResult
+from bitswarm.daemon.manager import TorrentManager
 from bitswarm.daemon.model import Activity, DaemonError, TorrentView
 from bitswarm.magnet import Magnet
 from bitswarm.metainfo import parse_torrent
@@ -87,7 +89,7 @@ def test_a_magnet_link_and_a_url(
         )
         assert b.view.has_metadata and b.view.wanted_size == 100_000
         for tid in (a.view.id, b.view.id):
-            wait_until(lambda: _view(daemon, tid).done_at > 0, 60, f"torrent {tid}")
+            wait_until(functools.partial(_done, daemon, tid), 60, f"torrent {tid}")
     assert _view(daemon, a.view.id).name == "content"
     assert digest_tree(tmp_path / "a" / "content") == digest_tree(one)
     assert digest_tree(tmp_path / "b" / "content") == digest_tree(two)
@@ -105,14 +107,10 @@ def test_the_queue_runs_one_download_at_a_time(
     two = make_multifile(tmp_path / "two", [130_000])
     with Swarm(upload_limit=200_000) as swarm:
         raws = [swarm.torrent(one), swarm.torrent(two)]
-        ids = [
-            d.call(
-                lambda api, r=r, i=i: api.add(
-                    AddRequest(torrent=r, download_dir=str(tmp_path / f"d{i}"))
-                )
-            ).view.id
-            for i, r in enumerate(raws)
-        ]
+        ids = []
+        for i, raw in enumerate(raws):
+            request = AddRequest(torrent=raw, download_dir=str(tmp_path / f"d{i}"))
+            ids.append(d.call(functools.partial(_add, request)).view.id)
         wait_until(lambda: _view(d, ids[0]).activity is Activity.DOWNLOADING, 30, "the first")
         assert _view(d, ids[1]).activity is Activity.DOWNLOAD_WAIT
         wait_until(lambda: _view(d, ids[1]).done_at > 0, 90, "the second, after the first")
@@ -141,6 +139,18 @@ def test_verify_move_and_categories(daemon: RunningDaemon, tmp_path: Path) -> No
     assert _view(daemon, tid).progress < 1.0
 
 
+def _done(d: RunningDaemon, tid: int) -> bool:
+    return _view(d, tid).done_at > 0
+
+
+def _add(request: AddRequest, api: TorrentManager) -> Awaitable[AddResult]:
+    return api.add(request)
+
+
+def _set(changes: dict[str, object], api: TorrentManager) -> Awaitable[None]:
+    return api.set_settings(changes)
+
+
 def test_local_only_settings_are_refused_over_the_network(daemon: RunningDaemon) -> None:
     for key, value in (
         ("script_torrent_done_filename", "/bin/sh -c 'touch /tmp/pwned'"),
@@ -148,7 +158,7 @@ def test_local_only_settings_are_refused_over_the_network(daemon: RunningDaemon)
         ("watch_dir", "/"),
     ):
         with pytest.raises(DaemonError, match="config file"):
-            daemon.call(lambda api, k=key, v=value: api.set_settings({k: v}))
+            daemon.call(functools.partial(_set, {key: value}))
     with pytest.raises(DaemonError, match="unknown setting"):
         daemon.call(lambda api: api.set_settings({"no_such_key": 1}))
     with pytest.raises(DaemonError, match="expected int"):
