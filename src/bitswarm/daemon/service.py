@@ -21,6 +21,7 @@ from aiohttp import web
 from ..dht.config import parse_bootstrap
 from ..session import Session, SessionConfig
 from .auth import Authenticator
+from .chores import Chores
 from .http_app import FrontEnd, build_app
 from .manager import TorrentManager
 from .model import DaemonError
@@ -123,6 +124,8 @@ class Daemon:
         self.manager = TorrentManager(s, self.store, self.session)
         await self.manager.load()
         self.upkeep = Upkeep(self.manager)
+        self.chores = Chores(self.manager, self.upkeep)
+        await self.chores.reload_blocklist()  # before any peer is dialled
         self.upkeep.start()
         auth = Authenticator(s.rpc_username, s.rpc_password_hash)
         app = build_app(self.manager, s, auth, self.front_ends)
