@@ -255,8 +255,8 @@ def test_wrongly_typed_override() -> None:
     [
         ("peer_port", -1, 0, "must be in 0..65535"),
         ("peer_port", 65536, 65535, "must be in 0..65535"),
-        ("rpc_port", 0, 1, "must be in 1..65535"),
-        ("rpc_port", 70000, 65535, "must be in 1..65535"),
+        ("rpc_port", -1, 0, "must be in 0..65535"),
+        ("rpc_port", 70000, 65535, "must be in 0..65535"),
         ("speed_limit_down", -1, 0, "must be at least 0"),
         ("alt_speed_up", -5, 0, "must be at least 0"),
         ("alt_speed_time_begin", 1440, 1439, "must be in 0..1439"),

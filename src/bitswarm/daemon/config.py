@@ -221,7 +221,7 @@ def _from_text(key: str, text: str, origin: str) -> object:
 
 _RANGES: dict[str, tuple[float, float]] = {
     "peer_port": (0, 65535),  # 0 = any free port
-    "rpc_port": (1, 65535),
+    "rpc_port": (0, 65535),  # 0 = any free port (the ready line says which)
     "alt_speed_time_begin": (0, 1439),
     "alt_speed_time_end": (0, 1439),
     "alt_speed_time_day": (0, 127),
