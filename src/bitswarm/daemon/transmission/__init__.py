@@ -18,7 +18,7 @@ import time
 
 from aiohttp import web
 
-from ..appkeys import API_KEY
+from ..appkeys import API_KEY, SESSION_ID_KEY
 from .call import ActivityMemory
 from .protocol import execute
 from .webclient import web_file, web_redirect
@@ -35,7 +35,7 @@ async def rpc_post(request: web.Request) -> web.StreamResponse:
         request.app[API_KEY],
         request.app[MEMORY_KEY],
         body,
-        session_id=request.headers.get(SESSION_HEADER, ""),
+        session_id=request.app.get(SESSION_ID_KEY, "") or request.headers.get(SESSION_HEADER, ""),
         now=time.time(),
     )
     if reply.body is None:

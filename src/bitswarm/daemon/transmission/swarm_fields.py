@@ -90,7 +90,14 @@ def trackers(row: Row) -> list[dict[str, Any]]:
     ]
 
 
-_ANNOUNCE_STATE = {"disabled": 0, "not contacted": 1, "working": 1, "error": 1, "updating": 3}
+_ANNOUNCE_STATE = {
+    "disabled": 0,
+    "inactive": 0,
+    "not contacted": 1,
+    "working": 1,
+    "error": 1,
+    "updating": 3,
+}
 
 
 def tracker_stats(row: Row) -> list[dict[str, Any]]:
