@@ -14,6 +14,7 @@ module (the HTTP routes) ; webclient serves the installed web client.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 
 from aiohttp import web
@@ -27,15 +28,26 @@ __all__ = ["MEMORY_KEY", "add_routes"]
 
 MEMORY_KEY = web.AppKey("transmission_memory", ActivityMemory)
 SESSION_HEADER = "X-Transmission-Session-Id"
+RPC_VERSION_HEADER = "X-Transmission-Rpc-Version"
 
 
 async def rpc_post(request: web.Request) -> web.StreamResponse:
+    # The guard (http_app.py) checks the session id on /transmission/rpc; this handler also
+    # answers /transmission/rpc/ (transmission-remote 3.00's default URL), so it checks too.
+    expected = request.app.get(SESSION_ID_KEY)
+    given = request.headers.get(SESSION_HEADER)
+    if expected is not None and (given is None or not secrets.compare_digest(given, expected)):
+        return web.json_response(
+            {"error": f"send the header {SESSION_HEADER} from this reply"},
+            status=409,
+            headers={SESSION_HEADER: expected, RPC_VERSION_HEADER: "6.0.0"},
+        )
     body = await request.read()
     reply = await execute(
         request.app[API_KEY],
         request.app[MEMORY_KEY],
         body,
-        session_id=request.app.get(SESSION_ID_KEY, "") or request.headers.get(SESSION_HEADER, ""),
+        session_id=expected or given or "",
         now=time.time(),
     )
     if reply.body is None:
@@ -60,8 +72,9 @@ async def rpc_get(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     """Register /transmission/rpc and /transmission/web/ on the daemon's application."""
     app[MEMORY_KEY] = ActivityMemory()
-    app.router.add_post("/transmission/rpc", rpc_post)
-    app.router.add_get("/transmission/rpc", rpc_get)
+    for path in ("/transmission/rpc", "/transmission/rpc/"):  # 3.00's remote adds the slash
+        app.router.add_post(path, rpc_post)
+        app.router.add_get(path, rpc_get)
     app.router.add_get("/transmission", web_redirect)
     app.router.add_get("/transmission/", web_redirect)
     app.router.add_get("/transmission/web", web_redirect)
