@@ -255,3 +255,17 @@ def test_transmission_web_client_in_chromium(daemon: RunningDaemon, tmp_path: Pa
         finally:
             browser.close()
     assert (tmp_path / "transmission-web.png").stat().st_size > 0
+
+
+def test_rpc_with_a_trailing_slash_still_needs_the_session_id(daemon: RunningDaemon) -> None:
+    async def main() -> None:
+        async with aiohttp.ClientSession() as http:
+            body = {"method": "torrent-remove", "arguments": {"delete-local-data": True}}
+            async with http.post(f"{daemon.rpc_url}/", json=body) as r:
+                assert r.status == 409
+                assert r.headers["X-Transmission-Session-Id"] == daemon.session_id
+            headers = {"X-Transmission-Session-Id": daemon.session_id}
+            async with http.post(f"{daemon.rpc_url}/", json=body, headers=headers) as r:
+                assert r.status == 200 and (await r.json())["result"] == "success"
+
+    asyncio.run(main())
