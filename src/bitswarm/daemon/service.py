@@ -27,6 +27,7 @@ from .manager import TorrentManager
 from .model import DaemonError
 from .settings import DaemonSettings
 from .store import StateStore
+from .transmission import add_routes as transmission_routes
 from .upkeep import Upkeep
 
 __all__ = ["Daemon", "default_front_ends"]
@@ -38,7 +39,7 @@ STATE_FILE = "state.sqlite"
 
 def default_front_ends() -> list[FrontEnd]:
     """Every API the daemon serves."""
-    return []
+    return [transmission_routes]
 
 
 class Daemon:
