@@ -154,6 +154,7 @@ class Bitswarm(_TransmissionLike):
     def __init__(self, root: Path, load: Load) -> None:
         super().__init__(root, load)
         self.qbt = QbtApi(self.http)
+        self.serves_qbt: bool | None = None
 
     def spawn(self) -> Child:
         argv = [
@@ -191,7 +192,9 @@ class Bitswarm(_TransmissionLike):
         return seconds
 
     def maindata(self, rid: int) -> bytes | None:
-        return self.qbt.get("sync/maindata", {"rid": rid})
+        if self.serves_qbt is None:
+            self.serves_qbt = self.qbt.available()
+        return self.qbt.get("sync/maindata", {"rid": rid}) if self.serves_qbt else None
 
 
 class Transmission(_TransmissionLike):

@@ -112,6 +112,11 @@ class QbtApi:
         for value in headers.get_all("Set-Cookie") or []:
             self.cookie = value.split(";", 1)[0]
 
+    def available(self) -> bool:
+        """True if this server serves the API at all (a daemon may serve only some)."""
+        status, _, _ = self.http.request("GET", "/api/v2/app/webapiVersion", None, self._headers())
+        return status == 200
+
     def get(self, path: str, params: Mapping[str, object] | None = None) -> bytes:
         query = f"?{urlencode(params)}" if params else ""
         status, _, data = self.http.request("GET", f"/api/v2/{path}{query}", None, self._headers())
