@@ -95,7 +95,7 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 def _needs_session_id(request: web.Request) -> bool:
     path = request.path
-    if path == "/transmission/rpc":
+    if path in ("/transmission/rpc", "/transmission/rpc/"):  # transmission-remote adds the /
         return request.method == "POST"
     return path.startswith("/api/ui/")
 
