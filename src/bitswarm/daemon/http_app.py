@@ -114,7 +114,7 @@ def make_guard(settings: DaemonSettings) -> Middleware:
                 creds = _basic_credentials(request.headers.get("Authorization"))
                 client = request.remote or "?"
                 try:
-                    ok = creds is not None and auth.verify(client, creds[0], creds[1])
+                    ok = creds is not None and await auth.verify_async(client, *creds)
                 except LockedOut as exc:
                     return json_error(403, str(exc))
                 if not ok:
