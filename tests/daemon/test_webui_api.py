@@ -10,16 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from bitswarm.create import create_torrent
+from bitswarm.daemon.http_app import SESSION_HEADER
 from bitswarm.daemon.model import Activity, LimitMode, PeerView
 
-from .webui_app import webui_client
+from .webui_app import Client, webui_client
 from .webui_fake import FakeDaemon
-
-Client = TestClient[web.Request, web.Application]
 
 
 def run(api: FakeDaemon, body: Callable[[Client], Awaitable[None]]) -> None:
@@ -233,5 +230,30 @@ def test_session_read_and_change() -> None:
         ):
             await refused(await client.post("/api/ui/session", json={"changes": bad}), 400)
         assert api.settings.script_torrent_done_filename == ""
+
+    run(api, body)
+
+
+def test_session_id_handshake_guards_every_route() -> None:
+    """The daemon's guard covers the page's API: no id, a 409 that carries it."""
+    api = daemon_with_two()
+
+    async def body(client: Client) -> None:
+        bare = {SESSION_HEADER: ""}
+        first = await client.post("/api/ui/session", json={"changes": {}}, headers=bare)
+        await refused(first, 409)
+        sid = first.headers[SESSION_HEADER]
+        again = await client.post(
+            "/api/ui/session", json={"changes": {}}, headers={SESSION_HEADER: sid}
+        )
+        assert (await ok(again))["stats"]["torrents"] == 2
+        await refused(await client.get("/api/ui/torrents", headers=bare), 409)
+        stop = await client.post("/api/ui/actions/stop", json={"ids": [1]}, headers=bare)
+        await refused(stop, 409)
+        assert api.items[1].activity is Activity.DOWNLOADING  # refused before it ran
+        wrong = await client.get("/api/ui/events?session_id=nope", headers=bare)
+        await refused(wrong, 409)
+        page = await client.get("/", headers=bare)  # the page itself needs no id
+        assert page.status == 200
 
     run(api, body)
