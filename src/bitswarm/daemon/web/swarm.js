@@ -21,7 +21,8 @@
   function layout(w, h) {
     const cx = w / 2, cy = h / 2;
     const n = peers.length;
-    const radius = Math.max(60, Math.min(w, h) / 2 - 34);
+    // Room for the labels: wider than tall, so more at the sides.
+    const radius = Math.max(50, Math.min(w / 2 - 60, h / 2 - 34));
     const r = n > 60 ? 5 : n > 24 ? 8 : 12;
     // Stable places: sorted by address, so a peer does not jump when another comes or goes.
     const sorted = peers.slice().sort((a, b) => (key(a) < key(b) ? -1 : 1));
