@@ -78,6 +78,7 @@
       if (dlg.returnValue !== "remove") return;
       try {
         await BS.api("actions/remove", { json: { ids, delete_data: $("remove-data").checked } });
+        BS.details.removed(ids); // at once: the stream says so within the second
         BS.toast(ids.length === 1 ? "Removed" : "Removed " + ids.length + " torrents");
       } catch (err) { BS.toast("Could not remove: " + err.message); }
     };
