@@ -20,6 +20,7 @@ from aiohttp import web
 
 from ..dht.config import parse_bootstrap
 from ..session import Session, SessionConfig
+from . import webui
 from .auth import Authenticator
 from .chores import Chores
 from .http_app import FrontEnd, build_app
@@ -39,7 +40,7 @@ STATE_FILE = "state.sqlite"
 
 def default_front_ends() -> list[FrontEnd]:
     """Every API the daemon serves."""
-    return [transmission_routes]
+    return [transmission_routes, webui.add_routes]
 
 
 class Daemon:
