@@ -36,7 +36,8 @@ class Swarm:
     under test finds the seeder through the tracker, as a real client would.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, upload_limit: float = 0.0) -> None:
+        self.upload_limit = upload_limit  # bytes/s of the seeding session (0: none)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -54,7 +55,9 @@ class Swarm:
                 tracker = EmbeddedTracker()
                 try:
                     self.tracker_url = await tracker.start()
-                    cfg = SessionConfig(listen_host="127.0.0.1", listen_port=0)
+                    cfg = SessionConfig(
+                        listen_host="127.0.0.1", listen_port=0, upload_limit=self.upload_limit
+                    )
                     async with Session(cfg) as session:
                         self.session = session
                         ready.set()

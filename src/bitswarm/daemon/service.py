@@ -21,11 +21,13 @@ from aiohttp import web
 from ..dht.config import parse_bootstrap
 from ..session import Session, SessionConfig
 from .auth import Authenticator
+from .chores import Chores
 from .http_app import FrontEnd, build_app
 from .manager import TorrentManager
 from .model import DaemonError
 from .settings import DaemonSettings
 from .store import StateStore
+from .transmission import add_routes as transmission_routes
 from .upkeep import Upkeep
 
 __all__ = ["Daemon", "default_front_ends"]
@@ -37,7 +39,7 @@ STATE_FILE = "state.sqlite"
 
 def default_front_ends() -> list[FrontEnd]:
     """Every API the daemon serves."""
-    return []
+    return [transmission_routes]
 
 
 class Daemon:
@@ -123,6 +125,8 @@ class Daemon:
         self.manager = TorrentManager(s, self.store, self.session)
         await self.manager.load()
         self.upkeep = Upkeep(self.manager)
+        self.chores = Chores(self.manager, self.upkeep)
+        await self.chores.reload_blocklist()  # before any peer is dialled
         self.upkeep.start()
         auth = Authenticator(s.rpc_username, s.rpc_password_hash)
         app = build_app(self.manager, s, auth, self.front_ends)
