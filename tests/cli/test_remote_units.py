@@ -248,3 +248,13 @@ def test_files_numbered_from_one() -> None:
     lines = remote_tables.files_lines(t, 80)
     assert lines[2].split() == ["1", "50%", "high", "yes", "10", "B", "n/a"]
     assert lines[3].split()[3] == "no"
+
+
+def test_info_names_the_kind_of_error() -> None:
+    warned = remote_tables.info_lines(_torrent(error=2, errorString="tracker down"), 1000)
+    assert "Tracker err: tracker down" in warned
+    failed = remote_tables.info_lines(_torrent(status=0, error=3, errorString="disk full"), 1000)
+    assert "Error:       disk full" in failed and failed[3].startswith("State:       Error")
+    limited = _torrent(downloadLimited=True, downloadLimit=2097, uploadLimited=False)
+    assert remote_tables.info_json(limited, 1000)["download_limit"] == 2_097_000
+    assert "Limits:      down 2.0 MiB/s, up unlimited" in remote_tables.info_lines(limited, 1000)

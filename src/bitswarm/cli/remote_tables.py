@@ -319,7 +319,8 @@ def info_lines(t: dict[str, Any], speed_bytes: int) -> list[str]:
         ("Completed", _date(j["completed"])),
     ]
     if j["error"]:
-        rows.append(("Error", j["error"]))
+        kind = {1: "Tracker warn", 2: "Tracker err"}.get(int(t.get("error") or 0), "Error")
+        rows.append((kind, j["error"]))
     rows += [(k, v) for k, v in (("Comment", j["comment"]), ("Creator", j["creator"])) if v]
     if j["magnet"]:
         rows.append(("Magnet", j["magnet"]))
