@@ -84,6 +84,7 @@ async def _relabel(
     """Add `add` to, and take `remove` (None: every tag) from, each torrent's labels."""
     for i in ids if ids is not None else call.api.resolve(None):
         labels = call.api.view(i).options.labels
+        call.state.created_tags.update(labels)  # a tag taken off stays a tag, as in qB
         kept = [t for t in labels if remove is not None and t not in remove]
         new = kept + [t for t in add if t not in kept]
         if new != labels:
