@@ -130,12 +130,14 @@ def test_password_login_cookie_logout_and_lockout() -> None:
 
 def test_csrf_and_unknown_or_unsupported_endpoints() -> None:
     async def body(client: Client) -> None:
-        host = f"127.0.0.1:{client.port}"
+        port = client.port
+        assert port is not None
+        host = f"127.0.0.1:{port}"
         same = {"Origin": f"http://{host}"}
         assert (await _text(client, "app/version", headers=same))[0] == 200
         for headers in (
             {"Origin": "http://evil.example"},
-            {"Origin": f"http://127.0.0.1:{client.port + 1}"},
+            {"Origin": f"http://127.0.0.1:{port + 1}"},
             {"Referer": "http://evil.example/page"},
             {"Sec-Fetch-Site": "cross-site"},
         ):
