@@ -42,7 +42,7 @@ from ..storage.verify import piece_is_valid
 from .disk_pool import DiskPool
 from .recheck import Recheck
 
-__all__ = ["CheckStopped", "DiskPool", "DiskWorker"]
+__all__ = ["CheckStopped", "DiskPool", "DiskWorker", "atomic_write", "read_optional"]
 
 _T = TypeVar("_T")
 Buffer = bytes | bytearray | memoryview
@@ -271,7 +271,7 @@ class DiskWorker:
 
     async def save_resume(self, path: Path | str, data: ResumeData) -> None:
         """Write resume data atomically: temporary file, fsync, rename, fsync the folder."""
-        await self._run(_atomic_write, Path(path), encode_resume(data))
+        await self._run(atomic_write, Path(path), encode_resume(data))
 
     async def load_resume(
         self, path: Path | str, *, info_hash: bytes, num_pieces: int
@@ -282,7 +282,7 @@ class DiskWorker:
             ResumeError: the file is malformed or belongs to another torrent (recheck then).
             StorageError: the file exists but cannot be read.
         """
-        raw = await self._run(_read_optional, Path(path))
+        raw = await self._run(read_optional, Path(path))
         if raw is None:
             return None
         return decode_resume(raw, info_hash=info_hash, num_pieces=num_pieces)
@@ -368,7 +368,7 @@ class DiskWorker:
             await asyncio.wait(list(self._jobs))
 
 
-def _atomic_write(path: Path, raw: bytes) -> None:
+def atomic_write(path: Path, raw: bytes) -> None:
     """Replace `path` with `raw` so a crash leaves either the old or the new file."""
     folder = path.parent
     try:
@@ -395,7 +395,7 @@ def _atomic_write(path: Path, raw: bytes) -> None:
         raise storage_error(exc, "save resume data to", str(path)) from exc
 
 
-def _read_optional(path: Path) -> bytes | None:
+def read_optional(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
     except FileNotFoundError:

@@ -17,7 +17,7 @@ from typing import Protocol
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
 
-__all__ = ["Backlog", "PeerOwner", "PeerProtocol", "TorrentLookup"]
+__all__ = ["Admit", "Backlog", "PeerOwner", "PeerProtocol", "TorrentLookup"]
 
 log = logging.getLogger("bitswarm.peer")
 
@@ -44,6 +44,7 @@ class PeerOwner(Protocol):
 
 
 TorrentLookup = Callable[[bytes, tuple[str, int]], "PeerOwner | None"]
+Admit = Callable[[tuple[str, int]], bool]
 
 
 class PeerProtocol(asyncio.BufferedProtocol):
@@ -60,10 +61,15 @@ class PeerProtocol(asyncio.BufferedProtocol):
     """
 
     def __init__(
-        self, *, owner: PeerOwner | None = None, lookup: TorrentLookup | None = None
+        self,
+        *,
+        owner: PeerOwner | None = None,
+        lookup: TorrentLookup | None = None,
+        admit: Admit | None = None,
     ) -> None:
         self.owner = owner
         self._lookup = lookup
+        self._admit = admit  # accepted sockets: keep this peer's address? (an IP filter)
         self.conn: PeerConnection | None = None
         self.transport: asyncio.Transport | None = None
         self.address: tuple[str, int] = ("", 0)
@@ -85,6 +91,9 @@ class PeerProtocol(asyncio.BufferedProtocol):
         if peer:
             self.address = (str(peer[0]), int(peer[1]))
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        if self._admit is not None and not self._admit(self.address):
+            self.close("address refused")
+            return
         if self.owner is not None:
             self.conn = self.owner.peer_connected(self)
             self.flush()

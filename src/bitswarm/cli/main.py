@@ -19,7 +19,7 @@ from importlib.metadata import entry_points
 
 from ..errors import BitswarmError
 from ..version import __version__
-from . import dht_command, torrent_commands, tracker_command, transfer_commands
+from . import daemon_command, dht_command, torrent_commands, tracker_command, transfer_commands
 
 __all__ = ["COMMAND_GROUP", "build_parser", "main"]
 
@@ -35,6 +35,7 @@ _REGISTRARS: list[Registrar] = [
     transfer_commands.register,
     tracker_command.register,
     dht_command.register,
+    daemon_command.register,
 ]
 
 COMMAND_GROUP = "bitswarm.commands"

@@ -21,6 +21,7 @@ __all__ = [
     "PieceVerified",
     "ReadBlock",
     "TorrentCompleted",
+    "TorrentReopened",
     "VerifyPiece",
 ]
 
@@ -80,6 +81,12 @@ class TorrentCompleted:
     """Every wanted piece is verified: announce `completed`, start seeding."""
 
 
+@dataclass(frozen=True, slots=True)
+class TorrentReopened:
+    """After `TorrentCompleted`, pieces we lack became wanted again (file priorities):
+    the torrent downloads again, and a later `TorrentCompleted` follows."""
+
+
 Action = (
     VerifyPiece
     | ReadBlock
@@ -88,4 +95,5 @@ Action = (
     | PeersDiscovered
     | PieceVerified
     | TorrentCompleted
+    | TorrentReopened
 )

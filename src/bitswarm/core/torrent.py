@@ -39,7 +39,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -59,6 +59,7 @@ from .actions import (
     PieceVerified,
     ReadBlock,
     TorrentCompleted,
+    TorrentReopened,
     VerifyPiece,
 )
 from .extensions import ExtensionHub, PeerAddr
@@ -202,6 +203,40 @@ class TorrentCore:
 
     def get_timer(self) -> float:
         return min(self._next_rechoke, self._next_tick)
+
+    def set_file_priorities(
+        self, file_ranges: Sequence[tuple[int, int]], priorities: Sequence[int], *, now: float
+    ) -> None:
+        """Set which files to download (0: not at all, 1..7: higher first), live.
+
+        `file_ranges` holds each file's (offset, length) in the piece space; a piece takes
+        the highest priority of the files it holds bytes of (`PiecePicker`). When no wanted
+        piece is left the torrent completes (`TorrentCompleted`, once until it reopens);
+        when pieces we lack become wanted after that, `TorrentReopened`. Either way our
+        interest is brought up to date with every peer (BEP 3: interested means "they have
+        a piece we want") and requests go out for the newly wanted pieces.
+        """
+        self.picker.set_file_priorities(file_ranges, priorities)
+        complete = self.picker.is_complete()
+        if complete and not self._completed_reported:
+            self._completed_reported = True
+            self._actions.append(TorrentCompleted())
+        elif not complete and self._completed_reported:
+            self._completed_reported = False
+            self._actions.append(TorrentReopened())
+        for key, info in list(self.peers.items()):
+            if info.joined_picker and info.handshaken:
+                self._update_interest(key, info)
+                self._request_more(key, info, now)
+
+    def piece_map(self) -> tuple[list[int], list[int]]:
+        """The pieces partly received, in flight or awaiting their hash check, and how
+        many connected peers have each piece: for a piece map display."""
+        return self.picker.partial_pieces(), self.picker.availability_counts()
+
+    def is_snubbed(self, info: PeerInfo, now: float) -> bool:
+        """The peer owes us blocks and sent none for `SNUB_SECONDS`."""
+        return bool(info.conn.outstanding_requests) and now - info.last_block_at > SNUB_SECONDS
 
     def add_peer(
         self,
@@ -474,8 +509,7 @@ class TorrentCore:
                 interested=info.conn.peer_interested,
                 download_rate=info.down.rate(now),
                 upload_rate=info.up.rate(now),
-                snubbed=bool(info.conn.outstanding_requests)
-                and now - info.last_block_at > SNUB_SECONDS,
+                snubbed=self.is_snubbed(info, now),
                 is_choked=info.conn.am_choking,
                 connected_at=info.connected_at,
                 last_unchoked_at=info.last_unchoked_at,

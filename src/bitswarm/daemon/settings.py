@@ -31,7 +31,8 @@ class DaemonSettings:
     listen_host: str = ""  # "" = every interface
     peer_limit_global: int = 400
     peer_limit_per_torrent: int = 50
-    dht_enabled: bool = True
+    dht_enabled: bool = True  # the DHT node listens on UDP at the peer port
+    dht_bootstrap: list[str] = field(default_factory=lambda: ["default"])  # HOST:PORT, "default"
     pex_enabled: bool = True
     lsd_enabled: bool = False
     encryption: str = "allowed"  # what this build speaks: plaintext only (issue 13)

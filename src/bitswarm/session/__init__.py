@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from .config import SessionConfig
+from .resume_store import FileResumeStore, ResumeStore
 from .session import PortInUseError, Session
-from .status import FileProgress, TorrentState, TorrentStatus
+from .status import FileProgress, PeerSnapshot, TorrentState, TorrentStatus
 from .torrent import TorrentRuntime
 
 __all__ = [
     "FileProgress",
+    "FileResumeStore",
+    "PeerSnapshot",
     "PortInUseError",
+    "ResumeStore",
     "Session",
     "SessionConfig",
     "TorrentRuntime",

@@ -98,6 +98,12 @@ class Announcer:
             self.tiers.download_completed(now=self._now())
             self._wake.set()
 
+    def reannounce(self) -> None:
+        """Announce now, whatever the intervals and backoffs say (a person asked)."""
+        if self.tiers is not None and self._task is not None:
+            self.tiers.announce_now(now=self._now())
+            self._wake.set()
+
     async def stop(self) -> None:
         """Stop the loop and send `stopped` to the trackers that know us (bounded time)."""
         if self._task is None or self.tiers is None:

@@ -63,6 +63,7 @@ class Dialer:
                 or addr in self.connecting
                 or retry_at > now
                 or addr[0] in self.banned
+                or self.session.is_blocked(addr[0])
                 or self.session.is_own_address(addr)
             ):
                 continue

@@ -70,6 +70,10 @@ class SessionHost(Protocol):
         """Whether `addr` is this session's listening socket."""
         ...
 
+    def is_blocked(self, host: str) -> bool:
+        """Whether the session's IP filter refuses the peer address `host`."""
+        ...
+
     def connection_count(self) -> int:
         """Peer connections open in the whole session."""
         ...

@@ -13,7 +13,7 @@ import ipaddress
 import logging
 import random
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ..aio.dht import DhtService
@@ -28,6 +28,7 @@ from ..peer_id import make_peer_id
 from ..ratelimit import rate_bucket
 from .config import SessionConfig
 from .metadata import MetadataFetch
+from .resume_store import ResumeStore
 from .torrent import TorrentRuntime
 
 __all__ = ["PortInUseError", "Session"]
@@ -64,6 +65,7 @@ class Session:
         self.disk_pool = DiskPool()  # threads start on demand; shut down in `close`
         self._ticker: asyncio.TimerHandle | None = None
         self._own_hosts: set[str] = {"127.0.0.1", "::1", "0.0.0.0", "::"} | local_addresses()
+        self._blocked: Callable[[str], bool] | None = None
 
     async def __aenter__(self) -> Session:
         await self.start()
@@ -125,7 +127,7 @@ class Session:
 
         async def serve(number: int) -> asyncio.Server:
             return await loop.create_server(
-                lambda: PeerProtocol(lookup=self._lookup),
+                lambda: PeerProtocol(lookup=self._lookup, admit=self._admit),
                 host=self.config.listen_host,
                 port=number,
                 reuse_address=True,
@@ -185,19 +187,26 @@ class Session:
         resume_path: Path | None = None,
         upload_limit: float = 0.0,
         download_limit: float = 0.0,
+        file_priorities: Sequence[int] | None = None,
+        max_peers: int | None = None,
+        resume: ResumeStore | None = None,
     ) -> TorrentRuntime:
         """Start downloading (or seeding) `meta` into the folder `save_path`.
 
-        Data already in the folder is checked first (or trusted from `resume_path`, when
-        that file matches the files on disk) and verified pieces are not fetched again.
-        `peers` are dialled besides those the trackers, DHT, PEX and LSD name; `trackers`
-        are announced to besides the torrent's own. The limits are bytes/s (0: none), on
-        top of the session's. Await `wait_complete()` on the returned torrent.
+        Data already in the folder is checked first (or trusted from the resume data,
+        when that matches the files on disk) and verified pieces are not fetched again.
+        Resume data is kept in the file `resume_path`, or in any `ResumeStore` given as
+        `resume` (not both). `peers` are dialled besides those the trackers, DHT, PEX and
+        LSD name; `trackers` are announced to besides the torrent's own. The limits are
+        bytes/s (0: none), on top of the session's. `file_priorities` has one int 0..7 per
+        entry of `meta.info.files` (0: skip the file; pad files' values are ignored; see
+        `TorrentRuntime.set_file_priorities`); `max_peers` replaces the session's
+        `config.max_peers` for this torrent. Await `wait_complete()` on the returned torrent.
 
         Raises:
-            BitswarmError: the torrent is already in the session, or cannot be
-                downloaded (a pure v2 torrent); `StorageError` when the folder cannot be
-                used.
+            BitswarmError: the torrent is already in the session, cannot be downloaded
+                (a pure v2 torrent), or the file priorities do not fit it; `StorageError`
+                when the folder cannot be used.
         """
         key = meta.info.info_hashes.wire
         if key in self.torrents:
@@ -210,8 +219,11 @@ class Session:
             peers=peers,
             trackers=trackers,
             resume_path=resume_path,
+            resume=resume,
             upload_limit=upload_limit,
             download_limit=download_limit,
+            file_priorities=file_priorities,
+            max_peers=max_peers,
         )
         self.torrents[key] = rt
         try:
@@ -314,6 +326,49 @@ class Session:
         if fetch is not None:
             fetch.add_peers([addr])
 
+    def set_rate_limits(self, upload: float, download: float) -> None:
+        """The session-wide upload and download limits in bytes/s (0: none), shared by
+        every torrent on top of each one's own; they apply from the next block on."""
+        self.upload_bucket = rate_bucket(upload)
+        self.download_bucket = rate_bucket(download)
+
+    def set_ip_filter(self, blocked: Callable[[str], bool] | None) -> None:
+        """Refuse peers whose address `blocked(host)` is true (None: refuse none).
+
+        Blocked hosts are never dialled, their incoming connections are closed as soon as
+        they are accepted (before any byte of ours), and connections already open to
+        them are closed now. `host` is the textual IP address, an IPv4-mapped IPv6
+        address given as plain IPv4. `blocked` runs on the event loop for every address
+        dialled or accepted: it must be fast (say, a bisect in sorted ranges).
+        """
+        self._blocked = blocked
+        if blocked is None:
+            return
+        owners: list[TorrentRuntime | MetadataFetch] = [
+            *self.torrents.values(),
+            *self.fetches.values(),
+        ]
+        for owner in owners:
+            for proto in list(owner.protocols):
+                if self.is_blocked(proto.address[0]):
+                    proto.close("blocked by the IP filter")
+
+    def is_blocked(self, host: str) -> bool:
+        """Whether the IP filter refuses `host` (see `set_ip_filter`)."""
+        blocked = self._blocked
+        if blocked is None:
+            return False
+        if host.startswith("::ffff:") and "." in host:
+            host = host[7:]
+        return blocked(host)
+
+    def _admit(self, address: tuple[str, int]) -> bool:
+        """Keep an accepted connection? (`PeerProtocol` asks before reading a byte.)"""
+        if self.is_blocked(address[0]):
+            log.debug("refused %s:%d: blocked by the IP filter", *address)
+            return False
+        return True
+
     def connection_count(self) -> int:
         return sum(len(rt.protocols) for rt in self.torrents.values())
 
@@ -344,7 +399,7 @@ class Session:
         return addr[1] == self.listen_port and addr[0] in self._own_hosts
 
     def _lookup(self, info_hash: bytes, address: tuple[str, int]) -> PeerOwner | None:
-        if self.connection_count() >= self.config.max_connections:
+        if self.connection_count() >= self.config.max_connections or self.is_blocked(address[0]):
             return None
         return self.torrents.get(info_hash) or self.fetches.get(info_hash)
 

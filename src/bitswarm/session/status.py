@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FileProgress",
+    "PeerSnapshot",
     "TorrentState",
     "TorrentStatus",
     "Transfer",
@@ -46,6 +47,38 @@ class FileProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class PeerSnapshot:
+    """One connected peer as `TorrentRuntime.peers()` sees it, for peer tables.
+
+    `client` is the BEP 10 handshake's ``v`` when the peer sent one, else a name read from
+    its peer id (BEP 20); `progress` is the share of pieces its bitfield says it has;
+    rates are bytes/s and `downloaded`/`uploaded` payload bytes from/to it since it
+    connected. The four choke/interest flags are BEP 3's, from each side; `outgoing`: we
+    dialled it; `snubbed`: it owes us blocks and sent none for a minute; `seed`: it has
+    every piece. bitswarm speaks plain TCP only: `transport` "tcp", `encrypted` False.
+    """
+
+    host: str
+    port: int
+    client: str
+    progress: float
+    download_rate: float
+    upload_rate: float
+    downloaded: int
+    uploaded: int
+    am_choking: bool
+    am_interested: bool
+    peer_choking: bool
+    peer_interested: bool
+    outgoing: bool
+    snubbed: bool
+    seed: bool
+    peer_id: bytes | None = None
+    transport: str = "tcp"
+    encrypted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Transfer:
     """What a torrent's core counts at one moment; all zero before its core exists."""
 
@@ -67,6 +100,8 @@ class TorrentStatus:
     bytes/s; `downloaded`, `uploaded` and `wasted` are payload bytes since the torrent was
     added; `eta` is seconds at the current rate (None when unknown); `error` is set in the
     `ERROR` state; `banned` counts the addresses refused for sending bad data.
+    `wanted_bytes` is the content of the files we download (file priority > 0) and
+    `wanted_done_bytes` their verified bytes; `progress` and `eta` are of those.
     """
 
     name: str
@@ -88,6 +123,8 @@ class TorrentStatus:
     error: str | None
     tracker_message: str | None
     banned: int
+    wanted_bytes: int
+    wanted_done_bytes: int
 
     @classmethod
     def of(
@@ -99,18 +136,21 @@ class TorrentStatus:
         error: str | None = None,
         tracker_message: str | None = None,
         banned: int = 0,
+        wanted: tuple[int, int] | None = None,
     ) -> TorrentStatus:
-        """The status of the torrent `info` from what its runtime counts (`transfer`)."""
+        """The status of the torrent `info` from what its runtime counts (`transfer`);
+        `wanted` is (wanted bytes, verified wanted bytes), None when every file is."""
         done = done_bytes(info, transfer.pieces_done)
         total = info.total_length
-        remaining = total - done
+        wanted_bytes, wanted_done = (total, done) if wanted is None else wanted
+        remaining = wanted_bytes - wanted_done
         down_rate = transfer.download_rate
         eta = remaining / down_rate if down_rate > 0 and remaining > 0 else None
         return cls(
             name=info.name,
             info_hash=info.info_hashes.wire.hex(),
             state=state,
-            progress=done / total if total else 1.0,
+            progress=wanted_done / wanted_bytes if wanted_bytes else 1.0,
             total_bytes=total,
             done_bytes=done,
             pieces_done=transfer.pieces_done,
@@ -126,6 +166,8 @@ class TorrentStatus:
             error=error,
             tracker_message=tracker_message,
             banned=banned,
+            wanted_bytes=wanted_bytes,
+            wanted_done_bytes=wanted_done,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -133,6 +175,11 @@ class TorrentStatus:
         d = asdict(self)
         d["state"] = self.state.value
         return d
+
+
+def peer_progress(have: int, num_pieces: int) -> float:
+    """A peer's share of the pieces (0..1); 1.0 for a torrent of no pieces."""
+    return have / num_pieces if num_pieces else 1.0
 
 
 def done_bytes(info: InfoDict, pieces_done: int) -> int:

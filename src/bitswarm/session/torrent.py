@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from ..core.actions import (
     PieceVerified,
     ReadBlock,
     TorrentCompleted,
+    TorrentReopened,
     VerifyPiece,
 )
 from ..core.torrent import BOTH_SEEDS, CoreConfig, TorrentCore
@@ -38,13 +39,23 @@ from ..metainfo import Metainfo
 from ..ratelimit import consume_all, rate_bucket, read_allowance
 from ..storage.filesystem import FileStorage
 from ..storage.layout import FileSpec, Layout
-from ..storage.resume import ResumeData, trusted_pieces
+from ..storage.resume import ResumeData, decode_resume, encode_resume, trusted_pieces
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
 from .announcer import Announcer, AnnounceStats
 from .dialer import Dialer
 from .host import SessionHost
-from .status import FileProgress, TorrentState, TorrentStatus, Transfer, file_progress
+from .peer_view import peer_snapshots, piece_states
+from .resume_store import FileResumeStore, ResumeStore
+from .status import (
+    FileProgress,
+    PeerSnapshot,
+    TorrentState,
+    TorrentStatus,
+    Transfer,
+    file_progress,
+)
+from .wanted import WantedFiles
 
 __all__ = ["TorrentRuntime"]
 
@@ -90,18 +101,30 @@ class TorrentRuntime:
         peers: Iterable[tuple[str, int]] = (),
         trackers: Iterable[str] = (),
         resume_path: Path | None = None,
+        resume: ResumeStore | None = None,
         upload_limit: float = 0.0,
         download_limit: float = 0.0,
+        file_priorities: Sequence[int] | None = None,
+        max_peers: int | None = None,
     ) -> None:
         info = meta.info
         if not info.has_v1:
             raise BitswarmError("pure v2 torrents cannot be downloaded yet; use a hybrid torrent")
+        if resume is not None and resume_path is not None:
+            raise BitswarmError("give resume data either as a path or as a store, not both")
         self.session = session
         self.meta = meta
         self.info_hash = info.info_hashes.wire
         self.save_path = save_path
         self.resume_path = resume_path
+        self.resume_store: ResumeStore | None = (
+            FileResumeStore(resume_path, session.disk_pool) if resume_path is not None else resume
+        )
         self.layout = build_layout(meta)
+        self.wanted = WantedFiles(self.layout)
+        if file_priorities is not None:  # checked now: a bad list fails `Session.add` at once
+            self.wanted.set(file_priorities, Bitfield(info.num_pieces))
+        self.max_peers = session.config.max_peers if max_peers is None else max_peers
         self.storage = FileStorage(save_path, self.layout, direct_io=session.config.direct_io)
         self.disk = DiskWorker(self.storage, pool=session.disk_pool)
         self.state = TorrentState.CHECKING
@@ -142,6 +165,10 @@ class TorrentRuntime:
             listen_port=self.session.listen_port,
             own_addresses=[(h, self.session.listen_port) for h in self.session.own_hosts],
         )
+        if not self.wanted.all_wanted:
+            self.core.set_file_priorities(*self.wanted.picker_input(), now=self._now())
+            self.core.actions()  # a completion now is the state set below, not an event
+            self.wanted.set(self.wanted.priorities, have)
         await self.disk.create_files()
         if self.core.is_complete:
             self.state = TorrentState.SEEDING
@@ -178,17 +205,16 @@ class TorrentRuntime:
         what is on disk. Every file access runs in the disk pool, off the loop."""
         n = self.meta.info.num_pieces
         files = await self.disk.file_sizes_and_mtimes()
-        if self.resume_path is not None:
+        if self.resume_store is not None:
             try:
-                data = await self.disk.load_resume(
-                    self.resume_path, info_hash=self.info_hash, num_pieces=n
-                )
-                if data is not None:
+                raw = await self.resume_store.load()
+                if raw is not None:
+                    data = decode_resume(raw, info_hash=self.info_hash, num_pieces=n)
                     trusted = trusted_pieces(data, files)
                     if trusted is not None:
                         return trusted
                     log.info("resume data does not match the files: rechecking")
-            except (BitswarmError, OSError) as exc:
+            except Exception as exc:  # any store's failure: recheck rather than not start
                 log.warning("ignoring resume data: %s", exc)
         if not any(s is not None and s[0] > 0 for s in files):
             return Bitfield(n)
@@ -197,7 +223,7 @@ class TorrentRuntime:
     def save_resume_soon(self) -> None:
         """Save resume data in the background; asked while a save runs, it saves once more
         after that one (what it recorded may already be old)."""
-        if self.resume_path is None or self.core is None or self._stopping:
+        if self.resume_store is None or self.core is None or self._stopping:
             return
         if self._resume_task is not None and not self._resume_task.done():
             self._resume_again = True
@@ -212,8 +238,9 @@ class TorrentRuntime:
                 return
 
     async def save_resume(self) -> None:
-        """Save resume data: flush the files (fsync), stat them and replace the resume file
-        atomically, all in the disk pool; the event loop never waits on the disk.
+        """Save resume data: flush the files (fsync) and stat them in the disk pool, then
+        hand the encoded data to the resume store (a file store replaces its file
+        atomically, in the pool too); the event loop never waits on the disk.
 
         The pieces recorded are those verified before the flush began, so every one of
         them is durable when the file says so; a piece verified meanwhile is in the next
@@ -221,7 +248,8 @@ class TorrentRuntime:
         """
         async with self._resume_lock:
             core = self.core
-            if self.resume_path is None or core is None:
+            store = self.resume_store
+            if store is None or core is None:
                 return
             have = core.have.to_bytes()
             uploaded, downloaded = core.uploaded, core.downloaded
@@ -237,8 +265,8 @@ class TorrentRuntime:
                     downloaded=downloaded,
                     saved_at=int(time.time()),
                 )
-                await self.disk.save_resume(self.resume_path, data)
-            except (OSError, StorageError) as exc:
+                await store.save(encode_resume(data))
+            except Exception as exc:  # any store's failure: keep going, try again later
                 self._resume_dirty = True
                 log.warning("could not save resume data: %s", exc)
 
@@ -256,7 +284,7 @@ class TorrentRuntime:
             initiator=proto.outgoing,
             now=self._now(),
         )
-        if proto.address[0] in self.banned or len(self.protocols) >= self.session.config.max_peers:
+        if proto.address[0] in self.banned or len(self.protocols) >= self.max_peers:
             conn.close("banned peer" if proto.address[0] in self.banned else "too many peers")
             return conn
         self.protocols.add(proto)
@@ -377,13 +405,19 @@ class TorrentRuntime:
                 case PeersDiscovered(addresses=addresses):
                     if not self.meta.info.private:  # BEP 27: tracker peers only
                         self.add_peers(addresses)
-                case PieceVerified():
+                case PieceVerified(piece=piece):
                     self._resume_dirty = True
+                    self.wanted.piece_verified(piece)
                 case TorrentCompleted():
-                    self.state = TorrentState.SEEDING
+                    if self.state is TorrentState.DOWNLOADING:
+                        self.state = TorrentState.SEEDING
                     self.completed.set()
                     self.save_resume_soon()
-                    self.announcer.completed()
+                    self.announcer.completed()  # BEP 3 `completed`: the tiers send it once
+                case TorrentReopened():
+                    if self.state is TorrentState.SEEDING:
+                        self.state = TorrentState.DOWNLOADING
+                    self.completed.clear()
         for peer in core.touched_peers():
             if isinstance(peer, PeerProtocol):
                 peer.flush()
@@ -532,7 +566,7 @@ class TorrentRuntime:
         self.dialer.connect_more(
             connected=connected,
             count=len(self.protocols),
-            limit=self.session.config.max_peers,
+            limit=self.max_peers,
         )
 
     # ------------------------------------------------------------------ status
@@ -541,11 +575,13 @@ class TorrentRuntime:
         core = self.core
         if core is None:
             return AnnounceStats(0, 0, info.total_length, False, True)
-        left = (
-            0
-            if core.is_complete
-            else max(0, info.total_length - core.have.count() * info.piece_length)
-        )
+        wanted = self.wanted.wanted()
+        if core.is_complete:
+            left = 0
+        elif wanted is not None:  # BEP 3 "left": what we still mean to download
+            left = max(0, wanted[0] - wanted[1])
+        else:
+            left = max(0, info.total_length - core.have.count() * info.piece_length)
         return AnnounceStats(
             core.uploaded,
             core.downloaded,
@@ -581,6 +617,7 @@ class TorrentRuntime:
             error=self.error,
             tracker_message=self.announcer.message,
             banned=len(self.banned),
+            wanted=self.wanted.wanted(),
         )
 
     def file_progress(self) -> list[FileProgress]:
@@ -606,3 +643,79 @@ class TorrentRuntime:
             return
         reason = self.error or "stopped before it completed"
         raise TorrentFailed(f"{self.meta.info.name}: {reason}", reason)
+
+    # ------------------------------------------------------------------ live settings
+    @property
+    def file_priorities(self) -> tuple[int, ...]:
+        """One priority per entry of `meta.info.files` (0: skipped; pad files' ignored)."""
+        return self.wanted.priorities
+
+    def set_file_priorities(self, priorities: Sequence[int]) -> None:
+        """Choose the files to download, live: one int 0..7 per entry of
+        `meta.info.files` (pad files included, their value ignored); 0 skips the file,
+        higher values are fetched first, 4 is the default.
+
+        When every wanted piece is verified the torrent completes (`completed` is set, the
+        state becomes SEEDING; trackers hear `completed` once in the torrent's life); a
+        file wanted again afterwards takes it back to DOWNLOADING and clears `completed`.
+        A piece shared with a wanted file is still downloaded, so a skipped file may get
+        some bytes.
+
+        Raises:
+            BitswarmError: not one priority per file, or one outside 0..7.
+        """
+        core = self.core
+        self.wanted.set(priorities, core.have if core is not None else Bitfield(0))
+        if core is None:  # still checking: `start` applies them
+            return
+        core.set_file_priorities(*self.wanted.picker_input(), now=self._now())
+        self._process()
+        self.connect_more()
+
+    def set_rate_limits(self, upload: float, download: float) -> None:
+        """This torrent's upload and download limits in bytes/s (0: none), on top of the
+        session's; they apply from the next block on."""
+        self.upload_bucket = rate_bucket(upload)
+        self.download_bucket = rate_bucket(download)
+
+    def set_max_peers(self, n: int) -> None:
+        """Connect to at most `n` peers; above it, the peers that sent us least lately are
+        disconnected now.
+
+        Raises:
+            BitswarmError: `n` is below 1.
+        """
+        if n < 1:
+            raise BitswarmError(f"a torrent needs at least 1 peer connection, not {n}")
+        self.max_peers = n
+        extra = len(self.protocols) - n
+        if extra > 0:
+            core, now = self.core, self._now()
+
+            def worth(p: PeerProtocol) -> float:
+                info = core.peers.get(p) if core is not None else None
+                return info.down.rate(now) if info is not None else -1.0
+
+            for proto in sorted(self.protocols, key=worth)[:extra]:
+                proto.close("too many peers")
+        self.connect_more()
+
+    def reannounce(self) -> None:
+        """Announce to the trackers now (a new BEP 12 round, skipping waits for intervals
+        and backoffs), and look the torrent up in the DHT when the session runs one (not
+        for private torrents, BEP 27)."""
+        if self._stopping:
+            return
+        self.announcer.reannounce()
+        self._next_dht = 0.0
+        self._dht_maybe(self._now())
+
+    # ------------------------------------------------------------------ inspection
+    def peers(self) -> list[PeerSnapshot]:
+        """The connected peers, for a peer table (no disk access: cheap to call often)."""
+        return peer_snapshots(list(self.protocols), self.core, self._now())
+
+    def piece_states(self) -> tuple[bytes, list[int], list[int]]:
+        """(our have-bitfield in BEP 3 wire layout, the pieces partly received or in
+        flight, how many connected peers have each piece), for a piece map."""
+        return piece_states(self.core, self.meta.info.num_pieces)

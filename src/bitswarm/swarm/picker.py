@@ -158,6 +158,10 @@ class PiecePicker:
         self._check_piece(piece)
         return PieceState(self._state[piece])
 
+    def partial_pieces(self) -> list[int]:
+        """Pieces with blocks requested or received, not yet passed (index order)."""
+        return sorted(self._partials)
+
     def is_complete(self) -> bool:
         """Every piece of priority > 0 has passed its hash check."""
         return self._wanted_missing == 0
@@ -316,6 +320,10 @@ class PiecePicker:
         """How many connected peers have `piece`."""
         self._check_piece(piece)
         return self._m.count(piece)
+
+    def availability_counts(self) -> list[int]:
+        """`availability` of every piece, in index order (one pass over the slices)."""
+        return self._m.counts()
 
     def is_interesting(self, bitfield: Bitfield) -> bool:
         """Whether a peer with `bitfield` has a wanted piece we lack (BEP 3 interest)."""

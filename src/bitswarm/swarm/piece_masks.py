@@ -182,6 +182,23 @@ class PieceMasks:
         p = self.pos[piece]
         return self.seeds + sum((sj >> p & 1) << j for j, sj in enumerate(self.slices))
 
+    def counts(self) -> list[int]:
+        """`count` of every piece, in index order: each slice is read as bytes once."""
+        n = self.num_pieces
+        out = [self.seeds] * n
+        nbytes = (n + 7) // 8
+        pos = self.pos
+        for j, sj in enumerate(self.slices):
+            if not sj:
+                continue
+            raw = sj.to_bytes(nbytes, "little")
+            weight = 1 << j
+            for i in range(n):
+                p = pos[i]
+                if raw[p >> 3] >> (p & 7) & 1:
+                    out[i] += weight
+        return out
+
     def available(self) -> int:
         """Pieces at least one connected peer has."""
         if self.seeds:

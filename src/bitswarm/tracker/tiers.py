@@ -237,6 +237,17 @@ class TrackerTiers:
         """Ask for a round soon (say, to get more peers), respecting ``min interval``."""
         self._round_due = min(self._round_due, max(now, self._min_due))
 
+    def announce_now(self, *, now: float) -> None:
+        """A round now, as a person asked for one: backoffs, the interval and ``min
+        interval`` are not waited for (an announce in flight is this round's first)."""
+        if self._stopping:
+            return
+        for tier in self._tiers:
+            for t in tier:
+                t.retry_at = 0.0
+        self._tried.clear()
+        self._round_due = now
+
     def stop(self, *, now: float) -> None:
         """Shut down: from now on only ``stopped`` announces go out."""
         if self._stopping:
