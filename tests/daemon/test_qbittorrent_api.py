@@ -11,37 +11,20 @@ from typing import Any
 import aiohttp
 
 from bitswarm.create import create_torrent
+from bitswarm.daemon.appkeys import AUTH_KEY
+from bitswarm.daemon.auth import Authenticator, hash_password
 from bitswarm.daemon.model import (
     Activity,
-    DaemonError,
     FileView,
     LimitMode,
     TorrentOptions,
     TrackerInfo,
 )
-from bitswarm.daemon.qbittorrent.state import AUTH_KEY
 
 from .qbt_fake import Client, FakeApi, make_app, make_view, with_client
 
 H1, H2, H3 = f"{1:040x}", f"{2:040x}", f"{3:040x}"
 V2 = "/api/v2/"
-
-
-class FakeAuth:
-    """Stands in for daemon/auth.py's Authenticator: admin/secret, locked after 3 misses."""
-
-    enabled = True
-
-    def __init__(self) -> None:
-        self.failures: dict[str, int] = {}
-
-    def verify(self, client_ip: str, username: str, password: str) -> bool:
-        if self.failures.get(client_ip, 0) >= 3:
-            raise DaemonError("Your IP address has been banned after too many failed attempts.")
-        if username == "admin" and password == "secret":
-            return True
-        self.failures[client_ip] = self.failures.get(client_ip, 0) + 1
-        return False
 
 
 def _three() -> FakeApi:
@@ -92,7 +75,7 @@ def test_loopback_without_password_gets_a_session_cookie() -> None:
 def test_password_login_cookie_logout_and_lockout() -> None:
     api = FakeApi([make_view(1)])
     app = make_app(api)
-    app[AUTH_KEY] = FakeAuth()
+    app[AUTH_KEY] = Authenticator("admin", hash_password("secret"), max_failures=3)
 
     async def body(client: Client) -> None:
         assert await _text(client, "torrents/info") == (403, "Forbidden")
@@ -117,12 +100,14 @@ def test_password_login_cookie_logout_and_lockout() -> None:
             assert r.status == 403
         assert await _text(client, "auth/logout", data={}) == (200, "")
         assert await _text(client, "torrents/info") == (403, "Forbidden")
-        for _ in range(2):
+        for _ in range(3):  # a success cleared the earlier failure
             assert (await _text(client, "auth/login", data=login | {"password": "no"}))[1] == (
                 "Fails."
             )
         status, text = await _text(client, "auth/login", data=login)
-        assert status == 403 and "banned" in text  # locked out, even with the password
+        assert (
+            status == 403 and "too many failed logins" in text
+        )  # locked out, even with the password
         assert await _text(client, "auth/login") == (405, "Method Not Allowed")
 
     asyncio.run(with_client(api, body, app))

@@ -25,6 +25,7 @@ from .chores import Chores
 from .http_app import FrontEnd, build_app
 from .manager import TorrentManager
 from .model import DaemonError
+from .qbittorrent import add_routes as qbittorrent_routes
 from .settings import DaemonSettings
 from .store import StateStore
 from .upkeep import Upkeep
@@ -38,7 +39,7 @@ STATE_FILE = "state.sqlite"
 
 def default_front_ends() -> list[FrontEnd]:
     """Every API the daemon serves."""
-    return []
+    return [qbittorrent_routes]
 
 
 class Daemon:

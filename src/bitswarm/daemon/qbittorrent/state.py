@@ -18,18 +18,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from aiohttp import web
 
 from .sync import SyncHistory
 
 __all__ = [
-    "AUTH_KEY",
     "MAX_SESSIONS",
     "QBT_KEY",
     "SESSION_TIMEOUT",
-    "Authenticator",
     "QbtState",
     "SessionStore",
     "WebSession",
@@ -38,16 +35,6 @@ __all__ = [
 SESSION_TIMEOUT = 3600.0  # seconds without a request
 MAX_SESSIONS = 64
 _PEER_HISTORIES = 8  # torrents whose peer lists one session follows at once
-
-
-class Authenticator(Protocol):
-    """The daemon's password check (daemon/auth.py): `verify` raises a `DaemonError`
-    (`LockedOut`) while the client is locked out after repeated failures."""
-
-    @property
-    def enabled(self) -> bool: ...
-
-    def verify(self, client_ip: str, username: str, password: str) -> bool: ...
 
 
 @dataclass(slots=True, eq=False)
@@ -123,5 +110,3 @@ class QbtState:
 
 
 QBT_KEY = web.AppKey("qbittorrent", QbtState)
-# Until daemon/auth.py lands, the front-end reads the daemon's Authenticator here.
-AUTH_KEY = web.AppKey("auth", Authenticator)
