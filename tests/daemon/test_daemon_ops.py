@@ -147,6 +147,10 @@ def _add(request: AddRequest, api: TorrentManager) -> Awaitable[AddResult]:
     return api.add(request)
 
 
+def _rename(tid: int, path: str, name: str, api: TorrentManager) -> Awaitable[tuple[str, str]]:
+    return api.rename(tid, path, name)
+
+
 def _set(changes: dict[str, object], api: TorrentManager) -> Awaitable[None]:
     return api.set_settings(changes)
 
@@ -168,3 +172,30 @@ def test_local_only_settings_are_refused_over_the_network(daemon: RunningDaemon)
     )
     assert daemon.call(lambda api: api.settings.speed_limit_up) == 1000
     assert daemon.call(lambda api: api.settings.script_torrent_done_filename) == ""
+
+
+def test_rename_a_file_and_the_top_folder(daemon: RunningDaemon, tmp_path: Path) -> None:
+    content = make_multifile(tmp_path / "seed", [100_000, 30_000])
+    with Swarm() as swarm:
+        raw = swarm.torrent(content)
+        tid = daemon.call(functools.partial(_add, AddRequest(torrent=raw))).view.id
+        wait_until(functools.partial(_done, daemon, tid), 60, "the download")
+    daemon.call(lambda api: api.rename(tid, "content/file0.bin", "first.bin"))
+    daemon.call(lambda api: api.rename(tid, "content", "renamed"))
+    wait_until(lambda: _view(daemon, tid).activity is Activity.SEEDING, 60, "seeding again")
+    view = _view(daemon, tid)
+    assert view.name == "renamed" and view.progress == 1.0
+    paths = sorted(f.path for f in daemon.call(lambda api: api.files(tid)))
+    assert paths == ["renamed/first.bin", "renamed/sub/file1.bin"]
+    got = daemon.download_dir / "renamed"
+    assert (got / "first.bin").read_bytes() == (content / "file0.bin").read_bytes()
+    assert not (daemon.download_dir / "content").exists()
+    for bad in ("../evil", "a/b", "", ".."):
+        with pytest.raises(DaemonError):
+            daemon.call(functools.partial(_rename, tid, "renamed/first.bin", bad))
+    with pytest.raises(DaemonError, match="already has"):
+        daemon.call(lambda api: api.rename(tid, "renamed/first.bin", "sub"))
+    # After a restart of the torrent the renamed files are still trusted: no recheck needed.
+    daemon.call(lambda api: api.stop([tid]))
+    daemon.call(lambda api: api.start([tid]))
+    wait_until(lambda: _view(daemon, tid).activity is Activity.SEEDING, 60, "seeding")

@@ -263,6 +263,63 @@ def test_settings_categories_and_counters(tmp_path: Path) -> None:
     run(go)
 
 
+def test_a_flush_rewrites_torrent_files_only_when_they_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+    connect = sqlite3.connect
+
+    class Recording(sqlite3.Connection):
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+            statements.append(sql)
+            return super().execute(sql, *args)
+
+    def recording_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        return connect(*args, factory=Recording, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", recording_connect)
+
+    def file_writes() -> int:
+        count = sum("torrent_files" in sql and "SELECT" not in sql for sql in statements)
+        statements.clear()
+        return count
+
+    big = bytes(2_000_000)  # a big torrent's piece hashes
+
+    async def go() -> None:
+        async with await StateStore.open(tmp_path / "s.db") as store:
+            statements.clear()  # the schema's creation
+            whole = make_record(1, torrent=big)
+            magnet = make_record(2, torrent=None, magnet="magnet:?xt=urn:btih:" + "02" * 20)
+            await store.add_torrent(whole)
+            await store.add_torrent(magnet)
+            assert file_writes() == 1
+            for n in range(3):  # the statistics flush
+                whole.uploaded_ever = magnet.uploaded_ever = n
+                await store.put_torrents([whole, magnet])
+            assert file_writes() == 0
+            magnet.torrent = b"d4:infod4:name1:xee"  # its metadata arrived
+            await store.put_torrent(magnet)
+            assert file_writes() == 1
+            await store.put_torrents([whole, magnet])
+            assert file_writes() == 0
+        async with await StateStore.open(tmp_path / "s.db") as store:
+            loaded = await store.load_torrents()
+            assert [r.torrent for r in loaded] == [big, b"d4:infod4:name1:xee"]
+            statements.clear()
+            await store.put_torrents(loaded)  # as loaded: known, not written
+            assert file_writes() == 0
+            loaded[1].torrent = None  # back to a bare magnet
+            await store.put_torrents(loaded)
+            assert file_writes() == 1
+            await store.delete_torrent(loaded[0].id)
+            assert file_writes() == 1
+        async with await StateStore.open(tmp_path / "s.db") as store:
+            assert [(r.id, r.torrent) for r in await store.load_torrents()] == [(2, None)]
+
+    run(go)
+
+
 # --------------------------------------------------------------------- options as JSON
 
 
@@ -465,6 +522,42 @@ def test_an_old_schema_is_migrated_in_place(
             return await store.load_torrents()
 
     assert [r.name for r in run(after)] == ["torrent 1"]
+
+
+def test_a_version_1_database_is_upgraded_keeping_its_torrents(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    db = sqlite3.connect(path)
+    store_module._migrate_0_to_1(db)  # the schema as the first daemon wrote it
+    db.execute("PRAGMA user_version=1")
+    columns = "info_hash, torrent, magnet, name, options, paused, queue_position, added_at, "
+    columns += "done_at, activity_at, downloaded_ever, uploaded_ever, corrupt_ever, "
+    columns += "seconds_downloading, seconds_seeding, error"
+    rows = [
+        ("aa" * 20, b"d4:infodee", None, "whole", '{"download_dir": "/a"}', 0, 0, 1.0),
+        ("bb" * 20, None, "magnet:?xt=urn:btih:" + "bb" * 20, "magnet", "{}", 1, 1, 2.0),
+    ]
+    for row in rows:
+        db.execute(
+            f"INSERT INTO torrents ({columns}) VALUES (?,?,?,?,?,?,?,?,0,0,5,6,0,0,0,NULL)", row
+        )
+    db.commit()
+    db.close()
+
+    async def go() -> list[TorrentRecord]:
+        async with await StateStore.open(path) as store:
+            return await store.load_torrents()
+
+    loaded = run(go)
+    assert [(r.id, r.name, r.torrent, r.magnet) for r in loaded] == [
+        (1, "whole", b"d4:infodee", None),
+        (2, "magnet", None, "magnet:?xt=urn:btih:" + "bb" * 20),
+    ]
+    assert loaded[0].options.download_dir == "/a" and loaded[1].paused
+    assert loaded[0].downloaded_ever == 5
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
 
 
 def test_every_sqlite_call_runs_on_the_state_thread(

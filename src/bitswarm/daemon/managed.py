@@ -77,6 +77,8 @@ class ManagedTorrent:
 
     @property
     def name(self) -> str:
+        if self.record.options.name:
+            return self.record.options.name
         if self.meta is not None:
             return self.meta.info.name
         if self.magnet is not None and self.magnet.display_name:
@@ -160,11 +162,24 @@ class ManagedTorrent:
         file; empty before metadata."""
         if self.meta is None:
             return []
-        return [
-            (i, "/".join(f.path), f.length)
-            for i, f in enumerate(self.meta.info.files)
-            if not f.is_pad
-        ]
+        renamed = self.record.options.file_paths
+        out: list[tuple[int, str, int]] = []
+        for i, f in enumerate(self.meta.info.files):
+            if f.is_pad:
+                continue
+            n = len(out)
+            path = renamed[n] if n < len(renamed) and renamed[n] else "/".join(f.path)
+            out.append((i, path, f.length))
+        return out
+
+    def entry_paths(self) -> list[tuple[str, ...] | None] | None:
+        """The renamed paths as the runtime takes them (None: nothing renamed)."""
+        if self.meta is None or not any(self.record.options.file_paths):
+            return None
+        out: list[tuple[str, ...] | None] = [None] * len(self.meta.info.files)
+        for entry, path, _length in self.content_files():
+            out[entry] = tuple(path.split("/"))
+        return out
 
     def entry_priorities(self) -> list[int]:
         """The priorities as the runtime takes them: one per entry of `meta.info.files`

@@ -22,11 +22,11 @@ from pathlib import Path
 
 from ..errors import BitswarmError, MagnetError, MetainfoError, TorrentFailed
 from ..magnet import Magnet, parse_magnet
-from ..metainfo import Metainfo, parse_torrent
+from ..metainfo import Metainfo, parse_torrent, safe_relative_path
 from ..metainfo.encode import torrent_file_bytes
 from ..session import Session, TorrentRuntime
 from ..session.torrent import build_layout
-from ..storage.file_ops import delete_files, move_files
+from ..storage.file_ops import delete_files, move_files, rename_within
 from .api import AddRequest, AddResult, TorrentRef
 from .fetch import fetch_torrent_url
 from .managed import ManagedTorrent
@@ -343,6 +343,7 @@ class TorrentManager:
                 trackers=o.extra_trackers,
                 resume=SqliteResume(self.store, mt.info_hash),
                 file_priorities=mt.entry_priorities(),
+                file_paths=mt.entry_paths(),
                 max_peers=o.peer_limit,
                 upload_limit=o.upload_limit if o.upload_limited else 0,
                 download_limit=o.download_limit if o.download_limited else 0,
@@ -487,8 +488,53 @@ class TorrentManager:
         self.wake.set()
 
     async def rename(self, ref: TorrentRef, path: str, name: str) -> tuple[str, str]:
-        self.get(ref)
-        raise DaemonError("renaming a torrent's files is not supported yet")
+        """Rename the file or folder `path` (as `FileView.path` shows it) to `name`, on disk
+        too, as Transmission's torrent-rename-path does; renaming the top folder (or the
+        file of a one-file torrent) renames the torrent."""
+        mt = self.get(ref)
+        if mt.meta is None:
+            raise DaemonError(f"{mt.name}: its files are unknown until the metadata arrives")
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise DaemonError(f"not a file name: {name!r}")
+        try:
+            safe_relative_path((name,))
+        except MetainfoError as exc:
+            raise DaemonError(f"not a usable file name: {exc}") from None
+        parts = path.strip("/").split("/")
+        source = "/".join(parts)
+        depth = len(parts) - 1
+        target = "/".join([*parts[:depth], name])
+        paths = [p for (_entry, p, _length) in mt.content_files()]
+        hits = {n for n, p in enumerate(paths) if p == source or p.startswith(source + "/")}
+        if not hits:
+            raise DaemonError(f"{mt.name} has no file or folder {path!r}")
+        if any(
+            p == target or p.startswith(target + "/") for n, p in enumerate(paths) if n not in hits
+        ):
+            raise DaemonError(f"{mt.name} already has a file or folder named {name!r} there")
+        new_paths = list(paths)
+        for n in hits:
+            components = paths[n].split("/")
+            components[depth] = name
+            new_paths[n] = "/".join(components)
+        running = mt.runtime is not None or mt.task is not None
+        await self.halt(mt)
+        folder = Path(self.data_dir(mt))
+        try:
+            await asyncio.to_thread(rename_within, folder, source, target)
+        except (BitswarmError, OSError) as exc:
+            if running:
+                mt.queued = True
+                self.wake.set()
+            raise DaemonError(f"could not rename {path!r}: {exc}") from None
+        mt.record.options.file_paths = new_paths
+        if depth == 0:
+            mt.record.options.name = name
+        await self.store.put_torrent(mt.record)
+        if running:
+            mt.queued = True
+            self.wake.set()
+        return path, name
 
     async def set_file_priorities(self, ref: TorrentRef, priorities: Mapping[int, int]) -> None:
         mt = self.get(ref)

@@ -89,6 +89,8 @@ class TorrentOptions:
     bandwidth_priority: int = 0  # -1 low, 0 normal, 1 high
     sequential: bool = False
     file_priorities: list[int] = field(default_factory=list)  # one per file, 0..7
+    file_paths: list[str] = field(default_factory=list)  # renamed files ("" = as named)
+    name: str = ""  # the torrent renamed ("" = its own name)
     extra_trackers: list[str] = field(default_factory=list)
 
 

@@ -17,6 +17,9 @@ Rules:
   version n to n + 1, so an old file is upgraded in place and a newer one is refused.
 - Torrent ids come from an AUTOINCREMENT key: a removed torrent's id is never reused, so a
   client holding an old id can never act on a different torrent.
+- The .torrent bytes (up to megabytes each) live in a table of their own and are written
+  only when they change (added, or a magnet's metadata arrived): the periodic statistics
+  flush of a thousand torrents rewrites small rows, not their files.
 """
 
 from __future__ import annotations
@@ -134,9 +137,8 @@ def _convert_option(kind: Any, value: object) -> object:
 
 # ---------------------------------------------------------------- the schema
 
-_COLUMNS = (
+_COLUMNS = (  # of the torrents table; the .torrent bytes are in torrent_files
     "info_hash",
-    "torrent",
     "magnet",
     "name",
     "options",
@@ -182,8 +184,19 @@ def _migrate_0_to_1(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
 
 
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
+    """The .torrent bytes move to their own table, so updating a torrent's counters no
+    longer rewrites its (possibly megabytes of) metainfo."""
+    db.execute("CREATE TABLE torrent_files (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+    db.execute(
+        "INSERT INTO torrent_files (id, data) SELECT id, torrent FROM torrents "
+        "WHERE torrent IS NOT NULL"
+    )
+    db.execute("ALTER TABLE torrents DROP COLUMN torrent")
+
+
 #: `_MIGRATIONS[n]` upgrades a database at schema version n to n + 1, in one transaction.
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1]
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_0_to_1, _migrate_1_to_2]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -199,6 +212,9 @@ class StateStore:
         self._executor = executor
         self._lock_fd = lock_fd
         self._db: sqlite3.Connection | None = None  # lives in the executor's thread
+        # id -> the .torrent bytes last written or read (the state thread's only): a flush
+        # writes them again only when a record holds different ones
+        self._files: dict[int, bytes | None] = {}
         self._closed = False
 
     # ------------------------------------------------------------ opening and closing
@@ -316,8 +332,14 @@ class StateStore:
         return await self._run(self._load_torrents)
 
     def _load_torrents(self) -> list[TorrentRecord]:
-        rows = self._conn().execute(f"SELECT id, {', '.join(_COLUMNS)} FROM torrents ORDER BY id")
-        return [_record_from_row(row) for row in rows]
+        columns = ", ".join(f"t.{column}" for column in _COLUMNS)
+        rows = self._conn().execute(
+            f"SELECT t.id, f.data, {columns} FROM torrents AS t "
+            "LEFT JOIN torrent_files AS f ON f.id = t.id ORDER BY t.id"
+        )
+        records = [_record_from_row(row) for row in rows]
+        self._files = {record.id: record.torrent for record in records}
+        return records
 
     async def add_torrent(self, record: TorrentRecord) -> int:
         """Insert a new torrent; returns its id (also set on `record`), never one used before.
@@ -332,12 +354,22 @@ class StateStore:
     def _add_torrent(self, record: TorrentRecord) -> int:
         marks = ", ".join("?" for _ in _COLUMNS)
         sql = f"INSERT INTO torrents ({', '.join(_COLUMNS)}) VALUES ({marks})"
+
+        def body(db: sqlite3.Connection) -> int:
+            new_id = db.execute(sql, _row_values(record)).lastrowid
+            assert new_id is not None
+            if record.torrent is not None:
+                db.execute(
+                    "INSERT INTO torrent_files (id, data) VALUES (?, ?)", (new_id, record.torrent)
+                )
+            return new_id
+
         try:
-            cursor = self._transaction(lambda db: db.execute(sql, _row_values(record)))
+            new_id = self._transaction(body)
         except sqlite3.IntegrityError:
             raise DaemonError(f"torrent {record.info_hash} is in the state already") from None
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        self._files[new_id] = record.torrent
+        return new_id
 
     async def put_torrent(self, record: TorrentRecord) -> bool:
         """Write every column of `record` (by its id); False when no such torrent is stored
@@ -353,13 +385,31 @@ class StateStore:
         sets = ", ".join(f"{column} = ?" for column in _COLUMNS)
         sql = f"UPDATE torrents SET {sets} WHERE id = ?"
 
+        written: dict[int, bytes | None] = {}
+
         def body(db: sqlite3.Connection) -> int:
             updated = 0
             for record in records:
-                updated += db.execute(sql, (*_row_values(record), record.id)).rowcount
+                if db.execute(sql, (*_row_values(record), record.id)).rowcount == 0:
+                    continue  # removed meanwhile
+                updated += 1
+                torrent = record.torrent
+                known = self._files.get(record.id, b"")  # b"": not known, write it
+                if torrent is known or torrent == known:
+                    continue
+                if torrent is None:
+                    db.execute("DELETE FROM torrent_files WHERE id = ?", (record.id,))
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO torrent_files (id, data) VALUES (?, ?)",
+                        (record.id, torrent),
+                    )
+                written[record.id] = torrent
             return updated
 
-        return self._transaction(body)
+        updated = self._transaction(body)
+        self._files.update(written)  # only once committed
+        return updated
 
     async def delete_torrent(self, torrent_id: int) -> None:
         """Forget a torrent and its resume data (no error when it is not there)."""
@@ -372,9 +422,11 @@ class StateStore:
                 "(SELECT info_hash FROM torrents WHERE id = ?)",
                 (torrent_id,),
             )
+            db.execute("DELETE FROM torrent_files WHERE id = ?", (torrent_id,))
             db.execute("DELETE FROM torrents WHERE id = ?", (torrent_id,))
 
         self._transaction(body)
+        self._files.pop(torrent_id, None)
 
     # ------------------------------------------------------------ resume data
 
@@ -502,7 +554,6 @@ def _take_lock(path: Path) -> int:
 def _row_values(record: TorrentRecord) -> tuple[object, ...]:
     return (
         record.info_hash.lower(),
-        record.torrent,
         record.magnet,
         record.name,
         options_to_json(record.options),
@@ -521,7 +572,7 @@ def _row_values(record: TorrentRecord) -> tuple[object, ...]:
 
 
 def _record_from_row(row: tuple[Any, ...]) -> TorrentRecord:
-    (id_, info_hash, torrent, magnet, name, options, paused, queue_position) = row[:8]
+    (id_, torrent, info_hash, magnet, name, options, paused, queue_position) = row[:8]
     (added_at, done_at, activity_at, down, up, corrupt, s_down, s_seed, error) = row[8:]
     return TorrentRecord(
         id=id_,

@@ -190,6 +190,7 @@ class Session:
         file_priorities: Sequence[int] | None = None,
         max_peers: int | None = None,
         resume: ResumeStore | None = None,
+        file_paths: Sequence[tuple[str, ...] | None] | None = None,
     ) -> TorrentRuntime:
         """Start downloading (or seeding) `meta` into the folder `save_path`.
 
@@ -201,7 +202,9 @@ class Session:
         bytes/s (0: none), on top of the session's. `file_priorities` has one int 0..7 per
         entry of `meta.info.files` (0: skip the file; pad files' values are ignored; see
         `TorrentRuntime.set_file_priorities`); `max_peers` replaces the session's
-        `config.max_peers` for this torrent. Await `wait_complete()` on the returned torrent.
+        `config.max_peers` for this torrent; `file_paths` (one per entry, None to keep
+        the torrent's) stores files under other paths (renamed). Await `wait_complete()`
+        on the returned torrent.
 
         Raises:
             BitswarmError: the torrent is already in the session, cannot be downloaded
@@ -224,6 +227,7 @@ class Session:
             download_limit=download_limit,
             file_priorities=file_priorities,
             max_peers=max_peers,
+            file_paths=file_paths,
         )
         self.torrents[key] = rt
         try:

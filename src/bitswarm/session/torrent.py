@@ -34,8 +34,8 @@ from ..core.actions import (
     VerifyPiece,
 )
 from ..core.torrent import BOTH_SEEDS, CoreConfig, TorrentCore
-from ..errors import BitswarmError, StorageError, TorrentFailed
-from ..metainfo import Metainfo
+from ..errors import BitswarmError, MetainfoError, StorageError, TorrentFailed
+from ..metainfo import Metainfo, safe_relative_path
 from ..ratelimit import consume_all, rate_bucket, read_allowance
 from ..storage.filesystem import FileStorage
 from ..storage.layout import FileSpec, Layout
@@ -78,11 +78,25 @@ class _Uploads:
     task: asyncio.Task[None] | None = None
 
 
-def build_layout(meta: Metainfo) -> Layout:
-    return Layout(
-        [FileSpec(path=f.path, length=f.length, is_pad=f.is_pad) for f in meta.info.files],
-        meta.info.piece_length,
-    )
+def build_layout(
+    meta: Metainfo, file_paths: Sequence[tuple[str, ...] | None] | None = None
+) -> Layout:
+    """The torrent's files in the piece space; `file_paths` (one per entry of
+    `meta.info.files`, None to keep the torrent's own) places files elsewhere below the
+    download folder: renamed files (each checked with `safe_relative_path`)."""
+    files = meta.info.files
+    if file_paths is not None and len(file_paths) != len(files):
+        raise BitswarmError(f"{len(file_paths)} file paths for {len(files)} files")
+    specs = []
+    for i, f in enumerate(files):
+        path = f.path
+        if file_paths is not None and file_paths[i] is not None and not f.is_pad:
+            try:
+                path = safe_relative_path(file_paths[i] or ())
+            except MetainfoError as exc:
+                raise BitswarmError(f"file {i}: {exc}") from None
+        specs.append(FileSpec(path=path, length=f.length, is_pad=f.is_pad))
+    return Layout(specs, meta.info.piece_length)
 
 
 class TorrentRuntime:
@@ -106,6 +120,7 @@ class TorrentRuntime:
         download_limit: float = 0.0,
         file_priorities: Sequence[int] | None = None,
         max_peers: int | None = None,
+        file_paths: Sequence[tuple[str, ...] | None] | None = None,
     ) -> None:
         info = meta.info
         if not info.has_v1:
@@ -120,7 +135,7 @@ class TorrentRuntime:
         self.resume_store: ResumeStore | None = (
             FileResumeStore(resume_path, session.disk_pool) if resume_path is not None else resume
         )
-        self.layout = build_layout(meta)
+        self.layout = build_layout(meta, file_paths)
         self.wanted = WantedFiles(self.layout)
         if file_priorities is not None:  # checked now: a bad list fails `Session.add` at once
             self.wanted.set(file_priorities, Bitfield(info.num_pieces))

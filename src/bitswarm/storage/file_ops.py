@@ -347,3 +347,40 @@ def _copy_across(from_dir: int, to_dir: int, leaf: str) -> None:
         os.fsync(to_dir)
     finally:
         os.close(source)
+
+
+# ---------------------------------------------------------------------- renaming
+
+
+def rename_within(save_path: Path, source: str, target: str) -> bool:
+    """Rename `source` to `target` (both "/"-joined paths below `save_path` that differ
+    only in their last component): a torrent's file or folder renamed in place. Nothing
+    is followed through a symlink; an existing `target` is never replaced.
+
+    Returns:
+        Whether something was renamed (False: `source` is not on disk yet, nothing to do).
+
+    Raises:
+        StorageError: a symlink on the way, or `target` exists.
+    """
+    src = tuple(source.split("/"))
+    dst = tuple(target.split("/"))
+    if src[:-1] != dst[:-1] or not src[-1] or not dst[-1]:
+        raise StorageError(f"cannot rename {source!r} to {target!r}: not in one folder")
+    root = _open_root(save_path)
+    if root is None:
+        return False
+    try:
+        with _walk(root, src[:-1]) as folder:
+            if folder is None or _lstat(src[-1], folder) is None:
+                return False
+            if _lstat(dst[-1], folder) is not None:
+                raise StorageError(f"cannot rename {source!r}: {target!r} exists")
+            if stat.S_ISLNK(_lstat(src[-1], folder).st_mode):  # type: ignore[union-attr]
+                raise StorageError(f"cannot rename {source!r}: it is a symlink")
+            os.rename(src[-1], dst[-1], src_dir_fd=folder, dst_dir_fd=folder)
+            return True
+    except _Symlink as exc:
+        raise StorageError(f"cannot rename {source!r}: a symlink on the way ({exc})") from None
+    finally:
+        os.close(root)

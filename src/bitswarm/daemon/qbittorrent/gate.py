@@ -124,9 +124,8 @@ async def login(request: web.Request, state: QbtState, form: dict[str, str]) -> 
         return text_reply("Fails.")
     ip = client_ip(request)
     try:
-        # On the loop, as the daemon's guard does: the Authenticator is not thread-safe,
-        # and its lockout bounds how often a client can make it hash.
-        ok = auth.verify(ip, form.get("username", ""), form.get("password", ""))
+        # Off the loop, one check at a time (a scrypt check costs tens of milliseconds).
+        ok = await auth.verify_async(ip, form.get("username", ""), form.get("password", ""))
     except DaemonError as e:  # locked out after repeated failures
         raise QbtError(403, str(e) or "Forbidden") from e
     if not ok:
