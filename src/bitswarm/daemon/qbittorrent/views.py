@@ -149,7 +149,7 @@ def torrent_row(v: TorrentView, ctx: RowContext) -> tuple[Any, ...]:
         o.category,
         ", ".join(o.labels),
         False,
-        False,
+        v.forced,
         save_path,
         ctx.incomplete_dir if ctx.incomplete_dir and not done else "",
         os.path.join(base, v.name) if base else v.name,
