@@ -19,7 +19,14 @@ from importlib.metadata import entry_points
 
 from ..errors import BitswarmError
 from ..version import __version__
-from . import daemon_command, dht_command, torrent_commands, tracker_command, transfer_commands
+from . import (
+    daemon_command,
+    dht_command,
+    remote_command,
+    torrent_commands,
+    tracker_command,
+    transfer_commands,
+)
 
 __all__ = ["COMMAND_GROUP", "build_parser", "main"]
 
@@ -36,6 +43,7 @@ _REGISTRARS: list[Registrar] = [
     tracker_command.register,
     dht_command.register,
     daemon_command.register,
+    remote_command.register,
 ]
 
 COMMAND_GROUP = "bitswarm.commands"

@@ -11,6 +11,7 @@ clock: the HTTP middleware (daemon/http_app.py) calls `Authenticator.verify`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -160,6 +161,7 @@ class Authenticator:
         # a poll of torrent-get does not pay for a hash each time.
         self._key = os.urandom(32)
         self._passed: OrderedDict[bytes, None] = OrderedDict()
+        self._lock = asyncio.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -203,6 +205,12 @@ class Authenticator:
         if state.count >= self._max_failures:
             state.locked_until = now + self._lockout
         return False
+
+    async def verify_async(self, client: str, username: str, password: str) -> bool:
+        """`verify` off the event loop (a scrypt check costs tens of milliseconds), one
+        call at a time (the failure counts are not thread-safe)."""
+        async with self._lock:
+            return await asyncio.to_thread(self.verify, client, username, password)
 
     def failures(self, client: str) -> int:
         """Failed attempts counted for `client` now (for logs and tests)."""

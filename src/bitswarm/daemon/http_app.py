@@ -95,7 +95,7 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 def _needs_session_id(request: web.Request) -> bool:
     path = request.path
-    if path == "/transmission/rpc":
+    if path in ("/transmission/rpc", "/transmission/rpc/"):  # transmission-remote adds the /
         return request.method == "POST"
     return path.startswith("/api/ui/")
 
@@ -114,7 +114,7 @@ def make_guard(settings: DaemonSettings) -> Middleware:
                 creds = _basic_credentials(request.headers.get("Authorization"))
                 client = request.remote or "?"
                 try:
-                    ok = creds is not None and auth.verify(client, creds[0], creds[1])
+                    ok = creds is not None and await auth.verify_async(client, *creds)
                 except LockedOut as exc:
                     return json_error(403, str(exc))
                 if not ok:

@@ -65,6 +65,8 @@ class ManagedTorrent:
         self.last_upload_at = 0.0  # for the idle seeding limit
         self.started_at = 0.0  # when the queue last started it (for "stalled")
         self._folded = _RunTotals()
+        self._magnet_uri: str | None = None
+        self._magnet_for: tuple[Magnet | None, Metainfo | None] = (None, None)
 
     # ------------------------------------------------------------------ identity
     @property
@@ -295,14 +297,25 @@ class ManagedTorrent:
             seconds_downloading=rec.seconds_downloading,
             seconds_seeding=rec.seconds_seeding,
             metadata_progress=1.0 if meta is not None else 0.0,
+            forced=self.forced,
         )
 
     def magnet_link(self) -> str:
-        if self.magnet is not None:
-            return self.magnet.to_uri()
-        if self.meta is not None:
-            return Magnet.from_metainfo(self.meta).to_uri()
-        return ""
+        """The torrent's magnet URI (made once: views ask for it every poll)."""
+        made_for = self._magnet_for  # compared by identity: equality would walk the info
+        if (
+            self._magnet_uri is None
+            or made_for[0] is not self.magnet
+            or made_for[1] is not self.meta
+        ):
+            if self.magnet is not None:
+                self._magnet_uri = self.magnet.to_uri()
+            elif self.meta is not None:
+                self._magnet_uri = Magnet.from_metainfo(self.meta).to_uri()
+            else:
+                self._magnet_uri = ""
+            self._magnet_for = (self.magnet, self.meta)
+        return self._magnet_uri
 
     def peers(self) -> list[PeerView]:
         rt = self.runtime

@@ -137,6 +137,7 @@ class TorrentView:
     seconds_downloading: int
     seconds_seeding: int
     metadata_progress: float  # 0..1 while fetching a magnet's metadata
+    forced: bool = False  # started with "start now": outside the queue
 
     @property
     def left(self) -> int:

@@ -20,11 +20,13 @@ from aiohttp import web
 
 from ..dht.config import parse_bootstrap
 from ..session import Session, SessionConfig
+from . import webui
 from .auth import Authenticator
 from .chores import Chores
 from .http_app import FrontEnd, build_app
 from .manager import TorrentManager
 from .model import DaemonError
+from .qbittorrent import add_routes as qbittorrent_routes
 from .settings import DaemonSettings
 from .store import StateStore
 from .transmission import add_routes as transmission_routes
@@ -39,7 +41,7 @@ STATE_FILE = "state.sqlite"
 
 def default_front_ends() -> list[FrontEnd]:
     """Every API the daemon serves."""
-    return [transmission_routes]
+    return [transmission_routes, qbittorrent_routes, webui.add_routes]
 
 
 class Daemon:
