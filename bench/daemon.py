@@ -31,7 +31,7 @@ from bench import OUT
 from bench.perf.report import loadavg, machine_line, median
 from bench.service.clients import Bitswarm, DaemonUnderTest, Qbittorrent, Transmission
 from bench.service.load import Load, make_load
-from bench.service.procs import cpu_seconds, install_cleanup, rss_mib
+from bench.service.procs import cpu_seconds, install_cleanup, kill_all, rss_mib
 from bench.service.remote_fields import remote_list_fields
 from bench.service.report import Row, write_section
 from bench.service.rpc import Latency, measure
@@ -109,7 +109,10 @@ def maindata_diffs(d: DaemonUnderTest, calls: int) -> tuple[Latency, Latency] | 
     def diff() -> bytes:
         nonlocal rid
         reply = d.maindata(rid) or b""
-        rid = int(json.loads(reply)["rid"])
+        decoded = json.loads(reply)
+        if decoded.get("full_update"):
+            raise RuntimeError("sync/maindata sent a full update where a diff was due")
+        rid = int(decoded["rid"])
         return reply
 
     return full, measure(diff, calls, pause=0.01)
@@ -142,7 +145,7 @@ def run_one(d: DaemonUnderTest, m: Measured, args: argparse.Namespace, fields: l
         if isinstance(d, Bitswarm) and args.webui:
             from bench.service.webui import measure_webui
 
-            w = measure_webui(d, args.webui_seconds)
+            w = measure_webui(d, args.webui_cycles)
             m.webui += w.frame
             m.webui_sync += w.sync
             m.webui_note = w.note
@@ -188,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--settle", type=float, default=5.0, help="seconds after loading before idle")
     p.add_argument("--calls", type=int, default=200, help="requests per latency series")
     p.add_argument("--no-webui", dest="webui", action="store_false", help="skip Chromium")
-    p.add_argument("--webui-seconds", type=float, default=10.0, help="SSE updates watched")
+    p.add_argument("--webui-cycles", type=int, default=3, help="stop/start-all rounds in the UI")
     p.add_argument("--workdir", type=Path, default=OUT / "daemon", help="scratch folder")
     p.add_argument("--write-results", type=Path, default=None, metavar="RESULTS.md")
     args = p.parse_args(argv)
@@ -197,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = [n for n in names if n not in CLIENTS] + [x for x in loads if x not in LOADS]
     if bad:
         p.error(f"unknown: {', '.join(bad)}")
-    install_cleanup()
+    restore = install_cleanup()
     fields, fields_source = remote_list_fields()
     started = time.time()
     load = make_load(args.workdir, args.torrents)
@@ -209,9 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in names
         ]
     finally:
-        from bench.service.procs import kill_all
-
         kill_all()
+        restore()
     rows = [m.row() for m in results]
     for r in rows:
         print(r.summary())

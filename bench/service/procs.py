@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -129,13 +130,22 @@ def kill_all() -> None:
         child.kill()
 
 
-def install_cleanup() -> None:
-    """Kill every live child at exit and on SIGTERM, SIGINT or SIGHUP."""
+def install_cleanup() -> Callable[[], None]:
+    """Kill every live child at exit and on SIGTERM, SIGINT or SIGHUP; returns a function
+    that puts the previous signal handlers back (the benchmark may run inside a test)."""
     atexit.register(kill_all)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         kill_all()
         sys.exit(128 + signum)
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, on_signal)
+    previous = {
+        sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    }
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        atexit.unregister(kill_all)
+
+    return restore

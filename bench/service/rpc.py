@@ -109,6 +109,11 @@ class QbtApi:
         )
         if status != 200 or data.strip() not in (b"Ok.", b""):
             raise RuntimeError(f"qBittorrent login: {status} {data[:200]!r}")
+        self._keep_cookie(headers)
+
+    def _keep_cookie(self, headers: http.client.HTTPMessage) -> None:
+        """The session cookie from any reply: qBittorrent starts a session (and its `rid`
+        history) for a client that needs no login too, and keys it by the cookie."""
         for value in headers.get_all("Set-Cookie") or []:
             self.cookie = value.split(";", 1)[0]
 
@@ -119,7 +124,10 @@ class QbtApi:
 
     def get(self, path: str, params: Mapping[str, object] | None = None) -> bytes:
         query = f"?{urlencode(params)}" if params else ""
-        status, _, data = self.http.request("GET", f"/api/v2/{path}{query}", None, self._headers())
+        status, headers, data = self.http.request(
+            "GET", f"/api/v2/{path}{query}", None, self._headers()
+        )
+        self._keep_cookie(headers)
         if status != 200:
             raise RuntimeError(f"GET {path}: {status} {data[:300]!r}")
         return data
