@@ -118,15 +118,32 @@ def maindata_diffs(d: DaemonUnderTest, calls: int) -> tuple[Latency, Latency] | 
     return full, measure(diff, calls, pause=0.01)
 
 
-def run_one(d: DaemonUnderTest, m: Measured, args: argparse.Namespace, fields: list[str]) -> None:
-    want = m.load
-    print(f"[{m.client} {want}] first start: adding {len(d.load.torrents)} torrents", flush=True)
+FIRST_START_TIMEOUT = 3600.0  # Transmission 3.00 verifies about one new torrent a second
+
+
+def first_start(d: DaemonUnderTest) -> None:
+    """Add the N torrents (started) and wait until every one seeds; save the state."""
+    n = len(d.load.torrents)
+    print(f"[{d.name}] first start: adding {n} torrents", flush=True)
     d.start()
     t0 = time.perf_counter()
-    d.add(paused=want == "stopped")
-    d.wait_states(want)
-    print(f"  added and {want} in {time.perf_counter() - t0:.1f} s", flush=True)
+    d.add(paused=False)
+    d.wait_states("seeding", FIRST_START_TIMEOUT)
+    print(f"  added, checked and seeding in {time.perf_counter() - t0:.1f} s", flush=True)
     d.stop()
+
+
+def stop_every_torrent(d: DaemonUnderTest) -> None:
+    """Turn the saved state into the "stopped" load: every torrent stopped."""
+    d.start()
+    d.wait_states("seeding")  # Transmission answers before it has loaded its torrents
+    d.stop_all()
+    d.wait_states("stopped")
+    d.stop()
+
+
+def run_load(d: DaemonUnderTest, m: Measured, args: argparse.Namespace, fields: list[str]) -> None:
+    want = m.load
     for run in range(args.runs):
         m.ready.append(d.start())
         m.loaded.append(d.wait_states(want))
@@ -150,33 +167,43 @@ def run_one(d: DaemonUnderTest, m: Measured, args: argparse.Namespace, fields: l
             m.webui_sync += w.sync
             m.webui_note = w.note
         m.stop.append(d.stop())
-        r = m.row()
-        print(f"  run {run + 1}: {r.summary()}", flush=True)
+        print(f"  {want} run {run + 1}: {m.row().summary()}", flush=True)
 
 
 def measure_client(
     name: str,
-    load_kind: str,
+    loads: list[str],
     load: Load,
     workdir: Path,
     args: argparse.Namespace,
     fields: list[str],
-) -> Measured:
-    m = Measured(name, load_kind)
+) -> list[Measured]:
+    """Every load on one daemon: seeding first, then the same torrents stopped."""
+    out = [Measured(name, kind) for kind in LOADS if kind in loads]
     cls = CLIENTS[name]
     if cls is not Bitswarm and shutil.which(cls.program) is None:
-        m.error = f"`{cls.program}` is not installed here"
-        return m
-    d = cls(workdir / f"{name}-{load_kind}", load)
+        for m in out:
+            m.error = f"`{cls.program}` is not installed here"
+        return out
+    d = cls(workdir / name, load)
+    step = "first start"
     try:
-        run_one(d, m, args, fields)
+        first_start(d)
+        for m in out:
+            step = m.load
+            if m.load == "stopped":
+                stop_every_torrent(d)
+            run_load(d, m, args, fields)
     except (OSError, RuntimeError, TimeoutError, ValueError, KeyError) as exc:
-        m.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}"
-        print(f"  {name} {load_kind} failed: {m.error}", flush=True)
+        error = f"{type(exc).__name__} ({step}): {str(exc).strip().splitlines()[0][:300]}"
+        print(f"  {name} failed: {error}", flush=True)
+        for m in out:
+            if not m.ready or m.load == step:
+                m.error = error
     finally:
         with contextlib.suppress(Exception):
             d.stop()
-    return m
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,10 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.torrents} torrents, {load.total_size / 2**20:.1f} MiB; fields {fields_source}")
     try:
         results = [
-            measure_client(name, kind, load, args.workdir, args, fields)
-            for kind in loads
+            m
             for name in names
+            for m in measure_client(name, loads, load, args.workdir, args, fields)
         ]
+        results.sort(key=lambda m: (LOADS.index(m.load), names.index(m.client)))
     finally:
         kill_all()
         restore()
