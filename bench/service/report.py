@@ -136,11 +136,16 @@ def render(rows: Sequence[Row], **info: object) -> str:
                 f"- {r.load}, {label}: **{v:.2f} {unit}** (target < {limit:g} {unit}): {word}"
             )
     sizes = [
-        f"{r.client} {r.load}: torrent-get {r.torrent_get_bytes:,} B, diff {r.diff_bytes:,} B"
+        f"{r.client} {r.load}: "
+        + ", ".join(
+            f"{what} {size:,} B"
+            for what, size in (("torrent-get", r.torrent_get_bytes), ("diff", r.diff_bytes))
+            if size
+        )
         for r in rows
         if not r.error and (r.torrent_get_bytes or r.diff_bytes)
     ]
-    web = [f"- web UI ({r.load}): {r.webui_note}" for r in rows if r.webui_note]
+    web = [f"- Web UI, {r.load}: {r.webui_note}." for r in rows if r.webui_note]
     lines = [
         HEADING,
         "",
@@ -148,9 +153,12 @@ def render(rows: Sequence[Row], **info: object) -> str:
         f"(2 cores shared with other work; {info['load_line']}).",
         "",
         f"Load: {n} torrents, each one file of 16–64 KiB (16 KiB pieces, no tracker), the data "
-        'present; "seeding": added started, every torrent seeds; "stopped": added paused. '
-        "DHT, LSD, PEX and port mapping off, loopback only. Each daemon gets the torrents "
-        "through its own API on a first start, is stopped with SIGTERM, then started "
+        "present. DHT, LSD, PEX and port mapping off, loopback only. Each daemon gets the "
+        "torrents through its own API on a first start (qBittorrent with `skip_checking`, the "
+        "others check the data), waits until every one seeds, and is stopped with SIGTERM. "
+        "Seeding: it is then started "
+        f"{runs} times on that state. Stopped: then every torrent is stopped through the API "
+        "and the daemon with SIGTERM, and it is started "
         f'{runs} times on that state. "ready": process start to bitswarm\'s ready line, or '
         'to the first answer of the others\' API; "all in state": until every torrent is '
         f"listed seeding (or stopped). Idle CPU: utime + stime over {info['idle_seconds']:g} s "
@@ -171,7 +179,7 @@ def render(rows: Sequence[Row], **info: object) -> str:
     if web:
         lines += [*web, ""]
     if sizes:
-        lines += ["Reply sizes: " + "; ".join(sizes) + ".", ""]
+        lines += ["Size of the last reply: " + "; ".join(sizes) + ".", ""]
     return "\n".join(lines)
 
 
