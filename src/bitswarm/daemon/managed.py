@@ -208,6 +208,28 @@ class ManagedTorrent:
             views.append(FileView(index=index, path=path, length=length, done=done, priority=prio))
         return views
 
+    def wanted_length(self) -> int:
+        """Bytes of the wanted files (the whole torrent before metadata: 0)."""
+        rt = self.runtime
+        if rt is not None and rt.core is not None:
+            return rt.status().wanted_bytes
+        return sum(
+            length
+            for (_entry, _path, length), prio in zip(
+                self.content_files(), self.priorities(), strict=True
+            )
+            if prio
+        )
+
+    def ratio(self) -> float:
+        """Uploaded over downloaded ever (over the wanted size when nothing was downloaded,
+        as for a torrent added with its data), without building the whole view: the
+        upkeep asks it of every seed each second for the ratio limit."""
+        downloaded, uploaded, _corrupt = self.totals()
+        if not uploaded:
+            return 0.0
+        return _ratio(downloaded, uploaded, 0 if downloaded else self.wanted_length())
+
     def view(self, now: float) -> TorrentView:
         rec = self.record
         meta = self.meta
@@ -233,12 +255,7 @@ class ManagedTorrent:
             if rec.done_at > 0:
                 done_wanted = have_valid = wanted
         downloaded_ever, uploaded_ever, corrupt_ever = self.totals()
-        if downloaded_ever:
-            ratio = uploaded_ever / downloaded_ever
-        elif wanted and uploaded_ever:
-            ratio = uploaded_ever / wanted
-        else:
-            ratio = 0.0
+        ratio = _ratio(downloaded_ever, uploaded_ever, wanted)
         peers = [] if rt is None else rt.peers()
         return TorrentView(
             id=rec.id,
@@ -367,6 +384,14 @@ class ManagedTorrent:
                 )
             )
         return out
+
+
+def _ratio(downloaded: int, uploaded: int, wanted: int) -> float:
+    if downloaded:
+        return uploaded / downloaded
+    if wanted and uploaded:
+        return uploaded / wanted
+    return 0.0
 
 
 def _wall(loop_time: float | None) -> float:

@@ -172,14 +172,28 @@ class TorrentManager:
         return PieceMap(have_bytes, downloading, availability)
 
     def stats(self) -> SessionStats:
-        views = [mt.runtime.status() for mt in self._torrents.values() if mt.runtime is not None]
+        # The rates straight from each core's meters, on the runtimes' clock (what
+        # `TorrentRuntime.status` reports), not a whole status per torrent: front-ends ask
+        # this on every poll, and with 1,000 torrents the statuses cost ~20 ms.
+        now = asyncio.get_running_loop().time()
+        active = 0
+        down = up = 0.0
+        for mt in self._torrents.values():
+            rt = mt.runtime
+            if rt is None:
+                continue
+            active += 1
+            core = rt.core
+            if core is not None:
+                down += core.down.rate(now)
+                up += core.up.rate(now)
         c = self.counters
         return SessionStats(
             torrents=len(self._torrents),
-            active=len(views),
-            paused=len(self._torrents) - len(views),
-            download_rate=sum(v.download_rate for v in views),
-            upload_rate=sum(v.upload_rate for v in views),
+            active=active,
+            paused=len(self._torrents) - active,
+            download_rate=down,
+            upload_rate=up,
             downloaded_session=c.get("downloaded_session", 0),
             uploaded_session=c.get("uploaded_session", 0),
             downloaded_ever=c.get("downloaded_ever", 0),

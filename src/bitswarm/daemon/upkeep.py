@@ -140,10 +140,9 @@ class Upkeep:
         rt = mt.runtime
         if rt is None or rt.state is not TorrentState.SEEDING:
             return
-        view = mt.view(now)
         idle = now - (mt.last_upload_at or now)
         reason = seed_limit_reason(
-            mt.record.options, self.m.settings, ratio=view.ratio, idle_seconds=idle
+            mt.record.options, self.m.settings, ratio=mt.ratio(), idle_seconds=idle
         )
         if reason is not None:
             log.info("%s: stopping: %s", mt.name, reason)
