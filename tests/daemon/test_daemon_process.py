@@ -59,3 +59,27 @@ def test_two_daemons_on_one_state_folder_and_exposed_rpc_without_password(
     )
     assert exposed.returncode != 0 and "password" in exposed.stderr
     assert exposed.stderr.count("\n") == 1
+
+
+def test_hash_password_prints_a_hash_the_daemon_accepts(tmp_path: Path) -> None:
+    from bitswarm.daemon.auth import check_password
+
+    run = subprocess.run(
+        [sys.executable, "-m", "bitswarm", "daemon", "--hash-password"],
+        input="correct horse\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    stored = run.stdout.strip()
+    assert stored.startswith("scrypt$") and check_password("correct horse", stored)
+    assert not check_password("wrong", stored)
+    empty = subprocess.run(
+        [sys.executable, "-m", "bitswarm", "daemon", "--hash-password"],
+        input="\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert empty.returncode != 0 and empty.stderr.count("\n") == 1
