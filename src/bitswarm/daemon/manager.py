@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import shutil
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from ..errors import BitswarmError, MagnetError, MetainfoError, TorrentFailed
 from ..magnet import Magnet, parse_magnet
@@ -49,9 +51,26 @@ from .store import StateStore, TorrentRecord
 
 __all__ = ["TorrentManager"]
 
+_M = TypeVar("_M", bound=Callable[..., Awaitable[Any]])
+
 log = logging.getLogger("bitswarm.daemon")
 
 _OPTION_NAMES = frozenset(f.name for f in fields(TorrentOptions))
+
+
+def _changes(method: _M) -> _M:
+    """Mark a method that changes what the views show: the view cache is dropped before
+    it runs and after it returns (or fails)."""
+
+    @functools.wraps(method)
+    async def wrapper(self: TorrentManager, *args: Any, **kwargs: Any) -> Any:
+        self.changed()
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            self.changed()
+
+    return cast(_M, wrapper)
 
 
 class TorrentManager:
@@ -68,6 +87,8 @@ class TorrentManager:
         self.counters: dict[str, int] = {}
         self.dirty: set[int] = set()  # records whose counters changed since the last save
         self.wake = asyncio.Event()  # the upkeep loop runs at once (a torrent wants to run)
+        self.generation = 0  # see `torrents`
+        self._views: tuple[int, list[TorrentView]] | None = None
         self.closing = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -142,8 +163,20 @@ class TorrentManager:
         return [self._torrents[i] for i in self.resolve(refs)]
 
     def torrents(self) -> list[TorrentView]:
+        """Every torrent's view. Built at most once per `generation`: the generation moves
+        on with every change made through this API and with every upkeep round (once a
+        second), so clients polling several APIs at once share one set of views."""
+        cached = self._views
+        if cached is not None and cached[0] == self.generation:
+            return list(cached[1])
         now = time.time()
-        return [mt.view(now) for mt in self.all()]
+        views = [mt.view(now) for mt in self.all()]
+        self._views = (self.generation, views)
+        return list(views)
+
+    def changed(self) -> None:
+        """Something the views show may have changed: the next `torrents()` builds anew."""
+        self.generation += 1
 
     def view(self, ref: TorrentRef) -> TorrentView:
         return self.get(ref).view(time.time())
@@ -220,6 +253,7 @@ class TorrentManager:
             return -1
 
     # ------------------------------------------------------------------ adding
+    @_changes
     async def add(self, request: AddRequest) -> AddResult:
         meta, magnet, raw = await self._source(request)
         wire = meta.info.info_hashes.wire if meta is not None else magnet.info_hashes.wire  # type: ignore[union-attr]
@@ -396,6 +430,7 @@ class TorrentManager:
             return s.incomplete_dir
         return mt.record.options.download_dir
 
+    @_changes
     async def halt(self, mt: ManagedTorrent) -> None:
         """Take the torrent out of the session (saving its resume data); no-op if out."""
         mt.queued = False
@@ -420,6 +455,7 @@ class TorrentManager:
                 mt.record.error = rt.error
 
     # ------------------------------------------------------------------ changing
+    @_changes
     async def start(self, refs: Iterable[TorrentRef] | None, *, force: bool = False) -> None:
         for mt in self._many(refs):
             mt.record.paused = False
@@ -430,6 +466,7 @@ class TorrentManager:
             await self.store.put_torrent(mt.record)
         self.wake.set()
 
+    @_changes
     async def stop(self, refs: Iterable[TorrentRef] | None) -> None:
         for mt in self._many(refs):
             mt.record.paused = True
@@ -437,6 +474,7 @@ class TorrentManager:
             await self.halt(mt)
             await self.store.put_torrent(mt.record)
 
+    @_changes
     async def verify(self, refs: Iterable[TorrentRef] | None) -> None:
         for mt in self._many(refs):
             if mt.meta is None:
@@ -455,11 +493,13 @@ class TorrentManager:
                 mt.stop_after_check = True
         self.wake.set()
 
+    @_changes
     async def reannounce(self, refs: Iterable[TorrentRef] | None) -> None:
         for mt in self._many(refs):
             if mt.runtime is not None:
                 mt.runtime.reannounce()
 
+    @_changes
     async def remove(self, refs: Iterable[TorrentRef] | None, *, delete_data: bool) -> None:
         for mt in self._many(refs):
             await self.halt(mt)
@@ -477,6 +517,7 @@ class TorrentManager:
             log.info("removed %s%s", mt.name, " and its data" if delete_data else "")
         self._renumber_queue()
 
+    @_changes
     async def set_location(self, refs: Iterable[TorrentRef], location: str, *, move: bool) -> None:
         target = Path(location)
         if not target.is_absolute():
@@ -501,6 +542,7 @@ class TorrentManager:
                 mt.queued = True
         self.wake.set()
 
+    @_changes
     async def rename(self, ref: TorrentRef, path: str, name: str) -> tuple[str, str]:
         """Rename the file or folder `path` (as `FileView.path` shows it) to `name`, on disk
         too, as Transmission's torrent-rename-path does; renaming the top folder (or the
@@ -550,6 +592,7 @@ class TorrentManager:
             self.wake.set()
         return path, name
 
+    @_changes
     async def set_file_priorities(self, ref: TorrentRef, priorities: Mapping[int, int]) -> None:
         mt = self.get(ref)
         if mt.meta is None:
@@ -568,6 +611,7 @@ class TorrentManager:
             mt.record.done_at = 0.0  # a newly wanted file: complete no more until it is
         await self.store.put_torrent(mt.record)
 
+    @_changes
     async def set_options(self, refs: Iterable[TorrentRef], changes: Mapping[str, object]) -> None:
         unknown = set(changes) - _OPTION_NAMES
         if unknown:
@@ -598,6 +642,7 @@ class TorrentManager:
                 rt.set_max_peers(options.peer_limit)
             await self.store.put_torrent(mt.record)
 
+    @_changes
     async def queue_move(self, refs: Iterable[TorrentRef], where: str) -> None:
         chosen = self._many(refs)
         order = sorted(self._torrents.values(), key=lambda m: m.record.queue_position)
@@ -625,6 +670,7 @@ class TorrentManager:
         for position, mt in enumerate(order):
             mt.record.queue_position = position
 
+    @_changes
     async def set_settings(self, changes: Mapping[str, object], *, remote: bool = True) -> None:
         current = self.settings
         names = {f.name: f for f in fields(DaemonSettings)}
@@ -642,6 +688,7 @@ class TorrentManager:
         await self.store.put_settings(dict(changes))
         self.wake.set()
 
+    @_changes
     async def set_category(self, name: str, save_path: str | None) -> None:
         if not name or "\n" in name:
             raise DaemonError("a category needs a one-line name")

@@ -69,6 +69,7 @@ class Upkeep:
 
     async def round(self, now: float) -> None:
         m = self.m
+        m.changed()  # rates and progress moved: views are built afresh
         for mt in m.all():
             self._account(mt, now)
         for mt in m.all():

@@ -10,13 +10,27 @@ them for an idle cache (bitswarm has no disk cache of its own): "0" and 0.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
+from ..model import TorrentView
 from .protocol import Call, RouteTable, bad_params, json_reply
 from .routes_app import server_state
 from .routes_torrents import all_tags, one_view
+from .state import QbtState
 from .sync import Snapshot, Table, sync_reply
-from .views import PEER_FIELDS, TORRENT_FIELDS, peer_key, peer_row, row_context, torrent_row
+from .views import (
+    PEER_FIELDS,
+    TORRENT_FIELDS,
+    RowContext,
+    peer_key,
+    peer_row,
+    row_context,
+    torrent_row,
+)
+
+Row = tuple[Any, ...]
 
 __all__ = ["ROUTES", "maindata_snapshot"]
 
@@ -34,11 +48,32 @@ def _rid(call: Call) -> int:
     return rid
 
 
+def _rows(state: QbtState, views: list[TorrentView], ctx: RowContext) -> dict[str, Row]:
+    """Each torrent's row, made again only for a view that is not the one the last row
+    was made from (the manager hands out the same view objects until something changes,
+    so a client polling every second costs one row per changed torrent)."""
+    key = (ctx.queueing, ctx.ratio_limit, ctx.idle_limit, ctx.incomplete_dir)
+    memo = state.row_memo
+    rows: dict[str, Row] = {}
+    for v in views:
+        known = memo.get(v.info_hash)
+        if known is not None and known[0] is v and known[1] == key:
+            rows[v.info_hash] = known[2]
+            continue
+        row = torrent_row(v, ctx)
+        memo[v.info_hash] = (v, key, row)
+        rows[v.info_hash] = row
+    if len(memo) > len(rows):
+        for gone in set(memo) - set(rows):
+            del memo[gone]
+    return rows
+
+
 def maindata_snapshot(call: Call) -> Snapshot:
     api = call.api
     views = api.torrents()
     ctx = row_context(api)
-    rows = {v.info_hash: torrent_row(v, ctx) for v in views}
+    rows = _rows(call.state, views, ctx)
     stats = api.stats()
     s = api.settings
     state = server_state(call)

@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -107,6 +108,8 @@ class QbtState:
 
     sessions: SessionStore = field(default_factory=SessionStore)
     created_tags: set[str] = field(default_factory=set)  # tags no torrent has (yet)
+    # info-hash -> (the view a row was made from, the settings it used, the row)
+    row_memo: dict[str, tuple[Any, tuple[Any, ...], tuple[Any, ...]]] = field(default_factory=dict)
 
 
 QBT_KEY = web.AppKey("qbittorrent", QbtState)
