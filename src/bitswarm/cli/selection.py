@@ -4,7 +4,8 @@ Files are numbered from 1 in the order of the torrent's file list, pad files (BE
 out: the `#` column of `bitswarm info` and aria2's `--select-file` count the same way. A
 magnet's `so=` counts the same files from 0 (BEP 53: "Files are zero-indexed"), as the
 daemon does. Patterns are `fnmatch` globs matched against the path `info` shows
-(`Extras/*`, `*.nfo`); a `*` also crosses `/`, as fnmatch's does.
+(`Show/Extras/x.nfo`) or that path inside the torrent's folder (`Extras/x.nfo`), so
+`Extras/*` and `*.nfo` both work; a `*` also crosses `/`, as fnmatch's does.
 
 The result is one priority per entry of `meta.info.files` (pad files included), what
 `Session.add(file_priorities=...)` takes: 4 (normal) for chosen files, 0 for the others.
@@ -40,12 +41,14 @@ _ITEM = re.compile(r"(\d+)(?:-(\d+))?")
 
 @dataclass(frozen=True, slots=True)
 class ContentFile:
-    """A file people see: its number (from 1), its entry in `info.files`, path and size."""
+    """A file people see: its number (from 1), its entry in `info.files`, path (as `info`
+    shows it: the torrent's folder first) and size; `inner` is the path inside the folder."""
 
     number: int
     entry: int
     path: str
     length: int
+    inner: str
 
 
 class AddOptions(TypedDict):
@@ -75,9 +78,11 @@ class Choice:
 def content_files(meta: Metainfo) -> list[ContentFile]:
     """The torrent's files without pad files, numbered from 1."""
     out: list[ContentFile] = []
+    single = meta.info.single_file
     for entry, f in enumerate(meta.info.files):
         if not f.is_pad:
-            out.append(ContentFile(len(out) + 1, entry, "/".join(f.path), f.length))
+            inner = "/".join(f.path if single or len(f.path) < 2 else f.path[1:])
+            out.append(ContentFile(len(out) + 1, entry, "/".join(f.path), f.length, inner))
     return out
 
 
@@ -137,7 +142,9 @@ def file_priorities(
         if picked:
             chosen = picked
     for pattern in exclude:
-        matched = {f.number for f in files if fnmatchcase(f.path, pattern)}
+        matched = {
+            f.number for f in files if fnmatchcase(f.path, pattern) or fnmatchcase(f.inner, pattern)
+        }
         if not matched:
             raise BitswarmError(f"--exclude: {pattern!r} matches no file of the torrent")
         chosen -= matched
