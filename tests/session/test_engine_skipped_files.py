@@ -78,9 +78,7 @@ def test_a_skipped_neighbour_stays_out_and_is_completed_when_chosen(tmp_path: Pa
             )
             async with asyncio.timeout(60):
                 await other.wait_complete()
-            assert digest_tree(tmp_path / "third" / "content") == {
-                "file0.bin": want["file0.bin"]
-            }
+            assert digest_tree(tmp_path / "third" / "content") == {"file0.bin": want["file0.bin"]}
             assert rt.state is not TorrentState.ERROR
 
             # Chosen live: the boundary bytes move in, the rest comes from the third peer
