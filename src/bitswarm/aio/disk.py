@@ -30,7 +30,7 @@ import asyncio
 import os
 import tempfile
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -153,6 +153,10 @@ class DiskWorker:
     async def create_files(self) -> None:
         """Create the folders and (sparse) files of the torrent, in a thread."""
         await self._run(self._storage.create_files)
+
+    async def set_file_priorities(self, priorities: Sequence[int]) -> None:
+        """`Storage.set_file_priorities` in a thread (it may move a file's bytes)."""
+        await self._run(self._storage.set_file_priorities, list(priorities))
 
     async def file_sizes_and_mtimes(self) -> list[tuple[int, int] | None]:
         """`Storage.file_sizes_and_mtimes` in a thread: one stat per file, on any disk."""

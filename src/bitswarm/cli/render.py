@@ -22,6 +22,7 @@ from rich.table import Table
 
 from ..magnet import Magnet
 from ..metainfo import Metainfo
+from .selection import content_files
 
 __all__ = [
     "ByteProgress",
@@ -143,13 +144,26 @@ def torrent_json(meta: Metainfo) -> dict[str, Any]:
         "comment": meta.comment,
         "created_by": meta.created_by,
         "creation_date": meta.creation_date,
-        "files": [
-            {"path": "/".join(f.path), "length": f.length, "offset": f.offset, "pad": f.is_pad}
-            for f in info.files
-        ],
+        "files": _files_json(meta),
         "issues": list(meta.issues),
         "magnet": Magnet.from_metainfo(meta).to_uri(),
     }
+
+
+def _files_json(meta: Metainfo) -> list[dict[str, Any]]:
+    """Every entry of the file list; `number` is what `download --select` takes (from 1,
+    pad files unnumbered: None)."""
+    numbers = {f.entry: f.number for f in content_files(meta)}
+    return [
+        {
+            "number": numbers.get(entry),
+            "path": "/".join(f.path),
+            "length": f.length,
+            "offset": f.offset,
+            "pad": f.is_pad,
+        }
+        for entry, f in enumerate(meta.info.files)
+    ]
 
 
 def print_torrent(meta: Metainfo, *, console: Console) -> None:
@@ -183,15 +197,16 @@ def print_torrent(meta: Metainfo, *, console: Console) -> None:
     for issue in meta.issues:
         table.add_row("Note", issue)
     console.print(table)
-    files = [f for f in info.files if not f.is_pad]
+    files = content_files(meta)
     ft = Table(title=f"{len(files)} file{'s' if len(files) != 1 else ''}", title_justify="left")
+    ft.add_column("#", justify="right")  # what `download --select` takes
     ft.add_column("Size", justify="right")
     ft.add_column("Path", overflow="fold")
     shown = files[:200]
     for f in shown:
-        ft.add_row(format_size(f.length), "/".join(f.path))
+        ft.add_row(str(f.number), format_size(f.length), f.path)
     if len(files) > len(shown):
-        ft.add_row("…", f"and {len(files) - len(shown)} more (use --json for all)")
+        ft.add_row("", "…", f"and {len(files) - len(shown)} more (use --json for all)")
     console.print(ft)
 
 

@@ -19,8 +19,9 @@ from ..magnet import Magnet, parse_magnet
 from ..metainfo import Metainfo
 from ..metainfo.encode import torrent_file_bytes
 from ..session import Session, SessionConfig, TorrentRuntime, TorrentState
-from . import demo_command, render
+from . import demo_command, render, selection
 from .live import LiveView
+from .selection import Choice
 from .torrent_commands import load_torrent
 
 __all__ = ["parse_peer", "register"]
@@ -123,6 +124,46 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="show per-file progress")
 
 
+def add_selection_options(p: argparse.ArgumentParser) -> None:
+    """What to download and in which order (read back by `_selection`)."""
+    p.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="N,M-K",
+        help="download only these files, numbered from 1 as `bitswarm info` shows them "
+        "(e.g. 1,3-5); overrides a magnet link's so=",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="do not download files whose path matches this glob (e.g. '*.nfo' or "
+        "'Extras/*'); repeat for more; with --select: the selected files minus these",
+    )
+    p.add_argument(
+        "--sequential",
+        action="store_true",
+        help="fetch pieces in order (for a player or a slow disk) instead of rarest first",
+    )
+    p.add_argument(
+        "--first-last",
+        action="store_true",
+        help="fetch the first and last piece of each chosen file first (for previews)",
+    )
+
+
+def _selection(meta: Metainfo, source: Metainfo | Magnet, args: argparse.Namespace) -> Choice:
+    """`Session.add`'s file choice and piece order from the options above."""
+    so = source.select_only if isinstance(source, Magnet) and source.select_only else None
+    return Choice(
+        selection.file_priorities(meta, select=args.select, exclude=args.exclude, select_only=so),
+        sequential=args.sequential,
+        first_last=args.first_last,
+    )
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "download",
@@ -170,6 +211,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     seeding.add_argument(
         "--no-seed", action="store_true", help="exit as soon as every piece is verified"
     )
+    add_selection_options(p)
     add_network_options(p)
     p.set_defaults(handler=cmd_download)
 
@@ -308,6 +350,8 @@ def cmd_download(args: argparse.Namespace) -> int:
             "this magnet link names no tracker and no peer: add --dht-port 0 to search the "
             "DHT, or --tracker URL, or --peer HOST:PORT"
         )
+    if isinstance(source, Metainfo):
+        _selection(source, source, args)  # a bad --select fails before anything starts
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)
     ratio = (
@@ -328,6 +372,7 @@ def cmd_download(args: argparse.Namespace) -> int:
                 peers=[*args.peer, *extra],
                 trackers=args.tracker,
                 resume_path=resume_path_for(meta, out),
+                **_selection(meta, source, args).add_options(),
             )
             view = LiveView(rt, json_lines=args.json, verbose=args.verbose)
             code = await _download_loop(rt, view, stop, args, ratio)

@@ -229,6 +229,18 @@ class TorrentCore:
                 self._update_interest(key, info)
                 self._request_more(key, info, now)
 
+    def set_piece_order(
+        self, *, sequential: bool, first_last: Iterable[int] = (), now: float
+    ) -> None:
+        """Pick new pieces in index order (`sequential`) or rarest first, and start the
+        pieces `first_last` before all others (`PiecePicker.set_first_last`), live:
+        requests already out stay; the next ones follow the new order."""
+        self.picker.set_sequential(sequential)
+        self.picker.set_first_last(frozenset(first_last))
+        for key, info in list(self.peers.items()):
+            if info.joined_picker and info.handshaken:
+                self._request_more(key, info, now)
+
     def piece_map(self) -> tuple[list[int], list[int]]:
         """The pieces partly received, in flight or awaiting their hash check, and how
         many connected peers have each piece: for a piece map display."""

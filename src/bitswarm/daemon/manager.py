@@ -19,6 +19,7 @@ import shutil
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import fields, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -29,6 +30,7 @@ from ..metainfo.encode import torrent_file_bytes
 from ..session import Session, TorrentRuntime
 from ..session.torrent import build_layout
 from ..storage.file_ops import delete_files, move_files, rename_within
+from ..storage.parts import parts_file_name
 from .api import AddRequest, AddResult, TorrentRef
 from .fetch import fetch_torrent_url
 from .managed import ManagedTorrent
@@ -395,6 +397,7 @@ class TorrentManager:
                 max_peers=o.peer_limit,
                 upload_limit=o.upload_limit if o.upload_limited else 0,
                 download_limit=o.download_limit if o.download_limited else 0,
+                sequential=o.sequential,
             )
             mt.runtime_started(rt)
             mt.waiter = asyncio.get_running_loop().create_task(self._wake_on_complete(rt))
@@ -508,10 +511,15 @@ class TorrentManager:
             await self.store.delete_torrent(mt.id)
             if delete_data and mt.meta is not None:
                 layout = build_layout(mt.meta)
+                parts = parts_file_name(mt.meta.info.info_hashes.wire)
                 folders = {self.data_dir(mt), mt.record.options.download_dir}
                 for folder in folders:
                     try:
-                        await asyncio.to_thread(delete_files, Path(folder), layout)
+                        await asyncio.to_thread(
+                            partial(delete_files, parts_name=parts),
+                            Path(folder),
+                            layout,
+                        )
                     except (BitswarmError, OSError) as exc:
                         log.warning("%s: could not delete its data: %s", mt.name, exc)
             log.info("removed %s%s", mt.name, " and its data" if delete_data else "")
@@ -527,9 +535,15 @@ class TorrentManager:
             await self.halt(mt)
             if move and mt.meta is not None:
                 src = Path(self.data_dir(mt))
+                parts = parts_file_name(mt.meta.info.info_hashes.wire)
                 if src != target:
                     try:
-                        await asyncio.to_thread(move_files, src, target, build_layout(mt.meta))
+                        await asyncio.to_thread(
+                            partial(move_files, parts_name=parts),
+                            src,
+                            target,
+                            build_layout(mt.meta),
+                        )
                     except (BitswarmError, OSError) as exc:
                         if running:
                             mt.queued = True
@@ -640,6 +654,7 @@ class TorrentManager:
                     options.download_limit if options.download_limited else 0,
                 )
                 rt.set_max_peers(options.peer_limit)
+                rt.set_sequential(bool(options.sequential))
             await self.store.put_torrent(mt.record)
 
     @_changes

@@ -191,6 +191,8 @@ class Session:
         max_peers: int | None = None,
         resume: ResumeStore | None = None,
         file_paths: Sequence[tuple[str, ...] | None] | None = None,
+        sequential: bool = False,
+        first_last: bool = False,
     ) -> TorrentRuntime:
         """Start downloading (or seeding) `meta` into the folder `save_path`.
 
@@ -203,8 +205,12 @@ class Session:
         entry of `meta.info.files` (0: skip the file; pad files' values are ignored; see
         `TorrentRuntime.set_file_priorities`); `max_peers` replaces the session's
         `config.max_peers` for this torrent; `file_paths` (one per entry, None to keep
-        the torrent's) stores files under other paths (renamed). Await `wait_complete()`
-        on the returned torrent.
+        the torrent's) stores files under other paths (renamed). Skipped files are not
+        created: their share of a piece they have in common with a wanted file is kept in
+        a parts file in `save_path` (`storage/parts.py`). `sequential` fetches pieces in
+        order instead of rarest first, `first_last` the first and last piece of each
+        wanted file first (both live: `TorrentRuntime.set_sequential`, `set_first_last`).
+        Await `wait_complete()` on the returned torrent.
 
         Raises:
             BitswarmError: the torrent is already in the session, cannot be downloaded
@@ -228,6 +234,8 @@ class Session:
             file_priorities=file_priorities,
             max_peers=max_peers,
             file_paths=file_paths,
+            sequential=sequential,
+            first_last=first_last,
         )
         self.torrents[key] = rt
         try:

@@ -39,7 +39,9 @@ from ..metainfo import Metainfo, safe_relative_path
 from ..ratelimit import consume_all, rate_bucket, read_allowance
 from ..storage.filesystem import FileStorage
 from ..storage.layout import FileSpec, Layout
+from ..storage.parts import parts_file_name
 from ..storage.resume import ResumeData, decode_resume, encode_resume, trusted_pieces
+from ..swarm.picker import first_last_pieces
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
 from .announcer import Announcer, AnnounceStats
@@ -121,6 +123,8 @@ class TorrentRuntime:
         file_priorities: Sequence[int] | None = None,
         max_peers: int | None = None,
         file_paths: Sequence[tuple[str, ...] | None] | None = None,
+        sequential: bool = False,
+        first_last: bool = False,
     ) -> None:
         info = meta.info
         if not info.has_v1:
@@ -140,7 +144,15 @@ class TorrentRuntime:
         if file_priorities is not None:  # checked now: a bad list fails `Session.add` at once
             self.wanted.set(file_priorities, Bitfield(info.num_pieces))
         self.max_peers = session.config.max_peers if max_peers is None else max_peers
-        self.storage = FileStorage(save_path, self.layout, direct_io=session.config.direct_io)
+        self.sequential = sequential
+        self.first_last = first_last
+        # skipped files stay out of the folder: their share of a piece goes to a parts file
+        self.storage = FileStorage(
+            save_path,
+            self.layout,
+            direct_io=session.config.direct_io,
+            parts_name=parts_file_name(self.info_hash),
+        )
         self.disk = DiskWorker(self.storage, pool=session.disk_pool)
         self.state = TorrentState.CHECKING
         self.error: str | None = None
@@ -163,6 +175,8 @@ class TorrentRuntime:
         self._unwritten = 0  # bytes of verified-to-be pieces not yet hashed and written
         self._held_for_disk: set[PeerProtocol] = set()
         self._backlog = Backlog()  # peers whose sockets may hold unsent bytes
+        self._storage_task: asyncio.Task[None] | None = None
+        self._storage_again = False
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -184,6 +198,9 @@ class TorrentRuntime:
             self.core.set_file_priorities(*self.wanted.picker_input(), now=self._now())
             self.core.actions()  # a completion now is the state set below, not an event
             self.wanted.set(self.wanted.priorities, have)
+        self._apply_piece_order()
+        # after the resume check: it trusted the files as they were when it was saved
+        await self.disk.set_file_priorities(self.wanted.priorities)
         await self.disk.create_files()
         if self.core.is_complete:
             self.state = TorrentState.SEEDING
@@ -684,8 +701,49 @@ class TorrentRuntime:
         if core is None:  # still checking: `start` applies them
             return
         core.set_file_priorities(*self.wanted.picker_input(), now=self._now())
+        if self.first_last:
+            self._apply_piece_order()
         self._process()
         self.connect_more()
+        self._storage_again = True
+        if self._storage_task is None or self._storage_task.done():
+            self._storage_task = asyncio.get_running_loop().create_task(self._storage_priorities())
+            self._tasks.add(self._storage_task)
+            self._storage_task.add_done_callback(self._tasks.discard)
+
+    async def _storage_priorities(self) -> None:
+        """Hand the latest priorities to the storage (parking skipped files, moving the
+        bytes of chosen ones out of the parts file) until they stop changing."""
+        while self._storage_again and not self._stopping:
+            self._storage_again = False
+            try:
+                await self.disk.set_file_priorities(self.wanted.priorities)
+            except StorageError as exc:
+                self.fail(str(exc))
+                return
+
+    def set_sequential(self, sequential: bool) -> None:
+        """Fetch new pieces in index order (for a player, or a slow disk) or, with False,
+        rarest first; live. Requests already sent stay."""
+        self.sequential = sequential
+        self._apply_piece_order()
+
+    def set_first_last(self, first_last: bool) -> None:
+        """Fetch the first and last piece of every wanted file before the others (for
+        previews); live."""
+        self.first_last = first_last
+        self._apply_piece_order()
+
+    def _apply_piece_order(self) -> None:
+        core = self.core
+        if core is None:  # still checking: `start` applies it
+            return
+        pieces: set[int] = set()
+        if self.first_last:
+            pieces = first_last_pieces(*self.wanted.picker_input(), self.layout.piece_length)
+        core.set_piece_order(sequential=self.sequential, first_last=pieces, now=self._now())
+        if not self._stopping:
+            self._process()
 
     def set_rate_limits(self, upload: float, download: float) -> None:
         """This torrent's upload and download limits in bytes/s (0: none), on top of the

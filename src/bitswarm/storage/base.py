@@ -108,6 +108,11 @@ class Storage(Protocol):
         """Create the directories and files (see `Preallocate`); existing data is kept."""
         ...
 
+    def set_file_priorities(self, priorities: Sequence[int]) -> None:
+        """One priority per file (0: skipped): a backend may keep skipped files out of
+        the download folder (`FileStorage` parks their bytes in a parts file)."""
+        ...
+
     def flush(self) -> None:
         """Make written data durable (fsync the files written since the last flush)."""
         ...

@@ -52,13 +52,17 @@ class _Symlink(Exception):
         self.where = where
 
 
-def _paths(layout: Layout) -> list[tuple[str, ...]]:
-    """The torrent's file paths (pad files are never on disk), each checked."""
+def _paths(layout: Layout, parts_name: str | None = None) -> list[tuple[str, ...]]:
+    """The torrent's file paths (pad files are never on disk), each checked, and its
+    parts file's (`storage/parts.py`: the share of skipped files in boundary pieces)."""
     out = []
     for spec in layout.files:
         if not spec.is_pad:
             check_components(spec.path)
             out.append(spec.path)
+    if parts_name is not None:
+        check_components((parts_name,))
+        out.append((parts_name,))
     return out
 
 
@@ -120,9 +124,10 @@ def _lstat(name: str, dir_fd: int) -> os.stat_result | None:
 # ---------------------------------------------------------------------- deleting
 
 
-def delete_files(save_path: Path, layout: Layout) -> None:
-    """Delete the torrent's files below `save_path`, then the folders its paths name if
-    they are empty; never anything outside `save_path` (see the module docstring).
+def delete_files(save_path: Path, layout: Layout, *, parts_name: str | None = None) -> None:
+    """Delete the torrent's files below `save_path` (and its parts file `parts_name`),
+    then the folders its paths name if they are empty; never anything outside
+    `save_path` (see the module docstring).
 
     Files already gone are skipped.
 
@@ -130,7 +135,7 @@ def delete_files(save_path: Path, layout: Layout) -> None:
         UnsafeStoragePath: a path of the layout is unsafe (nothing is deleted).
         StorageError: a file or folder could not be deleted.
     """
-    paths = _paths(layout)
+    paths = _paths(layout, parts_name)
     root_fd = _open_root(save_path)
     if root_fd is None:
         return
@@ -193,9 +198,9 @@ def _remove_empty(root_fd: int, folder: tuple[str, ...]) -> None:
 # ---------------------------------------------------------------------- moving
 
 
-def move_files(src: Path, dst: Path, layout: Layout) -> None:
-    """Move the torrent's files from the folder `src` to the folder `dst` (same relative
-    paths), then remove the folders left empty in `src`.
+def move_files(src: Path, dst: Path, layout: Layout, *, parts_name: str | None = None) -> None:
+    """Move the torrent's files (and its parts file `parts_name`) from the folder `src`
+    to the folder `dst` (same relative paths), then remove the folders left empty in `src`.
 
     Raises:
         UnsafeStoragePath: a path of the layout is unsafe.
@@ -203,7 +208,7 @@ def move_files(src: Path, dst: Path, layout: Layout) -> None:
             destination, or a file could not be moved; the checks run before any file
             moves, so then nothing has.
     """
-    paths = _paths(layout)
+    paths = _paths(layout, parts_name)
     src_fd = _open_root(src)
     if src_fd is None:
         return

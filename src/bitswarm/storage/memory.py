@@ -9,6 +9,7 @@ fast-resume checks behave as they do on disk. Thread-safe (one lock; it only cop
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from ..errors import LocalProtocolError, StorageError
 from .base import Preallocate, check_padding
@@ -104,6 +105,13 @@ class MemoryStorage:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+
+    def set_file_priorities(self, priorities: Sequence[int]) -> None:
+        """Memory holds every file: priorities change nothing here."""
+        if len(priorities) != len(self._layout.files):
+            raise LocalProtocolError(
+                f"{len(priorities)} priorities for {len(self._layout.files)} files"
+            )
 
     def delete_files(self) -> None:
         with self._lock:

@@ -9,6 +9,9 @@ opaque hashable keys. `pick(peer, n)` chooses, in order: blocks of pieces this p
 pieces to different peers, see `piece_spread`), partial pieces nobody owns,
 new pieces (random first, then rarest first, or in index order when sequential), blocks of
 other peers' pieces, and in end-game duplicates of blocks already requested elsewhere.
+Among new pieces the first-last set (`set_first_last`: the first and last piece of each
+wanted file, for previews, as qBittorrent's "first and last piece first") comes before
+every priority level; the order inside each set stays the mode's (rarest or sequential).
 
 Representation, chosen so that 100,000 pieces and 200 peers stay cheap in Python: a set of
 pieces is an int used as a bit vector over a fixed *rank* order of the pieces. The order is
@@ -34,7 +37,14 @@ from .piece_masks import PieceMasks
 if TYPE_CHECKING:
     from random import Random
 
-__all__ = ["BLOCK_SIZE", "DEFAULT_PRIORITY", "Block", "PiecePicker", "PieceState"]
+__all__ = [
+    "BLOCK_SIZE",
+    "DEFAULT_PRIORITY",
+    "Block",
+    "PiecePicker",
+    "PieceState",
+    "first_last_pieces",
+]
 
 BLOCK_SIZE = 16384  # BEP 3: "All current implementations use 2^14 (16 kiB)"
 DEFAULT_PRIORITY = 4
@@ -51,6 +61,21 @@ class Block:
     piece: int
     begin: int
     length: int
+
+
+def first_last_pieces(
+    file_ranges: Sequence[tuple[int, int]], priorities: Sequence[int], piece_length: int
+) -> set[int]:
+    """The first and last piece of every file with priority > 0 (`file_ranges`: each file's
+    (offset, length) in the piece space; empty files hold no piece)."""
+    if len(file_ranges) != len(priorities):
+        raise LocalProtocolError("one priority per file range")
+    out: set[int] = set()
+    for (offset, length), prio in zip(file_ranges, priorities, strict=True):
+        if prio > 0 and length > 0:
+            out.add(offset // piece_length)
+            out.add((offset + length - 1) // piece_length)
+    return out
 
 
 class PieceState(IntEnum):
@@ -120,6 +145,8 @@ class PiecePicker:
         self._orphans: set[int] = set()  # partial pieces without an owner
         self._peers: dict[PeerKey, _Peer] = {}
         self._m = PieceMasks(num_pieces, rng, sequential=sequential)
+        self._first_last: frozenset[int] = frozenset()
+        self._first_last_mask = 0  # the same pieces in rank space
         self._rebuild()
 
     # ----------------------------------------------------------------- geometry
@@ -541,7 +568,10 @@ class PiecePicker:
             and ps.has(p)
             and (allowed is None or p in allowed)
         ]
-        found.sort(key=lambda p: (-self._prio[p], self._partials[p].n_free, self._m.pos[p]))
+        first = self._first_last
+        found.sort(
+            key=lambda p: (p not in first, -self._prio[p], self._partials[p].n_free, self._m.pos[p])
+        )
         return found
 
     def _take_free(
@@ -568,10 +598,13 @@ class PiecePicker:
         if allowed is not None and candidates:
             candidates &= m.from_pieces(p for p in allowed if 0 <= p < self.num_pieces)
         random_order = m.sequential or self._have.count() < self._random_first
-        for prio in range(MAX_PRIORITY, 0, -1):
+        levels = [m.prio[prio] for prio in range(MAX_PRIORITY, 0, -1)]
+        if self._first_last_mask:
+            levels.insert(0, self._first_last_mask)
+        for mask in levels:
             if not candidates:
                 return
-            level = candidates & m.prio[prio]
+            level = candidates & mask
             while level:
                 # random first / sequential: lowest rank; otherwise the rarest, lowest rank first
                 chosen = level if random_order else m.rarest(level)
@@ -623,12 +656,25 @@ class PiecePicker:
         if sequential == self._m.sequential:
             return
         self._m = PieceMasks(self.num_pieces, self._rng, sequential=sequential)
+        self._first_last_mask = self._m.from_pieces(self._first_last)
         self._rebuild()
         self._rebuild_peers()
 
     @property
     def sequential(self) -> bool:
         return self._m.sequential
+
+    def set_first_last(self, pieces: Collection[int]) -> None:
+        """Pieces to start before any other new piece (see `first_last_pieces`); an empty
+        collection turns the mode off. Pieces of priority 0 are still never picked."""
+        for piece in pieces:
+            self._check_piece(piece)
+        self._first_last = frozenset(pieces)
+        self._first_last_mask = self._m.from_pieces(self._first_last)
+
+    @property
+    def first_last(self) -> frozenset[int]:
+        return self._first_last
 
     def _rebuild(self) -> None:
         """Recompute the piece sets and counters from the per-piece arrays."""
