@@ -20,6 +20,7 @@ from importlib.metadata import entry_points
 from ..errors import BitswarmError
 from ..version import __version__
 from . import (
+    config_command,
     daemon_command,
     dht_command,
     remote_command,
@@ -44,6 +45,7 @@ _REGISTRARS: list[Registrar] = [
     dht_command.register,
     daemon_command.register,
     remote_command.register,
+    config_command.register,
 ]
 
 COMMAND_GROUP = "bitswarm.commands"
@@ -98,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
+        configure: Callable[[argparse.Namespace], None] | None = getattr(args, "configure", None)
+        if configure is not None:  # the config file and BITSWARM_* fill unset flags
+            configure(args)
         return handler(args)
     except BitswarmError as exc:
         _error(str(exc))

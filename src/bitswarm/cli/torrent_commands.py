@@ -16,6 +16,11 @@ from . import render
 __all__ = ["register"]
 
 MAX_TORRENT_FILE = 64 * 2**20  # a .torrent larger than this is refused before reading it
+# `create --v2`: said once, and the torrent is still made (downloading pure v2 is issue 13).
+V2_NOTE = (
+    "bitswarm: note: bitswarm cannot seed or download a v2-only torrent yet; "
+    "only hybrid torrents (--hybrid) can be shared by bitswarm today"
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -113,6 +118,8 @@ def cmd_create(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise BitswarmError(f"{out} exists; use --force to overwrite it")
     tiers = [[u.strip() for u in t.split(",") if u.strip()] for t in args.tracker]
+    if args.version == "v2":
+        print(V2_NOTE, file=sys.stderr, flush=True)
     with render.ByteProgress(f"hashing {source.name}", quiet=args.quiet) as progress:
         data = create_torrent(
             source,
