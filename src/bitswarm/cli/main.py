@@ -24,6 +24,7 @@ from . import (
     daemon_command,
     dht_command,
     remote_command,
+    resume_command,
     torrent_commands,
     tracker_command,
     transfer_commands,
@@ -46,6 +47,7 @@ _REGISTRARS: list[Registrar] = [
     daemon_command.register,
     remote_command.register,
     config_command.register,
+    resume_command.register,
 ]
 
 COMMAND_GROUP = "bitswarm.commands"
