@@ -20,9 +20,11 @@ from importlib.metadata import entry_points
 from ..errors import BitswarmError
 from ..version import __version__
 from . import (
+    completion,
     config_command,
     daemon_command,
     dht_command,
+    help_text,
     remote_command,
     resume_command,
     torrent_commands,
@@ -48,6 +50,7 @@ _REGISTRARS: list[Registrar] = [
     remote_command.register,
     config_command.register,
     resume_command.register,
+    completion.register,
 ]
 
 COMMAND_GROUP = "bitswarm.commands"
@@ -79,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (summary, hint) in _OPTIONAL.items():
         if name not in plugged:
             _register_missing(sub, name, summary, hint)
+    help_text.finish(parser)  # defaults shown, examples at the end of every --help
     return parser
 
 

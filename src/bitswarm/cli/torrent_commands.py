@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="URL",
-        help="announce URL; repeat for more; separate URLs with commas for one tier",
+        help="announce URL; repeat for more; separate URLs with commas for one tier "
+        "(default: none, a trackerless torrent for the DHT)",
     )
     p.add_argument(
         "--piece-size",
@@ -47,7 +48,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     version = p.add_mutually_exclusive_group()
     version.add_argument(
-        "--v2", dest="version", action="store_const", const="v2", help="a v2-only torrent (BEP 52)"
+        "--v2",
+        dest="version",
+        action="store_const",
+        const="v2",
+        help="a v2-only torrent (BEP 52); bitswarm cannot share one yet: use --hybrid",
     )
     version.add_argument(
         "--hybrid",
@@ -64,9 +69,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="URL",
-        help="web seed URL (BEP 19); repeat for more",
+        help="web seed URL (BEP 19); repeat for more (default: none)",
     )
-    p.add_argument("-c", "--comment", default=None)
+    p.add_argument("-c", "--comment", default=None, help="a comment in the torrent (default: none)")
     p.add_argument(
         "-o",
         "--output",
@@ -93,7 +98,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="print the magnet link of a .torrent",
         description="Print the magnet link of a .torrent (with its trackers and web seeds).",
     )
-    p.add_argument("torrent", type=Path)
+    p.add_argument("torrent", type=Path, help="the .torrent file")
     p.set_defaults(handler=cmd_magnet)
 
 

@@ -80,14 +80,14 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         default=[],
         type=parse_peer,
         metavar="HOST:PORT",
-        help="connect to this peer; repeat for more",
+        help="connect to this peer; repeat for more (default: none)",
     )
     p.add_argument(
         "--tracker",
         action="append",
         default=[],
         metavar="URL",
-        help="announce to this tracker too; repeat for more",
+        help="announce to this tracker too; repeat for more (default: only the torrent's)",
     )
     p.add_argument(
         "--max-peers",
@@ -178,14 +178,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=parse_duration,
         default=None,
         metavar="T",
-        help="for a magnet link: give up if no peer sent the metadata within T",
+        help="for a magnet link: give up if no peer sent the metadata within T "
+        "(default: wait until stopped)",
     )
     p.add_argument(
         "--save-torrent",
         type=Path,
         default=None,
         metavar="FILE",
-        help="for a magnet link: also write the fetched torrent to FILE",
+        help="for a magnet link: also write the fetched torrent to FILE (default: not written)",
     )
     seeding = p.add_mutually_exclusive_group()
     seeding.add_argument(
@@ -201,7 +202,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=parse_duration,
         default=None,
         metavar="T",
-        help="after downloading, seed for T (e.g. 90s, 30m, 2h)",
+        help="after downloading, seed for T (e.g. 90s, 30m, 2h) (default: seed to the ratio)",
     )
     seeding.add_argument(
         "--no-seed", action="store_true", help="exit as soon as every piece is verified"
@@ -214,7 +215,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="seed a torrent from data on disk",
         description="Verify data on disk against a torrent and seed it.",
     )
-    p.add_argument("torrent", type=Path)
+    p.add_argument("torrent", type=Path, help="the .torrent file")
     p.add_argument(
         "data",
         type=Path,
