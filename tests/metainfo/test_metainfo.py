@@ -353,15 +353,23 @@ def test_tolerated_oddities_are_recorded() -> None:
 
 
 def test_auto_piece_length() -> None:
+    """libtorrent's table (issue 12 replaced the 1000-2000-pieces rule that gave a 17 MiB
+    folder 16 KiB pieces); tests/interop/test_piece_size_interop.py checks it against
+    libtorrent and mktorrent themselves."""
     assert auto_piece_length(0) == 16384
     assert auto_piece_length(1) == 16384
-    assert auto_piece_length(2000 * 16384) == 16384
-    assert auto_piece_length(2000 * 16384 + 1) == 32768
-    assert auto_piece_length(1 << 30) == 1 << 20  # 1 GiB -> 1024 pieces of 1 MiB
+    assert auto_piece_length(2_684_355) == 16384  # libtorrent's first threshold, inclusive
+    assert auto_piece_length(2_684_356) == 32768
+    assert auto_piece_length(17 << 20) == 64 << 10  # 17 MiB -> 272 pieces
+    assert auto_piece_length(1 << 30) == 512 << 10  # 1 GiB -> 2048 pieces
+    assert auto_piece_length(100 << 30) == 4 << 20
     assert auto_piece_length(1 << 40) == 16 << 20  # capped at 16 MiB
-    for size in (50 << 20, 700 << 20, 4 << 30, 20 << 30):
-        n = -(-size // auto_piece_length(size))
-        assert 1000 <= n <= 2000
+    assert auto_piece_length(1 << 50) == 16 << 20
+    previous = 0
+    for size in (1 << k for k in range(10, 50)):
+        length = auto_piece_length(size)
+        assert length >= previous and length & (length - 1) == 0
+        previous = length
     with pytest.raises(ValueError):
         auto_piece_length(-1)
 

@@ -113,7 +113,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--plot",
         type=Path,
         metavar="OUT.png",
-        help="write each leecher's progress over time as a PNG chart",
+        help="write each leecher's progress over time as a PNG chart (default: no chart)",
     )
     p.add_argument(
         "--json",

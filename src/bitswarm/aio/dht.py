@@ -12,7 +12,9 @@ two routing tables); a single dual-stack socket would mix the two tables' addres
 `get_peers` and `announce` run on every family and merge the results.
 
 The state file (BEP 5: save the routing table) is read at `start` and written by
-`close`; a corrupt file is logged and ignored, never fatal.
+`close`; a corrupt file is logged and ignored, never fatal. A process claims its state
+file first (`state_claim`): when another process holds it, this one takes a sibling file
+and so an id of its own.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from ..dht import (
 )
 from ..dht.krpc import Addr
 from ..errors import BitswarmError
+from .state_claim import StateClaim, claim_state_file
 
 __all__ = ["DhtBindError", "DhtEndpoint", "DhtService"]
 
@@ -155,7 +158,8 @@ class DhtService:
     def __init__(self, config: DhtConfig | None = None, *, state_path: Path | None = None,
                  rng: random.Random | None = None) -> None:  # fmt: skip
         self.config = config or DhtConfig()
-        self.state_path = state_path
+        self.state_path = state_path  # after `start`: the file claimed, or None
+        self._claim: StateClaim | None = None
         self._rng = rng or random.Random(int.from_bytes(os.urandom(16), "big"))
         self.endpoints: list[DhtEndpoint] = []
         self._bootstraps: list[tuple[DhtEndpoint, asyncio.Future[_Done]]] = []
@@ -173,7 +177,7 @@ class DhtService:
             DhtBindError: a socket could not be bound.
         """
         loop = asyncio.get_running_loop()
-        saved = await asyncio.to_thread(self._read_state)  # the disk is no loop's business
+        saved = await asyncio.to_thread(self._claim_and_read)  # the disk is no loop's business
         families = [(host, port)]
         if host6 is not None:
             families.append((host6, port6 if port6 is not None else -1))
@@ -254,6 +258,7 @@ class DhtService:
         if state is not None:
             self._save_state(*state)
         self._close_sockets()
+        self._release()
 
     async def aclose(self) -> None:
         """Save the state file (if any) in a thread, then close the sockets."""
@@ -261,6 +266,7 @@ class DhtService:
         if state is not None:
             await asyncio.to_thread(self._save_state, *state)
         self._close_sockets()
+        self._release()
 
     def _state_to_save(self) -> tuple[Path, bytes] | None:
         if self.state_path is None or not self.endpoints:
@@ -284,6 +290,17 @@ class DhtService:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    def _claim_and_read(self) -> bytes | None:
+        if self.state_path is not None and self._claim is None:
+            self._claim = claim_state_file(self.state_path)
+            self.state_path = self._claim.path if self._claim is not None else None
+        return self._read_state()
+
+    def _release(self) -> None:
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
 
     def _read_state(self) -> bytes | None:
         if self.state_path is None:

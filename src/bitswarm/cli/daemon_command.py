@@ -61,7 +61,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="FILE",
         help="TOML settings (default $XDG_CONFIG_HOME/bitswarm/config.toml, if it exists)",
     )
-    p.add_argument("--download-dir", default=None, metavar="DIR", help="where data goes")
+    p.add_argument(
+        "--download-dir",
+        default=None,
+        metavar="DIR",
+        help="where data goes (default: download_dir)",
+    )
     p.add_argument(
         "--rpc",
         type=_host_port,

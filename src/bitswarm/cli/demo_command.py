@@ -47,7 +47,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=parse_size("32MiB"),
         help="size of the generated file (default 32MiB)",
     )
-    p.add_argument("--piece-size", type=parse_size, default=parse_size("256KiB"))
+    p.add_argument(
+        "--piece-size",
+        type=parse_size,
+        default=parse_size("256KiB"),
+        metavar="SIZE",
+        help="piece size of the demo torrent (default 256KiB)",
+    )
     p.add_argument("--hybrid", action="store_true", help="use a hybrid v1+v2 torrent")
     p.add_argument(
         "--seed-limit",
@@ -58,13 +64,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "share with each other (default 8MiB; 0 = unlimited)",
     )
     p.add_argument("--port", type=int, default=6881, help="the seeder's port (default 6881)")
-    p.add_argument("--bind", default="127.0.0.1", metavar="ADDR")
+    p.add_argument(
+        "--bind",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address every peer and the tracker listen on (default 127.0.0.1)",
+    )
     p.add_argument(
         "--tracker",
         action="append",
         default=[],
         metavar="URL",
-        help="announce to this tracker too (the demo runs its own)",
+        help="announce to this tracker too (default: only the demo's own)",
     )
     p.add_argument(
         "--dir",

@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--bind6",
         default=None,
         metavar="ADDR",
-        help="also run an IPv6 node on this address, same port and id (BEP 32)",
+        help="also run an IPv6 node on this address, same port and id (BEP 32) "
+        "(default: IPv4 only)",
     )
     p.add_argument(
         "--bootstrap",
@@ -60,7 +61,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=Path,
         default=None,
         metavar="FILE",
-        help="load the node id and routing table from FILE, save them on exit",
+        help="load the node id and routing table from FILE, save them on exit "
+        "(default: a fresh id, nothing saved)",
     )
     p.add_argument(
         "--interval",

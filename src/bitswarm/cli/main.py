@@ -20,9 +20,13 @@ from importlib.metadata import entry_points
 from ..errors import BitswarmError
 from ..version import __version__
 from . import (
+    completion,
+    config_command,
     daemon_command,
     dht_command,
+    help_text,
     remote_command,
+    resume_command,
     torrent_commands,
     tracker_command,
     transfer_commands,
@@ -44,6 +48,9 @@ _REGISTRARS: list[Registrar] = [
     dht_command.register,
     daemon_command.register,
     remote_command.register,
+    config_command.register,
+    resume_command.register,
+    completion.register,
 ]
 
 COMMAND_GROUP = "bitswarm.commands"
@@ -75,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (summary, hint) in _OPTIONAL.items():
         if name not in plugged:
             _register_missing(sub, name, summary, hint)
+    help_text.finish(parser)  # defaults shown, examples at the end of every --help
     return parser
 
 
@@ -98,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
+        configure: Callable[[argparse.Namespace], None] | None = getattr(args, "configure", None)
+        if configure is not None:  # the config file and BITSWARM_* fill unset flags
+            configure(args)
         return handler(args)
     except BitswarmError as exc:
         _error(str(exc))

@@ -42,7 +42,10 @@ def _connection_options(p: argparse.ArgumentParser, *, sub: bool) -> None:
         help=f"the daemon's RPC URL (default: $BITSWARM_RPC_URL or {DEFAULT_URL})",
     )
     where.add_argument(
-        "--rpc", default=default, metavar="HOST:PORT", help="the daemon's RPC address"
+        "--rpc",
+        default=default,
+        metavar="HOST:PORT",
+        help="the daemon's RPC address (default: as --url)",
     )
     p.add_argument(
         "--auth",
@@ -86,9 +89,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command("list", "list the torrents with their progress and rates", cmd_list)
     p = command("add", "add torrents from .torrent files, magnet links or URLs", cmd_add)
     p.add_argument("sources", nargs="+", metavar="SOURCE", help=".torrent file, magnet or URL")
-    p.add_argument("--download-dir", metavar="DIR", help="where the daemon puts the data")
+    p.add_argument(
+        "--download-dir",
+        metavar="DIR",
+        help="where the daemon puts the data (default: its download_dir)",
+    )
     p.add_argument("--paused", action="store_true", help="add without starting")
-    p.add_argument("--label", action="append", default=[], metavar="L", help="repeat for more")
+    p.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="L",
+        help="a label; repeat for more (default: none)",
+    )
     for name, verb in (
         ("start", "start"),
         ("stop", "stop"),
@@ -101,9 +114,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("ids", nargs="+", metavar="ID", help="id, info-hash or all")
     p.add_argument("--delete-data", action="store_true", help="delete the downloaded files too")
     p = command("info", "show the details of a torrent", cmd_info)
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="id or info-hash")
     p = command("files", "list a torrent's files (numbered from 1)", cmd_files)
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="id or info-hash")
     _register_set(command("set", "change torrents' limits, files, labels, location", cmd_set))
 
 
@@ -113,26 +126,53 @@ def _register_set(p: argparse.ArgumentParser) -> None:
         "--download-limit",
         type=remote_set.parse_rate,
         metavar="RATE",
-        help="bytes/s, e.g. 2MiB; 0 or unlimited lifts it",
+        help="bytes/s, e.g. 2MiB; 0 or unlimited lifts it (default: unchanged)",
     )
-    p.add_argument("--upload-limit", type=remote_set.parse_rate, metavar="RATE", help="likewise")
+    p.add_argument(
+        "--upload-limit",
+        type=remote_set.parse_rate,
+        metavar="RATE",
+        help="likewise, for uploads (default: unchanged)",
+    )
     p.add_argument("--no-limits", action="store_true", help="lift both rate limits")
     p.add_argument(
         "--priority",
         action="append",
         default=[],
         metavar="N=LEVEL",
-        help="file N (or N,M,A-B) at high, normal, low or skip; repeat for more",
+        help="file N (or N,M,A-B) at high, normal, low or skip; repeat for more "
+        "(default: unchanged)",
     )
-    p.add_argument("--get", action="append", default=[], metavar="N,..", help="download files")
-    p.add_argument("--skip", action="append", default=[], metavar="N,..", help="skip files")
     p.add_argument(
-        "--label", action="append", default=None, metavar="L", help='labels ("" for none)'
+        "--get",
+        action="append",
+        default=[],
+        metavar="N,..",
+        help="download these files (default: unchanged)",
     )
-    p.add_argument("--location", metavar="DIR", help="where the data is (see --move)")
+    p.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="N,..",
+        help="skip these files (default: unchanged)",
+    )
+    p.add_argument(
+        "--label",
+        action="append",
+        default=None,
+        metavar="L",
+        help='labels ("" for none) (default: unchanged)',
+    )
+    p.add_argument(
+        "--location", metavar="DIR", help="where the data is (see --move) (default: unchanged)"
+    )
     p.add_argument("--move", action="store_true", help="with --location: move the data there")
     p.add_argument(
-        "--ratio", type=remote_set.parse_ratio, metavar="R", help="seed ratio, global, unlimited"
+        "--ratio",
+        type=remote_set.parse_ratio,
+        metavar="R",
+        help="seed ratio, global, unlimited (default: unchanged)",
     )
 
 

@@ -22,6 +22,7 @@ from ..session import Session, SessionConfig, TorrentRuntime, TorrentState
 from . import demo_command, render, selection
 from .live import LiveView
 from .selection import Choice
+from .settings import apply_config
 from .torrent_commands import load_torrent
 
 __all__ = ["parse_peer", "register"]
@@ -51,11 +52,28 @@ parse_duration.__name__ = "duration"
 
 
 def add_network_options(p: argparse.ArgumentParser) -> None:
+    # Defaults of None are filled from the config file (cli/settings.py `apply_config`).
+    p.set_defaults(configure=apply_config)
     p.add_argument(
-        "--port", type=int, default=6881, help="listening port (default 6881, or the next free one)"
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="read settings from FILE (default: $XDG_CONFIG_HOME/bitswarm/config.toml "
+        "if it exists; see `bitswarm config`)",
     )
     p.add_argument(
-        "--bind", default=None, metavar="ADDR", help="listening address (default: every interface)"
+        "--port",
+        type=int,
+        default=None,
+        help="listening port (default: peer_port from the config file, else 6881, "
+        "or the next free one)",
+    )
+    p.add_argument(
+        "--bind",
+        default=None,
+        metavar="ADDR",
+        help="listening address (default: listen_host from the config file, else every interface)",
     )
     p.add_argument(
         "--peer",
@@ -63,37 +81,49 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         default=[],
         type=parse_peer,
         metavar="HOST:PORT",
-        help="connect to this peer; repeat for more",
+        help="connect to this peer; repeat for more (default: none)",
     )
     p.add_argument(
         "--tracker",
         action="append",
         default=[],
         metavar="URL",
-        help="announce to this tracker too; repeat for more",
+        help="announce to this tracker too; repeat for more (default: only the torrent's)",
     )
-    p.add_argument("--max-peers", type=int, default=50, help="connections per torrent")
+    p.add_argument(
+        "--max-peers",
+        type=int,
+        default=None,
+        help="connections per torrent (default: peer_limit_per_torrent, else 50)",
+    )
     p.add_argument(
         "--upload-limit",
         type=render.parse_size,
-        default=0,
+        default=None,
         metavar="RATE",
-        help="upload at most RATE bytes/s, e.g. 2MiB (default: unlimited)",
+        help="upload at most RATE bytes/s, e.g. 2MiB; 0 = unlimited (default: "
+        "speed_limit_up when speed_limit_up_enabled, else unlimited)",
     )
     p.add_argument(
         "--download-limit",
         type=render.parse_size,
-        default=0,
+        default=None,
         metavar="RATE",
-        help="download at most RATE bytes/s (default: unlimited)",
+        help="download at most RATE bytes/s; 0 = unlimited (default: speed_limit_down "
+        "when speed_limit_down_enabled, else unlimited)",
     )
     p.add_argument(
         "--dht-port",
         type=int,
         default=None,
         metavar="P",
-        help="join the DHT (BEP 5) from UDP port P (0: any free port); "
-        "never used for private torrents",
+        help="join the DHT (BEP 5) from UDP port P (0: any free port); never used for "
+        "private torrents (default: off, or cli.dht_port when dht_enabled is set)",
+    )
+    p.add_argument(
+        "--no-dht",
+        action="store_true",
+        help="stay off the DHT even when the config file enables it",
     )
     p.add_argument(
         "--dht-bootstrap",
@@ -101,20 +131,24 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="HOST:PORT",
         help="a DHT node to join through; repeat for more; 'default' for the "
-        "public routers real clients use",
+        "public routers real clients use (default: dht_bootstrap from the config file "
+        "when the DHT is on through it, else none)",
     )
     p.add_argument(
         "--lsd",
-        action="store_true",
-        help="find peers on the local network by multicast (BEP 14; off by default "
-        "so that nothing is sent to the LAN unasked; never for private torrents)",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="find peers on the local network by multicast (BEP 14; never for private "
+        "torrents) (default: lsd_enabled, else off, so that nothing is sent to the LAN "
+        "unasked)",
     )
     p.add_argument(
         "--direct-io",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="write downloaded pieces with O_DIRECT, past the OS page cache "
         "(less CPU and no dirty memory; files the system cannot write that "
-        "way are written normally)",
+        "way are written normally) (default: cli.direct_io, else off)",
     )
     p.add_argument(
         "--json",
@@ -175,23 +209,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "-o",
         "--output",
         type=Path,
-        default=Path("."),
+        default=None,
         metavar="DIR",
-        help="download folder (default: the current folder)",
+        help="download folder (default: download_dir from the config file, else the "
+        "current folder)",
     )
     p.add_argument(
         "--metadata-timeout",
         type=parse_duration,
         default=None,
         metavar="T",
-        help="for a magnet link: give up if no peer sent the metadata within T",
+        help="for a magnet link: give up if no peer sent the metadata within T "
+        "(default: wait until stopped)",
     )
     p.add_argument(
         "--save-torrent",
         type=Path,
         default=None,
         metavar="FILE",
-        help="for a magnet link: also write the fetched torrent to FILE",
+        help="for a magnet link: also write the fetched torrent to FILE (default: not written)",
     )
     seeding = p.add_mutually_exclusive_group()
     seeding.add_argument(
@@ -199,14 +235,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=float,
         default=None,
         metavar="R",
-        help="after downloading, seed until uploaded/size reaches R (default 1.0)",
+        help="after downloading, seed until uploaded/size reaches R (default: "
+        "seed_ratio_limit when seed_ratio_limited, from the config file, else 1.0)",
     )
     seeding.add_argument(
         "--seed-time",
         type=parse_duration,
         default=None,
         metavar="T",
-        help="after downloading, seed for T (e.g. 90s, 30m, 2h)",
+        help="after downloading, seed for T (e.g. 90s, 30m, 2h) (default: seed to the ratio)",
     )
     seeding.add_argument(
         "--no-seed", action="store_true", help="exit as soon as every piece is verified"
@@ -220,7 +257,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="seed a torrent from data on disk",
         description="Verify data on disk against a torrent and seed it.",
     )
-    p.add_argument("torrent", type=Path)
+    p.add_argument("torrent", type=Path, help="the .torrent file")
     p.add_argument(
         "data",
         type=Path,
@@ -250,6 +287,8 @@ def resume_path_for(meta: Metainfo, save_path: Path) -> Path:
 
 
 def session_config(args: argparse.Namespace) -> SessionConfig:
+    if not hasattr(args, "settings"):  # parsed without `main`: the config file fills in
+        apply_config(args)
     dht_state = None
     if args.dht_port is not None:
         dht_state = state_dir() / "dht.state"
@@ -263,10 +302,11 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
         listen_host=args.bind,
         listen_port=args.port,
         max_peers=args.max_peers,
+        max_connections=args.max_connections,
         upload_limit=args.upload_limit,
         download_limit=args.download_limit,
-        lsd=args.lsd,
-        direct_io=args.direct_io,
+        lsd=bool(args.lsd),
+        direct_io=bool(args.direct_io),
     )
 
 

@@ -6,6 +6,8 @@ settings.json). Every key can also be set as ``BITSWARM_<KEY>`` in the environme
 (``BITSWARM_PEER_PORT=6881``), converted by the setting's type: booleans as
 1/0/true/false/yes/no/on/off, lists as comma-separated text. Other ``BITSWARM_`` variables
 are not settings and are left alone (``BITSWARM_TRACKER_KEY`` belongs to the tracker).
+The table ``[cli]`` holds settings only the command line uses (cli/settings.py): the
+daemon skips it.
 
 A mistake (an unknown key, a value of the wrong type, a port out of range) is a
 `DaemonError` of one line naming the file or variable and the key, for the person to fix;
@@ -29,15 +31,18 @@ from .model import DaemonError
 from .settings import DaemonSettings
 
 __all__ = [
+    "CLI_TABLE",
     "ENV_PREFIX",
     "LoadedSettings",
     "default_config_path",
     "default_download_dir",
     "default_state_dir",
     "load_settings",
+    "read_toml",
 ]
 
 ENV_PREFIX = "BITSWARM_"
+CLI_TABLE = "cli"  # the `[cli]` table of the config file: the command line's own keys
 _TYPES: dict[str, Any] = typing.get_type_hints(DaemonSettings)
 _NAMES = [f.name for f in fields(DaemonSettings)]
 _PATHS = frozenset({"download_dir", "incomplete_dir", "watch_dir", "blocklist_path"})
@@ -114,7 +119,9 @@ def load_settings(
     read: Path | None = None
     if config_file is not None or path.exists():
         origin = f"config file {path}"
-        for raw_key, value in _read_toml(path).items():
+        for raw_key, value in read_toml(path).items():
+            if raw_key == CLI_TABLE:
+                continue
             key = _known(raw_key.replace("-", "_"), origin, raw_key)
             values[key] = _typed(key, value, origin)
             sources[key] = origin
@@ -145,7 +152,7 @@ def load_settings(
     return LoadedSettings(settings=settings, sources=sources, config_file=read)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as file:
             return tomllib.load(file)

@@ -13,7 +13,7 @@ from ..merkle import BLOCK_SIZE, is_power_of_two
 
 __all__ = [
     "AUTO_MAX_PIECE_LENGTH",
-    "AUTO_TARGET_PIECES",
+    "LIBTORRENT_SIZE_TABLE",
     "MAX_PIECE_LENGTH",
     "MIN_V2_PIECE_LENGTH",
     "auto_piece_length",
@@ -23,23 +23,41 @@ __all__ = [
 MIN_V2_PIECE_LENGTH = BLOCK_SIZE  # BEP 52: "a power of two and at least 16KiB"
 MAX_PIECE_LENGTH = 512 * 1024 * 1024  # refuse above this: pieces are held in memory whole
 AUTO_MAX_PIECE_LENGTH = 16 * 1024 * 1024
-AUTO_TARGET_PIECES = 2000
+# libtorrent's size table (create_torrent.cpp): up to LIBTORRENT_SIZE_TABLE[i] bytes take
+# pieces of 16 KiB << i; above the last entry, 16 MiB.
+LIBTORRENT_SIZE_TABLE = (
+    2_684_355,  # -> 16 KiB
+    10_737_418,  # -> 32 KiB
+    42_949_673,  # -> 64 KiB
+    171_798_692,  # -> 128 KiB
+    687_194_767,  # -> 256 KiB
+    2_748_779_069,  # -> 512 KiB
+    10_995_116_278,  # -> 1 MiB
+    43_980_465_111,  # -> 2 MiB
+    175_921_860_444,  # -> 4 MiB
+    703_687_441_777,  # -> 8 MiB
+)
 
 
 def auto_piece_length(total_size: int) -> int:
-    """The piece length to create a torrent of `total_size` bytes with.
+    """The piece length to create a torrent of `total_size` bytes with: libtorrent's rule.
 
-    The smallest power of two from 16 KiB to 16 MiB that keeps the torrent at no more than
-    2000 pieces, so most torrents get 1000–2000 pieces (like mktorrent and libtorrent aim
-    for: small metadata, yet pieces small enough to share early). Above 32 GiB the 16 MiB
-    cap wins and the count grows.
+    libtorrent (create_torrent.cpp, 1.2 to 2.1; what qBittorrent and Deluge create with)
+    aims at a piece list of 2·sqrt(size) bytes, i.e. pieces of about 10·sqrt(size), rounded
+    up to a power of two from 16 KiB to 16 MiB; the thresholds are its table
+    `LIBTORRENT_SIZE_TABLE`, kept exact so that bitswarm and libtorrent agree to the byte.
+    A 17 MiB folder gets 64 KiB pieces (272 of them), 1 GiB 512 KiB, 100 GiB 4 MiB.
+
+    mktorrent differs: 1.1 (Debian's) always takes 256 KiB, which libtorrent's rule also
+    picks from 164 to 655 MiB; mktorrent's unreleased automatic table aims at 800-1600
+    pieces (32 KiB up to 50 MiB, doubling every doubling of size). We follow libtorrent
+    because it grows the piece count with the size (more pieces to share early in big
+    torrents) while keeping the metadata of a 100 GiB torrent near 500 KB.
     """
     if total_size < 0:
         raise ValueError(f"a total size cannot be negative ({total_size})")
-    length = MIN_V2_PIECE_LENGTH
-    while length < AUTO_MAX_PIECE_LENGTH and -(-total_size // length) > AUTO_TARGET_PIECES:
-        length *= 2
-    return length
+    step = sum(1 for limit in LIBTORRENT_SIZE_TABLE if total_size > limit)
+    return MIN_V2_PIECE_LENGTH << step
 
 
 def check_piece_length(piece_length: int, *, v2: bool, issues: list[str]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import time
 from collections import deque
@@ -135,6 +136,7 @@ class TorrentRuntime:
         self.meta = meta
         self.info_hash = info.info_hashes.wire
         self.save_path = save_path
+        self._save_path_text = os.path.abspath(save_path)  # in resume data: `resume list`
         self.resume_path = resume_path
         self.resume_store: ResumeStore | None = (
             FileResumeStore(resume_path, session.disk_pool) if resume_path is not None else resume
@@ -296,6 +298,8 @@ class TorrentRuntime:
                     uploaded=uploaded,
                     downloaded=downloaded,
                     saved_at=int(time.time()),
+                    name=self.meta.info.name,
+                    save_path=self._save_path_text,
                 )
                 await store.save(encode_resume(data))
             except Exception as exc:  # any store's failure: keep going, try again later

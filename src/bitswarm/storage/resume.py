@@ -10,7 +10,12 @@ Format: a bencoded dictionary (BEP 3 bencoding)::
     {"file-format": "bitswarm resume", "file-version": 1, "info-hash": <20 or 32 bytes>,
      "num-pieces": n, "pieces": <bitfield bytes, BEP 3 layout>,
      "files": [[size, mtime_ns] or [] for a missing file, ...],
-     "uploaded": n, "downloaded": n, "saved-at": <unix seconds>}
+     "uploaded": n, "downloaded": n, "saved-at": <unix seconds>,
+     "name": <the torrent's name, UTF-8>, "save-path": <the download folder, UTF-8>}
+
+"name" and "save-path" (since issue 12, same file-version: older files lack them and
+still load) let `bitswarm resume list|clean` say whose data a file describes and whether
+that data is still there; `read_resume` parses a file without knowing its torrent.
 
 Pure (layer L1): bytes in, bytes out; the caller supplies the wall-clock `saved_at`.
 """
@@ -32,6 +37,7 @@ __all__ = [
     "ResumeError",
     "decode_resume",
     "encode_resume",
+    "read_resume",
     "trusted_pieces",
 ]
 
@@ -57,6 +63,8 @@ class ResumeData:
     uploaded: int
     downloaded: int
     saved_at: int
+    name: str = ""  # "" in files written before these were recorded
+    save_path: str = ""
 
 
 def encode_resume(data: ResumeData) -> bytes:
@@ -73,6 +81,8 @@ def encode_resume(data: ResumeData) -> bytes:
             b"uploaded": data.uploaded,
             b"downloaded": data.downloaded,
             b"saved-at": data.saved_at,
+            b"name": data.name.encode("utf-8", "surrogateescape"),
+            b"save-path": data.save_path.encode("utf-8", "surrogateescape"),
         }
     )
 
@@ -84,6 +94,20 @@ def decode_resume(raw: bytes, *, info_hash: bytes, num_pieces: int) -> ResumeDat
         ResumeError: not bencoding, wrong format or version, another torrent's data, another
             piece count, a bitfield of the wrong size or with spare bits set, or a field of
             the wrong type or sign.
+    """
+    data = read_resume(raw)
+    if data.info_hash != info_hash:
+        raise ResumeError("resume data belongs to another torrent")
+    if data.num_pieces != num_pieces:
+        raise ResumeError("resume data has another number of pieces")
+    return data
+
+
+def read_resume(raw: bytes) -> ResumeData:
+    """Parse and validate resume data of whichever torrent it names.
+
+    Raises:
+        ResumeError: as `decode_resume`, but for the checks against a known torrent.
     """
     if len(raw) > _MAX_RESUME_BYTES:
         raise ResumeError(f"resume data of {len(raw)} bytes is too large")
@@ -98,10 +122,10 @@ def decode_resume(raw: bytes, *, info_hash: bytes, num_pieces: int) -> ResumeDat
     version = _count(top, b"file-version")
     if version != VERSION:
         raise ResumeError(f"resume file version {version} is not supported")
-    if _field(top, b"info-hash", bytes) != info_hash:
-        raise ResumeError("resume data belongs to another torrent")
-    if _count(top, b"num-pieces") != num_pieces:
-        raise ResumeError("resume data has another number of pieces")
+    info_hash = _field(top, b"info-hash", bytes)
+    if len(info_hash) not in (20, 32):
+        raise ResumeError("resume info-hash is neither 20 nor 32 bytes")
+    num_pieces = _count(top, b"num-pieces")
     have = _field(top, b"pieces", bytes)
     try:
         Bitfield.from_bytes(have, num_pieces)
@@ -129,6 +153,8 @@ def decode_resume(raw: bytes, *, info_hash: bytes, num_pieces: int) -> ResumeDat
         uploaded=_count(top, b"uploaded"),
         downloaded=_count(top, b"downloaded"),
         saved_at=_count(top, b"saved-at"),
+        name=_text(top, b"name"),
+        save_path=_text(top, b"save-path"),
     )
 
 
@@ -155,6 +181,13 @@ def _field(top: dict[bytes, BValue], key: bytes, kind: type[_T]) -> _T:
     if not isinstance(value, kind):
         raise ResumeError(f"resume field {key.decode()} missing or not a {kind.__name__}")
     return value
+
+
+def _text(top: dict[bytes, BValue], key: bytes) -> str:
+    """An optional UTF-8 field ("" when absent); undecodable bytes survive as surrogates."""
+    if key not in top:
+        return ""
+    return _field(top, key, bytes).decode("utf-8", "surrogateescape")
 
 
 def _count(top: dict[bytes, BValue], key: bytes) -> int:

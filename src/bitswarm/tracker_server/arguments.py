@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "swarms (for benchmarks or sharded set-ups)")  # fmt: skip
     p.add_argument("--whitelist", type=Path, metavar="FILE",
                    help="private mode: track only the info-hashes in FILE (hex, one a line); "
-                        "SIGHUP rereads it")  # fmt: skip
+                        "SIGHUP rereads it (default: track every torrent)")  # fmt: skip
     p.add_argument(
         "--interval",
         type=int,
@@ -105,13 +105,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="CIDR",
-        help="believe X-Forwarded-For and ip= from these addresses (repeatable)",
+        help="believe X-Forwarded-For and ip= from these addresses (repeatable; default: none)",
     )
     p.add_argument("--no-full-scrape", action="store_true", help="refuse /scrape without info_hash")
     p.add_argument("--rate-limit", type=float, default=0.0, metavar="PER_SECOND",
                    help="requests per second allowed from one address, 0 for no limit "
                         "(default 0); the burst is 10 seconds' worth")  # fmt: skip
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="what the log shows (default: info)",
+    )
     p.set_defaults(handler=cmd_tracker)
 
 
