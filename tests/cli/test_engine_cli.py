@@ -134,7 +134,7 @@ def test_resume_after_sigkill(tmp_path: Path, swarm_files: tuple[Path, Path, Met
             timeout=120,
         )
     assert second.returncode == 0, second.stderr
-    statuses = [json.loads(x) for x in second.stdout.splitlines() if x.startswith('{"name"')]
+    statuses = [d for d in map(json.loads, second.stdout.splitlines()) if d["event"] == "status"]
     last = statuses[-1]
     assert last["pieces_done"] == n
     # Only what was not verified before the kill comes over the wire again (+ a little
