@@ -17,9 +17,10 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.progress_bar import ProgressBar
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -97,6 +98,8 @@ def short_tracker_message(message: str, width: int) -> str:
     if sep:  # "udp://host:port/announce: error" -> "host:port: error"
         where, _, error = rest.partition(": ")
         url = urlsplit(f"{scheme}://{where}").netloc or where
+    if error.startswith("tracker ") and ": " in error:  # "tracker URL: what" says URL twice
+        error = error.partition(": ")[2]
     gist = error.split(" [")[0].strip() or error
     more = f" (+{len(parts) - 1} more)" if len(parts) > 1 else ""
     text = f"tracker {url}: {gist}" if url else f"tracker: {gist}"
@@ -212,10 +215,10 @@ class LiveView:
             word = word_of(job)
             if st is None:
                 parts.append(_text(fit_line(job.name, [(0, word or "")], width), "bold"))
-                parts.append(ProgressBar(total=1.0, completed=0.0, width=width, pulse=True))
+                parts.append(_Bar(ProgressBar(total=1.0, completed=0.0, width=width, pulse=True)))
             else:
                 parts.append(_text(status_line(st, width, word=word), "bold"))
-                parts.append(ProgressBar(total=1.0, completed=st.progress, width=width))
+                parts.append(_Bar(ProgressBar(total=1.0, completed=st.progress, width=width)))
             if job.error:
                 parts.append(_text(_cut(f"error: {job.error}", width), "red"))
             elif st is not None and st.tracker_message and not job.over:
@@ -223,6 +226,18 @@ class LiveView:
             if self.verbose and job.rt is not None and not job.over:
                 parts.append(_files_table(job))
         return Group(*parts)
+
+
+class _Bar:
+    """A progress bar on a line of its own: rich's `ProgressBar` ends without a newline,
+    so in a `Group` the next line would be appended to the bar's and cropped away."""
+
+    def __init__(self, bar: ProgressBar) -> None:
+        self.bar = bar
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.bar
+        yield Segment.line()
 
 
 def _cut(text: str, width: int) -> str:
