@@ -293,3 +293,11 @@ def test_quiet_and_log_file(tmp_path: Path, small: tuple[Path, Path]) -> None:
                  "--log-file", str(log)], tmp_path)  # fmt: skip
     assert r.returncode == 0 and r.stdout == "" and r.stderr == ""
     assert "listening on port" in log.read_text()
+
+
+def test_every_event_is_documented() -> None:
+    from bitswarm.cli.events import COMMAND_EVENTS, EVENTS
+
+    doc = (Path(__file__).parents[2] / "docs" / "json-events.md").read_text()
+    for name in [*EVENTS, *(event for _, event in COMMAND_EVENTS)]:
+        assert f"| `{name}`" in doc, name
