@@ -11,6 +11,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from bitswarm.cli import events
 from bitswarm.cli.main import build_parser
 from bitswarm.cli.settings import apply_config
 from bitswarm.create import create_torrent
@@ -167,11 +169,13 @@ def _torrent(tmp: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def _seed(tmp: Path, torrent: Path, data: Path, *flags: str) -> Iterator[dict[str, Any]]:
+def _seed(
+    tmp: Path, torrent: Path, data: Path, *flags: str, env: dict[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
     """A `bitswarm seed --json` process; yields its first status line, stops it on exit."""
     proc = subprocess.Popen(
         [*BITSWARM, "seed", str(torrent), str(data), "--bind", "127.0.0.1", "--json", *flags],
-        env=_env(tmp),
+        env=_env(tmp, **(env or {})),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -218,3 +222,58 @@ def test_two_processes_get_two_dht_ids(tmp_path: Path) -> None:
         pass
     assert decode_state(first.read_bytes()).node_id == ids[0]
     assert not (folder / "dht-3.state").exists()
+
+
+def test_a_taken_peer_port_from_the_config_file_falls_back(tmp_path: Path) -> None:
+    """Only --port on the command line is explicit (taken: an error, see
+    test_cli_conventions); the config file's peer_port is a preference, as the default is:
+    the daemon that reads the same file most likely holds it already."""
+    torrent, data = _torrent(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        _write_config(tmp_path, f"peer_port = {port}\n")
+        with _seed(tmp_path, torrent, data) as status:
+            assert status["port"] != port and status["port"] > 0
+        with _seed(tmp_path, torrent, data, env={"BITSWARM_PEER_PORT": str(port)}) as status:
+            assert status["port"] != port
+        done = subprocess.run(
+            [
+                *BITSWARM,
+                "seed",
+                str(torrent),
+                str(data),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in done.stderr
+
+
+def test_config_and_resume_json_are_schema_events(tmp_path: Path) -> None:
+    _write_config(tmp_path, "peer_port = 7001\n")
+    shown = _config_json(tmp_path)
+    assert events.validate(shown, "config") == []
+    assert shown["settings"]["peer_port"]["value"] == 7001
+    resume = tmp_path / "state" / "bitswarm" / "resume"
+    resume.mkdir(parents=True)
+    (resume / "junk.resume").write_bytes(b"not bencoding")
+    for words, kind in ((["list"], "resume"), (["clean", "--dry-run"], "resume_removed")):
+        out = subprocess.run(
+            [*BITSWARM, "resume", *words, "--json"],
+            env=_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.splitlines()
+        assert len(out) == 1
+        record = json.loads(out[0])
+        assert record["event"] == kind and events.validate(record, "resume") == []

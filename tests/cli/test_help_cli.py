@@ -187,3 +187,33 @@ def test_man_page_names_every_command_and_option(tmp_path: Path) -> None:
             for option in action.option_strings:
                 assert option in page, f"{' '.join(words)} {option}"
     assert "Examples:" in page and "bitswarm resume clean --dry-run" in page
+
+
+def test_global_options_complete_and_are_in_the_man_page(tmp_path: Path) -> None:
+    """-q, --log-level and --log-file (options.py) reach every command's completion, before
+    the command and after it, and the man page's top OPTIONS."""
+    tries = "\n".join(
+        ['source "$1"', *BASH_TRY.splitlines()[2:4]]  # the `t` helper
+        + [f"t {line}" for line in ("bitswarm --log-", "bitswarm download x.torrent --log-",
+                                    "bitswarm resume list --qu", "bitswarm config --log-f")]
+    )  # fmt: skip
+    out = subprocess.run(
+        [_shell("bash"), "-c", tries, "bash", str(_script("bash", tmp_path))],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.stderr == ""
+    lines = out.stdout.split("\n")
+    assert set(lines[0].split()) == set(lines[1].split()) == {"--log-level", "--log-file"}
+    assert lines[2:4] == ["--quiet", "--log-file"]
+    roff = subprocess.run(
+        [*BITSWARM, "man"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    top = roff.split(".SH COMMANDS")[0]
+    for option in (
+        r"\-q, \-\-quiet",
+        r"\-\-log\-level {debug,info,warning,error}",
+        r"\-\-log\-file",
+    ):
+        assert option in top

@@ -2,8 +2,8 @@
 
 One row per key of cli/settings.py (the daemon's names, then the ``[cli]`` table's):
 its effective value as TOML would write it, and its source (``default``, ``config file
-PATH``, ``environment BITSWARM_KEY``). ``--json`` prints one object
-``{"event": "config", "config_file": PATH or null, "settings": {KEY: {"value", "source"}}}``;
+PATH``, ``environment BITSWARM_KEY``). ``--json`` prints one `config` event (events.py,
+docs/json-events.md): ``"config_file": PATH or null, "settings": {KEY: {"value", "source"}}``;
 ``--path`` prints only where the config file is (or would be).
 """
 
@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import events
 from .settings import config_path, load_cli_settings
 
 __all__ = ["register", "toml_value"]
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="read FILE instead (default: $XDG_CONFIG_HOME/bitswarm/config.toml if it exists)",
     )
     shown = p.add_mutually_exclusive_group()
-    shown.add_argument("--json", action="store_true", help="print one JSON object")
+    shown.add_argument("--json", action="store_true", help="print one `config` JSON event")
     shown.add_argument(
         "--path", action="store_true", help="print only the config file's path (it may not exist)"
     )
@@ -66,7 +67,7 @@ def cmd_config(args: argparse.Namespace) -> int:
             key: {"value": value, "source": settings.sources[key]}
             for key, value in settings.values.items()
         }
-        print(json.dumps({"event": "config", "config_file": file, "settings": rows}))
+        events.emit("config", config_file=file, settings=rows)
         return 0
     shown = file or f"{config_path()} (not found: every value is a default or from the environment)"
     print(f"config file: {shown}")

@@ -22,6 +22,7 @@ from ..daemon.config import default_config_path, default_state_dir, load_setting
 from ..daemon.model import DaemonError
 from ..daemon.service import Daemon
 from ..daemon.settings import DaemonSettings
+from .options import setup_logging
 
 __all__ = ["register"]
 
@@ -109,11 +110,12 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         config_file = None
     loaded = load_settings(config_file, os.environ, overrides)
     state_dir = args.state_dir or default_state_dir()
+    log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=logging.DEBUG if args.verbose else logging.INFO, format=log_format, stream=sys.stderr
     )
+    # bitswarm's own loggers as the global -q/--log-level/--log-file say (info by default)
+    setup_logging(args, default="debug" if args.verbose else "info", stderr_format=log_format)
     return asyncio.run(_run(loaded.settings, state_dir, loaded.sources))
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
+import os
 import random
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -25,8 +28,12 @@ from rich.table import Table
 from ..errors import BitswarmError
 from ..metainfo import parse_torrent
 from ..session import Session, SessionConfig, TorrentRuntime
+from ..session.config import DEFAULT_PORT
 from ..tracker_server.embedded import EmbeddedTracker
+from ..version import __version__
+from . import events
 from .live import format_eta
+from .options import port_number
 from .render import format_size, parse_size
 
 __all__ = ["register"]
@@ -63,7 +70,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="the seeder's upload limit per second, so that the downloaders must "
         "share with each other (default 8MiB; 0 = unlimited)",
     )
-    p.add_argument("--port", type=int, default=6881, help="the seeder's port (default 6881)")
+    p.add_argument(
+        "--port",
+        type=port_number,
+        default=None,
+        help="the seeder's port; one that is taken is an error (default 6881, or the next free)",
+    )
     p.add_argument(
         "--bind",
         default="127.0.0.1",
@@ -83,7 +95,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="where to put the files (default: a temporary folder, removed after)",
     )
-    p.add_argument("--json", action="store_true", help="JSON status lines instead of a table")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON events instead of a table: `peer` lines, then `summary` (docs/json-events.md)",
+    )
     p.set_defaults(handler=cmd_demo)
 
 
@@ -115,7 +131,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 async def _demo(args: argparse.Namespace, root: Path) -> int:
     from ..create import create_torrent
 
-    console = Console(stderr=not args.json, highlight=False)
+    console = Console(stderr=True, highlight=False, quiet=args.json or args.quiet)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    stopped_by: list[int] = []
+
+    def on_signal(number: int) -> None:
+        stopped_by.append(number)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
     seed_dir = root / "seeder"
     payload = make_payload(seed_dir, args.size)
     tracker = EmbeddedTracker()
@@ -129,6 +155,9 @@ async def _demo(args: argparse.Namespace, root: Path) -> int:
     (root / "bitswarm-demo.torrent").write_bytes(data)
     meta = parse_torrent(data)
     want = hashlib.sha256(payload.read_bytes()).hexdigest()
+    if args.json:
+        events.emit("start", command="demo", version=__version__, pid=os.getpid(),
+                    tracker=url, info_hash=meta.info.info_hashes.wire.hex())  # fmt: skip
     console.print(
         f"demo: {format_size(args.size)} file, {meta.info.num_pieces} pieces, "
         f"info-hash {meta.info.info_hashes.wire.hex()}, tracker {url}, in {root}"
@@ -139,7 +168,10 @@ async def _demo(args: argparse.Namespace, root: Path) -> int:
     try:
         seeder = Session(
             SessionConfig(
-                listen_host=args.bind, listen_port=args.port, upload_limit=args.seed_limit
+                listen_host=args.bind,
+                listen_port=args.port or DEFAULT_PORT,
+                find_free_port=args.port is None,
+                upload_limit=args.seed_limit,
             )
         )
         await seeder.start()
@@ -151,8 +183,11 @@ async def _demo(args: argparse.Namespace, root: Path) -> int:
             sessions.append(s)
             runtimes.append((f"leecher-{i + 1}", await s.add(meta, root / f"leecher-{i + 1}")))
         started = time.monotonic()
-        await _watch(runtimes, console, args.json, started)
+        await _watch(runtimes, console, args.json, started, stop)
         elapsed = time.monotonic() - started
+        if stop.is_set():  # SIGTERM: a clean stop is a success; Ctrl-C: 130
+            console.print("demo stopped")
+            return 130 if stopped_by[:1] == [signal.SIGINT] else 0
         bad = [
             name
             for name, rt in runtimes[1:]
@@ -167,6 +202,10 @@ async def _demo(args: argparse.Namespace, root: Path) -> int:
     if bad:
         raise BitswarmError(f"copies differ from the original: {', '.join(bad)}")
     total = args.size * args.leechers
+    if args.json:
+        events.emit("summary", leechers=args.leechers, size=args.size,
+                    seconds=round(elapsed, 3), identical=True, sha256=want,
+                    seeder_uploaded=seeder_up, peers_uploaded=peers_up)  # fmt: skip
     console.print(
         f"done: {args.leechers} downloaders got {format_size(args.size)} each in {elapsed:.1f} s "
         f"({format_size(total / max(elapsed, 1e-9))}/s in all); every copy is byte-identical "
@@ -177,7 +216,11 @@ async def _demo(args: argparse.Namespace, root: Path) -> int:
 
 
 async def _watch(
-    runtimes: list[tuple[str, TorrentRuntime]], console: Console, json_lines: bool, started: float
+    runtimes: list[tuple[str, TorrentRuntime]],
+    console: Console,
+    json_lines: bool,
+    started: float,
+    stop: asyncio.Event,
 ) -> None:
     def table() -> Table:
         t = Table(box=None, pad_edge=False)
@@ -201,8 +244,10 @@ async def _watch(
         if (not json_lines and console.is_terminal)
         else None
     )
-    if live is not None:
+    if live is not None and not console.quiet:
         live.__enter__()
+    else:
+        live = None
     try:
         last_print = 0.0
         while True:
@@ -218,21 +263,18 @@ async def _watch(
             elif now - last_print >= (1.0 if json_lines else 2.0) or done:
                 last_print = now
                 if json_lines:
-                    import json
-
                     for name, rt in runtimes:
-                        d = rt.status().to_json()
-                        d["peer"] = name
-                        print(json.dumps(d), flush=True)
+                        events.emit("peer", peer=name, **rt.status().to_json())
                 else:
                     console.print(
                         "  ".join(
                             f"{name} {rt.status().progress * 100:.0f}%" for name, rt in runtimes
                         )
                     )
-            if done:
+            if done or stop.is_set():
                 return
-            await asyncio.sleep(0.25)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.25)
     finally:
         if live is not None:
             live.update(table())

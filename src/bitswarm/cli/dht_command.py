@@ -23,6 +23,7 @@ from ..aio.dht import DhtService
 from ..dht import DhtConfig, DhtStatus, parse_bootstrap
 from ..dht.krpc import Addr
 from ..errors import BitswarmError
+from . import events
 from .render import format_size
 
 __all__ = ["cmd_dht", "format_status", "register"]
@@ -139,7 +140,11 @@ def _addr_text(addr: Addr) -> str:
 
 
 def _emit(args: argparse.Namespace, record: dict[str, object], text: str) -> None:
-    print(json.dumps({"time": round(time.time(), 3), **record}) if args.json else text, flush=True)
+    if args.json:  # docs/json-events.md
+        fields = {k: v for k, v in record.items() if k != "event"}
+        print(json.dumps(events.event(str(record["event"]), **fields)), flush=True)
+    elif not args.quiet or record["event"] == "listening":
+        print(text, flush=True)
 
 
 def _print_status(args: argparse.Namespace, service: DhtService) -> None:

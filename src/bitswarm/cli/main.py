@@ -13,6 +13,7 @@ tree), and without it the command only says how to install it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
@@ -31,6 +32,7 @@ from . import (
     tracker_command,
     transfer_commands,
 )
+from .options import OneLineParser, add_global_options, setup_logging
 
 __all__ = ["COMMAND_GROUP", "build_parser", "main"]
 
@@ -65,12 +67,14 @@ _OPTIONAL = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="bitswarm",
         description="bitswarm: a complete BitTorrent client, library and tracker in Python.",
     )
     parser.add_argument("--version", action="version", version=f"bitswarm {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
+        dest="command", metavar="COMMAND"
+    )  # type: ignore[assignment]  # OneLineParser subparsers: argparse's stubs are invariant
     sub.required = True
     for register in _REGISTRARS:
         register(sub)
@@ -82,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (summary, hint) in _OPTIONAL.items():
         if name not in plugged:
             _register_missing(sub, name, summary, hint)
+    add_global_options(parser)  # -q, --log-level, --log-file on every command
     help_text.finish(parser)  # defaults shown, examples at the end of every --help
     return parser
 
@@ -102,10 +107,12 @@ def _register_missing(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit status (0 ok, 1 error, 2 usage, 130 Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
+        setup_logging(args)
         configure: Callable[[argparse.Namespace], None] | None = getattr(args, "configure", None)
         if configure is not None:  # the config file and BITSWARM_* fill unset flags
             configure(args)
@@ -113,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BitswarmError as exc:
         _error(str(exc))
         return EXIT_ERROR
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        _quiet_closed_stdout()
+        return 0
     except FileNotFoundError as exc:
         _error(f"no such file or folder: {exc.filename}")
         return EXIT_ERROR
@@ -122,15 +132,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PermissionError as exc:
         _error(f"permission denied: {exc.filename}")
         return EXIT_ERROR
-    except OSError as exc:  # after BrokenPipeError: that one is not worth a message
+    except OSError as exc:  # after BrokenPipeError, a subclass: that one is worth no message
         _error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         return EXIT_ERROR
-    except BrokenPipeError:  # output piped into `head` and the like: not an error
-        sys.stderr.close()
-        return 0
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED
+
+
+def _quiet_closed_stdout() -> None:
+    """The reader of stdout went away: point stdout at /dev/null, so that the flush at
+    exit does not fail again and print "Exception ignored" (Python's own advice in the
+    `signal` module's documentation), and say nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is no file (captured): nothing to flush
+        pass
 
 
 def _error(message: str) -> None:

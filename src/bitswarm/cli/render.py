@@ -72,8 +72,18 @@ def format_size(n: float) -> str:
     raise AssertionError("unreachable")
 
 
+class _PipeConsole(Console):
+    """rich exits with status 1 when the reader of stdout goes away (`head -1`); a closed
+    pipe is no error, so it goes back to `cli.main`, which exits 0 without a word."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    """The console for a command's output on stdout."""
+    return _PipeConsole(highlight=False, soft_wrap=True)
 
 
 class ByteProgress:

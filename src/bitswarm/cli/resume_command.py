@@ -12,12 +12,13 @@ how many pieces were verified, when it was saved, and a state:
 
 `clean` removes the ``gone`` and ``unreadable`` ones (``--dry-run``: only says which);
 ``unknown`` files are kept, since nothing says whether their data is still in use.
+With ``--json``, each file is one `resume` (list) or `resume_removed` (clean) event
+(events.py, docs/json-events.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..storage.resume import ResumeError, read_resume
+from . import events
 from .transfer_commands import state_dir
 
 __all__ = ["ResumeEntry", "register", "scan"]
@@ -110,7 +112,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "data is, the pieces verified, when it was saved, and whether the data is still "
         "there (present, gone, unknown for files of older versions, unreadable).",
     )
-    q.add_argument("--json", action="store_true", help="print one JSON object per file")
+    q.add_argument("--json", action="store_true", help="print one `resume` JSON event per file")
     q.set_defaults(handler=cmd_list)
     q = actions.add_parser(
         "clean",
@@ -120,7 +122,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "data is, are kept.",
     )
     q.add_argument("--dry-run", action="store_true", help="only print what would be removed")
-    q.add_argument("--json", action="store_true", help="print one JSON object per file")
+    q.add_argument(
+        "--json", action="store_true", help="print one `resume_removed` JSON event per file"
+    )
     q.set_defaults(handler=cmd_clean)
 
 
@@ -132,7 +136,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     entries = scan(resume_folder())
     if args.json:
         for e in entries:
-            print(json.dumps({"event": "resume", **e.to_json()}, ensure_ascii=False))
+            events.emit("resume", **e.to_json())
         return 0
     if not entries:
         print(f"no resume files in {resume_folder()}")
@@ -163,8 +167,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
         if not args.dry_run:
             e.file.unlink(missing_ok=True)
         if args.json:
-            event = {"event": "resume_removed", "dry_run": args.dry_run, **e.to_json()}
-            print(json.dumps(event, ensure_ascii=False))
+            events.emit("resume_removed", dry_run=args.dry_run, **e.to_json())
         else:
             verb = "would remove" if args.dry_run else "removed"
             why = f"data gone: {e.data}" if e.state == "gone" else f"unreadable: {e.problem}"

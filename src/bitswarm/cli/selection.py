@@ -119,17 +119,20 @@ def file_priorities(
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
     select_only: Iterable[int] | None = None,
+    exclude_must_match: bool = True,
 ) -> list[int] | None:
     """One priority per entry of `meta.info.files`, or None when every file is wanted.
 
     `select` holds `--select` texts (several are joined); without one, BEP 53 `select_only`
     indices (from 0; those beyond the torrent's files are ignored, as a link may be older
     than a torrent's last edit) choose, else every file does. `exclude` patterns then take
-    files away.
+    files away. An `exclude` pattern that matches no file is a mistake (a typo), unless
+    `exclude_must_match` is false: one `download` of several torrents applies the same
+    patterns to each, and `'*.nfo'` need not match in every one.
 
     Raises:
-        BitswarmError: a bad number (see `parse_numbers`), a pattern that matches no file,
-            or a choice that leaves no file to download.
+        BitswarmError: a bad number (see `parse_numbers`), a pattern that matches no file
+            (when it must), or a choice that leaves no file to download.
     """
     files = content_files(meta)
     chosen: set[int] = {f.number for f in files}
@@ -145,7 +148,7 @@ def file_priorities(
         matched = {
             f.number for f in files if fnmatchcase(f.path, pattern) or fnmatchcase(f.inner, pattern)
         }
-        if not matched:
+        if not matched and exclude_must_match:
             raise BitswarmError(f"--exclude: {pattern!r} matches no file of the torrent")
         chosen -= matched
     if not chosen:

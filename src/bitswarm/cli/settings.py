@@ -25,8 +25,10 @@ skips, and in the environment as ``BITSWARM_CLI_<KEY>``::
     direct_io = false   # --direct-io
 
 `apply_config(args)` fills every flag the person left unset (argparse default None) from
-the merged settings; `load_cli_settings` gives the values and their sources for
-`bitswarm config`.
+the merged settings (and sets ``args.port_explicit``: only a ``--port`` flag is an
+explicit port, which is an error when taken; ``peer_port`` from the file or the
+environment falls back to the next free port, as the default 6881 does);
+`load_cli_settings` gives the values and their sources for `bitswarm config`.
 """
 
 from __future__ import annotations
@@ -197,6 +199,10 @@ def apply_config(args: argparse.Namespace) -> None:
             setattr(args, dest, value)
 
     fill("output", Path(os.path.expanduser(settings["download_dir"])))
+    # Only a --port on the command line is the person's own choice (taken: an error); the
+    # default and a peer_port from the file or BITSWARM_PEER_PORT fall back to the next
+    # free port, as a daemon reading the same file most likely holds that port already.
+    args.port_explicit = getattr(args, "port", None) is not None
     fill("port", settings["peer_port"])
     fill("bind", settings["listen_host"] or None)
     fill("max_peers", settings["peer_limit_per_torrent"])

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from ..errors import BitswarmError, MagnetError
 from ..magnet import Magnet, parse_magnet
 from ..metainfo import Metainfo, parse_torrent
-from . import render
+from . import events, render
 
 __all__ = ["register"]
 
@@ -82,6 +80,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("-f", "--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print a `created` JSON event")
     p.set_defaults(handler=cmd_create)
 
     p = sub.add_parser(
@@ -90,7 +89,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Show the name, info-hashes, files and trackers of a torrent or magnet link.",
     )
     p.add_argument("source", help="a .torrent file or a magnet: link")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON event (`torrent` or `magnet`)"
+    )
     p.set_defaults(handler=cmd_info)
 
     p = sub.add_parser(
@@ -99,6 +100,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Print the magnet link of a .torrent (with its trackers and web seeds).",
     )
     p.add_argument("torrent", type=Path, help="the .torrent file")
+    p.add_argument("--json", action="store_true", help="print a `magnet` JSON event")
     p.set_defaults(handler=cmd_magnet)
 
 
@@ -125,7 +127,8 @@ def cmd_create(args: argparse.Namespace) -> int:
     tiers = [[u.strip() for u in t.split(",") if u.strip()] for t in args.tracker]
     if args.version == "v2":
         print(V2_NOTE, file=sys.stderr, flush=True)
-    with render.ByteProgress(f"hashing {source.name}", quiet=args.quiet) as progress:
+    quiet = args.quiet or args.json
+    with render.ByteProgress(f"hashing {source.name}", quiet=quiet) as progress:
         data = create_torrent(
             source,
             trackers=[t for t in tiers if t],
@@ -138,6 +141,9 @@ def cmd_create(args: argparse.Namespace) -> int:
         )
     out.write_bytes(data)
     meta = parse_torrent(data)
+    if args.json:
+        events.emit("created", path=str(out), **render.torrent_json(meta))
+        return 0
     print(f"wrote {out}")
     render.print_torrent(meta, console=render.console())
     return 0
@@ -151,13 +157,13 @@ def cmd_info(args: argparse.Namespace) -> int:
         except MagnetError as exc:
             raise MagnetError(f"bad magnet link: {exc}") from None
         if args.json:
-            _print_json(render.magnet_json(magnet))
+            events.emit("magnet", **render.magnet_json(magnet))
         else:
             render.print_magnet(magnet, console=render.console())
         return 0
     meta = load_torrent(Path(source))
     if args.json:
-        _print_json(render.torrent_json(meta))
+        events.emit("torrent", **render.torrent_json(meta))
     else:
         render.print_torrent(meta, console=render.console())
     return 0
@@ -166,10 +172,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_magnet(args: argparse.Namespace) -> int:
     meta = load_torrent(args.torrent)
     magnet = Magnet.from_metainfo(meta)
+    if args.json:
+        events.emit("magnet", uri=magnet.to_uri(), **render.magnet_json(magnet))
+        return 0
     print(magnet.to_uri())
     return 0
-
-
-def _print_json(obj: dict[str, Any]) -> None:
-    json.dump(obj, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")

@@ -1,11 +1,15 @@
-"""`bitswarm download` and `bitswarm seed`: run the engine with live progress."""
+"""`bitswarm download` and `bitswarm seed`: run the engine with live progress.
+
+`download` takes several torrents and runs them in one `Session` (one listening port,
+one DHT node): each is a `Job` (jobs.py) with its own line on the display (live.py); the
+run ends when every job is over, with a summary and an exit status (summary.py).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import hashlib
-import json
 import os
 import signal
 import sys
@@ -14,15 +18,22 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from ..dht.config import parse_bootstrap
-from ..errors import BitswarmError, MagnetError
-from ..magnet import Magnet, parse_magnet
+from ..errors import BitswarmError
+from ..magnet import Magnet
 from ..metainfo import Metainfo
 from ..metainfo.encode import torrent_file_bytes
 from ..session import Session, SessionConfig, TorrentRuntime, TorrentState
-from . import demo_command, render, selection
+from ..session.config import DEFAULT_PORT
+from ..session.torrent import build_layout
+from ..version import __version__
+from . import demo_command, events, render, selection
+from .jobs import Job, JobState, SeedPolicy
 from .live import LiveView
+from .options import max_peers, port_or_any
 from .selection import Choice
 from .settings import apply_config
+from .sources import Source, load_sources
+from .summary import emit_summary, exit_code, print_summary
 from .torrent_commands import load_torrent
 
 __all__ = ["parse_peer", "register"]
@@ -64,10 +75,11 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--port",
-        type=int,
+        type=port_or_any,
         default=None,
-        help="listening port (default: peer_port from the config file, else 6881, "
-        "or the next free one)",
+        help=f"listening port; 0 for any free port; a --port that is taken is an error "
+        f"(default: peer_port from the config file, else {DEFAULT_PORT}; either falls "
+        f"back to the next free one)",
     )
     p.add_argument(
         "--bind",
@@ -92,7 +104,7 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--max-peers",
-        type=int,
+        type=max_peers,
         default=None,
         help="connections per torrent (default: peer_limit_per_torrent, else 50)",
     )
@@ -114,7 +126,7 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--dht-port",
-        type=int,
+        type=port_or_any,
         default=None,
         metavar="P",
         help="join the DHT (BEP 5) from UDP port P (0: any free port); never used for "
@@ -153,7 +165,8 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON status line per second instead of a progress bar",
+        help="print JSON events on stdout, one a line, instead of a progress display "
+        "(docs/json-events.md)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="show per-file progress")
 
@@ -166,7 +179,8 @@ def add_selection_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="N,M-K",
         help="download only these files, numbered from 1 as `bitswarm info` shows them "
-        "(e.g. 1,3-5); overrides a magnet link's so=",
+        "(e.g. 1,3-5), the same numbers in each torrent; overrides a magnet link's so= "
+        "(default: every file, or the magnet link's so=)",
     )
     p.add_argument(
         "--exclude",
@@ -174,7 +188,8 @@ def add_selection_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PATTERN",
         help="do not download files whose path matches this glob (e.g. '*.nfo' or "
-        "'Extras/*'); repeat for more; with --select: the selected files minus these",
+        "'Extras/*'); repeat for more; with --select: the selected files minus these; "
+        "with several torrents it need not match in each (default: none)",
     )
     p.add_argument(
         "--sequential",
@@ -191,8 +206,14 @@ def add_selection_options(p: argparse.ArgumentParser) -> None:
 def _selection(meta: Metainfo, source: Metainfo | Magnet, args: argparse.Namespace) -> Choice:
     """`Session.add`'s file choice and piece order from the options above."""
     so = source.select_only if isinstance(source, Magnet) and source.select_only else None
+    sources = getattr(args, "source", None)
+    several = isinstance(sources, list) and len(sources) > 1  # the same options for each
+    priorities = selection.file_priorities(
+        meta, select=args.select, exclude=args.exclude, select_only=so,
+        exclude_must_match=not several,
+    )  # fmt: skip
     return Choice(
-        selection.file_priorities(meta, select=args.select, exclude=args.exclude, select_only=so),
+        priorities,
         sequential=args.sequential,
         first_last=args.first_last,
     )
@@ -201,10 +222,19 @@ def _selection(meta: Metainfo, source: Metainfo | Magnet, args: argparse.Namespa
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "download",
-        help="download a torrent, then seed it",
-        description="Download a torrent with live progress, then seed it.",
+        help="download a torrent, then seed it; several at once in one session",
+        description="Download one or more torrents in one session (one port, one DHT node) "
+        "with live progress, then seed each until its seed condition holds. Exit status: "
+        "0 when every torrent is done (or on SIGTERM, resume data saved), 1 when one "
+        "failed, 130 on Ctrl-C.",
     )
-    p.add_argument("source", help="a .torrent file or a magnet: link")
+    p.add_argument(
+        "source",
+        nargs="+",
+        metavar="SOURCE",
+        help="a .torrent file, a magnet: link, an http(s):// URL of a .torrent, or - "
+        "(a .torrent on stdin); several for several torrents",
+    )
     p.add_argument(
         "-o",
         "--output",
@@ -287,6 +317,9 @@ def resume_path_for(meta: Metainfo, save_path: Path) -> Path:
 
 
 def session_config(args: argparse.Namespace) -> SessionConfig:
+    """The session the network options describe. Only a --port given on the command line
+    is the person's own (taken: an error); the default and a peer_port from the config
+    file or the environment fall back to the next free one (`apply_config` says which)."""
     if not hasattr(args, "settings"):  # parsed without `main`: the config file fills in
         apply_config(args)
     dht_state = None
@@ -300,7 +333,8 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
         dht_bootstrap=bootstrap,
         dht_state=dht_state,
         listen_host=args.bind,
-        listen_port=args.port,
+        listen_port=DEFAULT_PORT if args.port is None else args.port,
+        find_free_port=not args.port_explicit,
         max_peers=args.max_peers,
         max_connections=args.max_connections,
         upload_limit=args.upload_limit,
@@ -310,14 +344,25 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
     )
 
 
-def run_until_signal(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
+class StopEvent(asyncio.Event):
+    """Set by SIGINT or SIGTERM; `signal` says which (the exit status depends on it)."""
+
+    signal: int | None = None
+
+
+def run_until_signal(main: Callable[[StopEvent], Awaitable[int]]) -> int:
     """Run `main(stop)` on a fresh loop; SIGINT/SIGTERM set `stop` for a clean shutdown."""
 
     async def runner() -> int:
-        stop = asyncio.Event()
+        stop = StopEvent()
         loop = asyncio.get_running_loop()
+
+        def on_signal(number: int) -> None:
+            stop.signal = stop.signal or number
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         return await main(stop)
 
     return asyncio.run(runner())
@@ -333,122 +378,173 @@ async def wait_any(events: list[asyncio.Event], seconds: float) -> None:
             w.cancel()
 
 
-def _load(source: str) -> Metainfo | Magnet:
-    if source.startswith("magnet:"):
-        try:
-            return parse_magnet(source)
-        except MagnetError as exc:
-            raise MagnetError(f"bad magnet link: {exc}") from None
-    return load_torrent(Path(source))
+def _seed_policy(args: argparse.Namespace) -> SeedPolicy:
+    if args.no_seed:
+        return SeedPolicy(ratio=None, seconds=None)
+    if args.seed_time is not None:
+        return SeedPolicy(ratio=args.seed_ratio, seconds=args.seed_time)
+    return SeedPolicy(ratio=1.0 if args.seed_ratio is None else args.seed_ratio)
 
 
-async def _metainfo_of(
-    session: Session, source: Metainfo | Magnet, args: argparse.Namespace, stop: asyncio.Event
-) -> Metainfo | None:
-    """The torrent itself, or for a magnet link the metadata fetched from peers (BEP 9);
-    None when stopped first."""
-    if isinstance(source, Metainfo):
-        return source
-    name = source.display_name or source.info_hashes.wire.hex()
-    _note(args, f"fetching the metadata of {name} from peers")
-    fetch = asyncio.ensure_future(
-        session.fetch_metadata(
-            source, peers=args.peer, trackers=args.tracker, give_up_after=args.metadata_timeout
-        )
-    )
-    stopper = asyncio.ensure_future(stop.wait())
-    await asyncio.wait([fetch, stopper], return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    if not fetch.done():
-        fetch.cancel()
-        return None
-    meta = fetch.result()
-    _note(args, f"metadata verified: {meta.info.name}, {meta.info.num_pieces} pieces")
-    if args.save_torrent is not None:
-        args.save_torrent.write_bytes(torrent_file_bytes(meta))
-    return meta
-
-
-def _note(args: argparse.Namespace, message: str) -> None:
-    if args.json:
-        print(json.dumps({"event": "note", "message": message}), flush=True)
-    else:
-        print(message, file=sys.stderr, flush=True)
+def _check_sources(sources: list[Source], args: argparse.Namespace) -> None:
+    magnets = [s for s in sources if isinstance(s.torrent, Magnet)]
+    finds_peers = args.peer or args.tracker or args.lsd or args.dht_port is not None
+    for source in magnets:
+        m = source.torrent
+        assert isinstance(m, Magnet)
+        if not (m.trackers or m.peers or finds_peers):
+            raise BitswarmError(
+                "this magnet link names no tracker and no peer: add --dht-port 0 to search "
+                "the DHT, or --tracker URL, or --peer HOST:PORT"
+            )
+    for source in sources:
+        if isinstance(source.torrent, Metainfo):  # a bad --select fails before anything starts
+            _selection(source.torrent, source.torrent, args)
+    if args.save_torrent is not None and len(magnets) > 1:
+        raise BitswarmError("--save-torrent FILE keeps the metadata of one magnet link, not "
+                            f"of {len(magnets)}")  # fmt: skip
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    source = _load(args.source)
-    if isinstance(source, Magnet) and not (
-        source.trackers
-        or source.peers
-        or args.peer
-        or args.tracker
-        or args.lsd
-        or args.dht_port is not None
-    ):
-        raise BitswarmError(
-            "this magnet link names no tracker and no peer: add --dht-port 0 to search the "
-            "DHT, or --tracker URL, or --peer HOST:PORT"
-        )
-    if isinstance(source, Metainfo):
-        _selection(source, source, args)  # a bad --select fails before anything starts
+    """Download every SOURCE in one session (see `register` for the exit status)."""
     out: Path = args.output
-    out.mkdir(parents=True, exist_ok=True)
-    ratio = (
-        args.seed_ratio
-        if args.seed_ratio is not None
-        else (None if args.seed_time is not None or args.no_seed else 1.0)
-    )
+    policy = _seed_policy(args)
 
-    async def main(stop: asyncio.Event) -> int:
+    async def main(stop: StopEvent) -> int:
+        sources = await load_sources(args.source)
+        _check_sources(sources, args)
+        await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
         async with Session(session_config(args)) as session:
-            meta = await _metainfo_of(session, source, args, stop)
-            if meta is None:
-                return 130
-            extra = list(source.peers) if isinstance(source, Magnet) else []
-            rt = await session.add(
-                meta,
-                out,
-                peers=[*args.peer, *extra],
-                trackers=args.tracker,
-                resume_path=resume_path_for(meta, out),
-                **_selection(meta, source, args).add_options(),
-            )
-            view = LiveView(rt, json_lines=args.json, verbose=args.verbose)
-            code = await _download_loop(rt, view, stop, args, ratio)
-            view.close()
-            return code
+            return await _run_download(session, sources, args, policy, stop)
 
     return run_until_signal(main)
 
 
-async def _download_loop(
-    rt: TorrentRuntime,
-    view: LiveView,
-    stop: asyncio.Event,
+async def _run_download(
+    session: Session,
+    sources: list[Source],
     args: argparse.Namespace,
-    ratio: float | None,
+    policy: SeedPolicy,
+    stop: StopEvent,
 ) -> int:
-    seeding_since: float | None = None
-    size = max(1, rt.meta.info.total_length)
-    while not stop.is_set():
-        view.update()
-        if rt.state is TorrentState.ERROR:
-            view.close()
-            raise BitswarmError(f"download failed: {rt.error}")
-        if rt.completed.is_set():
-            if seeding_since is None:
-                seeding_since = time.monotonic()
-                view.note(f"download complete: {rt.meta.info.name}, every piece verified")
-            if args.no_seed:
-                return 0
-            if args.seed_time is not None and time.monotonic() - seeding_since >= args.seed_time:
-                return 0
-            if ratio is not None and rt.core is not None and rt.core.uploaded / size >= ratio:
-                return 0
-        await wait_any([stop] if rt.completed.is_set() else [stop, rt.completed], 1.0)
-    view.note("stopping: resume data saved")
-    return 0 if rt.completed.is_set() else 130
+    started = time.monotonic()
+    jobs = [Job(source) for source in sources]
+    if args.json:
+        events.emit("start", command="download", version=__version__, pid=os.getpid(),
+                    port=session.listen_port, torrents=[j.info_hash for j in jobs])  # fmt: skip
+    view = LiveView(jobs, port=session.listen_port, json_lines=args.json,
+                    verbose=args.verbose, quiet=args.quiet)  # fmt: skip
+
+    async def fetch(job: Job) -> Metainfo:
+        meta = await _fetch_metadata(session, job, args, view)
+        if args.json:
+            info = meta.info
+            events.emit("metadata", name=info.name, info_hash=job.info_hash,
+                        num_pieces=info.num_pieces, total_bytes=info.total_length)  # fmt: skip
+        return meta
+
+    async def add(job: Job) -> TorrentRuntime:
+        meta, source = job.meta, job.source.torrent
+        assert meta is not None
+        extra = list(source.peers) if isinstance(source, Magnet) else []
+        return await session.add(
+            meta,
+            args.output,
+            peers=[*args.peer, *extra],
+            trackers=args.tracker,
+            resume_path=resume_path_for(meta, args.output),
+            **_selection(meta, source, args).add_options(),  # a magnet's: once it has its metadata
+        )
+
+    for job in jobs:
+        job.task = asyncio.ensure_future(job.prepare(add, fetch))
+    shown = 0.0
+    try:
+        while not stop.is_set() and not all(job.over for job in jobs):
+            # Four looks a second (peers come and go quickly; the summary reports the
+            # most at once), one display update or status event a second.
+            await _advance(session, jobs, policy, view, args)
+            if time.monotonic() - shown >= 1.0:
+                shown = time.monotonic()
+                view.update()
+            if all(job.over for job in jobs):
+                break
+            completions = [j.rt.completed for j in jobs if j.rt is not None and not j.over
+                           and j.completed_at is None]  # fmt: skip
+            await wait_any([stop, *completions], 0.25)
+    finally:
+        for job in jobs:
+            if job.task is not None and not job.task.done():
+                job.task.cancel()
+        for job in jobs:
+            job.status()  # the last figures, kept for the summary
+            job.stop()
+        code = exit_code(jobs, stop.signal)
+        if stop.is_set():
+            view.note("stopping: resume data saved")
+        view.close()
+        _report_failures(jobs, args)
+        _end(jobs, started, code, args, view)
+    return code
+
+
+async def _advance(
+    session: Session, jobs: list[Job], policy: SeedPolicy, view: LiveView, args: argparse.Namespace
+) -> None:
+    """Move every job on; a job that is over leaves the session (it stops uploading)."""
+    now = time.monotonic()
+    for job in jobs:
+        was_over = job.over
+        for change in job.advance(policy, now):
+            if change == "completed":
+                view.note(f"download complete: {job.name}, every piece verified")
+                if args.json:
+                    events.emit("completed", name=job.name, info_hash=job.info_hash,
+                                total_bytes=job.last.wanted_bytes if job.last else 0,
+                                seconds=round(job.seconds(now), 3))  # fmt: skip
+        if job.over and not was_over:
+            if args.json:
+                view.emit_status(job)  # its last figures, however short the download
+                events.emit("finished", name=job.name, info_hash=job.info_hash,
+                            reason=job.reason or job.state.value)  # fmt: skip
+            if job.rt is not None and job.rt.info_hash in session.torrents:
+                await session.remove(job.rt)  # saves its resume data
+
+
+def _report_failures(jobs: list[Job], args: argparse.Namespace) -> None:
+    """Each failed torrent: an ``error`` event, or one line on stderr."""
+    for job in jobs:
+        if job.state is JobState.FAILED:
+            if args.json:
+                events.emit("error", error=job.error or "failed", name=job.name,
+                            info_hash=job.info_hash)  # fmt: skip
+            print(f"bitswarm: error: {job.name}: download failed: {job.error}", file=sys.stderr)
+
+
+def _end(
+    jobs: list[Job], started: float, code: int, args: argparse.Namespace, view: LiveView,
+    *, seeding: bool = False,
+) -> None:  # fmt: skip
+    if args.json:
+        emit_summary(jobs, started, code)
+    elif not args.quiet:
+        print_summary(jobs, started, code, console=view.console, seeding=seeding)
+
+
+async def _fetch_metadata(
+    session: Session, job: Job, args: argparse.Namespace, view: LiveView
+) -> Metainfo:
+    """A magnet link's torrent, its metadata fetched from peers (BEP 9)."""
+    magnet = job.source.torrent
+    assert isinstance(magnet, Magnet)
+    view.note(f"fetching the metadata of {job.name} from peers")
+    meta = await session.fetch_metadata(
+        magnet, peers=args.peer, trackers=args.tracker, give_up_after=args.metadata_timeout
+    )
+    view.note(f"metadata verified: {meta.info.name}, {meta.info.num_pieces} pieces")
+    if args.save_torrent is not None:
+        args.save_torrent.write_bytes(torrent_file_bytes(meta))
+    return meta
 
 
 def locate_data(meta: Metainfo, data: Path) -> Path:
@@ -460,12 +556,30 @@ def locate_data(meta: Metainfo, data: Path) -> Path:
     return data
 
 
+def require_data(meta: Metainfo, save_path: Path) -> None:
+    """Refuse, before anything is opened, a folder that holds none of the torrent's files:
+    seeding it would create the files empty (and their folders) and seed nothing."""
+    layout = build_layout(meta)
+    files = [f for f in layout.files if not f.is_pad and f.length]
+    if files and not any(save_path.joinpath(*f.path).is_file() for f in files):
+        raise BitswarmError(
+            f"no data of {meta.info.name!r} under {save_path}: none of its {len(files)} "
+            f"file{'s' if len(files) != 1 else ''} is there (nothing was created)"
+        )
+
+
 def cmd_seed(args: argparse.Namespace) -> int:
     meta = load_torrent(args.torrent)
     save_path = locate_data(meta, args.data)
+    require_data(meta, save_path)
 
-    async def main(stop: asyncio.Event) -> int:
+    async def main(stop: StopEvent) -> int:
+        started = time.monotonic()
         async with Session(session_config(args)) as session:
+            if args.json:
+                events.emit("start", command="seed", version=__version__, pid=os.getpid(),
+                            port=session.listen_port,
+                            torrents=[meta.info.info_hashes.wire.hex()])  # fmt: skip
             rt = await session.add(
                 meta,
                 save_path,
@@ -484,15 +598,30 @@ def cmd_seed(args: argparse.Namespace) -> int:
                     f"{meta.info.num_pieces} pieces are present; seeding those",
                     file=sys.stderr,
                 )
-            view = LiveView(rt, json_lines=args.json, verbose=args.verbose)
+            job = Job(Source(str(args.torrent), meta))
+            job.added(rt)
+            job.state = JobState.SEEDING
+            view = LiveView([job], port=session.listen_port, json_lines=args.json,
+                            verbose=args.verbose, quiet=args.quiet)  # fmt: skip
             view.note(f"seeding {meta.info.name} on port {session.listen_port}")
-            while not stop.is_set():
-                view.update()
-                if rt.state is TorrentState.ERROR:
-                    view.close()
-                    raise BitswarmError(f"seeding failed: {rt.error}")
-                await wait_any([stop], 1.0)
-            view.close()
-            return 0
+            try:
+                while not stop.is_set():
+                    view.update()
+                    if rt.state is TorrentState.ERROR:
+                        job.fail(rt.error or "the torrent stopped on an error")
+                        break
+                    await wait_any([stop], 1.0)
+            finally:
+                job.status()
+                job.stop()
+                code = 1 if job.state is JobState.FAILED else 0
+                view.close()
+                if job.state is JobState.FAILED:
+                    if args.json:
+                        events.emit("error", error=job.error or "failed", name=job.name,
+                                    info_hash=job.info_hash)  # fmt: skip
+                    print(f"bitswarm: error: seeding failed: {job.error}", file=sys.stderr)
+                _end([job], started, code, args, view, seeding=True)
+            return code
 
     return run_until_signal(main)

@@ -208,7 +208,9 @@ def _reload(path: Path | None, whitelist: Whitelist) -> None:
 
 def print_ready(options: ServerOptions, *, http_port: int | None, udp_port: int | None) -> None:
     """The one line on stdout that says where the tracker listens (tests and scripts read it)."""
-    line: dict[str, object] = {"event": "listening", "workers": options.workers,
+    # The form of the general command line's --json lines (docs/json-events.md, schema 1).
+    line: dict[str, object] = {"event": "listening", "schema": 1, "time": round(time.time(), 3),
+                               "workers": options.workers,
                                "store": _store_name(options.store)}  # fmt: skip
     if options.http is not None and http_port is not None:
         line["http"] = f"http://{_hostport(options.http[0], http_port)}/announce"

@@ -111,12 +111,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--rate-limit", type=float, default=0.0, metavar="PER_SECOND",
                    help="requests per second allowed from one address, 0 for no limit "
                         "(default 0); the burst is 10 seconds' worth")  # fmt: skip
-    p.add_argument(
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning", "error"],
-        help="what the log shows (default: info)",
-    )
+    # SUPPRESS: `bitswarm --log-level debug tracker` (the general command line's global
+    # option, given before the command) is not reset by this default.
+    p.add_argument("--log-level", default=argparse.SUPPRESS,
+                   choices=["debug", "info", "warning", "error"],
+                   help="log this level and above (default: info)")  # fmt: skip
     p.set_defaults(handler=cmd_tracker)
 
 
@@ -149,7 +148,8 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
     return ServerOptions(
         http=http, udp=udp, store=args.store, workers=args.workers,
         whitelist=args.whitelist, config=config, split_swarms=args.split_swarms,
-        log_level=args.log_level, udp_key=key,
+        log_level=getattr(args, "log_level", None) or "info", udp_key=key,
+        log_file=getattr(args, "log_file", None),
     )  # fmt: skip
 
 

@@ -38,7 +38,7 @@ def run(options: ServerOptions) -> int:
             "(peers on different workers never meet); use --store redis://HOST:PORT to share "
             "swarms, or add --split-swarms if that is really what you want"
         )
-    setup_logging(options.log_level, pid=os.getpid())
+    setup_logging(options.log_level, options.log_file, pid=os.getpid())
     make_store(options.store, options.config)  # refuse a bad --store before binding
     if options.whitelist is not None:
         load_whitelist(options.whitelist)  # a bad list is an error at start, not at SIGHUP

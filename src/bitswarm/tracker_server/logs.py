@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import time
+from pathlib import Path
 
 __all__ = ["JsonFormatter", "setup_logging"]
 
@@ -69,9 +70,14 @@ class _RepeatFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "info", **static: object) -> None:
-    """Send the ``bitswarm`` loggers to stderr as JSON lines with `static` fields added."""
-    handler = logging.StreamHandler(sys.stderr)
+def setup_logging(level: str = "info", log_file: Path | None = None, **static: object) -> None:
+    """Send the ``bitswarm`` loggers to stderr (or append them to `log_file`) as JSON lines
+    with `static` fields added."""
+    handler: logging.Handler = (
+        logging.StreamHandler(sys.stderr)
+        if log_file is None
+        else logging.FileHandler(log_file, encoding="utf-8")
+    )
     handler.setFormatter(JsonFormatter(dict(static)))
     handler.addFilter(_RepeatFilter())
     root = logging.getLogger("bitswarm")

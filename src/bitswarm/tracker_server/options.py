@@ -28,6 +28,7 @@ class ServerOptions:
     config: TrackerConfig = field(default_factory=TrackerConfig)
     split_swarms: bool = False
     log_level: str = "info"
+    log_file: Path | None = None  # append the JSON log lines here instead of stderr
     #: the connection-id secret; shared by workers (and machines behind one address)
     udp_key: bytes = b""
 

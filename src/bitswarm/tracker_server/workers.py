@@ -56,7 +56,7 @@ def _worker_main(options: ServerOptions, index: int, metrics_dir: Path, ready_fd
     """In the forked child: run one tracker; report readiness with one byte."""
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
-    setup_logging(options.log_level, pid=os.getpid(), worker=index)
+    setup_logging(options.log_level, options.log_file, pid=os.getpid(), worker=index)
 
     def ready(_http: int | None, _udp: int | None) -> None:
         os.write(ready_fd, b"r")
