@@ -100,11 +100,11 @@ def test_a_late_piece_is_asked_of_a_second_peer() -> None:
     first = pick_critical(p, q, "a", 8)
     assert len(first) == BPP
     p.block_received("a", first[0])
-    assert pick_late(p, q, ["a", "b", "c"], now=9.0, room=8) == []  # not late yet
-    late = pick_late(p, q, ["a", "b", "c"], now=11.0, room=8)
+    assert pick_late(p, q, dict.fromkeys("abc", 8), 9.0) == []  # not late yet
+    late = pick_late(p, q, dict.fromkeys("abc", 8), 11.0)
     assert late == [("b", Block(5, i * BLOCK_SIZE, BLOCK_SIZE)) for i in range(1, BPP)]
     # each block has two requesters now: nobody else is asked
-    assert pick_late(p, q, ["a", "b", "c"], now=12.0, room=8) == []
+    assert pick_late(p, q, dict.fromkeys("abc", 8), 12.0) == []
     # the first copy to arrive cancels the other
     done, cancels = p.block_received("b", Block(5, BLOCK_SIZE, BLOCK_SIZE))
     assert not done and cancels == [("a", Block(5, BLOCK_SIZE, BLOCK_SIZE))]

@@ -23,6 +23,7 @@ from . import (
     daemon_command,
     dht_command,
     remote_command,
+    stream_command,
     torrent_commands,
     tracker_command,
     transfer_commands,
@@ -44,6 +45,7 @@ _REGISTRARS: list[Registrar] = [
     dht_command.register,
     daemon_command.register,
     remote_command.register,
+    stream_command.register,
 ]
 
 COMMAND_GROUP = "bitswarm.commands"

@@ -273,11 +273,21 @@ class TorrentCore:
         self._rank_due = now + RANK_SECONDS
 
     def _request_late(self, now: float) -> None:
-        """Blocks of pieces past their deadline asked of a second, fast peer."""
-        ranked = [k for k in self._ranked_critical(now) if not self.peers[k].conn.peer_choking]
-        for key, block in pick_late(self.picker, self.deadlines, ranked, now, room=4):
+        """Blocks of pieces past their deadline asked of a second, fast peer, within the
+        room left in its (short) queue."""
+        room = {}
+        for key in self._ranked_critical(now):
+            info = self.peers[key]
+            if not info.conn.peer_choking and info.conn.am_interested:
+                room[key] = self._stream_depth(info, now) - info.conn.outstanding_count
+        for key, block in pick_late(self.picker, self.deadlines, room, now):
             self.peers[key].conn.send_request(block.piece, block.begin, block.length)
             self._touched.add(key)
+
+    def _stream_depth(self, info: PeerInfo, now: float) -> int:
+        """A time-critical peer's queue depth while a reader is open: 1 s of its rate."""
+        cap = math.ceil(info.down.rate(now) * STREAM_QUEUE_SECONDS / BLOCK)
+        return min(info.queue.depth, max(STREAM_MIN_DEPTH, cap))
 
     def _ranked_critical(self, now: float) -> list[PeerKey]:
         loads = [
@@ -721,8 +731,7 @@ class TorrentCore:
                 self._request_late(now)
             critical = key in self._critical_peers
         if critical:  # a short queue, so that a seek's pieces are not served seconds late
-            cap = math.ceil(info.down.rate(now) * STREAM_QUEUE_SECONDS / BLOCK)
-            depth = min(depth, max(STREAM_MIN_DEPTH, cap))
+            depth = self._stream_depth(info, now)
         outstanding = conn.outstanding_count
         want = depth - outstanding
         if want <= 0 or (want < depth // 4 and outstanding):

@@ -170,16 +170,19 @@ def pick_critical(
 
 
 def pick_late(
-    picker: PiecePicker, queue: DeadlineQueue, peers: Sequence[PeerKey], now: float, *, room: int
+    picker: PiecePicker, queue: DeadlineQueue, room: Mapping[PeerKey, int], now: float
 ) -> list[tuple[PeerKey, Block]]:
-    """For each piece past its deadline, its blocks still in flight asked again of the
-    fastest peer in `peers` (fastest first, as `fast_peers` orders them) that has the piece
-    and is not already asked: at most `room` blocks per peer (libtorrent gives the blocks
-    of a late time-critical piece to a second peer the same way)."""
+    """For each piece past its deadline, its free blocks and those in flight to one other
+    peer, asked of the fastest peer in `room` (fastest first, as `fast_peers` orders them)
+    that has the piece: at most `room[peer]` blocks each, the space left in its queue
+    (libtorrent gives the blocks of a late time-critical piece to a second peer the same
+    way)."""
     out: list[tuple[PeerKey, Block]] = []
-    budget = dict.fromkeys(peers, room)
+    budget = dict(room)
     for piece in queue.late(now):
-        for peer in peers:
+        if not any(n > 0 for n in budget.values()):
+            break
+        for peer in budget:
             if budget[peer] <= 0:
                 continue
             blocks = picker.pick_in_piece(peer, piece, budget[peer], duplicate=True)
