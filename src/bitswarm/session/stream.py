@@ -38,8 +38,7 @@ _ids = itertools.count(1)
 
 class FileReader:
     """One reader of file `file_index` (an index into `meta.info.files`, 0-based) of a
-    running torrent. A file the torrent skips (priority 0) is made wanted again (priority
-    4): a reader asks for its bytes."""
+    running torrent. A skipped file (priority 0) is refused: its pieces would never come."""
 
     def __init__(
         self,
@@ -60,13 +59,11 @@ class FileReader:
         self.rate = rate
         self.owner = ("reader", next(_ids))
         self._start = rt.layout.file_offset(file_index)
+        if rt.file_priorities and rt.file_priorities[file_index] == 0:
+            raise BitswarmError(f"{self.path} is skipped (priority 0): select it to stream it")
         self._woken = asyncio.Event()
         self._closed = False
         rt.piece_listeners.add(self._piece_arrived)
-        if rt.file_priorities and rt.file_priorities[file_index] == 0:
-            prios = list(rt.file_priorities)
-            prios[file_index] = 4
-            rt.set_file_priorities(prios)
 
     @property
     def name(self) -> str:

@@ -15,21 +15,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import quote
 
 from aiohttp import web
 
-from ..session.stream import FileReader
 from .ranges import UNSATISFIABLE, ByteRange, content_type, parse_range
 
-__all__ = ["CHUNK", "StreamServer", "serve_file"]
+__all__ = ["CHUNK", "Readable", "StreamServer", "serve_file"]
 
 CHUNK = 256 * 1024  # bytes read and written at a time
 GONE_POLL = 0.5  # how often a response waiting for a piece checks the client is still there
 
 
+class Readable(Protocol):
+    """What a response reads from: `session.stream.FileReader`."""
+
+    async def read(self, offset: int, length: int) -> bytes: ...
+    def close(self) -> None: ...
+
+
 async def serve_file(
-    request: web.Request, open_reader: Callable[[], FileReader], *, name: str, size: int
+    request: web.Request, open_reader: Callable[[], Readable], *, name: str, size: int
 ) -> web.StreamResponse:
     """The response to GET or HEAD of a file of `size` bytes called `name`."""
     headers = {
@@ -79,7 +86,7 @@ def _gone(request: web.Request) -> bool:
 
 
 async def _read_while_connected(
-    request: web.Request, reader: FileReader, offset: int, length: int
+    request: web.Request, reader: Readable, offset: int, length: int
 ) -> bytes | None:
     """`reader.read(offset, length)`, or None as soon as the client has disconnected."""
     task = asyncio.ensure_future(reader.read(offset, length))
@@ -101,7 +108,7 @@ class StreamServer:
     """An HTTP server of one file (`bitswarm stream`): GET and HEAD of `/` and of
     `/<file name>` (the URL it prints names the file, so a player sees its extension)."""
 
-    def __init__(self, open_reader: Callable[[], FileReader], *, name: str, size: int) -> None:
+    def __init__(self, open_reader: Callable[[], Readable], *, name: str, size: int) -> None:
         self._open_reader = open_reader
         self.name = name
         self.size = size
