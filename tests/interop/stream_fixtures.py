@@ -67,8 +67,11 @@ def make_video(where: Path) -> Video:
 
 
 @contextlib.contextmanager
-def seeders(video: Video, work: Path, limits: list[int]) -> Iterator[list[Endpoint]]:
-    """libtorrent seeders of `video`, each uploading at most its limit (bytes/s)."""
+def seeders(
+    video: Video, work: Path, limits: list[int], *, dial: tuple[Endpoint, ...] = ()
+) -> Iterator[list[Endpoint]]:
+    """libtorrent seeders of `video`, each uploading at most its limit (bytes/s), dialling
+    `dial` once their data is checked."""
     peers: list[LibtorrentPeer] = []
     try:
         for i, limit in enumerate(limits):
@@ -84,6 +87,7 @@ def seeders(video: Video, work: Path, limits: list[int]) -> Iterator[list[Endpoi
                 workdir=workdir,
                 listen=Endpoint("127.0.0.1", free_port("127.0.0.1")),
                 upload_limit=limit,
+                peers=dial,
             )
             peer = LibtorrentPeer(spec)
             peers.append(peer)

@@ -12,8 +12,6 @@ closed when the response ends or the client leaves.
 
 from __future__ import annotations
 
-from typing import NoReturn
-
 from aiohttp import web
 
 from ..streaming.http import serve_file
@@ -40,16 +38,10 @@ def add_routes(app: web.Application) -> None:
         if not 0 <= index < len(files):
             raise web.HTTPNotFound(text=f"torrent {ref} has no file {index} (counted from 0)")
         view = files[index]
-        if request.method == "HEAD":
-            return await serve_file(request, _no_reader, name=view.path, size=view.length)
-        reader = api.open_stream(ref, index)  # DaemonError: not running, or a skipped file
-        try:
-            return await serve_file(request, lambda: reader, name=view.path, size=view.length)
-        finally:
-            reader.close()
+        # opened only for a body (not for HEAD or 416); DaemonError (not running, a
+        # skipped file) before the response starts becomes guard's JSON 400
+        return await serve_file(
+            request, lambda: api.open_stream(ref, index), name=view.path, size=view.length
+        )
 
     app.router.add_get(r"/stream/{hash:[0-9a-fA-F]{40}}/{index:\d+}", stream)
-
-
-def _no_reader() -> NoReturn:
-    raise AssertionError("HEAD reads nothing")
