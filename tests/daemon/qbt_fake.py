@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bitswarm.daemon.api import AddRequest, AddResult, TorrentRef
+from bitswarm.daemon.api import AddRequest, AddResult, FileStream, TorrentRef
 from bitswarm.daemon.appkeys import API_KEY
 from bitswarm.daemon.model import (
     Activity,
@@ -244,6 +244,9 @@ class FakeApi:
             self.change(i, name=name)
         self.calls.append(("rename", (i, path, name)))
         return path, name
+
+    def open_stream(self, ref: TorrentRef, index: int) -> FileStream:
+        raise DaemonError("this fake does not stream (tests/daemon/test_stream_routes.py does)")
 
     async def set_file_priorities(self, ref: TorrentRef, priorities: Mapping[int, int]) -> None:
         i = self._id(ref)

@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bitswarm.daemon.api import AddRequest, AddResult, TorrentRef
+from bitswarm.daemon.api import AddRequest, AddResult, FileStream, TorrentRef
 from bitswarm.daemon.model import (
     Activity,
     DaemonError,
@@ -207,6 +207,9 @@ class FakeApi:
     async def rename(self, ref: TorrentRef, path: str, name: str) -> tuple[str, str]:
         self._record("rename", (ref, path, name))
         return path, name
+
+    def open_stream(self, ref: TorrentRef, index: int) -> FileStream:
+        raise DaemonError("this fake does not stream (tests/daemon/test_stream_routes.py does)")
 
     async def set_file_priorities(self, ref: TorrentRef, priorities: Mapping[int, int]) -> None:
         self._record("set_file_priorities", (ref, dict(priorities)))

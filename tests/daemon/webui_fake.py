@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bitswarm.daemon.api import AddRequest, AddResult, TorrentRef
+from bitswarm.daemon.api import AddRequest, AddResult, FileStream, TorrentRef
 from bitswarm.daemon.model import (
     PRIORITY_NORMAL,
     Activity,
@@ -257,6 +257,9 @@ class FakeDaemon:
 
     async def rename(self, ref: TorrentRef, path: str, name: str) -> tuple[str, str]:
         raise DaemonError("not in the fake")
+
+    def open_stream(self, ref: TorrentRef, index: int) -> FileStream:
+        raise DaemonError("this fake does not stream (tests/daemon/test_stream_routes.py does)")
 
     async def set_file_priorities(self, ref: TorrentRef, priorities: Mapping[int, int]) -> None:
         t = self._get(ref)

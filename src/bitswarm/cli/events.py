@@ -52,6 +52,8 @@ _STATUS: dict[str, Any] = {
 EVENTS: dict[str, dict[str, Any]] = {
     # the first line of a long-running command: who speaks and where it listens
     "start": {"command": str, "version": str, "pid": int},
+    # `stream`: its first line, where the file is served over HTTP
+    "serving": {"url": str},
     # one torrent's progress, once a second (download, seed); `port`: our listening port
     "status": {**_STATUS, "port": int},
     # a magnet link's metadata arrived and was verified (BEP 9)

@@ -28,6 +28,7 @@ from . import (
     help_text,
     remote_command,
     resume_command,
+    stream_command,
     torrent_commands,
     tracker_command,
     transfer_commands,
@@ -46,6 +47,7 @@ EXIT_INTERRUPTED = 130
 _REGISTRARS: list[Registrar] = [
     torrent_commands.register,
     transfer_commands.register,
+    stream_command.register,
     tracker_command.register,
     dht_command.register,
     daemon_command.register,

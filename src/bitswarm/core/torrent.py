@@ -35,17 +35,26 @@ Rules:
   (8 leechers on loopback) rejecting regardless cost a quarter of the seed's throughput.
 * A seed suggests (BEP 6) a different set of not-yet-sent pieces to each peer it unchokes,
   until every piece left it once (`PieceSpread`); a peer's suggestions steer our picker.
+* Streaming (`set_piece_deadlines`, `swarm/deadlines.py`): pieces with a deadline are
+  requested before any other, from all but the slowest peers (chosen again every 0.25 s
+  from their rates and queues); a piece past its deadline is asked of a second peer. While
+  a reader is open the time-critical peers' queues cover 1 s, not 3 s, since a seek's
+  pieces wait behind what is queued. Requests are not cancelled to make room: a cancelled
+  block asked again may come twice (BEP 6 answers each request once), which the wire
+  layer would take for unrequested data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..addresses import PeerKey
 from ..bitfield import Bitfield
 from ..swarm.choker import Choker, PeerStats, SeedingAlgorithm
+from ..swarm.deadlines import DeadlineQueue, PeerLoad, fast_peers, pick_critical, pick_late
 from ..swarm.picker import Block, PiecePicker, PieceState
 from ..swarm.piece_spread import MAX_AHEAD, PieceSpread
 from ..swarm.rate import RateMeter
@@ -77,6 +86,9 @@ SNUB_SECONDS = 60.0
 POOL_BUFFERS = 8
 TICK_SECONDS = 1.0
 ENDGAME_BLOCKS = 1
+STREAM_QUEUE_SECONDS = 1.0  # while streaming: a fast peer's queue covers this much time
+STREAM_MIN_DEPTH = 8
+RANK_SECONDS = 0.25  # how often the time-critical peers are chosen again from their rates
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +186,9 @@ class TorrentCore:
         # set by the driver: our upload link is the bottleneck (see the module docstring)
         self.upload_saturated = False
         self._fetcher: dict[int, PeerKey] = {}  # seeding: the peer fetching a piece from us
+        self.deadlines = DeadlineQueue()  # streaming: time-critical pieces
+        self._critical_peers: set[PeerKey] = set()  # the peers that get time-critical blocks
+        self._rank_due = 0.0  # when to choose them again (rates change)
         if self.is_seed:
             self.spread = PieceSpread(num_pieces, rng)
 
@@ -237,9 +252,61 @@ class TorrentCore:
         requests already out stay; the next ones follow the new order."""
         self.picker.set_sequential(sequential)
         self.picker.set_first_last(frozenset(first_last))
+
+    def set_piece_deadlines(
+        self, owner: Hashable, deadlines: Mapping[int, float], *, now: float
+    ) -> None:
+        """`owner` (a reader) needs these pieces by these times (on the `now` clock); it
+        replaces what `owner` asked before (a seek moves the window). Pieces we have are
+        left out. Requests go out at once, time-critical blocks first."""
+        wanted = {p: d for p, d in deadlines.items() if 0 <= p < self.num_pieces}
+        wanted = {p: d for p, d in wanted.items() if p not in self.have}
+        self.deadlines.set_owner(owner, wanted)
+        self._rank_critical(now)
         for key, info in list(self.peers.items()):
             if info.joined_picker and info.handshaken:
                 self._request_more(key, info, now)
+
+    def release_deadlines(self, owner: Hashable) -> None:
+        """`owner` needs nothing any more (a reader closed): its deadlines go."""
+        self.deadlines.release(owner)
+
+    def _rank_critical(self, now: float) -> None:
+        """Choose the peers that get time-critical blocks (`fast_peers`)."""
+        loads = [
+            PeerLoad(key, info.conn.outstanding_count * BLOCK, info.down.rate(now))
+            for key, info in self.peers.items()
+            if not info.conn.closed and info.joined_picker
+        ]
+        self._critical_peers = set(fast_peers(loads))
+        self._rank_due = now + RANK_SECONDS
+
+    def _request_late(self, now: float) -> None:
+        """Blocks of pieces past their deadline asked of a second, fast peer, within the
+        room left in its (short) queue."""
+        room = {}
+        for key in self._ranked_critical(now):
+            info = self.peers[key]
+            if not info.conn.peer_choking and info.conn.am_interested:
+                room[key] = self._stream_depth(info, now) - info.conn.outstanding_count
+        for key, block in pick_late(self.picker, self.deadlines, room, now):
+            self.peers[key].conn.send_request(block.piece, block.begin, block.length)
+            self._touched.add(key)
+
+    def _stream_depth(self, info: PeerInfo, now: float) -> int:
+        """A time-critical peer's queue depth while a reader is open: 1 s of its rate."""
+        cap = math.ceil(info.down.rate(now) * STREAM_QUEUE_SECONDS / BLOCK)
+        return min(info.queue.depth, max(STREAM_MIN_DEPTH, cap))
+
+    def _ranked_critical(self, now: float) -> list[PeerKey]:
+        loads = [
+            PeerLoad(
+                key, self.peers[key].conn.outstanding_count * BLOCK, self.peers[key].down.rate(now)
+            )
+            for key in self._critical_peers
+            if key in self.peers and not self.peers[key].conn.closed
+        ]
+        return [p.key for p in sorted(loads, key=lambda p: p.queue_time)]
 
     def piece_map(self) -> tuple[list[int], list[int]]:
         """The pieces partly received, in flight or awaiting their hash check, and how
@@ -324,6 +391,8 @@ class TorrentCore:
                 else:
                     info.trades = True
             case ev.Unchoked():
+                if self.deadlines.active:
+                    self._rank_critical(now)
                 self._request_more(key, info, now)
             case ev.Choked():
                 if not conn.supports_fast:  # BEP 3: a choke discards pending requests;
@@ -365,6 +434,7 @@ class TorrentCore:
         if ok:
             self.have.add(piece)
             self.picker.piece_passed(piece)
+            self.deadlines.discard(piece)
             self._actions.append(PieceVerified(piece))
             touched = self._touched
             for key, info in list(self.peers.items()):
@@ -421,6 +491,9 @@ class TorrentCore:
                 else:
                     info.queue.tick(info.down.rate(now))
                 self._request_more(key, info, now)
+            if self.deadlines.active:
+                self._rank_critical(now)
+                self._request_late(now)
             self.extensions.poll_pex(now=now)
         if now >= self._next_rechoke:
             self._next_rechoke = now + self.config.rechoke_interval
@@ -660,6 +733,14 @@ class TorrentCore:
         if conn.closed or conn.peer_choking or not conn.am_interested:
             return
         depth = info.queue.depth
+        critical = False
+        if self.deadlines.active:
+            if now >= self._rank_due:
+                self._rank_critical(now)
+                self._request_late(now)
+            critical = key in self._critical_peers
+        if critical:  # a short queue, so that a seek's pieces are not served seconds late
+            depth = self._stream_depth(info, now)
         outstanding = conn.outstanding_count
         want = depth - outstanding
         if want <= 0 or (want < depth // 4 and outstanding):
@@ -669,7 +750,11 @@ class TorrentCore:
                 return
             want = min(want, ENDGAME_BLOCKS)
         suggested = info.suggested
-        blocks = self.picker.pick(key, want, suggested=suggested)
+        blocks = []
+        if critical and self.deadlines:  # time-critical pieces first
+            blocks = pick_critical(self.picker, self.deadlines, key, want)
+        if len(blocks) < want:
+            blocks += self.picker.pick(key, want - len(blocks), suggested=suggested)
         if blocks:
             for block in blocks:
                 conn.send_request(block.piece, block.begin, block.length)

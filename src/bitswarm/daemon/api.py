@@ -18,7 +18,7 @@ from typing import Protocol
 from .model import FileView, PeerView, PieceMap, SessionStats, TorrentView, TrackerInfo
 from .settings import DaemonSettings
 
-__all__ = ["AddRequest", "AddResult", "DaemonApi", "TorrentRef"]
+__all__ = ["AddRequest", "AddResult", "DaemonApi", "FileStream", "TorrentRef"]
 
 TorrentRef = int | str
 
@@ -43,6 +43,18 @@ class AddRequest:
     seed_ratio_limit: float | None = None  # a torrent-own ratio (mode SINGLE)
     seed_idle_limit: int | None = None  # minutes (mode SINGLE)
     queue_top: bool = False
+
+
+class FileStream(Protocol):
+    """A reader of one file of a running torrent (`session.stream.FileReader`): bytes once
+    their pieces are verified, with deadlines that fetch them first."""
+
+    size: int
+
+    @property
+    def name(self) -> str: ...
+    async def read(self, offset: int, length: int) -> bytes: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +116,13 @@ class DaemonApi(Protocol):
 
     async def set_file_priorities(self, ref: TorrentRef, priorities: Mapping[int, int]) -> None:
         """file index -> priority 0..7 (0: do not download)."""
+        ...
+
+    def open_stream(self, ref: TorrentRef, index: int) -> FileStream:
+        """A reader of file `index` (0-based, as `files` numbers them) for streaming. A
+        torrent that is not running (stopped, queued, checking, without metadata) or a
+        skipped file (priority 0) is refused with `DaemonError`: streaming never starts a
+        torrent or changes what it downloads behind the user's back."""
         ...
 
     async def set_options(self, refs: Iterable[TorrentRef], changes: Mapping[str, object]) -> None:

@@ -28,10 +28,11 @@ from ..magnet import Magnet, parse_magnet
 from ..metainfo import Metainfo, parse_torrent, safe_relative_path
 from ..metainfo.encode import torrent_file_bytes
 from ..session import Session, TorrentRuntime
+from ..session.stream import FileReader
 from ..session.torrent import build_layout
 from ..storage.file_ops import delete_files, move_files, rename_within
 from ..storage.parts import parts_file_name
-from .api import AddRequest, AddResult, TorrentRef
+from .api import AddRequest, AddResult, FileStream, TorrentRef
 from .fetch import fetch_torrent_url
 from .managed import ManagedTorrent
 from .model import (
@@ -185,6 +186,20 @@ class TorrentManager:
 
     def files(self, ref: TorrentRef) -> list[FileView]:
         return self.get(ref).files()
+
+    def open_stream(self, ref: TorrentRef, index: int) -> FileStream:
+        mt = self.get(ref)
+        if mt.meta is None:
+            raise DaemonError(f"torrent {mt.record.id} has no metadata yet")
+        files = mt.content_files()
+        if not 0 <= index < len(files):
+            raise DaemonError(f"torrent {mt.record.id} has no file {index} (counted from 0)")
+        rt = mt.runtime
+        if rt is None or rt.core is None or rt.ended:
+            raise DaemonError(f"torrent {mt.record.id} is not running: start it to stream")
+        if mt.priorities()[index] == 0:
+            raise DaemonError(f"file {index} of torrent {mt.record.id} is skipped: want it first")
+        return FileReader(rt, files[index][0])
 
     def peers(self, ref: TorrentRef) -> list[PeerView]:
         return self.get(ref).peers()

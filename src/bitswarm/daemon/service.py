@@ -20,7 +20,7 @@ from aiohttp import web
 
 from ..dht.config import parse_bootstrap
 from ..session import Session, SessionConfig
-from . import webui
+from . import stream_routes, webui
 from .auth import Authenticator
 from .chores import Chores
 from .http_app import FrontEnd, build_app
@@ -41,7 +41,7 @@ STATE_FILE = "state.sqlite"
 
 def default_front_ends() -> list[FrontEnd]:
     """Every API the daemon serves."""
-    return [transmission_routes, qbittorrent_routes, webui.add_routes]
+    return [transmission_routes, qbittorrent_routes, webui.add_routes, stream_routes.add_routes]
 
 
 class Daemon:

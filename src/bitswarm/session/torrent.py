@@ -16,7 +16,7 @@ import os
 import random
 import time
 from collections import deque
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,6 +179,7 @@ class TorrentRuntime:
         self._backlog = Backlog()  # peers whose sockets may hold unsent bytes
         self._storage_task: asyncio.Task[None] | None = None
         self._storage_again = False
+        self.piece_listeners: set[Callable[[int], None]] = set()  # readers (session/stream.py)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -444,6 +445,8 @@ class TorrentRuntime:
                 case PieceVerified(piece=piece):
                     self._resume_dirty = True
                     self.wanted.piece_verified(piece)
+                    for listener in list(self.piece_listeners):
+                        listener(piece)
                 case TorrentCompleted():
                     if self.state is TorrentState.DOWNLOADING:
                         self.state = TorrentState.SEEDING
@@ -748,6 +751,27 @@ class TorrentRuntime:
         core.set_piece_order(sequential=self.sequential, first_last=pieces, now=self._now())
         if not self._stopping:
             self._process()
+
+    def set_piece_deadlines(self, owner: Hashable, deadlines: Mapping[int, float]) -> None:
+        """Streaming: `owner` (a reader) needs these pieces within these many seconds from
+        now; replaces what `owner` asked before. Time-critical pieces are requested first,
+        from the fastest peers (`swarm/deadlines.py`). Ignored before the check is done."""
+        core = self.core
+        if core is None or self._stopping:
+            return
+        now = self._now()
+        core.set_piece_deadlines(owner, {p: now + d for p, d in deadlines.items()}, now=now)
+        self._process()
+
+    def release_deadlines(self, owner: Hashable) -> None:
+        """`owner` needs no piece any more (a reader closed)."""
+        if self.core is not None:
+            self.core.release_deadlines(owner)
+
+    @property
+    def ended(self) -> bool:
+        """Stopped, or failed: no piece will arrive any more."""
+        return self._ended.is_set()
 
     def set_rate_limits(self, upload: float, download: float) -> None:
         """This torrent's upload and download limits in bytes/s (0: none), on top of the

@@ -555,6 +555,35 @@ class PiecePicker:
             self._pick_duplicates(peer, ps, count, out, allowed)
         return out
 
+    def pick_in_piece(
+        self, peer: PeerKey, piece: int, count: int, *, duplicate: bool = False
+    ) -> list[Block]:
+        """Up to `count` free blocks of `piece` for `peer`, whoever owns the piece: the
+        time-critical requests of `swarm/deadlines.py`, spread over several fast peers.
+        A piece started here has no owner and is no orphan, so no peer takes it over.
+        With `duplicate`, blocks in flight to one other peer are asked again (a late piece).
+        """
+        ps = self._peers.get(peer)
+        out: list[Block] = []
+        if ps is None or count <= 0 or not ps.has(piece) or not self._prio[piece]:
+            return out
+        if self._state[piece] == PieceState.FREE:
+            self._start(piece, None)
+            self._orphans.discard(piece)
+        if self._state[piece] != PieceState.PARTIAL:
+            return out
+        self._take_free(peer, ps, piece, count, out)
+        part = self._partials[piece]
+        for idx, reqs in enumerate(part.requesters):
+            if len(out) >= count or not duplicate:
+                break
+            if not part.done[idx] and len(reqs) == 1 and peer not in reqs:
+                reqs.append(peer)
+                block = self._block(piece, idx)
+                ps.requests.add(block)
+                out.append(block)
+        return out
+
     def _ordered(
         self, pieces: Collection[int], ps: _Peer, allowed: Collection[int] | None
     ) -> list[int]:

@@ -86,6 +86,7 @@ class PeerSpec:
     tracker: str | None = None
     netns: str | None = None
     seed_after: bool = False
+    upload_limit: int = 0  # bytes/s, 0: none (libtorrent only: streaming tests and bench)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ class LibtorrentPeer(Peer):
             "peers": [str(peer) for peer in spec.peers],
             "tracker": spec.tracker,
             "status_interval": self.status_interval,
+            "upload_limit": spec.upload_limit,
         }
         # -u: unbuffered, so each line arrives when printed even if a flush were missed.
         argv = [sys.executable, "-u", "-m", _RUNNER_MODULE, json.dumps(args)]

@@ -14,7 +14,8 @@ one JSON object per line on stdout:
     {"event": "error", "message": "..."}       # then exit status 2
 
 Arguments (one JSON object): role ("seed" | "leech"), torrent, save_path, listen
-("host:port"), peers (["host:port", ...]), tracker (URL or null), status_interval (seconds).
+("host:port"), peers (["host:port", ...]), tracker (URL or null), status_interval (seconds),
+upload_limit (bytes/s, 0 or absent: none).
 
 Settings follow real-peers.md: no DHT, LSD, UPnP, NAT-PMP or uTP, plaintext only, several
 connections per IP allowed, and `force_reannounce` once checking ends, since libtorrent
@@ -82,7 +83,10 @@ def add_torrent(session: Any, args: dict[str, Any]) -> Any:
     )
     if args.get("tracker"):
         params.trackers = [args["tracker"]]
-    return session.add_torrent(params)
+    handle = session.add_torrent(params)
+    if args.get("upload_limit"):  # the torrent's own limit: it holds for loopback peers too
+        handle.set_upload_limit(int(args["upload_limit"]))
+    return handle
 
 
 def status_fields(status: Any) -> dict[str, Any]:

@@ -92,10 +92,13 @@
     const body = $("files-body");
     if (filesFor !== currentId || fileRows.length !== files.length) {
       body.textContent = "";
+      const row = BS.list.get(currentId);
       fileRows = files.map((f) => {
         const sel = BS.el("select", { "aria-label": "Priority of " + f.path, "data-index": f.index });
         for (const [v, label] of PRIORITIES) sel.append(BS.el("option", { value: v, text: label }));
-        const cells = { path: BS.el("td", { class: "path", text: f.path }), size: BS.el("td", { class: "num" }),
+        // each file streams at /stream/<info-hash>/<index> (daemon/stream_routes.py), playable while it downloads
+        const link = row && row.hash ? BS.el("a", { href: "/stream/" + row.hash + "/" + f.index, target: "_blank", rel: "noopener", title: "Stream (plays while it downloads)", text: f.path }) : null;
+        const cells = { path: link ? BS.el("td", { class: "path" }, link) : BS.el("td", { class: "path", text: f.path }), size: BS.el("td", { class: "num" }),
           done: BS.el("td", { class: "num" }), prio: BS.el("td", null, sel), sel };
         body.append(BS.el("tr", { "data-index": f.index }, cells.path, cells.size, cells.done, cells.prio));
         return cells;
