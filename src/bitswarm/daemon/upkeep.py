@@ -29,6 +29,7 @@ log = logging.getLogger("bitswarm.daemon")
 
 ROUND = 1.0  # seconds between two rounds
 SAVE_EVERY = 10.0  # seconds between two saves of the changed records
+QUEUE_EVERY = 10  # rounds between two looks at the queue when nothing asked for one
 
 
 class Upkeep:
@@ -38,6 +39,7 @@ class Upkeep:
         self.m = manager
         self._task: asyncio.Task[None] | None = None
         self._last_save = 0.0
+        self._rounds = 0
         self.chores: list[Callable[[float], Awaitable[None]]] = []  # more work each round
         self.on_complete: list[Callable[[ManagedTorrent], None]] = []
         self._jobs: set[asyncio.Task[None]] = set()
@@ -61,13 +63,16 @@ class Upkeep:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(ROUND):
                     await m.wake.wait()
+            woken = m.wake.is_set()
             m.wake.clear()
             try:
-                await self.round(time.time())
+                await self.round(time.time(), woken=woken)
             except Exception:  # one bad round must not end the daemon's upkeep
                 log.exception("upkeep round failed")
 
-    async def round(self, now: float) -> None:
+    async def round(self, now: float, *, woken: bool = True) -> None:
+        """One round; `woken`: something asked for it (a torrent wants to run, a setting
+        changed), so the queue is applied now rather than at its next periodic look."""
         m = self.m
         m.changed()  # rates and progress moved: views are built afresh
         for mt in m.all():
@@ -75,7 +80,9 @@ class Upkeep:
         for mt in m.all():
             await self._completion(mt, now)
             await self._seed_limits(mt, now)
-        self._queue(now)
+        self._rounds += 1
+        if woken or self._rounds % QUEUE_EVERY == 0 or any(mt.queued for mt in m.all()):
+            self._queue(now)
         for chore in self.chores:
             await chore(now)
         if now - self._last_save >= SAVE_EVERY:

@@ -593,6 +593,8 @@ class TorrentRuntime:
         # A peer that dialled us and named its listen port is connected too: dialling that
         # port would only open a duplicate that `_keep_one` closes (libtorrent likewise
         # files an incoming peer under the port of its extension handshake).
+        if not self.dialer.known:  # nobody to dial: the common case of an idle seed
+            return
         core = self.core
         connected = {p.address for p in self.protocols if p.outgoing}
         if core is not None:
