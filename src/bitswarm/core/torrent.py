@@ -239,10 +239,7 @@ class TorrentCore:
         elif not complete and self._completed_reported:
             self._completed_reported = False
             self._actions.append(TorrentReopened())
-        for key, info in list(self.peers.items()):
-            if info.joined_picker and info.handshaken:
-                self._update_interest(key, info)
-                self._request_more(key, info, now)
+        self._request_from_all(now, update_interest=True)
 
     def set_piece_order(
         self, *, sequential: bool, first_last: Iterable[int] = (), now: float
@@ -263,8 +260,15 @@ class TorrentCore:
         wanted = {p: d for p, d in wanted.items() if p not in self.have}
         self.deadlines.set_owner(owner, wanted)
         self._rank_critical(now)
+        self._request_from_all(now)
+
+    def _request_from_all(self, now: float, *, update_interest: bool = False) -> None:
+        """After a change of what we want: every peer in the swarm is asked again (and,
+        with `update_interest`, told whether we are interested now)."""
         for key, info in list(self.peers.items()):
             if info.joined_picker and info.handshaken:
+                if update_interest:
+                    self._update_interest(key, info)
                 self._request_more(key, info, now)
 
     def release_deadlines(self, owner: Hashable) -> None:
@@ -274,7 +278,7 @@ class TorrentCore:
     def _rank_critical(self, now: float) -> None:
         """Choose the peers that get time-critical blocks (`fast_peers`)."""
         loads = [
-            PeerLoad(key, info.conn.outstanding_count * BLOCK, info.down.rate(now))
+            self._load(key, info, now)
             for key, info in self.peers.items()
             if not info.conn.closed and info.joined_picker
         ]
@@ -300,13 +304,16 @@ class TorrentCore:
 
     def _ranked_critical(self, now: float) -> list[PeerKey]:
         loads = [
-            PeerLoad(
-                key, self.peers[key].conn.outstanding_count * BLOCK, self.peers[key].down.rate(now)
-            )
+            self._load(key, info, now)
             for key in self._critical_peers
-            if key in self.peers and not self.peers[key].conn.closed
+            if (info := self.peers.get(key)) is not None and not info.conn.closed
         ]
         return [p.key for p in sorted(loads, key=lambda p: p.queue_time)]
+
+    @staticmethod
+    def _load(key: PeerKey, info: PeerInfo, now: float) -> PeerLoad:
+        """What `fast_peers` weighs: the bytes a peer owes us and its rate."""
+        return PeerLoad(key, info.conn.outstanding_count * BLOCK, info.down.rate(now))
 
     def piece_map(self) -> tuple[list[int], list[int]]:
         """The pieces partly received, in flight or awaiting their hash check, and how
