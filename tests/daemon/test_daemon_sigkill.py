@@ -1,17 +1,16 @@
 """SIGKILL `bitswarm daemon` in the middle of a download, start it again: the torrent, its
 options and the daemon's settings are all there, and no verified piece is fetched again.
 
-Driven over the Transmission RPC (legacy protocol) with plain HTTP, as any client would.
+Driven over the Transmission RPC (legacy protocol) by `bitswarm remote`'s client.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from bitswarm.cli.remote_client import Endpoint, RpcClient
 
 from ..session.helpers import digest_tree, make_multifile
 from .conftest import DaemonProcess, start_daemon_process
@@ -21,30 +20,14 @@ MiB = 2**20
 
 
 class Rpc:
-    """The legacy Transmission RPC with its session-id handshake."""
+    """`bitswarm remote`'s Transmission RPC client (session-id handshake included), with a
+    shortcut for the one torrent of this test."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.sid = ""
+        self.client = RpcClient(Endpoint(url))
 
     def __call__(self, method: str, **arguments: Any) -> dict[str, Any]:
-        body = json.dumps({"method": method, "arguments": arguments}).encode()
-        for _ in range(2):
-            req = urllib.request.Request(
-                self.url, body, {"X-Transmission-Session-Id": self.sid}, method="POST"
-            )
-            try:
-                with urllib.request.urlopen(req, timeout=30) as reply:
-                    answer: dict[str, Any] = json.loads(reply.read())
-            except urllib.error.HTTPError as err:
-                if err.code == 409:
-                    self.sid = err.headers["X-Transmission-Session-Id"]
-                    continue
-                raise
-            assert answer["result"] == "success", answer
-            args: dict[str, Any] = answer.get("arguments", {})
-            return args
-        raise AssertionError("no session id after a 409")
+        return self.client.call(method, arguments)
 
     def torrent(self, *fields: str) -> dict[str, Any]:
         got = self("torrent-get", ids=[1], fields=["id", *fields])["torrents"]
