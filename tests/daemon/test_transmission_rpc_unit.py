@@ -364,6 +364,7 @@ def test_torrent_rename_path_needs_one_torrent() -> None:
 def test_session_get_both_spellings() -> None:
     api = FakeApi()
     api.settings.speed_limit_down = 250_000
+    api.settings.encryption = "allowed"  # the default is "preferred" since MSE (issue 13)
     old = legacy(api, "session-get")["arguments"]
     assert old["rpc-version"] == 17 and old["rpc-version-minimum"] == 14
     assert old["version"].startswith("4.0.6 (bitswarm ")

@@ -12,6 +12,7 @@ from typing import TypedDict, Unpack
 from bitswarm.create import Version, create_torrent
 from bitswarm.metainfo import Metainfo, parse_torrent
 from bitswarm.session import Session, SessionConfig, TorrentRuntime
+from bitswarm.wire.mse import Encryption
 
 __all__ = [
     "SessionOptions",
@@ -76,6 +77,7 @@ class SessionOptions(TypedDict, total=False):
     lsd_interface: str
     lsd_port: int
     direct_io: bool
+    encryption: Encryption
 
 
 async def start_session(host: str = "127.0.0.1", **kw: Unpack[SessionOptions]) -> Session:

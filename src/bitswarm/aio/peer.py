@@ -81,7 +81,16 @@ class PeerProtocol(asyncio.BufferedProtocol):
         self._holds: set[str] = set()  # why reading is paused ("rate", "disk")
         self._can_write = asyncio.Event()
         self._can_write.set()
-        self.closed_future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.closed_future: asyncio.Future[str] = loop.create_future()
+        # True once the peer's BitTorrent handshake arrived, False if closed before it.
+        self.handshake_done: asyncio.Future[bool] = loop.create_future()
+        # MSE (aio/mse.py sets these): "mse" when the stream began with the encrypted
+        # handshake, "none" for plain; `encrypted` when RC4 was chosen; `mse_skey` the
+        # torrent the encrypted handshake named (the plain handshake must name the same).
+        self.encryption = "none"
+        self.encrypted = False
+        self.mse_skey: bytes | None = None
 
     # ---------------------------------------------------------------- asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -187,6 +196,11 @@ class PeerProtocol(asyncio.BufferedProtocol):
         """Wait until the socket's write buffer drains below its high-water mark."""
         await self._can_write.wait()
 
+    @property
+    def closing(self) -> bool:
+        """Closed, or closing: no byte will be read or written any more."""
+        return self._closed
+
     def close(self, reason: str) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
@@ -195,6 +209,9 @@ class PeerProtocol(asyncio.BufferedProtocol):
     # ---------------------------------------------------------------- internals
     def _route_incoming(self) -> bool:
         info_hash = bytes(self._pending[28:48])
+        if self.mse_skey is not None and info_hash != self.mse_skey:
+            self.close("the handshake names another torrent than the encryption key")
+            return False
         owner = self._lookup(info_hash, self.address) if self._lookup else None
         if owner is None:
             log.debug("refused %s:%d: unknown info-hash %s", *self.address, info_hash.hex())
@@ -208,6 +225,8 @@ class PeerProtocol(asyncio.BufferedProtocol):
         conn, owner = self.conn, self.owner
         assert conn is not None and owner is not None
         events = conn.events()
+        if not self.handshake_done.done() and conn.remote_peer_id is not None:
+            self.handshake_done.set_result(True)
         if events:
             owner.peer_events(self, events)
         self.flush()
@@ -217,6 +236,8 @@ class PeerProtocol(asyncio.BufferedProtocol):
             return
         self._closed = True
         self._can_write.set()
+        if not self.handshake_done.done():
+            self.handshake_done.set_result(False)
         if not self.closed_future.done():
             self.closed_future.set_result(reason)
         if self.owner is not None and self.conn is not None:

@@ -18,7 +18,12 @@ import sys
 from pathlib import Path
 
 from ..daemon.auth import hash_password
-from ..daemon.config import default_config_path, default_state_dir, load_settings
+from ..daemon.config import (
+    ENCRYPTION_MODES,
+    default_config_path,
+    default_state_dir,
+    load_settings,
+)
 from ..daemon.model import DaemonError
 from ..daemon.service import Daemon
 from ..daemon.settings import DaemonSettings
@@ -79,6 +84,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--port", type=int, default=None, metavar="P", help="peer port, TCP and DHT (default 51413)"
     )
     p.add_argument(
+        "--encryption",
+        choices=ENCRYPTION_MODES,
+        default=None,
+        help="MSE/PE encryption of peer connections: allowed (= tolerated: plaintext first, "
+        "accept both), preferred (encrypted first, plaintext when a peer cannot), required "
+        "(RC4 only) (default: encryption, else preferred)",
+    )
+    p.add_argument(
         "--hash-password",
         action="store_true",
         help="read a password (from stdin or a prompt), print its hash for rpc_password_hash, exit",
@@ -104,6 +117,8 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         overrides["rpc_host"], overrides["rpc_port"] = args.rpc
     if args.port is not None:
         overrides["peer_port"] = args.port
+    if args.encryption is not None:
+        overrides["encryption"] = args.encryption
     explicit = args.config is not None
     config_file = args.config if explicit else default_config_path()
     if not explicit and not config_file.exists():

@@ -47,6 +47,8 @@ _STATUS: dict[str, Any] = {
     "eta": (*_NUM, type(None)),
     "error": _STR_OR_NULL,
     "tracker_message": _STR_OR_NULL,
+    "handshake_failures": int,
+    "hint": _STR_OR_NULL,
 }
 
 EVENTS: dict[str, dict[str, Any]] = {

@@ -221,6 +221,8 @@ class LiveView:
                 parts.append(_Bar(ProgressBar(total=1.0, completed=st.progress, width=width)))
             if job.error:
                 parts.append(_text(_cut(f"error: {job.error}", width), "red"))
+            elif st is not None and st.hint and not job.over:
+                parts.append(_text(_cut(st.hint, width), "yellow"))
             elif st is not None and st.tracker_message and not job.over:
                 parts.append(_text(short_tracker_message(st.tracker_message, width), "yellow"))
             if self.verbose and job.rt is not None and not job.over:

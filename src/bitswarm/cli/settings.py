@@ -16,6 +16,7 @@ daemon listens on 51413, saves into ~/Downloads, seeds on and runs the DHT)::
     speed_limit_up(_enabled)  --upload-limit    dht_enabled      --dht-port / --no-dht
     dht_bootstrap           --dht-bootstrap     lsd_enabled      --lsd / --no-lsd
     seed_ratio_limit, seed_ratio_limited        --seed-ratio (download)
+    encryption              --encryption
 
 The CLI's own keys (`CLI_ONLY`) sit in the file's ``[cli]`` table, which the daemon
 skips, and in the environment as ``BITSWARM_CLI_<KEY>``::
@@ -76,6 +77,7 @@ SHARED: dict[str, object] = {
     "lsd_enabled": False,
     "seed_ratio_limit": 1.0,
     "seed_ratio_limited": True,
+    "encryption": "preferred",
 }
 # The CLI's own keys: the `[cli]` table, BITSWARM_CLI_<KEY>.
 CLI_ONLY: dict[str, object] = {
@@ -214,6 +216,7 @@ def apply_config(args: argparse.Namespace) -> None:
     fill("upload_limit", up)
     fill("lsd", settings["lsd_enabled"])
     fill("direct_io", settings[f"{CLI_TABLE}.direct_io"])
+    fill("encryption", settings["encryption"])
     if getattr(args, "no_dht", False):
         args.dht_port = None
         args.dht_bootstrap = []

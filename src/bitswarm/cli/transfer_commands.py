@@ -26,6 +26,7 @@ from ..session import Session, SessionConfig, TorrentRuntime, TorrentState
 from ..session.config import DEFAULT_PORT
 from ..session.torrent import build_layout
 from ..version import __version__
+from ..wire.mse import Encryption, parse_encryption
 from . import demo_command, events, render, selection
 from .jobs import Job, JobState, SeedPolicy
 from .live import LiveView
@@ -60,6 +61,9 @@ def parse_duration(text: str) -> float:
 
 
 parse_duration.__name__ = "duration"
+
+
+ENCRYPTION_CHOICES = tuple(level.value for level in Encryption)
 
 
 def add_network_options(p: argparse.ArgumentParser) -> None:
@@ -153,6 +157,14 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         help="find peers on the local network by multicast (BEP 14; never for private "
         "torrents) (default: lsd_enabled, else off, so that nothing is sent to the LAN "
         "unasked)",
+    )
+    p.add_argument(
+        "--encryption",
+        choices=ENCRYPTION_CHOICES,
+        default=None,
+        help="MSE/PE encryption of peer connections: disabled (plaintext only), allowed "
+        "(plaintext first, accept both), preferred (encrypted first, plaintext when a peer "
+        "cannot), required (RC4 only, both ways) (default: encryption, else preferred)",
     )
     p.add_argument(
         "--direct-io",
@@ -341,6 +353,7 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
         download_limit=args.download_limit,
         lsd=bool(args.lsd),
         direct_io=bool(args.direct_io),
+        encryption=parse_encryption(args.encryption or "preferred"),
     )
 
 

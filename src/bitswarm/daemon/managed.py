@@ -336,7 +336,7 @@ class ManagedTorrent:
                 peer_choking=p.peer_choking,
                 peer_interested=p.peer_interested,
                 outgoing=p.outgoing,
-                encrypted=False,
+                encrypted=p.encrypted,
                 transport="tcp",
                 flags=peer_flags(
                     am_choking=p.am_choking,

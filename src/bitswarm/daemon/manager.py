@@ -32,6 +32,7 @@ from ..session.stream import FileReader
 from ..session.torrent import build_layout
 from ..storage.file_ops import delete_files, move_files, rename_within
 from ..storage.parts import parts_file_name
+from ..wire.mse import parse_encryption
 from .api import AddRequest, AddResult, FileStream, TorrentRef
 from .fetch import fetch_torrent_url
 from .managed import ManagedTorrent
@@ -712,10 +713,17 @@ class TorrentManager:
             default = getattr(DaemonSettings(), key)
             if not _same_kind(default, value):
                 raise DaemonError(f"setting {key}: expected {type(default).__name__}")
+            if key == "encryption":
+                try:
+                    parse_encryption(str(value))
+                except ValueError:
+                    raise DaemonError(f"setting encryption: unknown level {value!r}") from None
         for key, value in changes.items():
             default = getattr(DaemonSettings(), key)
             setattr(current, key, float(value) if isinstance(default, float) else value)  # type: ignore[arg-type]
         await self.store.put_settings(dict(changes))
+        if "encryption" in changes:
+            self.session.set_encryption(parse_encryption(current.encryption))
         self.wake.set()
 
     @_changes

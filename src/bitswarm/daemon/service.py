@@ -20,6 +20,7 @@ from aiohttp import web
 
 from ..dht.config import parse_bootstrap
 from ..session import Session, SessionConfig
+from ..wire.mse import parse_encryption
 from . import stream_routes, webui
 from .auth import Authenticator
 from .chores import Chores
@@ -121,6 +122,7 @@ class Daemon:
                 dht_bootstrap=bootstrap,
                 dht_state=self.state_dir / "dht.state" if s.dht_enabled else None,
                 lsd=s.lsd_enabled,
+                encryption=parse_encryption(s.encryption),
             )
         )
         await self.session.start()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..wire.mse import DEFAULT_ENCRYPTION, Encryption
+
 __all__ = ["DEFAULT_PORT", "SessionConfig"]
 
 DEFAULT_PORT = 6881
@@ -17,6 +19,8 @@ class SessionConfig:
     The port is tried first and, with `find_free_port`, the next ones up to 50 later;
     `listen_port=0` takes any free port. Rates are bytes per second; DHT and LSD are off
     unless asked for, so nothing leaves the machine unasked but tracker announces.
+    `encryption` is the MSE/PE policy for incoming and outgoing connections
+    (wire/mse/policy.py; `--encryption`).
     """
 
     listen_host: str | None = None  # None: every interface, IPv4 and IPv6
@@ -34,3 +38,4 @@ class SessionConfig:
     lsd_interface: str = "0.0.0.0"
     lsd_port: int = 6771
     direct_io: bool = False  # write pieces with O_DIRECT (storage/filesystem.py)
+    encryption: Encryption = DEFAULT_ENCRYPTION  # MSE/PE: disabled/allowed/preferred/required

@@ -67,7 +67,7 @@ class MetadataFetch:
         self.info_hash = magnet.info_hashes.wire
         self.fetcher = MetadataFetcher(magnet.info_hashes, max_metadata_size=max_metadata_size)
         self.protocols: set[PeerProtocol] = set()
-        self.dialer = Dialer(session, self, [*magnet.peers, *peers])
+        self.dialer = Dialer(session, self, [*magnet.peers, *peers], info_hash=self.info_hash)
         tiers = [[u] for u in dict.fromkeys([*magnet.trackers, *trackers])]
         self.announcer = Announcer(self, tiers)
         self._done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()

@@ -69,6 +69,7 @@ def peer_snapshots(
                 snubbed=core.is_snubbed(info, now),
                 seed=have.size > 0 and have.all(),
                 peer_id=conn.remote_peer_id,
+                encrypted=proto.encrypted,
             )
         )
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import random
@@ -19,6 +20,7 @@ from pathlib import Path
 from ..aio.dht import DhtService
 from ..aio.disk_pool import DiskPool
 from ..aio.lsd import LsdService
+from ..aio.mse import incoming_stream
 from ..aio.peer import PeerOwner, PeerProtocol
 from ..dht.config import DhtConfig
 from ..errors import BitswarmError
@@ -26,6 +28,7 @@ from ..magnet import Magnet
 from ..metainfo import Metainfo
 from ..peer_id import make_peer_id
 from ..ratelimit import rate_bucket
+from ..wire.mse import Encryption, req2
 from .config import SessionConfig
 from .metadata import MetadataFetch
 from .resume_store import ResumeStore
@@ -66,6 +69,7 @@ class Session:
         self._ticker: asyncio.TimerHandle | None = None
         self._own_hosts: set[str] = {"127.0.0.1", "::1", "0.0.0.0", "::"} | local_addresses()
         self._blocked: Callable[[str], bool] | None = None
+        self._req2: dict[bytes, bytes] = {}  # HASH('req2', info-hash) -> info-hash (MSE)
 
     async def __aenter__(self) -> Session:
         await self.start()
@@ -127,7 +131,11 @@ class Session:
 
         async def serve(number: int) -> asyncio.Server:
             return await loop.create_server(
-                lambda: PeerProtocol(lookup=self._lookup, admit=self._admit),
+                lambda: incoming_stream(
+                    PeerProtocol(lookup=self._lookup, admit=self._admit),
+                    level=self.config.encryption,
+                    lookup=self._skey_lookup,
+                ),
                 host=self.config.listen_host,
                 port=number,
                 reuse_address=True,
@@ -344,6 +352,10 @@ class Session:
         self.upload_bucket = rate_bucket(upload)
         self.download_bucket = rate_bucket(download)
 
+    def set_encryption(self, level: Encryption) -> None:
+        """The MSE/PE policy from now on (connections already open stay as they are)."""
+        self.config = dataclasses.replace(self.config, encryption=level)
+
     def set_ip_filter(self, blocked: Callable[[str], bool] | None) -> None:
         """Refuse peers whose address `blocked(host)` is true (None: refuse none).
 
@@ -409,6 +421,18 @@ class Session:
 
     def is_own_address(self, addr: tuple[str, int]) -> bool:
         return addr[1] == self.listen_port and addr[0] in self._own_hosts
+
+    def _skey_lookup(self, hashed: bytes) -> bytes | None:
+        """The info-hash (MSE's SKEY) of ours whose HASH('req2', SKEY) is `hashed`, over
+        every torrent and metadata fetch; None when none is. The index is built again on
+        a miss, so torrents added since are found (a torrent's 20-byte handshake hash is
+        its SKEY: the v1 hash, or the v2 hash truncated for a pure v2 torrent, as
+        libtorrent's `associated_info_hash`)."""
+        skey = self._req2.get(hashed)
+        if skey is None or (skey not in self.torrents and skey not in self.fetches):
+            self._req2 = {req2(key): key for key in (*self.torrents, *self.fetches)}
+            skey = self._req2.get(hashed)
+        return skey
 
     def _lookup(self, info_hash: bytes, address: tuple[str, int]) -> PeerOwner | None:
         if self.connection_count() >= self.config.max_connections or self.is_blocked(address[0]):

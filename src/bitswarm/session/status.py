@@ -55,7 +55,8 @@ class PeerSnapshot:
     rates are bytes/s and `downloaded`/`uploaded` payload bytes from/to it since it
     connected. The four choke/interest flags are BEP 3's, from each side; `outgoing`: we
     dialled it; `snubbed`: it owes us blocks and sent none for a minute; `seed`: it has
-    every piece. bitswarm speaks plain TCP only: `transport` "tcp", `encrypted` False.
+    every piece. `encrypted`: the connection is RC4 after an MSE handshake (aio/mse.py);
+    bitswarm speaks TCP only: `transport` "tcp".
     """
 
     host: str
@@ -102,6 +103,9 @@ class TorrentStatus:
     `ERROR` state; `banned` counts the addresses refused for sending bad data.
     `wanted_bytes` is the content of the files we download (file priority > 0) and
     `wanted_done_bytes` their verified bytes; `progress` and `eta` are of those.
+    `handshake_failures` counts the peers we dialled that closed the connection before
+    their BitTorrent handshake (plain or encrypted); `hint`, when set, says in words what
+    that likely means (peers that require encryption, say: wire/mse/policy.py).
     """
 
     name: str
@@ -125,6 +129,8 @@ class TorrentStatus:
     banned: int
     wanted_bytes: int
     wanted_done_bytes: int
+    handshake_failures: int = 0
+    hint: str | None = None
 
     @classmethod
     def of(
@@ -137,6 +143,8 @@ class TorrentStatus:
         tracker_message: str | None = None,
         banned: int = 0,
         wanted: tuple[int, int] | None = None,
+        handshake_failures: int = 0,
+        hint: str | None = None,
     ) -> TorrentStatus:
         """The status of the torrent `info` from what its runtime counts (`transfer`);
         `wanted` is (wanted bytes, verified wanted bytes), None when every file is."""
@@ -168,6 +176,8 @@ class TorrentStatus:
             banned=banned,
             wanted_bytes=wanted_bytes,
             wanted_done_bytes=wanted_done,
+            handshake_failures=handshake_failures,
+            hint=hint,
         )
 
     def to_json(self) -> dict[str, Any]:

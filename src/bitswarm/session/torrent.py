@@ -45,8 +45,9 @@ from ..storage.resume import ResumeData, decode_resume, encode_resume, trusted_p
 from ..swarm.picker import first_last_pieces
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
+from ..wire.mse import encryption_hint
 from .announcer import Announcer, AnnounceStats
-from .dialer import Dialer
+from .dialer import REFUSED_BY_US, Dialer
 from .host import SessionHost
 from .peer_view import peer_snapshots, piece_states
 from .resume_store import FileResumeStore, ResumeStore
@@ -160,7 +161,8 @@ class TorrentRuntime:
         self.error: str | None = None
         self.core: TorrentCore | None = None
         self.protocols: set[PeerProtocol] = set()
-        self.dialer = Dialer(session, self, peers)
+        self.dialer = Dialer(session, self, peers, info_hash=self.info_hash)
+        self.lost_in_handshake = [0, 0]  # dialled peers gone before their handshake: plain, MSE
         self.completed = asyncio.Event()
         self._ended = asyncio.Event()  # it can no longer complete: failed or stopped
         self.announcer = Announcer(self, [*meta.announce_tiers, *([u] for u in trackers)])
@@ -360,6 +362,8 @@ class TorrentRuntime:
         if self.core is not None:
             self.core.remove_peer(proto, now=self._now())
             self._process()
+        if proto.outgoing and not proto.handshake_done.result() and reason not in REFUSED_BY_US:
+            self.lost_in_handshake[proto.encryption == "mse"] += 1
         if proto.outgoing and reason == BOTH_SEEDS:
             self.dialer.retry_later(proto.address, SEED_REDIAL)
         log.debug("peer %s:%d gone: %s", *proto.address, reason)
@@ -651,10 +655,19 @@ class TorrentRuntime:
 
     def status(self) -> TorrentStatus:
         """A snapshot of the torrent's state, progress, rates and peers."""
+        transfer = self.transfer()
+        plain_lost, mse_lost = self.lost_in_handshake
         return TorrentStatus.of(
             self.meta.info,
             state=self.state,
-            transfer=self.transfer(),
+            transfer=transfer,
+            handshake_failures=plain_lost + mse_lost,
+            hint=encryption_hint(
+                self.session.config.encryption,
+                plain_lost=plain_lost,
+                mse_lost=mse_lost,
+                peers=transfer.peers,
+            ),
             error=self.error,
             tracker_message=self.announcer.message,
             banned=len(self.banned),
