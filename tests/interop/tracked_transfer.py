@@ -106,6 +106,7 @@ def run_tracked_transfer(
     bridged: bool = False,
     timeout: float = 60.0,
     stall: float = 25.0,
+    encryption: str = "",
 ) -> TrackedResult:
     """Seed `seed_dir/<name>` with one program, download it with another via opentracker.
 
@@ -135,7 +136,7 @@ def run_tracked_transfer(
         seed_ns, seed_at = new_endpoint()
         seed_spec = PeerSpec(
             Role.SEED, torrent.path, seed_dir, workdir / "seeder", seed_at,
-            tracker=tracker.announce_url, netns=seed_ns,
+            tracker=tracker.announce_url, netns=seed_ns, encryption=encryption,
         )  # fmt: skip
         seeder = stack.enter_context(seeder_class(seed_spec))
         ready = seeder.wait_complete(timeout)
@@ -152,7 +153,7 @@ def run_tracked_transfer(
         leech_ns, leech_at = new_endpoint()
         leech_spec = PeerSpec(
             Role.LEECH, torrent.path, leech_dir, workdir / "leecher", leech_at,
-            tracker=tracker.announce_url, netns=leech_ns,
+            tracker=tracker.announce_url, netns=leech_ns, encryption=encryption,
         )  # fmt: skip
         started = time.monotonic()
         leecher = stack.enter_context(leecher_class(leech_spec))

@@ -74,8 +74,7 @@ class Aria2Peer(Peer):
             "--enable-dht6=false",
             "--bt-enable-lpd=false",
             "--enable-peer-exchange=false",
-            "--bt-min-crypto-level=plain",
-            "--bt-require-crypto=false",
+            *_crypto_options(spec.encryption),
             "--disable-ipv6=true",
             "--file-allocation=none",
             "--allow-overwrite=true",
@@ -141,3 +140,10 @@ class Aria2Peer(Peer):
             f"down={info.get('downloadSpeed')} B/s up={info.get('uploadSpeed')} B/s"
         )
         return PeerStatus(done / total if total else 0.0, complete, detail)
+
+
+def _crypto_options(encryption: str) -> list[str]:
+    """aria2's MSE options: required = encrypted handshake and RC4 only."""
+    if encryption == "required":
+        return ["--bt-min-crypto-level=arc4", "--bt-require-crypto=true"]
+    return ["--bt-min-crypto-level=plain", "--bt-require-crypto=false"]

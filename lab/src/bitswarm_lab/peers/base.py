@@ -87,6 +87,9 @@ class PeerSpec:
     netns: str | None = None
     seed_after: bool = False
     upload_limit: int = 0  # bytes/s, 0: none (libtorrent only: streaming tests and bench)
+    # MSE/PE: "" = the program's plain-TCP test setup; "required" = encrypted (RC4) only,
+    # both ways; "disabled" = plaintext only (libtorrent, aria2, Transmission, bitswarm)
+    encryption: str = ""
 
 
 @dataclass(frozen=True, slots=True)

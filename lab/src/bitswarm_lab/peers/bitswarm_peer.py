@@ -121,6 +121,8 @@ class BitswarmPeer(Peer):
             common += ["--peer", str(peer)]
         if spec.tracker:
             common += ["--tracker", spec.tracker]
+        if spec.encryption:
+            common += ["--encryption", spec.encryption]
         if spec.role is Role.SEED:
             content = spec.data_dir / load_torrent(spec.torrent).name
             argv = [*bitswarm_command(), "seed", str(spec.torrent), str(content), *common]

@@ -55,6 +55,7 @@ class LibtorrentPeer(Peer):
             "tracker": spec.tracker,
             "status_interval": self.status_interval,
             "upload_limit": spec.upload_limit,
+            "encryption": spec.encryption,
         }
         # -u: unbuffered, so each line arrives when printed even if a flush were missed.
         argv = [sys.executable, "-u", "-m", _RUNNER_MODULE, json.dumps(args)]

@@ -43,7 +43,7 @@ def split_endpoint(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def make_settings(listen: str) -> lt.settings_pack:
+def make_settings(listen: str, encryption: str = "") -> lt.settings_pack:
     host, _ = split_endpoint(listen)
     settings: lt.settings_pack = {
         "listen_interfaces": listen,
@@ -68,6 +68,12 @@ def make_settings(listen: str) -> lt.settings_pack:
             | lt.alert_category.storage
         ),
     }
+    if encryption == "required":  # MSE with RC4 only, incoming and outgoing
+        settings["out_enc_policy"] = int(lt.enc_policy.forced)
+        settings["in_enc_policy"] = int(lt.enc_policy.forced)
+        settings["allowed_enc_level"] = int(lt.enc_level.rc4)
+    elif encryption == "disabled":  # plaintext only: an MSE handshake is refused
+        settings["in_enc_policy"] = int(lt.enc_policy.disabled)
     return settings
 
 
@@ -103,7 +109,7 @@ def status_fields(status: Any) -> dict[str, Any]:
 
 
 def run(args: dict[str, Any]) -> int:
-    session = lt.session(make_settings(args["listen"]))
+    session = lt.session(make_settings(args["listen"], args.get("encryption", "")))
     handle = add_torrent(session, args)
     interval = float(args.get("status_interval", 0.1))
     peers = [split_endpoint(peer) for peer in args.get("peers", [])]

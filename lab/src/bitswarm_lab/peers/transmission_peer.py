@@ -79,7 +79,8 @@ class TransmissionPeer(Peer):
             "bind-address-ipv4": spec.listen.host,  # also the source of its connections
             "peer-port": spec.listen.port,
             "peer-port-random-on-start": False,
-            "encryption": 0,  # prefer plaintext, accept either
+            # 0: prefer plaintext, accept either; 2: encrypted only ("required")
+            "encryption": 2 if spec.encryption == "required" else 0,
             "dht-enabled": False,
             "lpd-enabled": False,
             "pex-enabled": False,
