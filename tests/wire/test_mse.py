@@ -56,7 +56,7 @@ def run(a: MseInitiator, b: MseReceiver, *, chunk: int | None = None) -> None:
                 step = chunk or len(data)
                 for i in range(0, len(data), step):
                     dst.receive_data(data[i : i + step])
-        if a.done and b.done or not moved:
+        if (a.done and b.done) or not moved:
             return
 
 
