@@ -75,11 +75,13 @@ def run_transfer(
     timeout: float = 60.0,
     verify: bool = True,
     before_leecher: Callable[[], object] | None = None,
+    encryption: str = "",
 ) -> TransferResult:
     """Seed `seed_dir/<torrent name>` with one program, download it with another.
 
     `before_leecher` runs once the seeder is ready, just before the leecher starts (the
     benchmarks use it to put the machine's free memory in the same state for every run).
+    `encryption` is both peers' MSE level (`PeerSpec.encryption`).
 
     Raises HarnessError (with both peers' status and log tails) when a peer fails or the
     transfer does not finish within `timeout` seconds, or when the bytes differ.
@@ -110,7 +112,7 @@ def run_transfer(
 
         seed_spec = PeerSpec(
             Role.SEED, torrent.path, seed_dir, workdir / "seeder", new_endpoint(),
-            tracker=announce, netns=ns_name,
+            tracker=announce, netns=ns_name, encryption=encryption,
         )  # fmt: skip
         seeder = stack.enter_context(seeder_class(seed_spec))
         ready = seeder.wait_complete(timeout)
@@ -122,7 +124,7 @@ def run_transfer(
         leech_dir = workdir / "leecher-data"
         leech_spec = PeerSpec(
             Role.LEECH, torrent.path, leech_dir, workdir / "leecher", new_endpoint(),
-            peers=(seed_spec.listen,), tracker=announce, netns=ns_name,
+            peers=(seed_spec.listen,), tracker=announce, netns=ns_name, encryption=encryption,
         )  # fmt: skip
         leecher = stack.enter_context(leecher_class(leech_spec))
         try:
