@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from bitswarm.metainfo import Metainfo
-from bitswarm.session import Session
 from bitswarm.wire.handshake import encode_handshake
 from bitswarm.wire.mse import CRYPTO_RC4, Encryption, MseInitiator
 
@@ -116,32 +115,48 @@ def test_bitswarm_pairs_transfer_and_report_encryption(
     assert digest_tree(tmp_path / "leech" / "content") == digest_tree(tmp_path / "seed" / "content")
 
 
+HINT_WITHIN = 5.0  # seconds from add() to the hint, for a single refusing seeder
+
+
 @pytest.mark.timeout(60)
-def test_peers_that_require_encryption_give_a_hint(tmp_path: Path) -> None:
-    """A plaintext-only leecher among seeders that require encryption: no peer, and the
-    status (and its JSON) says why."""
+def test_a_single_seeder_that_requires_encryption_gives_a_hint_at_once(tmp_path: Path) -> None:
+    """A plaintext-only leecher and one seeder that requires encryption: no peer, and the
+    status (and its JSON) says why within seconds, from the first refusal; a seeder that
+    takes plaintext, added later, connects and the hint goes."""
     meta = _seed(tmp_path)
 
-    async def run() -> tuple[str | None, int, dict[str, object]]:
-        seeders: list[Session] = []
+    async def run() -> tuple[float, str | None, int, dict[str, object], str | None]:
         leecher = await start_session(encryption=Encryption.DISABLED)
+        strict = await start_session(encryption=Encryption.REQUIRED)
+        lenient = await start_session(encryption=Encryption.ALLOWED)
         try:
-            for _ in range(3):
-                s = await start_session(encryption=Encryption.REQUIRED)
-                seeders.append(s)
-                await s.add(meta, tmp_path / "seed")
-            addrs = [("127.0.0.1", s.listen_port) for s in seeders]
-            rt = await leecher.add(meta, tmp_path / "leech", peers=addrs)
-            async with asyncio.timeout(20):
-                while rt.status().hint is None:  # noqa: ASYNC110
-                    await asyncio.sleep(0.05)
+            await strict.add(meta, tmp_path / "seed")
+            await lenient.add(meta, tmp_path / "seed")
+            loop = asyncio.get_running_loop()
+            added = loop.time()
+            rt = await leecher.add(
+                meta, tmp_path / "leech", peers=[("127.0.0.1", strict.listen_port)]
+            )
+            async with asyncio.timeout(30):
+                while rt.status().hint is None:
+                    assert not rt.peers(), "a plaintext peer got through a required seeder"
+                    await asyncio.sleep(0.02)
+            took = loop.time() - added
             st = rt.status()
-            return st.hint, st.handshake_failures, st.to_json()
+            rt.add_peers([("127.0.0.1", lenient.listen_port)])
+            async with asyncio.timeout(30):
+                while not rt.peers():  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+            return took, st.hint, st.handshake_failures, st.to_json(), rt.status().hint
         finally:
-            await leecher.close()
-            for s in seeders:
+            for s in (leecher, strict, lenient):
                 await s.close()
 
-    hint, failures, as_json = asyncio.run(run())
-    assert hint is not None and "may require encryption" in hint and "--encryption" in hint
-    assert failures >= 3 and as_json["hint"] == hint
+    took, hint, failures, as_json, later = asyncio.run(run())
+    assert (
+        hint is not None and "1 peer closed plaintext" in hint and "may require encryption" in hint
+    )
+    assert "--encryption preferred or required" in hint
+    assert failures == 1 and as_json["hint"] == hint and as_json["handshake_failures"] == 1
+    assert took < HINT_WITHIN, f"the hint took {took:.1f} s"
+    assert later is None, "a connected peer clears the hint"

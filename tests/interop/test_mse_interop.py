@@ -1,6 +1,8 @@
 """MSE/PE against real peers: libtorrent (RC4 forced both ways), aria2 (--bt-require-crypto,
-arc4), Transmission 3.00 (encryption 2, in a network namespace), each seeding to bitswarm
-and leeching from it through opentracker, every peer set to require encryption; a relay
+arc4), Transmission 3.00 (encryption 2, in a network namespace), qbittorrent-nox 4.5
+(preference `encryption` 1, set over its WebUI API), each seeding to bitswarm and leeching
+from it through opentracker, every peer set to require encryption; qbittorrent-nox
+requiring encryption refuses a plaintext-only bitswarm, whose status says why; a relay
 that records every byte shows the handshake string never crosses in clear (and does when
 bitswarm's encryption is disabled); and `preferred` falls back to plaintext against a
 libtorrent that refuses MSE."""
@@ -20,6 +22,7 @@ from bitswarm_lab.peers.base import Endpoint, Peer, PeerSpec, Role
 from bitswarm_lab.peers.libtorrent_peer import LibtorrentPeer
 from bitswarm_lab.peers.logged_bitswarm import LoggedBitswarmPeer
 from bitswarm_lab.peers.netns import free_port, netns_unavailable_reason, sweep_stale_namespaces
+from bitswarm_lab.peers.qbittorrent_peer import QbittorrentPeer
 from bitswarm_lab.peers.transmission_peer import TransmissionPeer
 
 from ..session.helpers import digest_tree, start_session
@@ -32,6 +35,7 @@ PEERS: dict[str, type[Peer]] = {
     "libtorrent": LibtorrentPeer,
     "aria2": Aria2Peer,
     "transmission": TransmissionPeer,
+    "qbittorrent": QbittorrentPeer,
 }
 HANDSHAKE = b"BitTorrent protocol"
 
@@ -58,6 +62,8 @@ def _case(seeder: str, leecher: str) -> object:
         _case("bitswarm", "aria2"),
         _case("transmission", "bitswarm"),
         _case("bitswarm", "transmission"),
+        _case("qbittorrent", "bitswarm"),
+        _case("bitswarm", "qbittorrent"),
     ],
 )
 def test_encrypted_transfer_with_every_peer_requiring_it(
@@ -206,4 +212,61 @@ def test_preferred_falls_back_to_plaintext_against_a_peer_without_mse(tmp_path: 
     assert plain_worked, "the plain retry should be what worked"
     assert seen and set(seen) == {False}
     assert HANDSHAKE in relay.upstream and HANDSHAKE in relay.downstream
+    assert digest_tree(tmp_path / "leech") == digest_tree(tmp_path / "seed")
+
+
+@pytest.mark.interop
+@pytest.mark.timeout(120)
+def test_qbittorrent_requiring_encryption_refuses_plaintext_and_the_hint_says_so(
+    tmp_path: Path,
+) -> None:
+    """qbittorrent-nox with `encryption` 1 seeds; bitswarm with `--encryption disabled` is
+    refused (no peer, no byte) and its status says why within seconds; the same bitswarm
+    at `preferred` then downloads from it over RC4."""
+    reason = QbittorrentPeer.unavailable_reason()
+    if reason is not None:
+        missing(reason)
+    content = write_multi_file_payload(tmp_path / "seed")
+    subject = make_v1(content, tmp_path / "v1.torrent")
+    spec = PeerSpec(
+        Role.SEED, subject.torrent.path, tmp_path / "seed", tmp_path / "qb",
+        Endpoint("127.0.0.1", free_port("127.0.0.1", None)), encryption="required",
+    )  # fmt: skip
+    meta = _meta(subject.torrent.path)
+
+    async def refused_then_encrypted(at: tuple[str, int]) -> tuple[float, str | None, bool]:
+        plain = await start_session(encryption=Encryption.DISABLED)
+        try:
+            rt = await plain.add(meta, tmp_path / "refused", peers=[at])
+            loop = asyncio.get_running_loop()
+            added = loop.time()
+            async with asyncio.timeout(30):
+                while rt.status().hint is None:
+                    assert not rt.peers(), "qBittorrent took a plaintext connection"
+                    await asyncio.sleep(0.02)
+            took, hint = loop.time() - added, rt.status().hint
+            got_nothing = rt.status().downloaded == 0
+        finally:
+            await plain.close()
+        default = await start_session()  # preferred: RC4 first
+        try:
+            rt = await default.add(meta, tmp_path / "leech", peers=[at])
+            seen: set[bool] = set()
+            async with asyncio.timeout(60):
+                while not rt.completed.is_set():
+                    seen |= {p.encrypted for p in rt.peers()}
+                    await asyncio.sleep(0.05)
+            assert seen == {True}, "the download from qBittorrent was not encrypted"
+        finally:
+            await default.close()
+        return took, hint, got_nothing
+
+    with QbittorrentPeer(spec) as seeder:
+        seeder.wait_complete(60)
+        took, hint, got_nothing = asyncio.run(
+            refused_then_encrypted((spec.listen.host, spec.listen.port))
+        )
+    assert hint is not None and "may require encryption" in hint, hint
+    assert took < 5.0, f"the hint took {took:.1f} s"
+    assert got_nothing
     assert digest_tree(tmp_path / "leech") == digest_tree(tmp_path / "seed")

@@ -231,3 +231,9 @@ def test_plaintext_sniffing_and_policy_table() -> None:
     assert hint is not None and "require encryption" in hint
     assert encryption_hint(Encryption.DISABLED, plain_lost=5, mse_lost=0, peers=1) is None
     assert encryption_hint(Encryption.PREFERRED, plain_lost=9, mse_lost=9, peers=0) is None
+    # the first refusal is enough (a single seeder that requires encryption)
+    one = encryption_hint(Encryption.DISABLED, plain_lost=1, mse_lost=0, peers=0)
+    assert one is not None and one.startswith("1 peer closed plaintext connections")
+    assert encryption_hint(Encryption.DISABLED, plain_lost=0, mse_lost=0, peers=0) is None
+    other = encryption_hint(Encryption.REQUIRED, plain_lost=0, mse_lost=1, peers=0)
+    assert other is not None and "may not support encryption" in other

@@ -163,6 +163,7 @@ class TorrentRuntime:
         self.protocols: set[PeerProtocol] = set()
         self.dialer = Dialer(session, self, peers, info_hash=self.info_hash)
         self.lost_in_handshake = [0, 0]  # dialled peers gone before their handshake: plain, MSE
+        self.lost_since_handshake = [0, 0]  # the same, since a dialled peer's last handshake
         self.completed = asyncio.Event()
         self._ended = asyncio.Event()  # it can no longer complete: failed or stopped
         self.announcer = Announcer(self, [*meta.announce_tiers, *([u] for u in trackers)])
@@ -346,8 +347,11 @@ class TorrentRuntime:
         if core.is_seed:  # the core spends a saturated upload on pieces nobody has yet
             core.upload_saturated = self._backlog.any()
         for event in events:
-            if isinstance(event, ev.HandshakeReceived) and self._keep_one(proto, event.peer_id):
-                return
+            if isinstance(event, ev.HandshakeReceived):
+                if proto.outgoing:
+                    self.lost_since_handshake = [0, 0]
+                if self._keep_one(proto, event.peer_id):
+                    return
             core.handle_peer_event(proto, event, now=now)
         self._process()
         self._hold_for_disk(proto)
@@ -364,6 +368,7 @@ class TorrentRuntime:
             self._process()
         if proto.outgoing and not proto.handshake_done.result() and reason not in REFUSED_BY_US:
             self.lost_in_handshake[proto.encryption == "mse"] += 1
+            self.lost_since_handshake[proto.encryption == "mse"] += 1
         if proto.outgoing and reason == BOTH_SEEDS:
             self.dialer.retry_later(proto.address, SEED_REDIAL)
         log.debug("peer %s:%d gone: %s", *proto.address, reason)
@@ -656,12 +661,12 @@ class TorrentRuntime:
     def status(self) -> TorrentStatus:
         """A snapshot of the torrent's state, progress, rates and peers."""
         transfer = self.transfer()
-        plain_lost, mse_lost = self.lost_in_handshake
+        plain_lost, mse_lost = self.lost_since_handshake
         return TorrentStatus.of(
             self.meta.info,
             state=self.state,
             transfer=transfer,
-            handshake_failures=plain_lost + mse_lost,
+            handshake_failures=sum(self.lost_in_handshake),
             hint=encryption_hint(
                 self.session.config.encryption,
                 plain_lost=plain_lost,

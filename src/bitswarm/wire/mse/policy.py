@@ -111,23 +111,32 @@ def accepts_mse(level: Encryption) -> bool:
     return level is not Encryption.DISABLED
 
 
-HINT_AFTER = 3  # peers lost during the handshake before the status says why
+HINT_AFTER = 1  # dialled peers lost during their handshake before the status says why
+
+
+def _peers(n: int) -> str:
+    return "1 peer" if n == 1 else f"{n} peers"
 
 
 def encryption_hint(level: Encryption, *, plain_lost: int, mse_lost: int, peers: int) -> str | None:
-    """Words for a person when peers keep closing our connections during the handshake
-    and none is connected: the encryption level is the likely cause (a peer that requires
-    encryption closes a plain handshake; one without MSE closes an encrypted one)."""
+    """Words for a person when the peers we dialled closed our connections during the
+    handshake and none is connected: the encryption level is the likely cause (a peer that
+    requires encryption closes a plain handshake; one without MSE closes an encrypted one).
+
+    `plain_lost`/`mse_lost` count the dialled peers lost since the last dialled peer
+    whose handshake arrived, so the hint appears with the first refusal (a single seeder
+    that requires encryption is enough to say why we have no peer) and goes once a peer
+    connects."""
     if peers:
         return None
     if level is Encryption.DISABLED and plain_lost >= HINT_AFTER:
         return (
-            f"{plain_lost} peers closed plaintext connections: they may require encryption;"
+            f"{_peers(plain_lost)} closed plaintext connections: they may require encryption;"
             " try --encryption preferred or required"
         )
     if level is Encryption.REQUIRED and mse_lost >= HINT_AFTER:
         return (
-            f"{mse_lost} peers closed encrypted connections: they may not support"
+            f"{_peers(mse_lost)} closed encrypted connections: they may not support"
             " encryption; try --encryption preferred"
         )
     return None
