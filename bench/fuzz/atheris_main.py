@@ -8,6 +8,7 @@ of its Python code; libFuzzer then owns the process and exits it when it stops.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import atheris
@@ -20,7 +21,9 @@ def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in TARGETS:
         sys.exit(f"usage: python -m bench.fuzz.atheris_main {{{','.join(TARGETS)}}} [flags]")
     check = TARGETS[sys.argv[1]]
-    atheris.Setup([sys.argv[0], *sys.argv[2:]], check)
+    # libFuzzer re-executes argv[0] to merge: the launcher script run.py wrote, if any
+    launcher = os.environ.get("BENCH_FUZZ_LAUNCHER", sys.argv[0])
+    atheris.Setup([launcher, *sys.argv[2:]], check)
     atheris.Fuzz()
 
 

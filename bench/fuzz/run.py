@@ -56,8 +56,16 @@ def write_seeds() -> int:
 
 
 def _child(target: str, args: list[str]) -> int:
-    cmd = [sys.executable, "-m", "bench.fuzz.atheris_main", target, *args]
-    return subprocess.run(cmd, cwd=ROOT, check=False).returncode
+    """Run `target` under atheris. libFuzzer re-executes its argv[0] for ``-merge=1`` (and
+    ``-fork``), so argv[0] is a small executable script that starts the same target."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    launcher = WORK / f"run-{target}.sh"
+    launcher.write_text(
+        f'#!/bin/sh\ncd "{ROOT}" && BENCH_FUZZ_LAUNCHER="{launcher}" exec "{sys.executable}" '
+        f'-m bench.fuzz.atheris_main {target} "$@"\n'
+    )
+    launcher.chmod(0o755)
+    return subprocess.run([str(launcher), *args], cwd=ROOT, check=False).returncode
 
 
 def fuzz(target: str, seconds: int, *, timeout: int, rss_mb: int, max_len: int) -> int:
@@ -93,8 +101,9 @@ def merge(target: str) -> int:
     for old in fresh.iterdir():
         old.unlink()
     code = _child(target, ["-merge=1", str(fresh), str(CORPUS / target), str(WORK / target)])
-    if code != 0:
-        return code
+    if code != 0 or not any(fresh.iterdir()):
+        print(f"merge {target}: failed (exit {code}); the kept corpus is left as it was")
+        return code or 1
     folder = CORPUS / target
     for old in folder.iterdir():
         old.unlink()
