@@ -28,6 +28,7 @@ __all__ = [
     "block_hashes",
     "file_root",
     "hash_piece_v2",
+    "hashes_for_request",
     "is_power_of_two",
     "log2",
     "next_power_of_two",
@@ -37,6 +38,8 @@ __all__ = [
     "root_from_piece_layer",
     "split_layer",
     "subtree_root",
+    "uncles_needed",
+    "verify_hashes",
 ]
 
 BLOCK_SIZE = 16 * 1024  # BEP 52: leaves cover 16 KiB blocks
@@ -156,3 +159,89 @@ def split_layer(value: bytes) -> list[bytes]:
     if len(value) % HASH_SIZE:
         raise ValueError(f"a piece layer of {len(value)} bytes is not a multiple of 32")
     return [value[i : i + HASH_SIZE] for i in range(0, len(value), HASH_SIZE)]
+
+
+# ---- BEP 52 hash requests: proofs of a run of one layer up to a file's root --------------
+
+
+def _tree_height(file_length: int) -> int:
+    """Layers above the leaves of a file's tree: log2 of its blocks padded to a power of 2."""
+    return log2(next_power_of_two(-(-file_length // BLOCK_SIZE)))
+
+
+def uncles_needed(file_length: int, base: int, length: int) -> int:
+    """The proof layers a hash request for `length` hashes of layer `base` needs so that
+    its answer proves itself against the file's root: libtorrent's bound, one less than
+    the layers above `base`. (Only ``proof - log2(length) + 1`` of them carry a hash:
+    `wire.codec.uncle_count`.)"""
+    return _tree_height(file_length) - base - 1
+
+
+def verify_hashes(
+    root: bytes,
+    file_length: int,
+    base: int,
+    index: int,
+    length: int,
+    hashes: Sequence[bytes],
+) -> bool:
+    """Whether `hashes` (the `length` hashes of layer `base` from `index` on, then the
+    uncles, nearest first) chain up to the file's `root` (BEP 52 "hashes").
+
+    The run's own subtree is computed from it; each uncle is then its sibling one layer
+    higher, left or right by the position's parity. A proof that stops short of the root,
+    a run outside the layer, or any wrong hash is False.
+    """
+    height = _tree_height(file_length)
+    if not is_power_of_two(length) or index % length or base + log2(length) > height:
+        return False
+    if index + length > (1 << (height - base)) or len(hashes) < length:
+        return False
+    node = subtree_root(hashes[:length], length, base)
+    level = base + log2(length)
+    pos = index // length
+    sha256 = hashlib.sha256
+    for uncle in hashes[length:]:
+        if level >= height:
+            return False  # more uncles than the tree has layers
+        node = sha256(node + uncle if pos % 2 == 0 else uncle + node).digest()
+        pos //= 2
+        level += 1
+    return level == height and node == root
+
+
+def hashes_for_request(
+    layer: Sequence[bytes],
+    file_length: int,
+    piece_length: int,
+    base: int,
+    index: int,
+    length: int,
+    proof_layers: int,
+) -> bytes | None:
+    """The answer to a hash request from a file's piece layer: `length` hashes of layer
+    `base` from `index` on (pad hashes past the file's end), then one uncle per proof layer
+    above the run's subtree (BEP 52 "hashes"). None for what a piece layer cannot answer:
+    another layer than the piece layer, a run outside it, or more proof layers than the
+    tree has (libtorrent's bound: below the root).
+    """
+    height = _tree_height(file_length)
+    piece_base = log2(piece_length // BLOCK_SIZE)
+    if base != piece_base or base >= height or proof_layers >= height - base:
+        return None
+    width = 1 << (height - base)
+    if not is_power_of_two(length) or index % length or index + length > width:
+        return None
+    levels = [list(layer) + [pad_hash(base)] * (width - len(layer))]
+    sha256 = hashlib.sha256
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append([sha256(below[i] + below[i + 1]).digest() for i in range(0, len(below), 2)])
+    out = levels[0][index : index + length]
+    rel = log2(length)
+    pos = index // length
+    for _ in range(max(0, proof_layers - rel + 1)):
+        out.append(levels[rel][pos ^ 1])
+        pos //= 2
+        rel += 1
+    return b"".join(out)
