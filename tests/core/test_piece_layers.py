@@ -13,7 +13,9 @@ from bitswarm.merkle import (
     hashes_for_request,
     pad_hash,
     piece_layer,
+    request_pieces,
     subtree_root,
+    uncles_needed,
     verify_hashes,
 )
 from bitswarm.storage.verify import v2_piece_root
@@ -103,3 +105,54 @@ def test_a_rejected_or_timed_out_run_goes_to_another_peer() -> None:
 def test_files_of_one_piece_need_no_layer() -> None:
     root, length, _ = _file(1)
     assert PieceLayerFetcher([(root, length)], PIECE).done
+
+
+def test_block_hashes_are_served_from_the_pieces_data_with_proof_to_the_root() -> None:
+    """BEP 52 hash requests below the piece layer (base 0: block hashes, as libtorrent asks
+    for a piece's blocks): answered from the block hashes of the pieces they cover, each
+    proven against the root; without those pieces' data, or with data that no longer
+    matches the piece layer, there is no answer (a hash reject)."""
+    data = os.urandom(5 * PIECE + 1234)  # 22 blocks, the last piece of 2 (one short)
+    leaves = block_hashes(data)
+    layer = piece_layer(leaves, PIECE)
+    root = file_root(leaves)
+    pieces = {k: block_hashes(data[k * PIECE : (k + 1) * PIECE]) for k in range(len(layer))}
+    answered = 0
+    for base, length in ((0, 4), (0, 2), (0, 8), (1, 2), (0, 1)):
+        for index in range(0, 32 >> base, length):
+            proofs = uncles_needed(len(data), base, length)
+            need = request_pieces(len(data), PIECE, base, index, length)
+            out = hashes_for_request(layer, len(data), PIECE, base, index, length, proofs,
+                                     leaves={k: pieces[k] for k in need})  # fmt: skip
+            assert out is not None
+            got = [out[i : i + 32] for i in range(0, len(out), 32)]
+            assert verify_hashes(root, len(data), base, index, length, got)
+            if base == 0:
+                real = (leaves + [bytes(32)] * 32)[index : index + length]
+                assert got[:length] == real
+            if need:
+                assert hashes_for_request(layer, len(data), PIECE, base, index, length,
+                                          proofs) is None  # fmt: skip
+                bad = {k: [bytes(32)] * len(pieces[k]) for k in need}
+                assert hashes_for_request(layer, len(data), PIECE, base, index, length,
+                                          proofs, leaves=bad) is None  # fmt: skip
+            answered += 1
+    assert answered == 8 + 16 + 4 + 8 + 32
+    assert request_pieces(len(data), PIECE, 0, 20, 4) == range(5, 6)  # a partly real piece
+    assert request_pieces(len(data), PIECE, 0, 24, 8) == range(0)  # all past the end
+
+
+def test_a_run_every_connected_peer_refused_is_reported_until_a_new_peer_comes() -> None:
+    root, length, _ = _file(3)
+    fetcher = PieceLayerFetcher([(root, length)], PIECE)
+    assert fetcher.unobtainable([]) == []  # nobody asked yet: not a stall
+    (req,) = fetcher.next_requests("a", now=0.0)
+    assert fetcher.unobtainable(["a"]) == []  # out to a
+    fetcher.on_reject("a", req)
+    assert fetcher.unobtainable(["a"]) == [root]
+    assert fetcher.next_requests("a", now=1.0) == []  # not asked again
+    assert fetcher.unobtainable(["a", "b"]) == []  # b may have it
+    assert fetcher.next_requests("b", now=1.0) == [req]  # the new peer is asked at once
+    fetcher.on_reject("b", req)
+    assert fetcher.unobtainable(["a", "b"]) == [root]
+    assert fetcher.unobtainable([]) == [root]  # they left: still nobody

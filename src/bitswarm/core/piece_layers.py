@@ -170,6 +170,25 @@ class PieceLayerFetcher:
         del self._files[req.root]
         return LayerVerdict(completed=(req.root, b"".join(r.hashes or b"" for r in f.runs)))
 
+    def unobtainable(self, peers: Iterable[Hashable]) -> list[bytes]:
+        """The roots of the files with a run that some peer refused, that every one of
+        `peers` (those connected now) has refused or lied about, and that is out to nobody:
+        nothing more can come until another peer connects (it is asked as soon as it
+        does)."""
+        present = set(peers)
+        out = []
+        for root, f in self._files.items():
+            for run in f.runs:
+                refused = run.refused
+                if run.hashes is None and run.asked is None and refused and present <= refused:
+                    out.append(root)
+                    break
+        return out
+
+    def known(self, root: bytes) -> None:
+        """The layer of `root` came from elsewhere (resume data): nothing more to ask."""
+        self._files.pop(root, None)
+
     def on_reject(self, peer: Hashable, req: LayerRequest) -> None:
         """`peer` refused `req`: ask someone else."""
         found = self._run(req)

@@ -250,6 +250,9 @@ class TorrentRuntime:
                 raw = await self.resume_store.load()
                 if raw is not None:
                     data = decode_resume(raw, info_hash=self.info_hash, num_pieces=n)
+                    # layers fetched before (a magnet's): proven again, not re-fetched
+                    if self.v2 is not None and self.v2.adopt(data.piece_layers):
+                        self.meta = self.v2.metainfo
                     trusted = trusted_pieces(data, files)
                     if trusted is not None:
                         return trusted
@@ -308,6 +311,7 @@ class TorrentRuntime:
                     saved_at=int(time.time()),
                     name=self.meta.info.name,
                     save_path=self._save_path_text,
+                    piece_layers=self.v2.fetched_layers() if self.v2 is not None else {},
                 )
                 await store.save(encode_resume(data))
             except Exception as exc:  # any store's failure: keep going, try again later
@@ -371,8 +375,12 @@ class TorrentRuntime:
         if conn is None:
             return
         if isinstance(event, ev.HashRequestReceived):
-            v2.serve(conn, event)
-            proto.flush()
+            assert self.core is not None
+            pieces = v2.serve(conn, event, self.core.have)
+            if pieces is None:
+                proto.flush()
+            else:  # block hashes: from the pieces' data, hashed in the disk pool
+                self._spawn(self._serve_block_hashes(proto, v2, event, pieces))
             return
         assert isinstance(event, ev.HashesReceived | ev.HashRejectReceived)
         verdict = v2.on_answer(proto, event)
@@ -385,6 +393,25 @@ class TorrentRuntime:
         if verdict.completed is not None:
             self.meta = v2.metainfo
             self._layers_arrived()
+
+    async def _serve_block_hashes(
+        self,
+        proto: PeerProtocol,
+        v2: V2Hashes,
+        event: ev.HashRequestReceived,
+        pieces: list[tuple[int, int]],
+    ) -> None:
+        leaves: dict[int, list[bytes]] = {}
+        try:
+            for piece, length in pieces:
+                leaves[piece] = await self.disk.block_hashes(piece, length)
+        except (BitswarmError, OSError) as exc:
+            log.info("cannot read piece %d for block hashes: %s", piece, exc)
+            leaves = {}  # a hash reject
+        conn = proto.conn
+        if conn is not None:
+            v2.answer(conn, event, leaves)
+            proto.flush()
 
     def _layers_known(self) -> bool:
         return self.v2 is None or self.v2.complete
@@ -724,7 +751,16 @@ class TorrentRuntime:
             tracker_message=self.announcer.message,
             banned=len(self.banned),
             wanted=self.wanted.wanted(),
+            waiting=self._waiting(),
         )
+
+    def _waiting(self) -> str | None:
+        """Why the download waits, when it is for something no peer gives (see status)."""
+        v2 = self.v2
+        if v2 is None or v2.complete or self.state is not TorrentState.DOWNLOADING:
+            return None
+        peers = [p for p in self.protocols if p.conn is not None]
+        return v2.stalled(peers)
 
     def file_progress(self) -> list[FileProgress]:
         """Verified bytes of each file, for displays."""
