@@ -141,11 +141,15 @@ def test_a_peer_that_lies_twice_is_banned_and_not_dialled_again(
             async with asyncio.timeout(TIMEOUT):  # the connection is closed
                 while any(p.address[0] == "127.0.0.2" for p in rt.protocols):  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
+            waiting = rt.status().to_json()["waiting"]  # the one peer refused: stalled
+            assert waiting.startswith("waiting for piece hashes of payload/a.bin, payload/b.bin")
+            assert waiting.endswith(": no peer has them")
             rt.add_peers([liar_addr, ("127.0.0.1", honest_port)])  # named again: not dialled
             rt.connect_more()
             async with asyncio.timeout(TIMEOUT):
                 await rt.completed.wait()
             assert rt.meta.piece_layers == meta.piece_layers
+            assert rt.status().waiting is None
             assert not any(p.address[0] == "127.0.0.2" for p in rt.protocols)
             assert liar.status().peers == 0
             assert sum(rt.v2.fetcher.lies.values()) == 2
