@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from ..bitfield import Bitfield
 from ..errors import BitswarmError, LocalProtocolError
+from ..merkle import block_hashes
 from ..storage.base import Storage, storage_error
 from ..storage.resume import ResumeData, decode_resume, encode_resume
 from ..storage.verify import piece_is_valid
@@ -190,6 +191,13 @@ class DiskWorker:
             self._loads[piece] = load
         data = await asyncio.shield(load)
         return data[begin : begin + length]
+
+    async def block_hashes(self, piece: int, length: int) -> list[bytes]:
+        """SHA-256 of each 16 KiB block of the first `length` bytes of `piece` (a v2 file's
+        bytes in it: BEP 52 leaf hashes), read through the read cache and hashed in the
+        pool's threads, off the event loop."""
+        data = await self.read_block(piece, 0, length)
+        return await self._run(block_hashes, data)
 
     async def _load_piece(self, piece: int) -> bytes:
         started = self._writes.get(piece, 0)

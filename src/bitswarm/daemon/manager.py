@@ -366,8 +366,6 @@ class TorrentManager:
             meta = parse_torrent(raw)
         except BitswarmError as exc:
             raise DaemonError(f"not a usable torrent file: {exc}") from None
-        if not meta.info.has_v1:
-            raise DaemonError("pure v2 torrents cannot be downloaded yet; use a hybrid torrent")
         return meta, None, raw
 
     # ------------------------------------------------------------------ running

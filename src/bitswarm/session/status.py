@@ -102,6 +102,9 @@ class TorrentStatus:
     `ERROR` state; `banned` counts the addresses refused for sending bad data.
     `wanted_bytes` is the content of the files we download (file priority > 0) and
     `wanted_done_bytes` their verified bytes; `progress` and `eta` are of those.
+    `waiting` is a one-line reason the download cannot go on, when it knows one (a pure v2
+    torrent whose piece hashes no connected peer will give: "waiting for piece hashes of
+    FILE: no peer has them").
     """
 
     name: str
@@ -125,6 +128,7 @@ class TorrentStatus:
     banned: int
     wanted_bytes: int
     wanted_done_bytes: int
+    waiting: str | None = None
 
     @classmethod
     def of(
@@ -137,6 +141,7 @@ class TorrentStatus:
         tracker_message: str | None = None,
         banned: int = 0,
         wanted: tuple[int, int] | None = None,
+        waiting: str | None = None,
     ) -> TorrentStatus:
         """The status of the torrent `info` from what its runtime counts (`transfer`);
         `wanted` is (wanted bytes, verified wanted bytes), None when every file is."""
@@ -168,6 +173,7 @@ class TorrentStatus:
             banned=banned,
             wanted_bytes=wanted_bytes,
             wanted_done_bytes=wanted_done,
+            waiting=waiting,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -58,10 +58,12 @@ from .status import (
     Transfer,
     file_progress,
 )
+from .v2_hashes import V2Hashes
 from .wanted import WantedFiles
 
 __all__ = ["TorrentRuntime"]
 
+_HASH_EVENTS = (ev.HashRequestReceived, ev.HashesReceived, ev.HashRejectReceived)
 log = logging.getLogger("bitswarm.torrent")
 
 MAX_UNWRITTEN = 48 * 2**20
@@ -128,8 +130,8 @@ class TorrentRuntime:
         first_last: bool = False,
     ) -> None:
         info = meta.info
-        if not info.has_v1:
-            raise BitswarmError("pure v2 torrents cannot be downloaded yet; use a hybrid torrent")
+        # a pure v2 torrent's pieces are checked against merkle hashes (BEP 52)
+        self.v2: V2Hashes | None = V2Hashes(meta) if not info.has_v1 else None
         if resume is not None and resume_path is not None:
             raise BitswarmError("give resume data either as a path or as a store, not both")
         self.session = session
@@ -198,14 +200,17 @@ class TorrentRuntime:
             own_addresses=[(h, self.session.listen_port) for h in self.session.own_hosts],
         )
         if not self.wanted.all_wanted:
-            self.core.set_file_priorities(*self.wanted.picker_input(), now=self._now())
+            self.core.set_file_priorities(*self._picker_input(), now=self._now())
             self.core.actions()  # a completion now is the state set below, not an event
             self.wanted.set(self.wanted.priorities, have)
+        elif self.v2 is not None and not self.v2.complete:
+            self.core.set_file_priorities(*self._picker_input(), now=self._now())
+            self.core.actions()
         self._apply_piece_order()
         # after the resume check: it trusted the files as they were when it was saved
         await self.disk.set_file_priorities(self.wanted.priorities)
         await self.disk.create_files()
-        if self.core.is_complete:
+        if self.core.is_complete and self._layers_known():
             self.state = TorrentState.SEEDING
             self.completed.set()
         else:
@@ -245,6 +250,9 @@ class TorrentRuntime:
                 raw = await self.resume_store.load()
                 if raw is not None:
                     data = decode_resume(raw, info_hash=self.info_hash, num_pieces=n)
+                    # layers fetched before (a magnet's): proven again, not re-fetched
+                    if self.v2 is not None and self.v2.adopt(data.piece_layers):
+                        self.meta = self.v2.metainfo
                     trusted = trusted_pieces(data, files)
                     if trusted is not None:
                         return trusted
@@ -253,6 +261,8 @@ class TorrentRuntime:
                 log.warning("ignoring resume data: %s", exc)
         if not any(s is not None and s[0] > 0 for s in files):
             return Bitfield(n)
+        if self.v2 is not None:
+            return await self.disk.check_existing(self.v2.recheck_hash, n)
         return await self.disk.check_existing(self.meta.info.piece_hash, n)
 
     def save_resume_soon(self) -> None:
@@ -301,6 +311,7 @@ class TorrentRuntime:
                     saved_at=int(time.time()),
                     name=self.meta.info.name,
                     save_path=self._save_path_text,
+                    piece_layers=self.v2.fetched_layers() if self.v2 is not None else {},
                 )
                 await store.save(encode_resume(data))
             except Exception as exc:  # any store's failure: keep going, try again later
@@ -320,6 +331,7 @@ class TorrentRuntime:
             total_length=info.piece_space_length,
             initiator=proto.outgoing,
             now=self._now(),
+            enable_v2=self.v2 is not None,
         )
         if proto.address[0] in self.banned or len(self.protocols) >= self.max_peers:
             conn.close("banned peer" if proto.address[0] in self.banned else "too many peers")
@@ -343,14 +355,89 @@ class TorrentRuntime:
         now = self._now()
         if core.is_seed:  # the core spends a saturated upload on pieces nobody has yet
             core.upload_saturated = self._backlog.any()
+        v2 = self.v2
         for event in events:
             if isinstance(event, ev.HandshakeReceived) and self._keep_one(proto, event.peer_id):
                 return
+            if v2 is not None and isinstance(event, _HASH_EVENTS):
+                self._hash_event(proto, v2, event, now)
+                continue
             core.handle_peer_event(proto, event, now=now)
+        conn = proto.conn
+        if v2 is not None and not v2.complete and conn is not None and v2.ask(conn, proto, now=now):
+            proto.flush()
         self._process()
         self._hold_for_disk(proto)
 
+    def _hash_event(self, proto: PeerProtocol, v2: V2Hashes, event: ev.Event, now: float) -> None:
+        """BEP 52 hash messages: serve a request, or take an answer to ours."""
+        conn = proto.conn
+        if conn is None:
+            return
+        if isinstance(event, ev.HashRequestReceived):
+            assert self.core is not None
+            pieces = v2.serve(conn, event, self.core.have)
+            if pieces is None:
+                proto.flush()
+            else:  # block hashes: from the pieces' data, hashed in the disk pool
+                self._spawn(self._serve_block_hashes(proto, v2, event, pieces))
+            return
+        assert isinstance(event, ev.HashesReceived | ev.HashRejectReceived)
+        verdict = v2.on_answer(proto, event)
+        if verdict.ban:
+            log.warning("banning %s: piece-layer hashes that fail their proof", proto.address[0])
+            self.banned.add(proto.address[0])
+            proto.close("sent hashes that fail their proof")
+        elif not verdict.lied and v2.ask(conn, proto, now=now):
+            proto.flush()
+        if verdict.completed is not None:
+            self.meta = v2.metainfo
+            self._layers_arrived()
+
+    async def _serve_block_hashes(
+        self,
+        proto: PeerProtocol,
+        v2: V2Hashes,
+        event: ev.HashRequestReceived,
+        pieces: list[tuple[int, int]],
+    ) -> None:
+        leaves: dict[int, list[bytes]] = {}
+        try:
+            for piece, length in pieces:
+                leaves[piece] = await self.disk.block_hashes(piece, length)
+        except (BitswarmError, OSError) as exc:
+            log.info("cannot read piece %d for block hashes: %s", piece, exc)
+            leaves = {}  # a hash reject
+        conn = proto.conn
+        if conn is not None:
+            v2.answer(conn, event, leaves)
+            proto.flush()
+
+    def _layers_known(self) -> bool:
+        return self.v2 is None or self.v2.complete
+
+    def _picker_input(self) -> tuple[list[tuple[int, int]], list[int]]:
+        """The file priorities the core works with: the chosen ones, with a pure v2
+        torrent's files whose piece layer is not known yet held back (their pieces
+        could not be checked; they are fetched once `V2Hashes` has the layer)."""
+        ranges, prios = self.wanted.picker_input()
+        if self.v2 is not None:
+            for i in self.v2.blocked_files():
+                prios[i] = 0
+        return ranges, prios
+
+    def _layers_arrived(self) -> None:
+        """A file's piece layer is in: its pieces may now be downloaded."""
+        core = self.core
+        if core is None:
+            return
+        core.set_file_priorities(*self._picker_input(), now=self._now())
+        if self._layers_known():
+            self.save_resume_soon()
+
     def peer_lost(self, proto: PeerProtocol, reason: str) -> None:
+        if self.v2 is not None:
+            self.v2.peer_lost(proto)
         self.protocols.discard(proto)
         self._held_for_disk.discard(proto)
         self._backlog.discard(proto)
@@ -447,7 +534,7 @@ class TorrentRuntime:
                     self.wanted.piece_verified(piece)
                     for listener in list(self.piece_listeners):
                         listener(piece)
-                case TorrentCompleted():
+                case TorrentCompleted() if self._layers_known():
                     if self.state is TorrentState.DOWNLOADING:
                         self.state = TorrentState.SEEDING
                     self.completed.set()
@@ -466,9 +553,12 @@ class TorrentRuntime:
         assert core is not None
         info = self.meta.info
         try:
-            ok = await self.disk.hash_and_write(
-                action.piece, action.data, info.piece_hash(action.piece), None
-            )
+            if self.v2 is None:
+                sha1, v2_hash = info.piece_hash(action.piece), None
+            else:
+                sha1, v2_hash = None, self.v2.expected(action.piece)
+                assert v2_hash is not None  # a file is downloaded only once its layer is known
+            ok = await self.disk.hash_and_write(action.piece, action.data, sha1, v2_hash)
         except StorageError as exc:
             self.fail(str(exc))
             return
@@ -559,6 +649,8 @@ class TorrentRuntime:
                     if deadline is not None and deadline <= now:
                         conn.handle_timer(now=now)
                         proto.flush()
+                    if self.v2 is not None and self.v2.ask(conn, proto, now=now):
+                        proto.flush()  # runs that timed out elsewhere
             if core.get_timer() <= now:
                 core.handle_timer(now=now)
             self._process()
@@ -659,7 +751,16 @@ class TorrentRuntime:
             tracker_message=self.announcer.message,
             banned=len(self.banned),
             wanted=self.wanted.wanted(),
+            waiting=self._waiting(),
         )
+
+    def _waiting(self) -> str | None:
+        """Why the download waits, when it is for something no peer gives (see status)."""
+        v2 = self.v2
+        if v2 is None or v2.complete or self.state is not TorrentState.DOWNLOADING:
+            return None
+        peers = [p for p in self.protocols if p.conn is not None]
+        return v2.stalled(peers)
 
     def file_progress(self) -> list[FileProgress]:
         """Verified bytes of each file, for displays."""
@@ -709,7 +810,7 @@ class TorrentRuntime:
         self.wanted.set(priorities, core.have if core is not None else Bitfield(0))
         if core is None:  # still checking: `start` applies them
             return
-        core.set_file_priorities(*self.wanted.picker_input(), now=self._now())
+        core.set_file_priorities(*self._picker_input(), now=self._now())
         if self.first_last:
             self._apply_piece_order()
         self._process()
