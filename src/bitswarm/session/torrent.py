@@ -47,6 +47,7 @@ from ..wire import events as ev
 from ..wire.connection import PeerConnection
 from .announcer import Announcer, AnnounceStats
 from .dialer import Dialer
+from .disk_faults import lost_files, missing_data_message
 from .host import SessionHost
 from .peer_view import peer_snapshots, piece_states
 from .resume_store import FileResumeStore, ResumeStore
@@ -172,6 +173,9 @@ class TorrentRuntime:
         self._resume_lock = asyncio.Lock()  # one save at a time, in the order asked
         self._resume_task: asyncio.Task[None] | None = None
         self._resume_again = False
+        # the files' (size, mtime) at the last resume save that found them whole: what a
+        # save in the ERROR state records, so the next start rechecks whatever changed since
+        self._good_files: list[tuple[int, int] | None] | None = None
         self._stopping = False
         self._next_dht = 0.0
         self._unwritten = 0  # bytes of verified-to-be pieces not yet hashed and written
@@ -232,7 +236,10 @@ class TorrentRuntime:
             with contextlib.suppress(Exception):
                 await self._resume_task
         await self.save_resume()
-        await self.disk.close()
+        try:
+            await self.disk.close()
+        except StorageError as exc:  # the last flush met the fault: already reported
+            log.warning("closing %s: %s", self.meta.info.name, exc)
         self.state = TorrentState.STOPPED
 
     async def _load_or_check(self) -> Bitfield:
@@ -245,10 +252,17 @@ class TorrentRuntime:
                 raw = await self.resume_store.load()
                 if raw is not None:
                     data = decode_resume(raw, info_hash=self.info_hash, num_pieces=n)
+                    saved = Bitfield.from_bytes(data.have, n)
+                    lost = lost_files(self.layout, saved, files)
+                    if lost:  # never start over from nothing: see session/disk_faults.py
+                        raise StorageError(missing_data_message(self.layout, lost, running=False))
                     trusted = trusted_pieces(data, files)
                     if trusted is not None:
+                        self._good_files = files
                         return trusted
                     log.info("resume data does not match the files: rechecking")
+            except StorageError:
+                raise
             except Exception as exc:  # any store's failure: recheck rather than not start
                 log.warning("ignoring resume data: %s", exc)
         if not any(s is not None and s[0] > 0 for s in files):
@@ -286,16 +300,20 @@ class TorrentRuntime:
             store = self.resume_store
             if store is None or core is None:
                 return
-            have = core.have.to_bytes()
+            have_now = core.have.copy()
+            have = have_now.to_bytes()
             uploaded, downloaded = core.uploaded, core.downloaded
             self._resume_dirty = False
+            files = await self._files_for_resume(have_now)
+            if files is None:  # failed before any save found the files whole
+                log.warning("not saving resume data: the next start rechecks the files")
+                return
             try:
-                await self.disk.flush()
                 data = ResumeData(
                     info_hash=self.info_hash,
                     have=have,
                     num_pieces=self.meta.info.num_pieces,
-                    files=await self.disk.file_sizes_and_mtimes(),
+                    files=files,
                     uploaded=uploaded,
                     downloaded=downloaded,
                     saved_at=int(time.time()),
@@ -303,9 +321,29 @@ class TorrentRuntime:
                     save_path=self._save_path_text,
                 )
                 await store.save(encode_resume(data))
+                if self.state is not TorrentState.ERROR:
+                    self._good_files = files
             except Exception as exc:  # any store's failure: keep going, try again later
                 self._resume_dirty = True
                 log.warning("could not save resume data: %s", exc)
+
+    async def _files_for_resume(self, have: Bitfield) -> list[tuple[int, int] | None] | None:
+        """Make the data durable and stat the files for a resume save; a fault met on the
+        way (a failed fsync, a file holding verified pieces gone) fails the torrent. In the
+        ERROR state the stats of the last sound save are used instead (or None): resume
+        data then keeps every verified piece and the next start rechecks what changed."""
+        if self.state is not TorrentState.ERROR:
+            try:
+                await self.disk.flush()
+                files = await self.disk.file_sizes_and_mtimes()
+            except StorageError as exc:
+                self.fail(str(exc))
+            else:
+                lost = lost_files(self.layout, have, files)
+                if not lost:
+                    return files
+                self.fail(missing_data_message(self.layout, lost, running=True))
+        return self._good_files
 
     # ------------------------------------------------------------------ PeerOwner
     def peer_connected(self, proto: PeerProtocol) -> PeerConnection:
