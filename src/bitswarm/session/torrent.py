@@ -16,7 +16,15 @@ import os
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Hashable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,6 +181,14 @@ class TorrentRuntime:
         self._resume_lock = asyncio.Lock()  # one save at a time, in the order asked
         self._resume_task: asyncio.Task[None] | None = None
         self._resume_again = False
+        self._next_resume_save = 0.0  # loop time: a dirty state is saved from then on
+        # piece writes in flight, and the gate a resume save closes to stat the files
+        # between two writes (see `_quiet_disk`)
+        self._writes = 0
+        self._writes_idle = asyncio.Event()
+        self._writes_idle.set()
+        self._writes_open = asyncio.Event()
+        self._writes_open.set()
         # the files' (size, mtime) at the last resume save that found them whole: what a
         # save in the ERROR state records, so the next start rechecks whatever changed since
         self._good_files: list[tuple[int, int] | None] | None = None
@@ -206,6 +222,7 @@ class TorrentRuntime:
             self.core.actions()  # a completion now is the state set below, not an event
             self.wanted.set(self.wanted.priorities, have)
         self._apply_piece_order()
+        self._next_resume_save = self._now() + self.session.config.resume_save_interval
         # after the resume check: it trusted the files as they were when it was saved
         await self.disk.set_file_priorities(self.wanted.priorities)
         await self.disk.create_files()
@@ -292,19 +309,22 @@ class TorrentRuntime:
         atomically, in the pool too); the event loop never waits on the disk.
 
         The pieces recorded are those verified before the flush began, so every one of
-        them is durable when the file says so; a piece verified meanwhile is in the next
-        save. A file changed after the stat fails the check at the next start (recheck).
+        them is durable when the file says so; no piece is written between that moment
+        and the stat (`_quiet_disk`), so the files' mtimes cover no piece the record
+        leaves out (which the next start would trust away and fetch again). A file
+        changed after the stat fails the check at the next start (recheck).
         """
         async with self._resume_lock:
             core = self.core
             store = self.resume_store
             if store is None or core is None:
                 return
-            have_now = core.have.copy()
-            have = have_now.to_bytes()
-            uploaded, downloaded = core.uploaded, core.downloaded
-            self._resume_dirty = False
-            files = await self._files_for_resume(have_now)
+            async with self._quiet_disk():
+                have_now = core.have.copy()
+                have = have_now.to_bytes()
+                uploaded, downloaded = core.uploaded, core.downloaded
+                self._resume_dirty = False
+                files = await self._files_for_resume(have_now)
             if files is None:  # failed before any save found the files whole
                 log.warning("not saving resume data: the next start rechecks the files")
                 return
@@ -326,6 +346,17 @@ class TorrentRuntime:
             except Exception as exc:  # any store's failure: keep going, try again later
                 self._resume_dirty = True
                 log.warning("could not save resume data: %s", exc)
+
+    @contextlib.asynccontextmanager
+    async def _quiet_disk(self) -> AsyncIterator[None]:
+        """Hold new piece writes back and wait for those in flight (their pieces are then
+        verified or failed), for the snapshot-flush-stat of a resume save."""
+        self._writes_open.clear()
+        try:
+            await self._writes_idle.wait()
+            yield
+        finally:
+            self._writes_open.set()
 
     async def _files_for_resume(self, have: Bitfield) -> list[tuple[int, int] | None] | None:
         """Make the data durable and stat the files for a resume save; a fault met on the
@@ -482,6 +513,7 @@ class TorrentRuntime:
                         self.add_peers(addresses)
                 case PieceVerified(piece=piece):
                     self._resume_dirty = True
+                    self._save_resume_when_due()
                     self.wanted.piece_verified(piece)
                     for listener in list(self.piece_listeners):
                         listener(piece)
@@ -504,9 +536,17 @@ class TorrentRuntime:
         assert core is not None
         info = self.meta.info
         try:
-            ok = await self.disk.hash_and_write(
-                action.piece, action.data, info.piece_hash(action.piece), None
-            )
+            await self._writes_open.wait()  # a resume save is statting the files
+            self._writes += 1
+            self._writes_idle.clear()
+            try:
+                ok = await self.disk.hash_and_write(
+                    action.piece, action.data, info.piece_hash(action.piece), None
+                )
+            finally:
+                self._writes -= 1
+                if not self._writes:
+                    self._writes_idle.set()
         except StorageError as exc:
             self.fail(str(exc))
             return
@@ -602,8 +642,14 @@ class TorrentRuntime:
             self._process()
             self.connect_more()
             self._dht_maybe(now)
-            if self._resume_dirty and int(now) % 30 == 0:
-                self.save_resume_soon()
+            self._save_resume_when_due()
+
+    def _save_resume_when_due(self) -> None:
+        """Save a dirty state once `SessionConfig.resume_save_interval` has passed since
+        the last save began (from a tick, or at once when a piece verifies after that)."""
+        if self._resume_dirty and self._now() >= self._next_resume_save:
+            self._next_resume_save = self._now() + self.session.config.resume_save_interval
+            self.save_resume_soon()
 
     def _dht_maybe(self, now: float) -> None:
         """Look ourselves up in the DHT and announce there (never for private torrents,
