@@ -40,6 +40,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bitswarm.bitfield import Bitfield
 from bitswarm.create import create_torrent
 from bitswarm.metainfo import parse_torrent
@@ -163,6 +165,7 @@ def _wait_for(cond: Callable[[], bool], seconds: float) -> bool:
     return True
 
 
+@pytest.mark.timeout(180)  # ~30 s alone, ~55 s on a loaded 2-core machine
 def test_sigkill_at_twenty_moments(tmp_path: Path) -> None:
     rng = random.Random(1414)
     source = tmp_path / "seed" / "file.bin"
