@@ -326,7 +326,7 @@ class TorrentRuntime:
                 self._resume_dirty = False
                 files = await self._files_for_resume(have_now)
             if files is None:  # failed before any save found the files whole
-                log.warning("not saving resume data: the next start rechecks the files")
+                log.info("not saving resume data: the next start rechecks the files")
                 return
             try:
                 data = ResumeData(
@@ -611,7 +611,7 @@ class TorrentRuntime:
         `wait_complete` with it."""
         if self.state is TorrentState.ERROR:
             return
-        log.error("torrent %s paused: %s", self.meta.info.name, message)
+        log.info("torrent %s paused: %s", self.meta.info.name, message)  # the owner reports it
         self.error = message
         self.state = TorrentState.ERROR
         self._ended.set()
