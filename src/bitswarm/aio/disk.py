@@ -27,6 +27,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import glob
 import os
 import tempfile
 from collections import OrderedDict
@@ -43,7 +44,14 @@ from ..storage.verify import piece_is_valid
 from .disk_pool import DiskPool
 from .recheck import Recheck
 
-__all__ = ["CheckStopped", "DiskPool", "DiskWorker", "atomic_write", "read_optional"]
+__all__ = [
+    "CheckStopped",
+    "DiskPool",
+    "DiskWorker",
+    "atomic_write",
+    "read_optional",
+    "remove_partial_writes",
+]
 
 _T = TypeVar("_T")
 Buffer = bytes | bytearray | memoryview
@@ -405,6 +413,24 @@ def atomic_write(path: Path, raw: bytes) -> None:
             os.close(dir_fd)
     except OSError as exc:
         raise storage_error(exc, "save resume data to", str(path)) from exc
+
+
+def remove_partial_writes(path: Path) -> int:
+    """Remove the temporary files `atomic_write` left beside `path` when the process was
+    killed before its rename (``.NAME.*.tmp``); the number removed. Call it only when no
+    save of `path` can be running (at a start)."""
+    removed = 0
+    try:
+        stale = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return 0
+    for tmp in stale:
+        try:
+            tmp.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def read_optional(path: Path) -> bytes | None:

@@ -27,7 +27,7 @@ from ..errors import BitswarmError, MagnetError, MetainfoError, TorrentFailed
 from ..magnet import Magnet, parse_magnet
 from ..metainfo import Metainfo, parse_torrent, safe_relative_path
 from ..metainfo.encode import torrent_file_bytes
-from ..session import Session, TorrentRuntime
+from ..session import Session, TorrentRuntime, TorrentState
 from ..session.stream import FileReader
 from ..session.torrent import build_layout
 from ..storage.file_ops import delete_files, move_files, rename_within
@@ -474,6 +474,9 @@ class TorrentManager:
     @_changes
     async def start(self, refs: Iterable[TorrentRef] | None, *, force: bool = False) -> None:
         for mt in self._many(refs):
+            rt = mt.runtime
+            if rt is not None and rt.state is TorrentState.ERROR:
+                await self.halt(mt)  # paused by a disk fault: start it again (resume)
             mt.record.paused = False
             mt.forced = force
             mt.record.error = None

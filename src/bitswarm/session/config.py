@@ -34,3 +34,6 @@ class SessionConfig:
     lsd_interface: str = "0.0.0.0"
     lsd_port: int = 6771
     direct_io: bool = False  # write pieces with O_DIRECT (storage/filesystem.py)
+    # seconds between resume saves while pieces arrive (and at completion, pause, stop):
+    # a crash or kill loses at most this much verified work to a recheck
+    resume_save_interval: float = 30.0

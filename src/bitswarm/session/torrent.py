@@ -16,7 +16,15 @@ import os
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Hashable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +55,7 @@ from ..wire import events as ev
 from ..wire.connection import PeerConnection
 from .announcer import Announcer, AnnounceStats
 from .dialer import Dialer
+from .disk_faults import lost_files, missing_data_message
 from .host import SessionHost
 from .peer_view import peer_snapshots, piece_states
 from .resume_store import FileResumeStore, ResumeStore
@@ -174,6 +183,17 @@ class TorrentRuntime:
         self._resume_lock = asyncio.Lock()  # one save at a time, in the order asked
         self._resume_task: asyncio.Task[None] | None = None
         self._resume_again = False
+        self._next_resume_save = 0.0  # loop time: a dirty state is saved from then on
+        # piece writes in flight, and the gate a resume save closes to stat the files
+        # between two writes (see `_quiet_disk`)
+        self._writes = 0
+        self._writes_idle = asyncio.Event()
+        self._writes_idle.set()
+        self._writes_open = asyncio.Event()
+        self._writes_open.set()
+        # the files' (size, mtime) at the last resume save that found them whole: what a
+        # save in the ERROR state records, so the next start rechecks whatever changed since
+        self._good_files: list[tuple[int, int] | None] | None = None
         self._stopping = False
         self._next_dht = 0.0
         self._unwritten = 0  # bytes of verified-to-be pieces not yet hashed and written
@@ -207,6 +227,7 @@ class TorrentRuntime:
             self.core.set_file_priorities(*self._picker_input(), now=self._now())
             self.core.actions()
         self._apply_piece_order()
+        self._next_resume_save = self._now() + self.session.config.resume_save_interval
         # after the resume check: it trusted the files as they were when it was saved
         await self.disk.set_file_priorities(self.wanted.priorities)
         await self.disk.create_files()
@@ -237,7 +258,10 @@ class TorrentRuntime:
             with contextlib.suppress(Exception):
                 await self._resume_task
         await self.save_resume()
-        await self.disk.close()
+        try:
+            await self.disk.close()
+        except StorageError as exc:  # the last flush met the fault: already reported
+            log.warning("closing %s: %s", self.meta.info.name, exc)
         self.state = TorrentState.STOPPED
 
     async def _load_or_check(self) -> Bitfield:
@@ -253,10 +277,17 @@ class TorrentRuntime:
                     # layers fetched before (a magnet's): proven again, not re-fetched
                     if self.v2 is not None and self.v2.adopt(data.piece_layers):
                         self.meta = self.v2.metainfo
+                    saved = Bitfield.from_bytes(data.have, n)
+                    lost = lost_files(self.layout, saved, files)
+                    if lost:  # never start over from nothing: see session/disk_faults.py
+                        raise StorageError(missing_data_message(self.layout, lost, running=False))
                     trusted = trusted_pieces(data, files)
                     if trusted is not None:
+                        self._good_files = files
                         return trusted
                     log.info("resume data does not match the files: rechecking")
+            except StorageError:
+                raise
             except Exception as exc:  # any store's failure: recheck rather than not start
                 log.warning("ignoring resume data: %s", exc)
         if not any(s is not None and s[0] > 0 for s in files):
@@ -288,24 +319,31 @@ class TorrentRuntime:
         atomically, in the pool too); the event loop never waits on the disk.
 
         The pieces recorded are those verified before the flush began, so every one of
-        them is durable when the file says so; a piece verified meanwhile is in the next
-        save. A file changed after the stat fails the check at the next start (recheck).
+        them is durable when the file says so; no piece is written between that moment
+        and the stat (`_quiet_disk`), so the files' mtimes cover no piece the record
+        leaves out (which the next start would trust away and fetch again). A file
+        changed after the stat fails the check at the next start (recheck).
         """
         async with self._resume_lock:
             core = self.core
             store = self.resume_store
             if store is None or core is None:
                 return
-            have = core.have.to_bytes()
-            uploaded, downloaded = core.uploaded, core.downloaded
-            self._resume_dirty = False
+            async with self._quiet_disk():
+                have_now = core.have.copy()
+                have = have_now.to_bytes()
+                uploaded, downloaded = core.uploaded, core.downloaded
+                self._resume_dirty = False
+                files = await self._files_for_resume(have_now)
+            if files is None:  # failed before any save found the files whole
+                log.info("not saving resume data: the next start rechecks the files")
+                return
             try:
-                await self.disk.flush()
                 data = ResumeData(
                     info_hash=self.info_hash,
                     have=have,
                     num_pieces=self.meta.info.num_pieces,
-                    files=await self.disk.file_sizes_and_mtimes(),
+                    files=files,
                     uploaded=uploaded,
                     downloaded=downloaded,
                     saved_at=int(time.time()),
@@ -314,9 +352,40 @@ class TorrentRuntime:
                     piece_layers=self.v2.fetched_layers() if self.v2 is not None else {},
                 )
                 await store.save(encode_resume(data))
+                if self.state is not TorrentState.ERROR:
+                    self._good_files = files
             except Exception as exc:  # any store's failure: keep going, try again later
                 self._resume_dirty = True
                 log.warning("could not save resume data: %s", exc)
+
+    @contextlib.asynccontextmanager
+    async def _quiet_disk(self) -> AsyncIterator[None]:
+        """Hold new piece writes back and wait for those in flight (their pieces are then
+        verified or failed), for the snapshot-flush-stat of a resume save."""
+        self._writes_open.clear()
+        try:
+            await self._writes_idle.wait()
+            yield
+        finally:
+            self._writes_open.set()
+
+    async def _files_for_resume(self, have: Bitfield) -> list[tuple[int, int] | None] | None:
+        """Make the data durable and stat the files for a resume save; a fault met on the
+        way (a failed fsync, a file holding verified pieces gone) fails the torrent. In the
+        ERROR state the stats of the last sound save are used instead (or None): resume
+        data then keeps every verified piece and the next start rechecks what changed."""
+        if self.state is not TorrentState.ERROR:
+            try:
+                await self.disk.flush()
+                files = await self.disk.file_sizes_and_mtimes()
+            except StorageError as exc:
+                self.fail(str(exc))
+            else:
+                lost = lost_files(self.layout, have, files)
+                if not lost:
+                    return files
+                self.fail(missing_data_message(self.layout, lost, running=True))
+        return self._good_files
 
     # ------------------------------------------------------------------ PeerOwner
     def peer_connected(self, proto: PeerProtocol) -> PeerConnection:
@@ -531,6 +600,7 @@ class TorrentRuntime:
                         self.add_peers(addresses)
                 case PieceVerified(piece=piece):
                     self._resume_dirty = True
+                    self._save_resume_when_due()
                     self.wanted.piece_verified(piece)
                     for listener in list(self.piece_listeners):
                         listener(piece)
@@ -558,7 +628,15 @@ class TorrentRuntime:
             else:
                 sha1, v2_hash = None, self.v2.expected(action.piece)
                 assert v2_hash is not None  # a file is downloaded only once its layer is known
-            ok = await self.disk.hash_and_write(action.piece, action.data, sha1, v2_hash)
+            await self._writes_open.wait()  # a resume save is statting the files
+            self._writes += 1
+            self._writes_idle.clear()
+            try:
+                ok = await self.disk.hash_and_write(action.piece, action.data, sha1, v2_hash)
+            finally:
+                self._writes -= 1
+                if not self._writes:
+                    self._writes_idle.set()
         except StorageError as exc:
             self.fail(str(exc))
             return
@@ -623,7 +701,7 @@ class TorrentRuntime:
         `wait_complete` with it."""
         if self.state is TorrentState.ERROR:
             return
-        log.error("torrent %s paused: %s", self.meta.info.name, message)
+        log.info("torrent %s paused: %s", self.meta.info.name, message)  # the owner reports it
         self.error = message
         self.state = TorrentState.ERROR
         self._ended.set()
@@ -656,8 +734,14 @@ class TorrentRuntime:
             self._process()
             self.connect_more()
             self._dht_maybe(now)
-            if self._resume_dirty and int(now) % 30 == 0:
-                self.save_resume_soon()
+            self._save_resume_when_due()
+
+    def _save_resume_when_due(self) -> None:
+        """Save a dirty state once `SessionConfig.resume_save_interval` has passed since
+        the last save began (from a tick, or at once when a piece verifies after that)."""
+        if self._resume_dirty and self._now() >= self._next_resume_save:
+            self._next_resume_save = self._now() + self.session.config.resume_save_interval
+            self.save_resume_soon()
 
     def _dht_maybe(self, now: float) -> None:
         """Look ourselves up in the DHT and announce there (never for private torrents,
