@@ -27,6 +27,7 @@ TARGETS: dict[str, tuple[str, str]] = {
     "daemon": ("bench.daemon", "the daemon with N torrents: start-up, idle CPU, RPC, web UI"),
     "swarm-lab": ("bench.swarm_lab", "swarm efficiency P4 in network namespaces (root)"),
     "mse": ("bench.mse", "encrypted (MSE, RC4) download from libtorrent vs the plain one"),
+    "fuzz": ("bench.fuzz.run", "coverage-guided fuzzing of every parser (atheris): TARGET|all"),
     "stream": ("bench.stream", "streaming a video while it downloads: first byte, seek, stalls"),
 }
 

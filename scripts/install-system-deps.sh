@@ -2,7 +2,7 @@
 # Installs the real peer programs the interop tests run against, from Debian's packages.
 # Idempotent: does nothing when every package is already there.
 set -euo pipefail
-packages=(aria2 transmission-cli transmission-common transmission-daemon chromium qbittorrent-nox mktorrent opentracker redis-server iproute2 stress-ng zsh fish groff-base ffmpeg)
+packages=(aria2 transmission-cli transmission-common transmission-daemon chromium qbittorrent-nox mktorrent opentracker redis-server iproute2 stress-ng zsh fish groff-base ffmpeg fuse3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,7 @@
 """The Performance issue's targets P1, P2, P3, P5 and P6, one command each.
 
     .venv/bin/python -m bench perf p1  [--runs 3] [--size 1GiB] [--slow-size 256MiB]
+    .venv/bin/python -m bench perf p1 --meta v2  [--runs 3] [--size 1GiB]   (v2 against v1)
     .venv/bin/python -m bench perf p2  [--runs 3] [--size 1GiB] [--fanout-size 256MiB]
     .venv/bin/python -m bench perf p3  [--runs 3] [--size 1GiB] [--big-size 4GiB] [--keep]
     .venv/bin/python -m bench perf p5  [--runs 3] [--size 1GiB]
@@ -37,6 +38,7 @@ from .report import TargetReport, loadavg, machine_line, write_results
 from .scale import p6_report, run_scale
 from .transfers import OUT, TransferBench
 from .upload import p2_report
+from .v2 import p1_v2_report
 
 TARGETS = ("p1", "p2", "p3", "p5", "p6")
 P5_MIN_RUNS = 7  # a 1 GiB recheck takes a third of a second: more runs, same cost
@@ -51,6 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--size", type=parse_size, default=parse_size("1GiB"))
     parser.add_argument("--piece-size", type=parse_size, default=parse_size("1MiB"))
+    parser.add_argument(
+        "--meta",
+        choices=("v1", "v2"),
+        default="v1",
+        help="p1 only: v2 times a v2-only torrent against v1 of the same data (bench/perf/v2.py)",
+    )
     parser.add_argument(
         "--slow-size",
         type=parse_size,
@@ -147,6 +155,10 @@ def check_disk(args: argparse.Namespace, targets: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     targets = list(TARGETS) if args.target == "all" else [args.target]
+    if args.meta == "v2" and (targets != ["p1"] or args.write_results is not None):
+        print("perf: --meta v2 goes with p1 alone, and without --write-results (its section "
+              "of bench/RESULTS.md is written by hand)", file=sys.stderr)  # fmt: skip
+        return 2
     problem = check_disk(args, targets)
     if problem is not None:
         print(f"perf: {problem}", file=sys.stderr)
@@ -160,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         when = (f"started {time.strftime('%Y-%m-%d %H:%M')}, {revision()}, load average "
                 f"{loadavg()}")  # fmt: skip
         match target:
+            case "p1" if args.meta == "v2":
+                report = p1_v2_report(bench, args.size, command)
             case "p1":
                 report = p1_report(bench, args.size, args.slow_size, command)
             case "p2":

@@ -230,10 +230,15 @@ class TransferBench:
     def __init__(self, runs: int, piece_size: int) -> None:
         self.runs = runs
         self.piece_size = piece_size
-        self._pairs: dict[tuple[str, str, int], list[Measured[TransferResult]]] = {}
+        self._pairs: dict[tuple[str, str, int, str], list[Measured[TransferResult]]] = {}
         self._profiles: dict[tuple[str, str, int, str], FanOutResult] = {}
 
-    def torrent(self, size: int) -> TorrentFile:
+    def torrent(self, size: int, meta: str = "v1") -> TorrentFile:
+        """The cached payload's torrent: v1 (the default), or v2-only (`meta="v2"`)."""
+        if meta == "v2":
+            from .v2 import cached_v2_torrent
+
+            return cached_v2_torrent(size, self.piece_size)
         return cached_torrent(size, self.piece_size)
 
     @staticmethod
@@ -252,15 +257,16 @@ class TransferBench:
         return check_available(seeder_class, leecher_class, netns)
 
     def pair(
-        self, seeder: str, leecher: str, size: int, runs: int | None = None
+        self, seeder: str, leecher: str, size: int, runs: int | None = None, meta: str = "v1"
     ) -> list[Measured[TransferResult]]:
-        """`runs` one-to-one transfers (the bench's default count), memoised."""
-        key = (seeder, leecher, size)
+        """`runs` one-to-one transfers (the bench's default count) of the `meta` torrent
+        ("v1" or "v2", see `torrent`), memoised."""
+        key = (seeder, leecher, size, meta)
         wanted = runs or self.runs
         done = self._pairs.setdefault(key, [])
         seeder_class, leecher_class = PEER_CLASSES[seeder], PEER_CLASSES[leecher]
         netns = seeder_class.needs_netns or leecher_class.needs_netns
-        torrent = self.torrent(size)
+        torrent = self.torrent(size, meta)
         while len(done) < wanted:
             result = measured(
                 lambda: transfer_once(seeder_class, leecher_class, torrent, netns=netns,
@@ -269,7 +275,7 @@ class TransferBench:
             done.append(result)
             r = result.value
             print(
-                f"perf: {seeder} → {leecher} {size >> 20} MiB run {len(done)}: "
+                f"perf: {seeder} → {leecher} {size >> 20} MiB {meta} run {len(done)}: "
                 f"{r.seconds:.2f} s, {r.mb_per_s:.1f} MB/s, leecher CPU {r.cpu_seconds:.2f} s, "
                 f"peak RSS {r.peak_rss_bytes >> 20} MiB, other CPU "
                 f"{result.load.other_cores:.2f} cores",

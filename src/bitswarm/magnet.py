@@ -40,7 +40,7 @@ class Magnet:
         web_seeds: ``ws`` URLs (BEP 19) in order.
         peers: ``x.pe`` addresses as (host, port); IPv6 hosts without brackets.
         select_only: BEP 53 ``so``: sorted file indices to download; () means all files.
-        extra: other parameters as (key, decoded value), kept for `to_uri`.
+        extra: other parameters as (key as written, decoded value), kept for `to_uri`.
     """
 
     info_hashes: InfoHashes
@@ -87,7 +87,7 @@ class Magnet:
             parts.append("x.pe=" + quote(f"{shown}:{port}", safe=":[]"))
         if self.select_only:
             parts.append("so=" + format_select_only(self.select_only))
-        parts.extend(f"{quote(k, safe='.')}={quote(v, safe='')}" for k, v in self.extra)
+        parts.extend(f"{_key(k)}={quote(v, safe='')}" for k, v in self.extra)
         return "magnet:?" + "&".join(parts)
 
     def __str__(self) -> str:
@@ -161,6 +161,13 @@ def parse_magnet(uri: str) -> Magnet:
         select_only=tuple(sorted(select)),
         extra=tuple(extra),
     )
+
+
+def _key(raw_key: str) -> str:
+    """An unknown parameter's key as `parse_magnet` read it: kept as written (escapes and
+    all), so that the link reads back to the same key; quoted only when it holds the
+    separators ``&``/``=`` (a key built by hand)."""
+    return quote(raw_key, safe="") if "&" in raw_key or "=" in raw_key else raw_key
 
 
 def _unquote(value: str, key: str) -> str:

@@ -19,7 +19,7 @@ Everything here takes and returns bytes; no I/O.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 __all__ = [
     "BLOCK_SIZE",
@@ -28,15 +28,19 @@ __all__ = [
     "block_hashes",
     "file_root",
     "hash_piece_v2",
+    "hashes_for_request",
     "is_power_of_two",
     "log2",
     "next_power_of_two",
     "pad_hash",
     "piece_hash",
     "piece_layer",
+    "request_pieces",
     "root_from_piece_layer",
     "split_layer",
     "subtree_root",
+    "uncles_needed",
+    "verify_hashes",
 ]
 
 BLOCK_SIZE = 16 * 1024  # BEP 52: leaves cover 16 KiB blocks
@@ -156,3 +160,137 @@ def split_layer(value: bytes) -> list[bytes]:
     if len(value) % HASH_SIZE:
         raise ValueError(f"a piece layer of {len(value)} bytes is not a multiple of 32")
     return [value[i : i + HASH_SIZE] for i in range(0, len(value), HASH_SIZE)]
+
+
+# ---- BEP 52 hash requests: proofs of a run of one layer up to a file's root --------------
+
+
+def _tree_height(file_length: int) -> int:
+    """Layers above the leaves of a file's tree: log2 of its blocks padded to a power of 2."""
+    return log2(next_power_of_two(-(-file_length // BLOCK_SIZE)))
+
+
+def uncles_needed(file_length: int, base: int, length: int) -> int:
+    """The proof layers a hash request for `length` hashes of layer `base` needs so that
+    its answer proves itself against the file's root: libtorrent's bound, one less than
+    the layers above `base`. (Only ``proof - log2(length) + 1`` of them carry a hash:
+    `wire.codec.uncle_count`.)"""
+    return _tree_height(file_length) - base - 1
+
+
+def verify_hashes(
+    root: bytes,
+    file_length: int,
+    base: int,
+    index: int,
+    length: int,
+    hashes: Sequence[bytes],
+) -> bool:
+    """Whether `hashes` (the `length` hashes of layer `base` from `index` on, then the
+    uncles, nearest first) chain up to the file's `root` (BEP 52 "hashes").
+
+    The run's own subtree is computed from it; each uncle is then its sibling one layer
+    higher, left or right by the position's parity. A proof that stops short of the root,
+    a run outside the layer, or any wrong hash is False.
+    """
+    height = _tree_height(file_length)
+    if not is_power_of_two(length) or index % length or base + log2(length) > height:
+        return False
+    if index + length > (1 << (height - base)) or len(hashes) < length:
+        return False
+    node = subtree_root(hashes[:length], length, base)
+    level = base + log2(length)
+    pos = index // length
+    sha256 = hashlib.sha256
+    for uncle in hashes[length:]:
+        if level >= height:
+            return False  # more uncles than the tree has layers
+        node = sha256(node + uncle if pos % 2 == 0 else uncle + node).digest()
+        pos //= 2
+        level += 1
+    return level == height and node == root
+
+
+def request_pieces(
+    file_length: int, piece_length: int, base: int, index: int, length: int
+) -> range:
+    """The file's pieces (0 = its first) under a hash request's run for a layer below the
+    piece layer: to answer it (and its uncles below the piece layer), their block hashes
+    are needed (`hashes_for_request`'s `leaves`). Empty for the piece layer and above, and
+    for a run whose pieces are all past the file's end (pad hashes)."""
+    piece_base = log2(piece_length // BLOCK_SIZE)
+    if base >= piece_base or length <= 0:
+        return range(0)
+    pieces = -(-file_length // piece_length)
+    first, end = index << base, (index + length) << base
+    return range(first >> piece_base, min(pieces, ((end - 1) >> piece_base) + 1))
+
+
+def hashes_for_request(
+    layer: Sequence[bytes],
+    file_length: int,
+    piece_length: int,
+    base: int,
+    index: int,
+    length: int,
+    proof_layers: int,
+    leaves: Mapping[int, Sequence[bytes]] | None = None,
+) -> bytes | None:
+    """The answer to a hash request from a file's piece layer: `length` hashes of layer
+    `base` from `index` on (pad hashes past the file's end), then one uncle per proof layer
+    above the run's subtree (BEP 52 "hashes").
+
+    A layer below the piece layer (base 0: block hashes) needs the block hashes of the
+    pieces it covers (`request_pieces`), in `leaves` (file piece -> its blocks' hashes,
+    what `block_hashes` gives of the piece's file bytes); each such piece must hash to its
+    piece-layer entry, so what we serve is what the torrent says.
+
+    None for what cannot be answered: a run outside the layer, more proof layers than the
+    tree has (libtorrent's bound: below the root), a layer below the piece layer without
+    the leaves of its pieces (or with leaves that do not match the piece layer).
+    """
+    height = _tree_height(file_length)
+    piece_base = log2(piece_length // BLOCK_SIZE)
+    if base > piece_base or base >= height or proof_layers >= height - base:
+        return None
+    width = 1 << (height - base)
+    if not is_power_of_two(length) or index % length or index + length > width:
+        return None
+    sha256 = hashlib.sha256
+    # the tree above the piece layer, from the layer padded to a power of two
+    levels = [list(layer) + [pad_hash(piece_base)] * ((width >> (piece_base - base)) - len(layer))]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append([sha256(below[i] + below[i + 1]).digest() for i in range(0, len(below), 2)])
+    # below it, the subtrees of the pieces the run touches, from their block hashes
+    per_piece = 1 << piece_base
+    low: dict[int, list[list[bytes]]] = {}  # file piece -> its levels 0 .. piece_base
+    for k in request_pieces(file_length, piece_length, base, index, length):
+        given = None if leaves is None else leaves.get(k)
+        if given is None or len(given) > per_piece or k >= len(layer):
+            return None
+        tree = [list(given) + [pad_hash(0)] * (per_piece - len(given))]
+        while len(tree[-1]) > 1:
+            below = tree[-1]
+            tree.append([sha256(below[i] + below[i + 1]).digest() for i in range(0, len(below), 2)])
+        if tree[-1][0] != layer[k]:
+            return None  # the data no longer matches the torrent
+        low[k] = tree
+
+    def node(level: int, pos: int) -> bytes:
+        if level >= piece_base:
+            return levels[level - piece_base][pos]
+        piece = (pos << level) >> piece_base
+        tree = low.get(piece)
+        if tree is None:  # a subtree wholly past the file's end
+            return pad_hash(level)
+        return tree[level][pos - (piece << (piece_base - level))]
+
+    out = [node(base, i) for i in range(index, index + length)]
+    level = base + log2(length)
+    pos = index // length
+    for _ in range(max(0, proof_layers - log2(length) + 1)):
+        out.append(node(level, pos ^ 1))
+        pos //= 2
+        level += 1
+    return b"".join(out)

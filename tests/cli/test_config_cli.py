@@ -109,6 +109,8 @@ def test_config_table_and_path(tmp_path: Path) -> None:
         ("peer_port = 'x'\n", "peer_port must be an integer"),
         ("[cli]\ndth_port = 1\n", "unknown setting cli.dth_port"),
         ("[cli]\ndht_port = 70000\n", "cli.dht_port must be in 0..65535"),
+        ("[cli]\nresume_save_interval = 0\n", "cli.resume_save_interval must be a number"),
+        ("[cli]\nresume_save_interval = 'x'\n", "cli.resume_save_interval must be a number"),
     ],
 )
 def test_config_mistakes_are_one_line(tmp_path: Path, text: str, message: str) -> None:
@@ -157,6 +159,25 @@ def test_flags_win_over_the_file_and_the_environment(
     apply_config(args)
     assert (args.port, args.max_peers, args.download_limit) == (7005, 3, 0)
     assert args.dht_port is None and args.seed_ratio is None and args.output == Path("here")
+
+
+def test_resume_save_interval_from_the_file_and_the_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bitswarm.cli.transfer_commands import session_config
+
+    _write_config(tmp_path, "[cli]\nresume_save_interval = 2\n")
+    for key, value in _env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    parser = build_parser()
+    args = parser.parse_args(["download", "x.torrent"])
+    apply_config(args)
+    assert session_config(args).resume_save_interval == 2.0
+    args = parser.parse_args(["download", "x.torrent", "--resume-save-interval", "0.5"])
+    apply_config(args)
+    assert session_config(args).resume_save_interval == 0.5
+    with pytest.raises(SystemExit):
+        parser.parse_args(["download", "x.torrent", "--resume-save-interval", "0"])
 
 
 def _torrent(tmp: Path) -> tuple[Path, Path]:

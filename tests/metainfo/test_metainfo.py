@@ -219,15 +219,18 @@ def test_v2_single_and_multi_file() -> None:
     assert [(f.path, f.length, f.offset) for f in i.files] == [
         (("v2dir", "a", "big.bin"), 100_000, 0),
         (("v2dir", "e"), 0, 131072),  # aligned like every file, as libtorrent places it
+        # the gap before an aligned file is an explicit BEP 47 pad, as in a hybrid (issue 13)
+        (("v2dir", ".pad", "31072"), 31072, 100_000),
         (("v2dir", "z.txt"), 1000, 131072),
     ]
+    assert [f.is_pad for f in i.files] == [False, False, True, False]
     assert i.files[0].pieces_root == big_root and i.files[1].pieces_root is None
     assert i.num_pieces == 5 and i.piece_space_length == 131072 + 1000
     assert i.piece_size(3) == pl and i.piece_data_size(3) == 100_000 - 3 * pl
     assert m.piece_layers == {big_root: big_layer}
     assert m.piece_hash_v2(1) == big_layer[32:64]
     assert m.piece_hash_v2(4) == small_root
-    assert i.v2_file_for_piece(4) == 2
+    assert i.v2_file_for_piece(4) == 3
     with pytest.raises(LocalProtocolError):
         i.piece_hash(0)
     # the same info dict as BEP 9 metadata: no piece layers needed

@@ -219,7 +219,13 @@ def test_rate_limit_refuses_a_flooding_address(tmp_path: Path) -> None:
 
 
 def test_metrics_and_stats_pages(tracker: TrackerProcess) -> None:
+    # both protocols announce here, so the test holds alone (xdist splits the module)
     go(tracker.udp_url, req(1, ih=b"\x38" * 20))
+    go(tracker.http_url, req(2, ih=b"\x38" * 20))
+    asyncio.run(scrape(tracker.udp_url, [b"\x38" * 20], timeout=5))
+    forged = bytearray(encode_announce_request(connection_id(tracker.udp_port), 9, req(3)))
+    forged[7] ^= 0x55  # a bad connection id: counted as an error
+    assert udp_exchange(tracker.udp_port, bytes(forged), wait=0.3) is None
     status, body, head = http_get(tracker.http_port, "/metrics")
     text = body.decode()
     assert status == 200 and "text/plain" in head

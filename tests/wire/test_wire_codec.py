@@ -54,6 +54,9 @@ def test_message_ids_are_the_beps_numbers() -> None:
         "REJECT": 16,
         "ALLOWED_FAST": 17,
         "EXTENDED": 20,
+        "HASH_REQUEST": 21,  # BEP 52
+        "HASHES": 22,
+        "HASH_REJECT": 23,
     }
 
 
@@ -121,7 +124,7 @@ def test_keepalive_is_a_frame_without_id() -> None:
         st.builds(codec.pack_block, st.sampled_from(BLOCK_IDS), u32, u32, u32),
         st.builds(lambda b: codec.pack_piece_header(1, 2, len(b)) + b, st.binary(min_size=1)),
         st.builds(codec.pack_extended, st.integers(0, 255), st.binary(max_size=50)),
-        st.builds(codec.pack_unknown, st.integers(21, 255), st.binary(max_size=50)),
+        st.builds(codec.pack_unknown, st.integers(24, 255), st.binary(max_size=50)),
     )
 )
 def test_an_incomplete_frame_is_none_at_every_cut(frame: bytes) -> None:

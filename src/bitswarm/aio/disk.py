@@ -27,6 +27,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import glob
 import os
 import tempfile
 from collections import OrderedDict
@@ -36,13 +37,21 @@ from typing import Any, TypeVar
 
 from ..bitfield import Bitfield
 from ..errors import BitswarmError, LocalProtocolError
+from ..merkle import block_hashes
 from ..storage.base import Storage, storage_error
 from ..storage.resume import ResumeData, decode_resume, encode_resume
 from ..storage.verify import piece_is_valid
 from .disk_pool import DiskPool
 from .recheck import Recheck
 
-__all__ = ["CheckStopped", "DiskPool", "DiskWorker", "atomic_write", "read_optional"]
+__all__ = [
+    "CheckStopped",
+    "DiskPool",
+    "DiskWorker",
+    "atomic_write",
+    "read_optional",
+    "remove_partial_writes",
+]
 
 _T = TypeVar("_T")
 Buffer = bytes | bytearray | memoryview
@@ -190,6 +199,13 @@ class DiskWorker:
             self._loads[piece] = load
         data = await asyncio.shield(load)
         return data[begin : begin + length]
+
+    async def block_hashes(self, piece: int, length: int) -> list[bytes]:
+        """SHA-256 of each 16 KiB block of the first `length` bytes of `piece` (a v2 file's
+        bytes in it: BEP 52 leaf hashes), read through the read cache and hashed in the
+        pool's threads, off the event loop."""
+        data = await self.read_block(piece, 0, length)
+        return await self._run(block_hashes, data)
 
     async def _load_piece(self, piece: int) -> bytes:
         started = self._writes.get(piece, 0)
@@ -397,6 +413,24 @@ def atomic_write(path: Path, raw: bytes) -> None:
             os.close(dir_fd)
     except OSError as exc:
         raise storage_error(exc, "save resume data to", str(path)) from exc
+
+
+def remove_partial_writes(path: Path) -> int:
+    """Remove the temporary files `atomic_write` left beside `path` when the process was
+    killed before its rename (``.NAME.*.tmp``); the number removed. Call it only when no
+    save of `path` can be running (at a start)."""
+    removed = 0
+    try:
+        stale = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return 0
+    for tmp in stale:
+        try:
+            tmp.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def read_optional(path: Path) -> bytes | None:

@@ -205,6 +205,8 @@ class LiveView:
                 out.append(status_line(st, width, word=word_of(job)))
             if job.error:
                 out.append(_cut(f"error: {job.error}", width))
+            elif st is not None and st.waiting and not job.over:
+                out.append(_cut(st.waiting, width))
         return out
 
     def _render(self) -> Group:
@@ -223,6 +225,8 @@ class LiveView:
                 parts.append(_text(_cut(f"error: {job.error}", width), "red"))
             elif st is not None and st.hint and not job.over:
                 parts.append(_text(_cut(st.hint, width), "yellow"))
+            elif st is not None and st.waiting and not job.over:
+                parts.append(_text(_cut(st.waiting, width), "yellow"))
             elif st is not None and st.tracker_message and not job.over:
                 parts.append(_text(short_tracker_message(st.tracker_message, width), "yellow"))
             if self.verbose and job.rt is not None and not job.over:

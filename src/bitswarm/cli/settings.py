@@ -24,6 +24,7 @@ skips, and in the environment as ``BITSWARM_CLI_<KEY>``::
     [cli]
     dht_port = 0        # the DHT's UDP port when dht_enabled (0: any free port)
     direct_io = false   # --direct-io
+    resume_save_interval = 30.0  # --resume-save-interval: seconds between resume saves
 
 `apply_config(args)` fills every flag the person left unset (argparse default None) from
 the merged settings (and sets ``args.port_explicit``: only a ``--port`` flag is an
@@ -83,6 +84,7 @@ SHARED: dict[str, object] = {
 CLI_ONLY: dict[str, object] = {
     "dht_port": 0,
     "direct_io": False,
+    "resume_save_interval": 30.0,
 }
 _CLI_ENV = ENV_PREFIX + "CLI_"
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -160,6 +162,10 @@ def _typed(name: str, value: object, default: object, origin: str) -> object:
         if isinstance(value, bool):
             return value
         raise BitswarmError(f"{origin}: {name} must be true or false, not {value!r}")
+    if isinstance(default, float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise BitswarmError(f"{origin}: {name} must be a number, not {value!r}")
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise BitswarmError(f"{origin}: {name} must be an integer, not {value!r}")
@@ -171,6 +177,11 @@ def _from_text(name: str, text: str, default: object, origin: str) -> object:
         if word in _TRUE or word in _FALSE:
             return word in _TRUE
         raise BitswarmError(f"{origin}: {name} must be 1/0, true/false, yes/no or on/off")
+    if isinstance(default, float):
+        try:
+            return float(word)
+        except ValueError:
+            raise BitswarmError(f"{origin}: {name} must be a number, not {text!r}") from None
     try:
         return int(word, 10)
     except ValueError:
@@ -182,6 +193,13 @@ def _check(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
     if not 0 <= port <= 65535:
         where = sources[f"{CLI_TABLE}.dht_port"]
         raise BitswarmError(f"{where}: {CLI_TABLE}.dht_port must be in 0..65535, not {port}")
+    interval = values[f"{CLI_TABLE}.resume_save_interval"]
+    if not (math.isfinite(interval) and interval > 0):
+        where = sources[f"{CLI_TABLE}.resume_save_interval"]
+        raise BitswarmError(
+            f"{where}: {CLI_TABLE}.resume_save_interval must be a number of seconds above 0, "
+            f"not {interval}"
+        )
 
 
 def apply_config(args: argparse.Namespace) -> None:
@@ -217,6 +235,7 @@ def apply_config(args: argparse.Namespace) -> None:
     fill("lsd", settings["lsd_enabled"])
     fill("direct_io", settings[f"{CLI_TABLE}.direct_io"])
     fill("encryption", settings["encryption"])
+    fill("resume_save_interval", settings[f"{CLI_TABLE}.resume_save_interval"])
     if getattr(args, "no_dht", False):
         args.dht_port = None
         args.dht_bootstrap = []

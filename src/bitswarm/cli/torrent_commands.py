@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..errors import BitswarmError, MagnetError
@@ -14,11 +13,6 @@ from . import events, render
 __all__ = ["register"]
 
 MAX_TORRENT_FILE = 64 * 2**20  # a .torrent larger than this is refused before reading it
-# `create --v2`: said once, and the torrent is still made (downloading pure v2 is issue 13).
-V2_NOTE = (
-    "bitswarm: note: bitswarm cannot seed or download a v2-only torrent yet; "
-    "only hybrid torrents (--hybrid) can be shared by bitswarm today"
-)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,7 +44,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="version",
         action="store_const",
         const="v2",
-        help="a v2-only torrent (BEP 52); bitswarm cannot share one yet: use --hybrid",
+        help="a v2-only torrent (BEP 52): SHA-256 merkle hashes only; v1-only clients "
+        "cannot join it (use --hybrid for both)",
     )
     version.add_argument(
         "--hybrid",
@@ -125,8 +120,6 @@ def cmd_create(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise BitswarmError(f"{out} exists; use --force to overwrite it")
     tiers = [[u.strip() for u in t.split(",") if u.strip()] for t in args.tracker]
-    if args.version == "v2":
-        print(V2_NOTE, file=sys.stderr, flush=True)
     quiet = args.quiet or args.json
     with render.ByteProgress(f"hashing {source.name}", quiet=quiet) as progress:
         data = create_torrent(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import math
 import os
 import signal
 import sys
@@ -64,6 +65,17 @@ parse_duration.__name__ = "duration"
 
 
 ENCRYPTION_CHOICES = tuple(level.value for level in Encryption)
+
+
+def positive_seconds(text: str) -> float:
+    """A number of seconds above 0 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be above 0 seconds: {text!r}")
+    return value
 
 
 def add_network_options(p: argparse.ArgumentParser) -> None:
@@ -173,6 +185,14 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         help="write downloaded pieces with O_DIRECT, past the OS page cache "
         "(less CPU and no dirty memory; files the system cannot write that "
         "way are written normally) (default: cli.direct_io, else off)",
+    )
+    p.add_argument(
+        "--resume-save-interval",
+        type=positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="save resume data at most this often while pieces arrive (a crash loses at "
+        "most this much to a recheck) (default: cli.resume_save_interval, else 30)",
     )
     p.add_argument(
         "--json",
@@ -354,6 +374,7 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
         lsd=bool(args.lsd),
         direct_io=bool(args.direct_io),
         encryption=parse_encryption(args.encryption or "preferred"),
+        resume_save_interval=float(getattr(args, "resume_save_interval", None) or 30.0),
     )
 
 

@@ -27,7 +27,7 @@ from ..errors import BitswarmError, MagnetError, MetainfoError, TorrentFailed
 from ..magnet import Magnet, parse_magnet
 from ..metainfo import Metainfo, parse_torrent, safe_relative_path
 from ..metainfo.encode import torrent_file_bytes
-from ..session import Session, TorrentRuntime
+from ..session import Session, TorrentRuntime, TorrentState
 from ..session.stream import FileReader
 from ..session.torrent import build_layout
 from ..storage.file_ops import delete_files, move_files, rename_within
@@ -367,8 +367,6 @@ class TorrentManager:
             meta = parse_torrent(raw)
         except BitswarmError as exc:
             raise DaemonError(f"not a usable torrent file: {exc}") from None
-        if not meta.info.has_v1:
-            raise DaemonError("pure v2 torrents cannot be downloaded yet; use a hybrid torrent")
         return meta, None, raw
 
     # ------------------------------------------------------------------ running
@@ -477,6 +475,9 @@ class TorrentManager:
     @_changes
     async def start(self, refs: Iterable[TorrentRef] | None, *, force: bool = False) -> None:
         for mt in self._many(refs):
+            rt = mt.runtime
+            if rt is not None and rt.state is TorrentState.ERROR:
+                await self.halt(mt)  # paused by a disk fault: start it again (resume)
             mt.record.paused = False
             mt.forced = force
             mt.record.error = None

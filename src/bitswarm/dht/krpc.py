@@ -296,8 +296,11 @@ def _want(args: dict[bytes, BValue]) -> frozenset[str]:
         return frozenset()
     if not isinstance(raw, list):
         raise KrpcError("'want' is not a list")
-    # BEP 32: unknown strings are ignored; only the first few are looked at.
-    return frozenset(w.decode("ascii", "replace") for w in raw[:MAX_WANT] if isinstance(w, bytes))
+    # BEP 32: unknown strings are ignored; only the first few are looked at. Non-ASCII ones
+    # are dropped here (no family is named so), so that a decoded query encodes back as read.
+    return frozenset(
+        w.decode("ascii") for w in raw[:MAX_WANT] if isinstance(w, bytes) and w.isascii()
+    )
 
 
 def _decode_query(top: dict[bytes, BValue], tid: bytes) -> Query:

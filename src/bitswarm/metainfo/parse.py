@@ -126,7 +126,7 @@ def _build_info(info: BValue, raw: bytes, issues: list[str]) -> InfoDict:
         if has_v1:
             files = _merge_hybrid(files, files2)
         else:
-            files, single = files2, single2
+            files, single = _with_alignment_pads(files2, name, single2), single2
     check_unique_paths(files)
 
     total = sum(f.length for f in files if not f.is_pad)
@@ -220,6 +220,27 @@ def _v2_files(
             )
         )
     return out, single
+
+
+def _with_alignment_pads(files: list[FileEntry], name: str, single: bool) -> list[FileEntry]:
+    """A pure v2 torrent's files with the gaps before piece-aligned files made explicit as
+    BEP 47 padding files, as a hybrid torrent lists them (and as libtorrent lays out a v2
+    torrent internally): the piece space, storage and peers then see one file list for v1,
+    hybrid and v2 alike. A gap goes right before the next non-empty file."""
+    out: list[FileEntry] = []
+    end = 0  # where the data so far ends in the piece space
+    for f in files:
+        if f.length and f.offset > end:
+            gap = f.offset - end
+            prefix = () if single else (name,)
+            out.append(
+                FileEntry(path=(*prefix, ".pad", str(gap)), length=gap, offset=end,
+                          is_pad=True, attr="p")
+            )  # fmt: skip
+        out.append(f)
+        if f.length:
+            end = f.end
+    return out
 
 
 def _merge_hybrid(v1: list[FileEntry], v2: list[FileEntry]) -> list[FileEntry]:

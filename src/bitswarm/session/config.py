@@ -39,3 +39,6 @@ class SessionConfig:
     lsd_port: int = 6771
     direct_io: bool = False  # write pieces with O_DIRECT (storage/filesystem.py)
     encryption: Encryption = DEFAULT_ENCRYPTION  # MSE/PE: disabled/allowed/preferred/required
+    # seconds between resume saves while pieces arrive (and at completion, pause, stop):
+    # a crash or kill loses at most this much verified work to a recheck
+    resume_save_interval: float = 30.0

@@ -14,7 +14,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from ..aio.disk import atomic_write, read_optional
+from ..aio.disk import atomic_write, read_optional, remove_partial_writes
 
 if TYPE_CHECKING:
     from ..aio.disk_pool import DiskPool
@@ -36,7 +36,9 @@ class ResumeStore(Protocol):
 
 class FileResumeStore:
     """Resume data in one file, replaced atomically (temporary file, fsync, rename, fsync
-    of the folder); every file operation runs in `pool`, off the event loop.
+    of the folder); every file operation runs in `pool`, off the event loop. A kill
+    leaves the old file or the new one, never a torn one; `load` (at a start) removes the
+    temporary file a kill mid-save leaves behind.
 
     Raises (from `load` and `save`):
         StorageError: the file cannot be read or written.
@@ -50,8 +52,15 @@ class FileResumeStore:
         return f"FileResumeStore({str(self.path)!r})"
 
     async def load(self) -> bytes | None:
+        """The saved bytes; first removes the temporary file of a save a kill cut short
+        (the file itself is then still the previous save, whole)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool.executor, read_optional, self.path)
+
+        def job() -> bytes | None:
+            remove_partial_writes(self.path)
+            return read_optional(self.path)
+
+        return await loop.run_in_executor(self._pool.executor, job)
 
     async def save(self, raw: bytes) -> None:
         loop = asyncio.get_running_loop()

@@ -106,6 +106,9 @@ class TorrentStatus:
     `handshake_failures` counts the peers we dialled that closed the connection before
     their BitTorrent handshake (plain or encrypted); `hint`, when set, says in words what
     that likely means (peers that require encryption, say: wire/mse/policy.py).
+    `waiting` is a one-line reason the download cannot go on, when it knows one (a pure v2
+    torrent whose piece hashes no connected peer will give: "waiting for piece hashes of
+    FILE: no peer has them").
     """
 
     name: str
@@ -131,6 +134,7 @@ class TorrentStatus:
     wanted_done_bytes: int
     handshake_failures: int = 0
     hint: str | None = None
+    waiting: str | None = None
 
     @classmethod
     def of(
@@ -145,6 +149,7 @@ class TorrentStatus:
         wanted: tuple[int, int] | None = None,
         handshake_failures: int = 0,
         hint: str | None = None,
+        waiting: str | None = None,
     ) -> TorrentStatus:
         """The status of the torrent `info` from what its runtime counts (`transfer`);
         `wanted` is (wanted bytes, verified wanted bytes), None when every file is."""
@@ -178,6 +183,7 @@ class TorrentStatus:
             wanted_done_bytes=wanted_done,
             handshake_failures=handshake_failures,
             hint=hint,
+            waiting=waiting,
         )
 
     def to_json(self) -> dict[str, Any]:

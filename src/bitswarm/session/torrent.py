@@ -16,7 +16,15 @@ import os
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Hashable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Hashable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +56,7 @@ from ..wire.connection import PeerConnection
 from ..wire.mse import encryption_hint
 from .announcer import Announcer, AnnounceStats
 from .dialer import REFUSED_BY_US, Dialer
+from .disk_faults import lost_files, missing_data_message
 from .host import SessionHost
 from .peer_view import peer_snapshots, piece_states
 from .resume_store import FileResumeStore, ResumeStore
@@ -59,10 +68,12 @@ from .status import (
     Transfer,
     file_progress,
 )
+from .v2_hashes import V2Hashes
 from .wanted import WantedFiles
 
 __all__ = ["TorrentRuntime"]
 
+_HASH_EVENTS = (ev.HashRequestReceived, ev.HashesReceived, ev.HashRejectReceived)
 log = logging.getLogger("bitswarm.torrent")
 
 MAX_UNWRITTEN = 48 * 2**20
@@ -129,8 +140,8 @@ class TorrentRuntime:
         first_last: bool = False,
     ) -> None:
         info = meta.info
-        if not info.has_v1:
-            raise BitswarmError("pure v2 torrents cannot be downloaded yet; use a hybrid torrent")
+        # a pure v2 torrent's pieces are checked against merkle hashes (BEP 52)
+        self.v2: V2Hashes | None = V2Hashes(meta) if not info.has_v1 else None
         if resume is not None and resume_path is not None:
             raise BitswarmError("give resume data either as a path or as a store, not both")
         self.session = session
@@ -175,6 +186,17 @@ class TorrentRuntime:
         self._resume_lock = asyncio.Lock()  # one save at a time, in the order asked
         self._resume_task: asyncio.Task[None] | None = None
         self._resume_again = False
+        self._next_resume_save = 0.0  # loop time: a dirty state is saved from then on
+        # piece writes in flight, and the gate a resume save closes to stat the files
+        # between two writes (see `_quiet_disk`)
+        self._writes = 0
+        self._writes_idle = asyncio.Event()
+        self._writes_idle.set()
+        self._writes_open = asyncio.Event()
+        self._writes_open.set()
+        # the files' (size, mtime) at the last resume save that found them whole: what a
+        # save in the ERROR state records, so the next start rechecks whatever changed since
+        self._good_files: list[tuple[int, int] | None] | None = None
         self._stopping = False
         self._next_dht = 0.0
         self._unwritten = 0  # bytes of verified-to-be pieces not yet hashed and written
@@ -201,14 +223,18 @@ class TorrentRuntime:
             own_addresses=[(h, self.session.listen_port) for h in self.session.own_hosts],
         )
         if not self.wanted.all_wanted:
-            self.core.set_file_priorities(*self.wanted.picker_input(), now=self._now())
+            self.core.set_file_priorities(*self._picker_input(), now=self._now())
             self.core.actions()  # a completion now is the state set below, not an event
             self.wanted.set(self.wanted.priorities, have)
+        elif self.v2 is not None and not self.v2.complete:
+            self.core.set_file_priorities(*self._picker_input(), now=self._now())
+            self.core.actions()
         self._apply_piece_order()
+        self._next_resume_save = self._now() + self.session.config.resume_save_interval
         # after the resume check: it trusted the files as they were when it was saved
         await self.disk.set_file_priorities(self.wanted.priorities)
         await self.disk.create_files()
-        if self.core.is_complete:
+        if self.core.is_complete and self._layers_known():
             self.state = TorrentState.SEEDING
             self.completed.set()
         else:
@@ -235,7 +261,10 @@ class TorrentRuntime:
             with contextlib.suppress(Exception):
                 await self._resume_task
         await self.save_resume()
-        await self.disk.close()
+        try:
+            await self.disk.close()
+        except StorageError as exc:  # the last flush met the fault: already reported
+            log.warning("closing %s: %s", self.meta.info.name, exc)
         self.state = TorrentState.STOPPED
 
     async def _load_or_check(self) -> Bitfield:
@@ -248,14 +277,26 @@ class TorrentRuntime:
                 raw = await self.resume_store.load()
                 if raw is not None:
                     data = decode_resume(raw, info_hash=self.info_hash, num_pieces=n)
+                    # layers fetched before (a magnet's): proven again, not re-fetched
+                    if self.v2 is not None and self.v2.adopt(data.piece_layers):
+                        self.meta = self.v2.metainfo
+                    saved = Bitfield.from_bytes(data.have, n)
+                    lost = lost_files(self.layout, saved, files)
+                    if lost:  # never start over from nothing: see session/disk_faults.py
+                        raise StorageError(missing_data_message(self.layout, lost, running=False))
                     trusted = trusted_pieces(data, files)
                     if trusted is not None:
+                        self._good_files = files
                         return trusted
                     log.info("resume data does not match the files: rechecking")
+            except StorageError:
+                raise
             except Exception as exc:  # any store's failure: recheck rather than not start
                 log.warning("ignoring resume data: %s", exc)
         if not any(s is not None and s[0] > 0 for s in files):
             return Bitfield(n)
+        if self.v2 is not None:
+            return await self.disk.check_existing(self.v2.recheck_hash, n)
         return await self.disk.check_existing(self.meta.info.piece_hash, n)
 
     def save_resume_soon(self) -> None:
@@ -281,34 +322,73 @@ class TorrentRuntime:
         atomically, in the pool too); the event loop never waits on the disk.
 
         The pieces recorded are those verified before the flush began, so every one of
-        them is durable when the file says so; a piece verified meanwhile is in the next
-        save. A file changed after the stat fails the check at the next start (recheck).
+        them is durable when the file says so; no piece is written between that moment
+        and the stat (`_quiet_disk`), so the files' mtimes cover no piece the record
+        leaves out (which the next start would trust away and fetch again). A file
+        changed after the stat fails the check at the next start (recheck).
         """
         async with self._resume_lock:
             core = self.core
             store = self.resume_store
             if store is None or core is None:
                 return
-            have = core.have.to_bytes()
-            uploaded, downloaded = core.uploaded, core.downloaded
-            self._resume_dirty = False
+            async with self._quiet_disk():
+                have_now = core.have.copy()
+                have = have_now.to_bytes()
+                uploaded, downloaded = core.uploaded, core.downloaded
+                self._resume_dirty = False
+                files = await self._files_for_resume(have_now)
+            if files is None:  # failed before any save found the files whole
+                log.info("not saving resume data: the next start rechecks the files")
+                return
             try:
-                await self.disk.flush()
                 data = ResumeData(
                     info_hash=self.info_hash,
                     have=have,
                     num_pieces=self.meta.info.num_pieces,
-                    files=await self.disk.file_sizes_and_mtimes(),
+                    files=files,
                     uploaded=uploaded,
                     downloaded=downloaded,
                     saved_at=int(time.time()),
                     name=self.meta.info.name,
                     save_path=self._save_path_text,
+                    piece_layers=self.v2.fetched_layers() if self.v2 is not None else {},
                 )
                 await store.save(encode_resume(data))
+                if self.state is not TorrentState.ERROR:
+                    self._good_files = files
             except Exception as exc:  # any store's failure: keep going, try again later
                 self._resume_dirty = True
                 log.warning("could not save resume data: %s", exc)
+
+    @contextlib.asynccontextmanager
+    async def _quiet_disk(self) -> AsyncIterator[None]:
+        """Hold new piece writes back and wait for those in flight (their pieces are then
+        verified or failed), for the snapshot-flush-stat of a resume save."""
+        self._writes_open.clear()
+        try:
+            await self._writes_idle.wait()
+            yield
+        finally:
+            self._writes_open.set()
+
+    async def _files_for_resume(self, have: Bitfield) -> list[tuple[int, int] | None] | None:
+        """Make the data durable and stat the files for a resume save; a fault met on the
+        way (a failed fsync, a file holding verified pieces gone) fails the torrent. In the
+        ERROR state the stats of the last sound save are used instead (or None): resume
+        data then keeps every verified piece and the next start rechecks what changed."""
+        if self.state is not TorrentState.ERROR:
+            try:
+                await self.disk.flush()
+                files = await self.disk.file_sizes_and_mtimes()
+            except StorageError as exc:
+                self.fail(str(exc))
+            else:
+                lost = lost_files(self.layout, have, files)
+                if not lost:
+                    return files
+                self.fail(missing_data_message(self.layout, lost, running=True))
+        return self._good_files
 
     # ------------------------------------------------------------------ PeerOwner
     def peer_connected(self, proto: PeerProtocol) -> PeerConnection:
@@ -323,6 +403,7 @@ class TorrentRuntime:
             total_length=info.piece_space_length,
             initiator=proto.outgoing,
             now=self._now(),
+            enable_v2=self.v2 is not None,
         )
         if proto.address[0] in self.banned or len(self.protocols) >= self.max_peers:
             conn.close("banned peer" if proto.address[0] in self.banned else "too many peers")
@@ -346,17 +427,92 @@ class TorrentRuntime:
         now = self._now()
         if core.is_seed:  # the core spends a saturated upload on pieces nobody has yet
             core.upload_saturated = self._backlog.any()
+        v2 = self.v2
         for event in events:
             if isinstance(event, ev.HandshakeReceived):
                 if proto.outgoing:
                     self.lost_since_handshake = [0, 0]
                 if self._keep_one(proto, event.peer_id):
                     return
+            if v2 is not None and isinstance(event, _HASH_EVENTS):
+                self._hash_event(proto, v2, event, now)
+                continue
             core.handle_peer_event(proto, event, now=now)
+        conn = proto.conn
+        if v2 is not None and not v2.complete and conn is not None and v2.ask(conn, proto, now=now):
+            proto.flush()
         self._process()
         self._hold_for_disk(proto)
 
+    def _hash_event(self, proto: PeerProtocol, v2: V2Hashes, event: ev.Event, now: float) -> None:
+        """BEP 52 hash messages: serve a request, or take an answer to ours."""
+        conn = proto.conn
+        if conn is None:
+            return
+        if isinstance(event, ev.HashRequestReceived):
+            assert self.core is not None
+            pieces = v2.serve(conn, event, self.core.have)
+            if pieces is None:
+                proto.flush()
+            else:  # block hashes: from the pieces' data, hashed in the disk pool
+                self._spawn(self._serve_block_hashes(proto, v2, event, pieces))
+            return
+        assert isinstance(event, ev.HashesReceived | ev.HashRejectReceived)
+        verdict = v2.on_answer(proto, event)
+        if verdict.ban:
+            log.warning("banning %s: piece-layer hashes that fail their proof", proto.address[0])
+            self.banned.add(proto.address[0])
+            proto.close("sent hashes that fail their proof")
+        elif not verdict.lied and v2.ask(conn, proto, now=now):
+            proto.flush()
+        if verdict.completed is not None:
+            self.meta = v2.metainfo
+            self._layers_arrived()
+
+    async def _serve_block_hashes(
+        self,
+        proto: PeerProtocol,
+        v2: V2Hashes,
+        event: ev.HashRequestReceived,
+        pieces: list[tuple[int, int]],
+    ) -> None:
+        leaves: dict[int, list[bytes]] = {}
+        try:
+            for piece, length in pieces:
+                leaves[piece] = await self.disk.block_hashes(piece, length)
+        except (BitswarmError, OSError) as exc:
+            log.info("cannot read piece %d for block hashes: %s", piece, exc)
+            leaves = {}  # a hash reject
+        conn = proto.conn
+        if conn is not None:
+            v2.answer(conn, event, leaves)
+            proto.flush()
+
+    def _layers_known(self) -> bool:
+        return self.v2 is None or self.v2.complete
+
+    def _picker_input(self) -> tuple[list[tuple[int, int]], list[int]]:
+        """The file priorities the core works with: the chosen ones, with a pure v2
+        torrent's files whose piece layer is not known yet held back (their pieces
+        could not be checked; they are fetched once `V2Hashes` has the layer)."""
+        ranges, prios = self.wanted.picker_input()
+        if self.v2 is not None:
+            for i in self.v2.blocked_files():
+                prios[i] = 0
+        return ranges, prios
+
+    def _layers_arrived(self) -> None:
+        """A file's piece layer is in: its pieces may now be downloaded."""
+        core = self.core
+        if core is None:
+            return
+        core.set_file_priorities(*self._picker_input(), now=self._now())
+        if self._layers_known():
+            self.save_resume_soon()
+
     def peer_lost(self, proto: PeerProtocol, reason: str) -> None:
+        if self.v2 is not None:
+            self.v2.peer_lost(proto)
         self.protocols.discard(proto)
         self._held_for_disk.discard(proto)
         self._backlog.discard(proto)
@@ -453,10 +609,11 @@ class TorrentRuntime:
                         self.add_peers(addresses)
                 case PieceVerified(piece=piece):
                     self._resume_dirty = True
+                    self._save_resume_when_due()
                     self.wanted.piece_verified(piece)
                     for listener in list(self.piece_listeners):
                         listener(piece)
-                case TorrentCompleted():
+                case TorrentCompleted() if self._layers_known():
                     if self.state is TorrentState.DOWNLOADING:
                         self.state = TorrentState.SEEDING
                     self.completed.set()
@@ -475,9 +632,20 @@ class TorrentRuntime:
         assert core is not None
         info = self.meta.info
         try:
-            ok = await self.disk.hash_and_write(
-                action.piece, action.data, info.piece_hash(action.piece), None
-            )
+            if self.v2 is None:
+                sha1, v2_hash = info.piece_hash(action.piece), None
+            else:
+                sha1, v2_hash = None, self.v2.expected(action.piece)
+                assert v2_hash is not None  # a file is downloaded only once its layer is known
+            await self._writes_open.wait()  # a resume save is statting the files
+            self._writes += 1
+            self._writes_idle.clear()
+            try:
+                ok = await self.disk.hash_and_write(action.piece, action.data, sha1, v2_hash)
+            finally:
+                self._writes -= 1
+                if not self._writes:
+                    self._writes_idle.set()
         except StorageError as exc:
             self.fail(str(exc))
             return
@@ -542,7 +710,7 @@ class TorrentRuntime:
         `wait_complete` with it."""
         if self.state is TorrentState.ERROR:
             return
-        log.error("torrent %s paused: %s", self.meta.info.name, message)
+        log.info("torrent %s paused: %s", self.meta.info.name, message)  # the owner reports it
         self.error = message
         self.state = TorrentState.ERROR
         self._ended.set()
@@ -568,13 +736,21 @@ class TorrentRuntime:
                     if deadline is not None and deadline <= now:
                         conn.handle_timer(now=now)
                         proto.flush()
+                    if self.v2 is not None and self.v2.ask(conn, proto, now=now):
+                        proto.flush()  # runs that timed out elsewhere
             if core.get_timer() <= now:
                 core.handle_timer(now=now)
             self._process()
             self.connect_more()
             self._dht_maybe(now)
-            if self._resume_dirty and int(now) % 30 == 0:
-                self.save_resume_soon()
+            self._save_resume_when_due()
+
+    def _save_resume_when_due(self) -> None:
+        """Save a dirty state once `SessionConfig.resume_save_interval` has passed since
+        the last save began (from a tick, or at once when a piece verifies after that)."""
+        if self._resume_dirty and self._now() >= self._next_resume_save:
+            self._next_resume_save = self._now() + self.session.config.resume_save_interval
+            self.save_resume_soon()
 
     def _dht_maybe(self, now: float) -> None:
         """Look ourselves up in the DHT and announce there (never for private torrents,
@@ -677,7 +853,16 @@ class TorrentRuntime:
             tracker_message=self.announcer.message,
             banned=len(self.banned),
             wanted=self.wanted.wanted(),
+            waiting=self._waiting(),
         )
+
+    def _waiting(self) -> str | None:
+        """Why the download waits, when it is for something no peer gives (see status)."""
+        v2 = self.v2
+        if v2 is None or v2.complete or self.state is not TorrentState.DOWNLOADING:
+            return None
+        peers = [p for p in self.protocols if p.conn is not None]
+        return v2.stalled(peers)
 
     def file_progress(self) -> list[FileProgress]:
         """Verified bytes of each file, for displays."""
@@ -727,7 +912,7 @@ class TorrentRuntime:
         self.wanted.set(priorities, core.have if core is not None else Bitfield(0))
         if core is None:  # still checking: `start` applies them
             return
-        core.set_file_priorities(*self.wanted.picker_input(), now=self._now())
+        core.set_file_priorities(*self._picker_input(), now=self._now())
         if self.first_last:
             self._apply_piece_order()
         self._process()

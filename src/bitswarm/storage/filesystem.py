@@ -125,6 +125,9 @@ class FileStorage:
         self._aligned: mmap.mmap | None = None
         self._handles: OrderedDict[int, _Handle] = OrderedDict()
         self._dirty: set[int] = set()
+        # file index -> the size the file had or was written to in this run: a file found
+        # shorter than that, or unlinked, changed under us (see `_check_still_there`)
+        self._extent: dict[int, int] = {}
         self._closed = False
         # parked files (see the module docstring): their bytes live in `_parts`; the set
         # changes only under both locks, so a write (under _write_lock) sees it fixed
@@ -259,6 +262,7 @@ class FileStorage:
     def _pwrite_all(self, index: int, chunk: memoryview, offset: int) -> None:
         handle = self._acquire(index, write=True)
         try:
+            self._check_still_there(index, handle.fd)
             done = self._direct_write(index, handle.fd, chunk, offset) if self._direct else 0
             while done < len(chunk):
                 wrote = self._pwrite(handle.fd, chunk[done:], offset + done)
@@ -271,6 +275,23 @@ class FileStorage:
             self._release(handle)
         with self._lock:
             self._dirty.add(index)
+            self._extent[index] = max(self._extent.get(index, 0), offset + len(chunk))
+
+    def _check_still_there(self, index: int, fd: int) -> None:
+        """Refuse to write into a file that was deleted (its folder removed) or truncated
+        since we opened it: the bytes would go to an unlinked inode, or the verified
+        pieces the truncation cut off would silently become holes. One fstat per write.
+        """
+        st = os.fstat(fd)
+        if st.st_nlink == 0:
+            raise StorageError(f"{self.path_of(index)} was deleted while the torrent was running")
+        with self._lock:
+            extent = self._extent.setdefault(index, st.st_size)
+        if st.st_size < extent:
+            raise StorageError(
+                f"{self.path_of(index)} was truncated while the torrent was running "
+                f"({st.st_size} bytes, {extent} expected)"
+            )
 
     def _direct_write(self, index: int, fd: int, chunk: memoryview, offset: int) -> int:
         """Write the aligned head of `chunk` with O_DIRECT; return how many bytes it took

@@ -11,11 +11,16 @@ Format: a bencoded dictionary (BEP 3 bencoding)::
      "num-pieces": n, "pieces": <bitfield bytes, BEP 3 layout>,
      "files": [[size, mtime_ns] or [] for a missing file, ...],
      "uploaded": n, "downloaded": n, "saved-at": <unix seconds>,
-     "name": <the torrent's name, UTF-8>, "save-path": <the download folder, UTF-8>}
+     "name": <the torrent's name, UTF-8>, "save-path": <the download folder, UTF-8>,
+     "piece-layers": {<pieces root>: <piece layer>, ...}}
 
 "name" and "save-path" (since issue 12, same file-version: older files lack them and
 still load) let `bitswarm resume list|clean` say whose data a file describes and whether
 that data is still there; `read_resume` parses a file without knowing its torrent.
+"piece-layers" (issue 13, same file-version, optional) holds the BEP 52 piece layers a pure
+v2 torrent fetched from peers (a magnet brings only the roots), so a restart does not ask
+for them again; the reader checks only their shape, the runtime proves each against its
+root before it uses it.
 
 Pure (layer L1): bytes in, bytes out; the caller supplies the wall-clock `saved_at`.
 """
@@ -23,7 +28,7 @@ Pure (layer L1): bytes in, bytes out; the caller supplies the wall-clock `saved_
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from ..bencode import BValue, bdecode, bencode
@@ -65,26 +70,28 @@ class ResumeData:
     saved_at: int
     name: str = ""  # "" in files written before these were recorded
     save_path: str = ""
+    piece_layers: dict[bytes, bytes] = field(default_factory=dict)  # pure v2, fetched ones
 
 
 def encode_resume(data: ResumeData) -> bytes:
     """Serialise resume data (bencoded)."""
     files: list[BValue] = [[] if f is None else [f[0], f[1]] for f in data.files]
-    return bencode(
-        {
-            b"file-format": FORMAT,
-            b"file-version": VERSION,
-            b"info-hash": data.info_hash,
-            b"num-pieces": data.num_pieces,
-            b"pieces": data.have,
-            b"files": files,
-            b"uploaded": data.uploaded,
-            b"downloaded": data.downloaded,
-            b"saved-at": data.saved_at,
-            b"name": data.name.encode("utf-8", "surrogateescape"),
-            b"save-path": data.save_path.encode("utf-8", "surrogateescape"),
-        }
-    )
+    top: dict[bytes, BValue] = {
+        b"file-format": FORMAT,
+        b"file-version": VERSION,
+        b"info-hash": data.info_hash,
+        b"num-pieces": data.num_pieces,
+        b"pieces": data.have,
+        b"files": files,
+        b"uploaded": data.uploaded,
+        b"downloaded": data.downloaded,
+        b"saved-at": data.saved_at,
+        b"name": data.name.encode("utf-8", "surrogateescape"),
+        b"save-path": data.save_path.encode("utf-8", "surrogateescape"),
+    }
+    if data.piece_layers:
+        top[b"piece-layers"] = dict(data.piece_layers)
+    return bencode(top)
 
 
 def decode_resume(raw: bytes, *, info_hash: bytes, num_pieces: int) -> ResumeData:
@@ -155,7 +162,21 @@ def read_resume(raw: bytes) -> ResumeData:
         saved_at=_count(top, b"saved-at"),
         name=_text(top, b"name"),
         save_path=_text(top, b"save-path"),
+        piece_layers=_layers(top),
     )
+
+
+def _layers(top: dict[bytes, BValue]) -> dict[bytes, bytes]:
+    """The optional "piece-layers": 32-byte roots to non-empty multiples of 32 bytes."""
+    value = top.get(b"piece-layers", {})
+    if not isinstance(value, dict):
+        raise ResumeError("resume field piece-layers is not a dictionary")
+    out: dict[bytes, bytes] = {}
+    for root, layer in value.items():
+        if len(root) != 32 or not isinstance(layer, bytes) or not layer or len(layer) % 32:
+            raise ResumeError("resume piece-layers entry is not a root and its 32-byte hashes")
+        out[root] = layer
+    return out
 
 
 def trusted_pieces(

@@ -148,7 +148,14 @@ class _Connection(asyncio.Protocol):
             self._process()
 
     def _process(self) -> None:
-        while self._transport is not None and not self._busy and not self._write_paused:
+        # A closing transport (an answer said "Connection: close") reads no further
+        # request: pipelined ones behind it are dropped, never answered after the close.
+        while (
+            self._transport is not None
+            and not self._transport.is_closing()
+            and not self._busy
+            and not self._write_paused
+        ):
             end = self._buf.find(b"\r\n\r\n")
             if end < 0:
                 if len(self._buf) > MAX_HEAD:

@@ -1,4 +1,4 @@
-"""The peer wire codec (BEP 3, BEP 5 port, BEP 6 fast, BEP 10 extended): framing and layouts.
+"""The peer wire codec (BEP 3, BEP 5 port, BEP 6 fast, BEP 10 extended, BEP 52 hashes).
 
 Every message after the handshake is ``<length: u32 big-endian><id: u8><payload>``; a length
 of zero is a keep-alive (BEP 3, "peer protocol"). This module is the one place those layouts
@@ -23,10 +23,12 @@ from ..errors import RemoteProtocolError
 __all__ = [
     "BLOCK_LENGTH",
     "FIXED_LENGTHS",
+    "HASH_HEADER",
     "KEEPALIVE",
     "KEEPALIVE_BYTES",
     "MAX_BLOCK_LENGTH",
     "MAX_EXTENDED_PAYLOAD",
+    "MAX_HASHES",
     "MAX_PIECE_MESSAGE",
     "PAYLOAD",
     "Buffer",
@@ -38,14 +40,18 @@ __all__ = [
     "pack_block",
     "pack_extended",
     "pack_flag",
+    "pack_hash_request",
+    "pack_hashes",
     "pack_index",
     "pack_piece_header",
     "pack_port",
     "pack_unknown",
     "read_block",
+    "read_hash_request",
     "read_index",
     "read_piece_header",
     "read_port",
+    "uncle_count",
 ]
 
 Buffer: TypeAlias = bytes | bytearray | memoryview
@@ -85,6 +91,9 @@ class MessageId(IntEnum):
     REJECT = 16  # BEP 6
     ALLOWED_FAST = 17  # BEP 6
     EXTENDED = 20  # BEP 10
+    HASH_REQUEST = 21  # BEP 52
+    HASHES = 22  # BEP 52
+    HASH_REJECT = 23  # BEP 52
 
 
 _M = MessageId
@@ -104,12 +113,24 @@ FIXED_LENGTHS: Final[dict[int, int]] = {
         (_M.HAVE_NONE, 1),
         (_M.REJECT, 13),
         (_M.ALLOWED_FAST, 5),
+        (_M.HASH_REQUEST, 49),
+        (_M.HASH_REJECT, 49),
     )
 }
 """The exact length prefix (id byte included) of every fixed-size message (keyed by plain
 ints: on Python 3.11 hashing an IntEnum member runs Python code, and this is per frame)."""
 # the ids `length_error` and the piece header use on every block, as plain ints
 _PIECE, _BITFIELD, _EXTENDED = int(_M.PIECE), int(_M.BITFIELD), int(_M.EXTENDED)
+_HASHES = int(_M.HASHES)
+
+HASH_HEADER: Final = 48
+"""The payload of a hash request or hash reject, and the head of a hashes message (BEP 52):
+pieces root (32 bytes), then base layer, index, length and proof layers (u32 each)."""
+MAX_HASHES: Final = 8192
+"""The most base-layer hashes a hash request may ask for (libtorrent's bound: 8192 leaves
+is a 128 MiB piece; BEP 52 says a length SHOULD NOT exceed 512)."""
+_MAX_UNCLES: Final = 64  # a tree of 2**64 leaves is far beyond any file
+_MAX_HASHES_MESSAGE: Final = 1 + HASH_HEADER + 32 * (MAX_HASHES + _MAX_UNCLES)
 
 _U32 = struct.Struct(">I")
 _HEADER = struct.Struct(">IB")  # length prefix + id
@@ -141,13 +162,17 @@ def length_error(msg_id: int, length: int, bitfield_bytes: int) -> str | None:
             return f"bitfield of {length - 1} bytes, expected {bitfield_bytes}"
     elif msg_id == _EXTENDED and not 2 <= length <= 2 + MAX_EXTENDED_PAYLOAD:
         return f"extended message of length {length}"
+    elif msg_id == _HASHES and (
+        not 1 + HASH_HEADER + 64 <= length <= _MAX_HASHES_MESSAGE or (length - 1 - HASH_HEADER) % 32
+    ):
+        return f"hashes message of length {length} (a header and 32-byte hashes)"
     return None
 
 
 def max_frame_length(bitfield_bytes: int) -> int:
     """The largest length prefix any message may have: a whole block, an extended message,
     or (for a torrent of more than a million pieces) the bitfield."""
-    return max(MAX_PIECE_MESSAGE, 2 + MAX_EXTENDED_PAYLOAD, 1 + bitfield_bytes)
+    return max(MAX_PIECE_MESSAGE, 2 + MAX_EXTENDED_PAYLOAD, _MAX_HASHES_MESSAGE, 1 + bitfield_bytes)
 
 
 def frame_header(
@@ -199,6 +224,26 @@ def read_port(data: Buffer, at: int) -> int:
     return int(struct.unpack_from(">H", data, at)[0])
 
 
+_HASH_FIELDS = struct.Struct(">IIII")
+
+
+def read_hash_request(data: Buffer, at: int) -> tuple[bytes, int, int, int, int]:
+    """``(pieces root, base layer, index, length, proof layers)`` of a hash request, hash
+    reject or the head of a hashes message (BEP 52); the hashes follow at ``at + 48``."""
+    root = bytes(data[at : at + 32])
+    base, index, length, proofs = _HASH_FIELDS.unpack_from(data, at + 32)
+    return root, base, index, length, proofs
+
+
+def uncle_count(length: int, proof_layers: int) -> int:
+    """How many uncle hashes a hashes message carries after its `length` base hashes.
+
+    BEP 52: "the first log2(length)-1 proof layers are omitted", since the base hashes
+    themselves give every layer up to their subtree's root; libtorrent counts the same.
+    """
+    return max(0, proof_layers - (length.bit_length() - 2))
+
+
 # ---- writing: whole frames (the caller has checked the fields) ---------------------------
 
 
@@ -236,6 +281,21 @@ def pack_port(port: int) -> bytes:
 def pack_extended(ext_id: int, payload: bytes) -> bytes:
     """A BEP 10 message: `ext_id` 0 is the extended handshake, others negotiated ids."""
     return _HEADER.pack(2 + len(payload), _M.EXTENDED) + bytes((ext_id,)) + payload
+
+
+def pack_hash_request(
+    msg_id: int, root: bytes, base: int, index: int, length: int, proof_layers: int
+) -> bytes:
+    """A hash request or hash reject (BEP 52): the same 48-byte payload."""
+    return _HEADER.pack(49, msg_id) + root + _HASH_FIELDS.pack(base, index, length, proof_layers)
+
+
+def pack_hashes(
+    root: bytes, base: int, index: int, length: int, proof_layers: int, hashes: bytes
+) -> bytes:
+    """A hashes message (BEP 52): the request's fields, then the base hashes and uncles."""
+    head = _HEADER.pack(49 + len(hashes), _HASHES) + root
+    return head + _HASH_FIELDS.pack(base, index, length, proof_layers) + hashes
 
 
 def pack_unknown(msg_id: int, payload: bytes) -> bytes:

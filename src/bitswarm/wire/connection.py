@@ -53,11 +53,11 @@ from collections.abc import Callable
 from ..bitfield import Bitfield
 from ..errors import LocalProtocolError, RemoteProtocolError
 from . import events as ev
-from .codec import KEEPALIVE_BYTES, Buffer
+from .codec import KEEPALIVE_BYTES, Buffer, MessageId
 from .extension import ExtensionHandshake
 from .handshaker import Handshaker
 from .outbox import Outbox
-from .receiver import Receiver
+from .receiver import MAX_HASH_REQUESTS, Receiver, hash_request_problem
 from .requests import BlockSet, RequestBook
 from .sender import Sender
 from .state import ConnectionState, PeerState
@@ -74,6 +74,8 @@ __all__ = [
 HANDSHAKE_TIMEOUT = 20.0
 KEEPALIVE_INTERVAL = 90.0
 IDLE_TIMEOUT = 180.0
+_HASH_REQUEST, _HASHES = int(MessageId.HASH_REQUEST), int(MessageId.HASHES)
+_HASH_REJECT = int(MessageId.HASH_REJECT)
 MAX_PEER_REQUESTS = 2000
 
 
@@ -103,6 +105,7 @@ class PeerConnection:
         expected_peer_id: bytes | None = None,
         max_peer_requests: int = MAX_PEER_REQUESTS,
         geometry_known: bool = True,
+        enable_v2: bool = False,
     ) -> None:
         if len(info_hash) != 20 or len(our_peer_id) != 20:
             raise LocalProtocolError("info_hash and our_peer_id must be 20 bytes")
@@ -123,6 +126,7 @@ class PeerConnection:
             initiator=initiator,
             lookup=expected_info_hash_lookup,
             expected_peer_id=expected_peer_id,
+            v2=enable_v2,
         )
         self._last_recv = now
         self._recv_dirty = False
@@ -409,6 +413,44 @@ class PeerConnection:
     def send_port(self, port: int) -> None:
         """Tell the peer our DHT node's UDP port (BEP 5)."""
         self._tx.send_port(port)
+
+    @property
+    def hash_requests(self) -> int:
+        """How many of our hash requests await an answer (BEP 52)."""
+        return len(self._rx.hash_requests)
+
+    def send_hash_request(
+        self, root: bytes, base: int, index: int, length: int, proof_layers: int
+    ) -> bool:
+        """Ask for hashes (BEP 52); the answer comes as `HashesReceived` or
+        `HashRejectReceived`. False (nothing sent) when the same request is already out or
+        `MAX_HASH_REQUESTS` are.
+
+        Raises:
+            LocalProtocolError: fields no peer may be asked (`hash_request_problem`).
+        """
+        problem = hash_request_problem(base, index, length, proof_layers)
+        if problem is not None:
+            raise LocalProtocolError(problem)
+        key = (bytes(root), base, index, length, proof_layers)
+        pending = self._rx.hash_requests
+        if self.closed or key in pending or len(pending) >= MAX_HASH_REQUESTS:
+            return False
+        self._tx.send_hash_message(_HASH_REQUEST, key[0], key[1:])
+        pending.add(key)
+        return True
+
+    def send_hashes(
+        self, root: bytes, base: int, index: int, length: int, proof_layers: int, hashes: bytes
+    ) -> None:
+        """Answer a `HashRequestReceived` with its fields and the hashes (base, then uncles)."""
+        self._tx.send_hash_message(_HASHES, root, (base, index, length, proof_layers), hashes)
+
+    def send_hash_reject(
+        self, root: bytes, base: int, index: int, length: int, proof_layers: int
+    ) -> None:
+        """Refuse a `HashRequestReceived` (BEP 52: every request gets hashes or this)."""
+        self._tx.send_hash_message(_HASH_REJECT, root, (base, index, length, proof_layers))
 
     def send_keepalive(self) -> None:
         self._tx.send_keepalive()

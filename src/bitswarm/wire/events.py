@@ -28,6 +28,9 @@ __all__ = [
     "ExtendedHandshakeReceived",
     "ExtendedMessageReceived",
     "HandshakeReceived",
+    "HashRejectReceived",
+    "HashRequestReceived",
+    "HashesReceived",
     "HaveAllReceived",
     "HaveNoneReceived",
     "HaveReceived",
@@ -183,6 +186,45 @@ class ExtendedMessageReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class HashRequestReceived:
+    """BEP 52: the peer asks for `length` hashes of layer `base` of the tree of
+    `pieces_root` from `index` on, with `proof_layers` of uncles. Checked: `length` is a
+    power of two of 2 to 8192 and `index` a multiple of it; the tree's own bounds are the
+    torrent's to check (answer with hashes or a hash reject, never silence)."""
+
+    pieces_root: bytes
+    base: int
+    index: int
+    length: int
+    proof_layers: int
+
+
+@dataclass(frozen=True, slots=True)
+class HashesReceived:
+    """BEP 52: the answer to one of our hash requests (the fields are that request's).
+    `hashes` holds the `length` base hashes then the uncles, 32 bytes each; their count
+    was checked, their values were not (`merkle.verify_hashes` does that)."""
+
+    pieces_root: bytes
+    base: int
+    index: int
+    length: int
+    proof_layers: int
+    hashes: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HashRejectReceived:
+    """BEP 52: the peer will not answer our hash request with these fields."""
+
+    pieces_root: bytes
+    base: int
+    index: int
+    length: int
+    proof_layers: int
+
+
+@dataclass(frozen=True, slots=True)
 class PortReceived:
     """The peer's DHT node listens on this UDP port (BEP 5)."""
 
@@ -203,4 +245,5 @@ Event: TypeAlias = (
     | HaveNoneReceived | HaveReceived | Choked | Unchoked | Interested | NotInterested
     | RequestReceived | CancelReceived | PieceReceived | RejectReceived | SuggestReceived
     | AllowedFastReceived | ExtendedMessageReceived | PortReceived | ConnectionClosed
+    | HashRequestReceived | HashesReceived | HashRejectReceived
 )  # fmt: skip

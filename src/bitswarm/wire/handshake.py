@@ -5,7 +5,12 @@ the 20-byte peer id. Reserved bits used here:
 
 * BEP 6 fast extension: ``reserved[7] & 0x04`` (enabled only when both ends set it);
 * BEP 10 extension protocol: ``reserved[5] & 0x10``;
-* BEP 5 DHT: ``reserved[7] & 0x01``.
+* BEP 5 DHT: ``reserved[7] & 0x01``;
+* BEP 52 v2: ``reserved[7] & 0x10``, "the peer supports the v2 protocol". The info-hash of
+  a v2-only torrent is its SHA-256 truncated to 20 bytes (`InfoHashes.wire`); libtorrent
+  sets the bit for torrents with v2 metadata and, seeing it with a hybrid's v1 hash, upgrades
+  the connection to the v2 hash. We set it only for pure v2 torrents, where the hash is the
+  v2 one already, so no connection changes identity half-way.
 
 A listener that serves many torrents must read the info-hash before it knows which torrent a
 connection belongs to (BEP 3: "they may wait for incoming connections to give a download hash
@@ -39,9 +44,10 @@ INFO_HASH_END = 48
 _FAST_BYTE, _FAST_BIT = 7, 0x04  # BEP 6
 _EXTENDED_BYTE, _EXTENDED_BIT = 5, 0x10  # BEP 10: bit 20 from the right
 _DHT_BYTE, _DHT_BIT = 7, 0x01  # BEP 5
+_V2_BYTE, _V2_BIT = 7, 0x10  # BEP 52
 
 
-def make_reserved(*, fast: bool, extended: bool, dht: bool) -> bytes:
+def make_reserved(*, fast: bool, extended: bool, dht: bool, v2: bool = False) -> bytes:
     """The 8 reserved bytes advertising the given extensions."""
     reserved = bytearray(8)
     if fast:
@@ -50,6 +56,8 @@ def make_reserved(*, fast: bool, extended: bool, dht: bool) -> bytes:
         reserved[_EXTENDED_BYTE] |= _EXTENDED_BIT
     if dht:
         reserved[_DHT_BYTE] |= _DHT_BIT
+    if v2:
+        reserved[_V2_BYTE] |= _V2_BIT
     return bytes(reserved)
 
 
@@ -72,6 +80,10 @@ class Handshake:
     @property
     def supports_dht(self) -> bool:
         return bool(self.reserved[_DHT_BYTE] & _DHT_BIT)
+
+    @property
+    def supports_v2(self) -> bool:
+        return bool(self.reserved[_V2_BYTE] & _V2_BIT)
 
     def encode(self) -> bytes:
         return encode_handshake(self.info_hash, self.peer_id, self.reserved)

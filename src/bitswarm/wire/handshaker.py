@@ -43,13 +43,14 @@ class Handshaker:
         initiator: bool,
         lookup: Callable[[bytes], bool] | None,
         expected_peer_id: bytes | None,
+        v2: bool = False,
     ) -> None:
         self._st = state
         self._out = out
         self.info_hash = info_hash
         self.our_peer_id = our_peer_id
         self._enable = enable  # fast, extended, dht
-        self._reserved = make_reserved(fast=enable[0], extended=enable[1], dht=enable[2])
+        self._reserved = make_reserved(fast=enable[0], extended=enable[1], dht=enable[2], v2=v2)
         self._initiator = initiator
         self._lookup = lookup
         self._expected_peer_id = expected_peer_id

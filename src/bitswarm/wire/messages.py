@@ -1,4 +1,4 @@
-"""Peer wire messages as values (BEP 3, BEP 5 port, BEP 6 fast, BEP 10 extended).
+"""Peer wire messages as values (BEP 3, BEP 5 port, BEP 6 fast, BEP 10 extended, BEP 52).
 
 Frozen dataclasses, one per message, with `encode_message`, `decode_message` and
 `decode_stream`: the vocabulary tests, wire traces and fuzzers speak. The connection's hot
@@ -34,6 +34,9 @@ __all__ = [
     "Cancel",
     "Choke",
     "Extended",
+    "HashReject",
+    "HashRequest",
+    "Hashes",
     "Have",
     "HaveAll",
     "HaveNone",
@@ -155,6 +158,42 @@ class Extended:
 
 
 @dataclass(frozen=True, slots=True)
+class HashRequest:
+    """BEP 52: `length` hashes of layer `base` (0: 16 KiB leaves) from `index` on, of the
+    tree whose root is `pieces_root`, with uncle hashes for `proof_layers` layers."""
+
+    pieces_root: bytes
+    base: int
+    index: int
+    length: int
+    proof_layers: int
+
+
+@dataclass(frozen=True, slots=True)
+class HashReject:
+    """BEP 52: the peer will not answer the hash request with these fields."""
+
+    pieces_root: bytes
+    base: int
+    index: int
+    length: int
+    proof_layers: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hashes:
+    """BEP 52: the answer to a hash request: `hashes` is the base hashes then the uncles,
+    32 bytes each, concatenated."""
+
+    pieces_root: bytes
+    base: int
+    index: int
+    length: int
+    proof_layers: int
+    hashes: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     """A message id this codec does not know; the connection ignores these."""
 
@@ -165,7 +204,7 @@ class Unknown:
 Message: TypeAlias = (
     KeepAlive | Choke | Unchoke | Interested | NotInterested | Have | BitfieldMessage | Request
     | Piece | Cancel | Port | Suggest | HaveAll | HaveNone | Reject | AllowedFast | Extended
-    | Unknown
+    | HashRequest | HashReject | Hashes | Unknown
 )  # fmt: skip
 
 _NO_PAYLOAD: dict[int, Message] = {
@@ -195,6 +234,20 @@ def _u32(value: int, what: str) -> int:
     if not 0 <= value <= 0xFFFFFFFF:
         raise ValueError(f"{what} {value} does not fit in 32 bits")
     return value
+
+
+def _hash_fields(
+    root: bytes, base: int, index: int, length: int, proofs: int
+) -> tuple[bytes, int, int, int, int]:
+    if len(root) != 32:
+        raise ValueError(f"a pieces root has 32 bytes, not {len(root)}")
+    return (
+        root,
+        _u32(base, "base"),
+        _u32(index, "index"),
+        _u32(length, "length"),
+        _u32(proofs, "proof layers"),
+    )
 
 
 def encode_message(msg: Message) -> bytes:
@@ -234,6 +287,15 @@ def encode_message(msg: Message) -> bytes:
             if not 0 <= ext_id <= 0xFF:
                 raise ValueError(f"extended message id {ext_id} out of range")
             return codec.pack_extended(ext_id, payload)
+        case HashRequest(root, base, index, length, proofs) | HashReject(
+            root, base, index, length, proofs
+        ):
+            msg_id = MessageId.HASH_REQUEST if type(msg) is HashRequest else MessageId.HASH_REJECT
+            return codec.pack_hash_request(msg_id, *_hash_fields(root, base, index, length, proofs))
+        case Hashes(root, base, index, length, proofs, hashes):
+            if len(hashes) % 32:
+                raise ValueError(f"{len(hashes)} bytes of hashes is not a multiple of 32")
+            return codec.pack_hashes(*_hash_fields(root, base, index, length, proofs), hashes)
         case Unknown(message_id, payload):
             if not 0 <= message_id <= 0xFF:
                 raise ValueError(f"message id {message_id} out of range")
@@ -265,6 +327,13 @@ def _decode(data: Buffer, pos: int, msg_id: int, length: int) -> Message:
             return Port(codec.read_port(data, at))
         case MessageId.EXTENDED:
             return Extended(data[at], bytes(data[at + 1 : end]))
+        case MessageId.HASH_REQUEST:
+            return HashRequest(*codec.read_hash_request(data, at))
+        case MessageId.HASH_REJECT:
+            return HashReject(*codec.read_hash_request(data, at))
+        case MessageId.HASHES:
+            fields = codec.read_hash_request(data, at)
+            return Hashes(*fields, bytes(data[at + codec.HASH_HEADER : end]))
         case _:
             return Unknown(msg_id, bytes(data[at:end]))
 

@@ -40,6 +40,23 @@ _BEFORE_FIRST_OK = frozenset(
     int(m) for m in (_M.BITFIELD, _M.PORT, _M.HAVE_ALL, _M.HAVE_NONE, _M.EXTENDED)
 )
 _MAX_PENDING_HAVES = 1 << 17  # haves held while the piece count is unknown
+MAX_HASH_REQUESTS = 64
+"""Our hash requests outstanding on one connection at most (BEP 52)."""
+
+HashKey = tuple[bytes, int, int, int, int]  # pieces root, base, index, length, proof layers
+
+
+def hash_request_problem(base: int, index: int, length: int, proof_layers: int) -> str | None:
+    """Why a hash request breaks BEP 52's rules for every tree, or None: length a power of
+    two of at least 2 ("MUST") and at most `codec.MAX_HASHES`, index a multiple of it
+    ("MUST"), and layers that fit a tree of at most 2**63 leaves."""
+    if length < 2 or length & (length - 1) or length > codec.MAX_HASHES:
+        return f"hash request of {length} hashes (a power of two, 2 to {codec.MAX_HASHES})"
+    if index % length:
+        return f"hash request at index {index}, not a multiple of its length {length}"
+    if base >= 64 or proof_layers >= 64:
+        return f"hash request of base layer {base} with {proof_layers} proof layers"
+    return None
 
 
 class Receiver:
@@ -57,6 +74,7 @@ class Receiver:
         self._pending_bitfield: bytes | bool | None = None  # held until the geometry is known
         self._pending_haves: set[int] = set()
         self._awaiting_first = True  # the remote may still send its bitfield
+        self.hash_requests: set[HashKey] = set()  # ours, until hashes or a hash reject
         handlers: dict[MessageId, Callable[[memoryview, int, int], None]] = {
             _M.CHOKE: self._on_choke,
             _M.UNCHOKE: self._on_unchoke,
@@ -73,6 +91,9 @@ class Receiver:
             _M.REJECT: self._on_reject,
             _M.ALLOWED_FAST: self._on_allowed_fast,
             _M.EXTENDED: self._on_extended,
+            _M.HASH_REQUEST: self._on_hash_request,
+            _M.HASHES: self._on_hashes,
+            _M.HASH_REJECT: self._on_hash_reject,
         }
         # keyed by plain ints: hashing an IntEnum member runs Python code on 3.11
         self._handlers = {int(msg_id): handler for msg_id, handler in handlers.items()}
@@ -361,6 +382,33 @@ class Receiver:
             else:
                 st.remote_extensions.pop(name, None)
         self.events.append(ev.ExtendedHandshakeReceived(fields))
+
+    def _on_hash_request(self, view: memoryview, at: int, _: int) -> None:
+        key = codec.read_hash_request(view, at)
+        problem = hash_request_problem(*key[1:])
+        if problem is not None:
+            raise RemoteProtocolError(problem)
+        self.events.append(ev.HashRequestReceived(*key))
+
+    def _answered(self, key: HashKey, what: str) -> None:
+        if key not in self.hash_requests:  # BEP 52: it "MUST correlate with a hash request"
+            raise RemoteProtocolError(f"{what} for a hash request we never sent")
+        self.hash_requests.discard(key)
+
+    def _on_hashes(self, view: memoryview, at: int, length: int) -> None:
+        key = codec.read_hash_request(view, at)
+        self._answered(key, "hashes")
+        count = (length - 1 - codec.HASH_HEADER) // 32
+        need = key[3] + codec.uncle_count(key[3], key[4])
+        if count != need:
+            raise RemoteProtocolError(f"hashes message of {count} hashes, the request needs {need}")
+        hashes = view[at + codec.HASH_HEADER : at + length - 1].tobytes()
+        self.events.append(ev.HashesReceived(*key, hashes))
+
+    def _on_hash_reject(self, view: memoryview, at: int, _: int) -> None:
+        key = codec.read_hash_request(view, at)
+        self._answered(key, "hash reject")
+        self.events.append(ev.HashRejectReceived(*key))
 
     # ---- the torrent's layout arriving late (magnet links) ------------------------------
 

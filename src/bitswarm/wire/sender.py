@@ -67,6 +67,20 @@ class Sender:
             raise LocalProtocolError(f"extended message of {len(payload)} bytes is too large")
         self._out.write(codec.pack_extended(ext_id, payload))
 
+    def send_hash_message(
+        self, msg_id: int, root: bytes, fields: tuple[int, int, int, int], hashes: bytes = b""
+    ) -> None:
+        """A hash request, hashes or hash reject (BEP 52); fields are base, index, length
+        and proof layers."""
+        if not self._ready(core=True):
+            return
+        if len(root) != 32 or len(hashes) % 32:
+            raise LocalProtocolError("a pieces root and hashes are 32 bytes each")
+        if msg_id == _M.HASHES:
+            self._out.write(codec.pack_hashes(root, *fields, hashes))
+        else:
+            self._out.write(codec.pack_hash_request(msg_id, root, *fields))
+
     def send_extended_handshake(self, payload: dict[bytes, object]) -> None:
         self.send_extended(0, bencode(payload), handshake=True)
 
