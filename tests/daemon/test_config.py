@@ -280,7 +280,8 @@ def test_ranges(key: str, bad: object, good: object, expected: str) -> None:
 def test_encryption_and_password_hash(tmp_path: Path) -> None:
     config = write(tmp_path, 'encryption = "sometimes"\n')
     assert refuse(config, {}, {}) == (
-        f"config file {config}: encryption must be one of allowed, preferred, required, tolerated"
+        f"config file {config}: encryption must be one of allowed, disabled, preferred, required, "
+        "tolerated"
     )
     config = write(tmp_path, 'rpc_password_hash = "hunter2"\n')
     assert "not the password" in refuse(config, {}, {})

@@ -471,3 +471,23 @@ def test_preferences_and_transfer() -> None:
         assert build["libtorrent"].startswith("bitswarm") and build["bitness"] in (32, 64)
 
     asyncio.run(with_client(api, body))
+
+
+def test_encryption_preference_maps_qbittorrents_three_levels() -> None:
+    """qBittorrent's `encryption`: 0 allow (= preferred), 1 require, 2 disable (force off,
+    plaintext only): each sets the daemon's level and reads back the same; others: 400."""
+    api = FakeApi()
+
+    async def body(client: Client) -> None:
+        for qb, ours in ((2, "disabled"), (1, "required"), (0, "preferred")):
+            change = json.dumps({"encryption": qb})
+            assert await _text(client, "app/setPreferences", data={"json": change}) == (200, "")
+            assert api.settings.encryption == ours
+            assert (await _json(client, "app/preferences"))["encryption"] == qb
+        api.settings.encryption = "allowed"  # plaintext first: qBittorrent has no such level
+        assert (await _json(client, "app/preferences"))["encryption"] == 0
+        bad = json.dumps({"encryption": 3})
+        assert (await _text(client, "app/setPreferences", data={"json": bad}))[0] == 400
+        assert api.settings.encryption == "allowed"
+
+    asyncio.run(with_client(api, body))

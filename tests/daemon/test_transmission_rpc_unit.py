@@ -425,3 +425,19 @@ def test_session_stats_and_free_space() -> None:
         "total_size": -1,
     }
     assert legacy(api, "free-space", path="/missing")["result"] == "no folder /missing"
+
+
+def test_encryption_words_map_to_the_daemons_levels() -> None:
+    """Transmission's `tolerated` (plaintext preferred, encrypted accepted) is the daemon's
+    `allowed`; `preferred` and `required` are themselves; the daemon's `disabled`, which
+    Transmission cannot name, is reported as it is and taken back."""
+    for word, ours in (("tolerated", "allowed"), ("required", "required"),
+                       ("preferred", "preferred"), ("disabled", "disabled")):  # fmt: skip
+        api = FakeApi()
+        assert legacy(api, "session-set", encryption=word)["result"] == "success"
+        assert api.settings.encryption == ours
+        back = legacy(api, "session-get")["arguments"]["encryption"]
+        assert back == word
+    api = FakeApi()
+    assert "must be" in legacy(api, "session-set", encryption="sometimes")["result"]
+    assert api.settings.encryption == "preferred"

@@ -87,9 +87,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--encryption",
         choices=ENCRYPTION_MODES,
         default=None,
-        help="MSE/PE encryption of peer connections: allowed (= tolerated: plaintext first, "
-        "accept both), preferred (encrypted first, plaintext when a peer cannot), required "
-        "(RC4 only) (default: encryption, else preferred)",
+        help="MSE/PE encryption of peer connections: disabled (plaintext only), allowed "
+        "(= tolerated: plaintext first, accept both), preferred (encrypted first, plaintext "
+        "when a peer cannot), required (RC4 only) (default: encryption, else preferred)",
     )
     p.add_argument(
         "--hash-password",

@@ -48,7 +48,7 @@ _NAMES = [f.name for f in fields(DaemonSettings)]
 _PATHS = frozenset({"download_dir", "incomplete_dir", "watch_dir", "blocklist_path"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-ENCRYPTION_MODES = ("allowed", "preferred", "required", "tolerated")
+ENCRYPTION_MODES = ("allowed", "disabled", "preferred", "required", "tolerated")
 
 
 # ---------------------------------------------------------------- the XDG folders

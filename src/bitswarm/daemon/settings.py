@@ -35,7 +35,7 @@ class DaemonSettings:
     dht_bootstrap: list[str] = field(default_factory=lambda: ["default"])  # HOST:PORT, "default"
     pex_enabled: bool = True
     lsd_enabled: bool = False
-    encryption: str = "preferred"  # MSE/PE: allowed (= tolerated), preferred, required
+    encryption: str = "preferred"  # MSE/PE: disabled, allowed (= tolerated), preferred, required
     # rates
     speed_limit_down: int = 0
     speed_limit_down_enabled: bool = False

@@ -50,8 +50,14 @@ def _days_from_qb(qb: int) -> int:
     return _DAY_BITS.get(qb, _EVERY_DAY)
 
 
+# qBittorrent's `encryption`: 0 "allow encryption" (libtorrent's pe_enabled both ways: it
+# offers RC4 and takes plaintext: our `preferred`), 1 "require encryption", 2 "disable
+# encryption" (plaintext only). It has no "plaintext first" level: our `allowed` reads as 0.
+_QB_ENCRYPTION = {0: "preferred", 1: "required", 2: "disabled"}
+
+
 def _encryption_to_qb(mode: str) -> int:
-    return {"required": 1, "tolerated": 2}.get(mode, 0)
+    return {"required": 1, "disabled": 2}.get(mode, 0)
 
 
 def preferences(s: DaemonSettings, *, password_set: bool) -> dict[str, Any]:
@@ -195,7 +201,9 @@ def settings_changes(m: Mapping[str, Any], s: DaemonSettings) -> dict[str, objec
             c["start_added_torrents"] = not _bool(key, m[key])
     if "encryption" in m:
         mode = _int("encryption", m["encryption"])
-        c["encryption"] = {0: "preferred", 1: "required", 2: "tolerated"}.get(mode, "preferred")
+        if mode not in _QB_ENCRYPTION:
+            raise bad_params(f"'encryption' must be 0, 1 or 2, not {mode}")
+        c["encryption"] = _QB_ENCRYPTION[mode]
     begin, end = s.alt_speed_time_begin, s.alt_speed_time_end
     if "schedule_from_hour" in m and "schedule_from_min" in m:
         begin = _int("schedule_from_hour", m["schedule_from_hour"]) * 60 + _int(

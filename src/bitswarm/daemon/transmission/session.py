@@ -88,17 +88,24 @@ def _path(key: str, value: Any) -> str:
     return path
 
 
+# Transmission's `encryption` words: "tolerated" (4.1's "allowed") is plaintext first,
+# encrypted accepted: our `allowed`. Transmission has no plaintext-only level; the daemon's
+# `disabled` (set in its config or through qBittorrent's API) is reported as it is and
+# taken back the same way.
 _ENCRYPTION = {
     "required": "required",
     "preferred": "preferred",
     "tolerated": "allowed",
     "allowed": "allowed",
+    "disabled": "disabled",
 }
 
 
 def _encryption(key: str, value: Any) -> str:
     if value not in _ENCRYPTION:
-        raise RpcError(ErrorCode.INVALID_PARAMS, f"{key} must be required, preferred or allowed")
+        raise RpcError(
+            ErrorCode.INVALID_PARAMS, f"{key} must be required, preferred, tolerated or disabled"
+        )
     return _ENCRYPTION[value]
 
 
