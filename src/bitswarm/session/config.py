@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_PORT", "SessionConfig"]
+__all__ = ["DEFAULT_PORT", "TRANSPORTS", "SessionConfig"]
+
+TRANSPORTS = ("tcp", "utp", "both")
 
 DEFAULT_PORT = 6881
 
@@ -34,3 +36,6 @@ class SessionConfig:
     lsd_interface: str = "0.0.0.0"
     lsd_port: int = 6771
     direct_io: bool = False  # write pieces with O_DIRECT (storage/filesystem.py)
+    # "tcp", "utp" (BEP 29) or "both": which transports peers are dialled and accepted on;
+    # with both, a dial tries uTP first and TCP after it fails (session/dialer.py)
+    transport: str = "both"

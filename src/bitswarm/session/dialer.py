@@ -36,6 +36,7 @@ class Dialer:
         self.known: dict[Addr, float] = {}  # address -> earliest next attempt
         self.banned: set[str] = set()
         self.connecting: set[Addr] = set()
+        self.no_utp: set[Addr] = set()  # uTP failed here once: TCP from now on
         self._tasks: set[asyncio.Task[None]] = set()
         self.add(peers)
 
@@ -73,8 +74,28 @@ class Dialer:
             task.add_done_callback(self._tasks.discard)
 
     async def _connect(self, addr: Addr) -> None:
+        """Dial `addr` over the transports the session allows.
+
+        With "both", libtorrent's mixed mode: uTP first while the peer is not known to
+        lack it, TCP once a uTP attempt has failed (libtorrent's torrent::connect_to_peer
+        picks uTP when ``peer_info::supports_utp``, which a failed uTP connect clears, and
+        the next attempt goes over TCP); we make that next attempt at once. The uTP
+        attempt gives up after its SYN and one resend go unanswered (about 4.5 s).
+        """
         loop = asyncio.get_running_loop()
+        policy = self.session.config.transport
+        utp = self.session.utp
         try:
+            if policy != "tcp" and utp is not None and addr not in self.no_utp:
+                try:
+                    async with asyncio.timeout(CONNECT_TIMEOUT):
+                        await utp.connect(addr, lambda: PeerProtocol(owner=self.owner))
+                    return
+                except (OSError, TimeoutError) as exc:
+                    log.debug("uTP connect to %s:%d failed: %s", addr[0], addr[1], exc)
+                    self.no_utp.add(addr)
+            if policy == "utp":
+                return
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 await loop.create_connection(
                     lambda: PeerProtocol(owner=self.owner),

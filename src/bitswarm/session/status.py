@@ -55,7 +55,7 @@ class PeerSnapshot:
     rates are bytes/s and `downloaded`/`uploaded` payload bytes from/to it since it
     connected. The four choke/interest flags are BEP 3's, from each side; `outgoing`: we
     dialled it; `snubbed`: it owes us blocks and sent none for a minute; `seed`: it has
-    every piece. bitswarm speaks plain TCP only: `transport` "tcp", `encrypted` False.
+    every piece. `transport` is "tcp" or "utp" (BEP 29); `encrypted` is False.
     """
 
     host: str

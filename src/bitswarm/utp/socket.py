@@ -127,6 +127,8 @@ class UtpSocket:
         self.timeouts = 0
         self.retransmits = 0
         self._sendbuf = SendBuffer()
+        self.send_high_water = cfg.send_high_water
+        self.send_low_water = cfg.send_low_water
         self._outbuf: dict[int, _Sent] = {}
         self._reorder: dict[int, bytes] = {}
         self._reorder_bytes = 0
@@ -183,7 +185,7 @@ class UtpSocket:
         if self.state is UtpState.CLOSED or self._closing:
             return False
         self._sendbuf.append(data)
-        if len(self._sendbuf) > self.config.send_high_water:
+        if len(self._sendbuf) > self.send_high_water:
             self._blocked = True
         return self._blocked
 
@@ -459,7 +461,7 @@ class UtpSocket:
             self._outbuf[sent.seq] = sent
             self.seq_nr = (self.seq_nr + 1) & SEQ_MASK
             self._transmit(sent, now)
-        if self._blocked and len(self._sendbuf) <= self.config.send_low_water:
+        if self._blocked and len(self._sendbuf) <= self.send_low_water:
             self._blocked = False
             self._events.append(Writable())
         closing = self._closing and not self._sendbuf and self._our_fin is None
