@@ -8,9 +8,12 @@ BEP 29 "header format": every packet starts with 20 bytes, big-endian::
 
 followed by a chain of extensions, each ``next-extension(8) len(8) payload(len)``, the
 chain's first type given by the header's ``extension`` byte. Extension 1 is the selective
-ACK: a bitmask (a multiple of 4 bytes) whose bit i, least significant bit first in each
-byte, says that ``ack_nr + 2 + i`` was received. Unknown extensions are skipped, which is
-how our MTU probes pad a packet (`EXT_PADDING`). Sequence and ack numbers wrap at 16 bits.
+ACK: a bitmask whose bit i, least significant bit first in each byte, says that
+``ack_nr + 2 + i`` was received. BEP 29 asks for a multiple of 4 bytes, which is what we
+send; libtorrent sends ``ceil(span / 8)`` bytes, any length, so any length is accepted
+(rejecting them drops every ack libtorrent sends while it has a hole to report, and the
+connection stalls). Unknown extensions (libtorrent's close reason, 3) are skipped.
+Sequence and ack numbers wrap at 16 bits.
 """
 
 from __future__ import annotations
@@ -151,8 +154,6 @@ def decode_packet(data: bytes) -> Packet:
         if pos + length > len(data):
             raise UtpPacketError("uTP extension runs past the packet")
         if ext == EXT_SACK:
-            if length % 4:
-                raise UtpPacketError(f"selective ACK of {length} bytes is not a multiple of 4")
             sack = bytes(data[pos : pos + length])
         pos += length
         ext = nxt
