@@ -177,6 +177,12 @@ class UtpManager:
         transport.after_connect()
         return transport, protocol
 
+    def typical_rtt(self) -> float | None:
+        """The median smoothed round trip (seconds) of the connections open now, None
+        before any has measured one: how long a new peer's SYN answer may take."""
+        rtts = sorted(t.core.rtt.mean for t in self.conns.values() if t.core.rtt.samples)
+        return rtts[len(rtts) // 2] if rtts else None
+
     # ---------------------------------------------------------------- incoming
     def _read_ready(self) -> None:
         sock, buf = self.sock, self._rbuf

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from ..aio.peer import PeerOwner, PeerProtocol
 from .host import SessionHost
+from .racing import Connector, ProtocolFactory, attempt_delay, race
 
 __all__ = ["Dialer"]
 
@@ -36,7 +37,7 @@ class Dialer:
         self.known: dict[Addr, float] = {}  # address -> earliest next attempt
         self.banned: set[str] = set()
         self.connecting: set[Addr] = set()
-        self.no_utp: set[Addr] = set()  # uTP failed here once: TCP from now on
+        self.worked: dict[Addr, str] = {}  # the transport that connected last: tried first
         self._tasks: set[asyncio.Task[None]] = set()
         self.add(peers)
 
@@ -76,35 +77,43 @@ class Dialer:
     async def _connect(self, addr: Addr) -> None:
         """Dial `addr` over the transports the session allows.
 
-        With "both", libtorrent's mixed mode: uTP first while the peer is not known to
-        lack it, TCP once a uTP attempt has failed (libtorrent's torrent::connect_to_peer
-        picks uTP when ``peer_info::supports_utp``, which a failed uTP connect clears, and
-        the next attempt goes over TCP); we make that next attempt at once. The uTP
-        attempt gives up after its SYN and one resend go unanswered (about 4.5 s).
+        With "both", uTP and TCP are raced, staggered (session/racing.py, RFC 8305's happy
+        eyeballs), rather than libtorrent's mixed mode (uTP, then TCP once the uTP connect
+        has timed out, seconds for every peer without uTP): the transport that worked
+        with this peer last time starts first (uTP for a new peer, as libtorrent prefers
+        it), the other joins after the attempt delay, and the first to connect is kept.
         """
         loop = asyncio.get_running_loop()
         policy = self.session.config.transport
-        utp = self.session.utp
-        try:
-            if policy != "tcp" and utp is not None and addr not in self.no_utp:
-                try:
-                    async with asyncio.timeout(CONNECT_TIMEOUT):
-                        await utp.connect(addr, lambda: PeerProtocol(owner=self.owner))
-                    return
-                except (OSError, TimeoutError) as exc:
-                    log.debug("uTP connect to %s:%d failed: %s", addr[0], addr[1], exc)
-                    self.no_utp.add(addr)
-            if policy == "utp":
-                return
+        utp = self.session.utp_for(addr[0])
+
+        async def over_utp(factory: ProtocolFactory) -> None:
+            assert utp is not None
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                await utp.connect(addr, factory)
+
+        async def over_tcp(factory: ProtocolFactory) -> None:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 await loop.create_connection(
-                    lambda: PeerProtocol(owner=self.owner),
-                    addr[0],
-                    addr[1],
-                    local_addr=self.session.source_for(addr[0]),
+                    factory, addr[0], addr[1], local_addr=self.session.source_for(addr[0])
                 )
+
+        def peer() -> PeerProtocol:
+            return PeerProtocol(owner=self.owner)
+
+        attempts: list[tuple[str, Connector]] = []
+        if policy != "tcp" and utp is not None:
+            attempts.append(("utp", over_utp))
+        if policy != "utp":
+            attempts.insert(0 if self.worked.get(addr) == "tcp" else len(attempts),
+                            ("tcp", over_tcp))  # fmt: skip
+        try:
+            if attempts:
+                rtt = utp.typical_rtt() if utp is not None else None
+                self.worked[addr] = await race(attempts, attempt_delay(rtt), peer)
         except (OSError, TimeoutError) as exc:
             log.debug("connect to %s:%d failed: %s", addr[0], addr[1], exc)
+            self.worked.pop(addr, None)
         finally:
             self.known[addr] = loop.time() + RETRY_AFTER
             self.connecting.discard(addr)

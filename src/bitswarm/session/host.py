@@ -79,9 +79,9 @@ class SessionHost(Protocol):
         """Peer connections open in the whole session."""
         ...
 
-    @property
-    def utp(self) -> UtpManager | None:
-        """The uTP socket of the peer port (BEP 29), None when uTP is off."""
+    def utp_for(self, host: str) -> UtpManager | None:
+        """The uTP socket of the peer port (BEP 29) for `host`'s address family, None when
+        uTP is off or that family has none."""
         ...
 
     def dht_lookup(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import random
@@ -27,7 +28,7 @@ from ..magnet import Magnet
 from ..metainfo import Metainfo
 from ..peer_id import make_peer_id
 from ..ratelimit import rate_bucket
-from .config import SessionConfig
+from .config import TRANSPORTS, SessionConfig
 from .metadata import MetadataFetch
 from .resume_store import ResumeStore
 from .torrent import TorrentRuntime
@@ -298,12 +299,7 @@ class Session:
         the same port number). A port taken for UDP costs uTP only, with a warning."""
         families = {sock.family for server in self._servers for sock in server.sockets}
         host = self.config.listen_host
-        accept = None
-        if self.config.transport != "tcp":
-
-            def accept() -> PeerProtocol:
-                return PeerProtocol(lookup=self._lookup, admit=self._admit)
-
+        accept = self._accept_utp if self.config.transport != "tcp" else None
         for family in sorted(families):
             any_host = "::" if family == socket.AF_INET6 else "0.0.0.0"
             bind = host if host is not None else any_host
@@ -314,12 +310,35 @@ class Session:
                 continue
             self.utp_managers.append(UtpManager(sock, accept=accept))
 
+    def _accept_utp(self) -> PeerProtocol:
+        return PeerProtocol(lookup=self._lookup, admit=self._admit)
+
+    def set_transport(self, transport: str) -> None:
+        """Change the transports (`SessionConfig.transport`) for connections made from
+        now on; those open stay. Opens the uTP socket if it was not open."""
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}")
+        if transport == self.config.transport:
+            return
+        self.config = dataclasses.replace(self.config, transport=transport)
+        if transport != "tcp" and not self.utp_managers and self._servers:
+            self._open_utp()
+        for manager in self.utp_managers:
+            manager.accept = self._accept_utp if transport != "tcp" else None
+
     @property
     def utp(self) -> UtpManager | None:
-        """The IPv4 uTP socket (the first one) when uTP is on, else None."""
+        """The first uTP socket (IPv4 when there is one) when uTP is on, else None."""
         if self.config.transport == "tcp" or not self.utp_managers:
             return None
         return self.utp_managers[0]
+
+    def utp_for(self, host: str) -> UtpManager | None:
+        """The uTP socket of `host`'s address family when uTP is on, else None."""
+        if self.config.transport == "tcp":
+            return None
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return next((m for m in self.utp_managers if m.sock.family == family), None)
 
     async def _start_dht(self) -> None:
         host = self.source_host or "0.0.0.0"

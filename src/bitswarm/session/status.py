@@ -90,6 +90,7 @@ class Transfer:
     wasted: int = 0
     peers: int = 0
     seeds: int = 0
+    utp_peers: int = 0  # of `peers`, those over uTP (BEP 29); the rest are TCP
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,7 @@ class TorrentStatus:
     banned: int
     wanted_bytes: int
     wanted_done_bytes: int
+    utp_peers: int = 0  # of `peers`, those connected over uTP (BEP 29)
 
     @classmethod
     def of(
@@ -168,6 +170,7 @@ class TorrentStatus:
             banned=banned,
             wanted_bytes=wanted_bytes,
             wanted_done_bytes=wanted_done,
+            utp_peers=transfer.utp_peers,
         )
 
     def to_json(self) -> dict[str, Any]:
