@@ -150,7 +150,9 @@ def test_flags_win_over_the_file_and_the_environment(
         0,
     )
     assert args.output == tmp_path / "dl"
-    assert args.dht_port == 0 and args.dht_bootstrap == ["router.test:6881"]
+    # the DHT on the peer port (its UDP socket shared with uTP) unless [cli] dht_port says
+    assert args.dht_port == 7001 and args.dht_bootstrap == ["router.test:6881"]
+    assert args.transport == "both"
     assert args.seed_ratio == math.inf  # seed_ratio_limited = false: no ratio ends the run
     args = parser.parse_args(
         ["download", "x.torrent", "--port", "7005", "--max-peers", "3", "--download-limit", "0",

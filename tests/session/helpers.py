@@ -76,6 +76,7 @@ class SessionOptions(TypedDict, total=False):
     lsd_interface: str
     lsd_port: int
     direct_io: bool
+    transport: str
 
 
 async def start_session(host: str = "127.0.0.1", **kw: Unpack[SessionOptions]) -> Session:

@@ -167,11 +167,15 @@ class DhtService:
     # --- life cycle ---------------------------------------------------------------------
 
     async def start(self, host: str = "0.0.0.0", port: int = 0, bootstrap: Iterable[Addr] = (),
-                    *, host6: str | None = None, port6: int | None = None) -> None:  # fmt: skip
+                    *, host6: str | None = None, port6: int | None = None,
+                    attach: Callable[[asyncio.DatagramProtocol], None] | None = None,
+                    ) -> None:  # fmt: skip
         """Bind the socket(s), load saved state, and begin bootstrapping from `bootstrap`.
 
         `host` may be an IPv4 or IPv6 address; `host6` adds an IPv6 node (same id, port
         `port6`, default: the IPv4 port). Use `bootstrapped()` to wait for the first join.
+        With `attach`, the first node opens no socket: `attach(endpoint)` gives it a shared
+        one (the peer port's, which the uTP manager demultiplexes, as libtorrent does).
 
         Raises:
             DhtBindError: a socket could not be bound.
@@ -198,6 +202,11 @@ class DhtService:
             node_id = node.node_id
             if self.endpoints and self.endpoints[0].node.family != family:
                 self.endpoints[0].node.pair(node)
+            if attach is not None and not self.endpoints:
+                endpoint = DhtEndpoint(node, loop)
+                attach(endpoint)
+                self.endpoints.append(endpoint)
+                continue
             self.endpoints.append(await self._bind(node, bind_host, bind_port, loop))
         resolved = await self._resolve(list(bootstrap))
         for ep in self.endpoints:

@@ -22,6 +22,7 @@ from ..daemon.config import default_config_path, default_state_dir, load_setting
 from ..daemon.model import DaemonError
 from ..daemon.service import Daemon
 from ..daemon.settings import DaemonSettings
+from ..session.config import TRANSPORTS
 from .options import setup_logging
 
 __all__ = ["register"]
@@ -79,6 +80,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--port", type=int, default=None, metavar="P", help="peer port, TCP and DHT (default 51413)"
     )
     p.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default=None,
+        help="how peers are dialled and accepted: tcp, utp (BEP 29, over UDP on the peer "
+        "port, shared with the DHT) or both (uTP and TCP raced) (default: transport, else both)",
+    )
+    p.add_argument(
         "--hash-password",
         action="store_true",
         help="read a password (from stdin or a prompt), print its hash for rpc_password_hash, exit",
@@ -104,6 +112,8 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         overrides["rpc_host"], overrides["rpc_port"] = args.rpc
     if args.port is not None:
         overrides["peer_port"] = args.port
+    if args.transport is not None:
+        overrides["transport"] = args.transport
     explicit = args.config is not None
     config_file = args.config if explicit else default_config_path()
     if not explicit and not config_file.exists():

@@ -16,12 +16,14 @@ daemon listens on 51413, saves into ~/Downloads, seeds on and runs the DHT)::
     speed_limit_up(_enabled)  --upload-limit    dht_enabled      --dht-port / --no-dht
     dht_bootstrap           --dht-bootstrap     lsd_enabled      --lsd / --no-lsd
     seed_ratio_limit, seed_ratio_limited        --seed-ratio (download)
+    transport               --transport
 
 The CLI's own keys (`CLI_ONLY`) sit in the file's ``[cli]`` table, which the daemon
 skips, and in the environment as ``BITSWARM_CLI_<KEY>``::
 
     [cli]
-    dht_port = 0        # the DHT's UDP port when dht_enabled (0: any free port)
+    dht_port = 0        # the DHT's UDP port when dht_enabled (0: any free port; unset:
+                        # the peer port, its UDP socket shared with uTP, as libtorrent)
     direct_io = false   # --direct-io
     resume_save_interval = 30.0  # --resume-save-interval: seconds between resume saves
 
@@ -77,6 +79,7 @@ SHARED: dict[str, object] = {
     "lsd_enabled": False,
     "seed_ratio_limit": 1.0,
     "seed_ratio_limited": True,
+    "transport": "both",
 }
 # The CLI's own keys: the `[cli]` table, BITSWARM_CLI_<KEY>.
 CLI_ONLY: dict[str, object] = {
@@ -233,11 +236,16 @@ def apply_config(args: argparse.Namespace) -> None:
     fill("lsd", settings["lsd_enabled"])
     fill("direct_io", settings[f"{CLI_TABLE}.direct_io"])
     fill("resume_save_interval", settings[f"{CLI_TABLE}.resume_save_interval"])
+    fill("transport", settings["transport"])
     if getattr(args, "no_dht", False):
         args.dht_port = None
         args.dht_bootstrap = []
     elif getattr(args, "dht_port", None) is None and settings["dht_enabled"]:
-        args.dht_port = settings[f"{CLI_TABLE}.dht_port"]
+        # libtorrent's arrangement by default: the DHT on the peer port, one UDP socket
+        # shared with uTP (session/session.py); [cli] dht_port picks another port
+        own = settings.sources[f"{CLI_TABLE}.dht_port"] != "default"
+        peer_port = getattr(args, "port", None)
+        args.dht_port = settings[f"{CLI_TABLE}.dht_port"] if own or not peer_port else peer_port
     if getattr(args, "dht_port", None) is not None and not getattr(args, "dht_bootstrap", []):
         args.dht_bootstrap = list(settings["dht_bootstrap"])
     ratio_unset = getattr(args, "seed_ratio", 0) is None

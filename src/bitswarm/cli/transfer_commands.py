@@ -24,7 +24,7 @@ from ..magnet import Magnet
 from ..metainfo import Metainfo
 from ..metainfo.encode import torrent_file_bytes
 from ..session import Session, SessionConfig, TorrentRuntime, TorrentState
-from ..session.config import DEFAULT_PORT
+from ..session.config import DEFAULT_PORT, TRANSPORTS
 from ..session.torrent import build_layout
 from ..version import __version__
 from . import demo_command, events, render, selection
@@ -142,7 +142,8 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="P",
         help="join the DHT (BEP 5) from UDP port P (0: any free port); never used for "
-        "private torrents (default: off, or cli.dht_port when dht_enabled is set)",
+        "private torrents (default: off; when dht_enabled is set, cli.dht_port, else the "
+        "peer port, whose UDP socket the DHT shares with uTP)",
     )
     p.add_argument(
         "--no-dht",
@@ -165,6 +166,14 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         help="find peers on the local network by multicast (BEP 14; never for private "
         "torrents) (default: lsd_enabled, else off, so that nothing is sent to the LAN "
         "unasked)",
+    )
+    p.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default=None,
+        help="how peers are dialled and accepted: tcp, utp (BEP 29, over UDP on the peer "
+        "port) or both (uTP and TCP raced, the first to connect kept) (default: transport "
+        "from the config file, else both)",
     )
     p.add_argument(
         "--direct-io",
@@ -349,7 +358,7 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
     if bootstrap and args.dht_port is None:
         raise BitswarmError("--dht-bootstrap needs --dht-port (the DHT is off without it)")
     return SessionConfig(
-        dht_port=args.dht_port,
+        dht_port=args.dht_port,  # the peer port by default (apply_config): one UDP socket
         dht_bootstrap=bootstrap,
         dht_state=dht_state,
         listen_host=args.bind,
@@ -362,6 +371,7 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
         lsd=bool(args.lsd),
         direct_io=bool(args.direct_io),
         resume_save_interval=float(getattr(args, "resume_save_interval", None) or 30.0),
+        transport=args.transport,
     )
 
 

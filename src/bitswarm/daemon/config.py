@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ..session.config import TRANSPORTS
 from .model import DaemonError
 from .settings import DaemonSettings
 
@@ -258,6 +259,8 @@ def _validate(settings: DaemonSettings, sources: Mapping[str, str]) -> None:
             raise fail(key, f"must be {span}, not {value!r}")
     if settings.encryption not in ENCRYPTION_MODES:
         raise fail("encryption", f"must be one of {', '.join(ENCRYPTION_MODES)}")
+    if settings.transport not in TRANSPORTS:
+        raise fail("transport", f"must be one of {', '.join(TRANSPORTS)}")
     stored = settings.rpc_password_hash
     if stored and not (stored.startswith("scrypt$") and stored.count("$") == 5):
         raise fail(

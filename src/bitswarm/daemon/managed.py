@@ -337,7 +337,7 @@ class ManagedTorrent:
                 peer_interested=p.peer_interested,
                 outgoing=p.outgoing,
                 encrypted=False,
-                transport="tcp",
+                transport=p.transport,
                 flags=peer_flags(
                     am_choking=p.am_choking,
                     am_interested=p.am_interested,

@@ -28,6 +28,7 @@ from ..magnet import Magnet, parse_magnet
 from ..metainfo import Metainfo, parse_torrent, safe_relative_path
 from ..metainfo.encode import torrent_file_bytes
 from ..session import Session, TorrentRuntime, TorrentState
+from ..session.config import TRANSPORTS
 from ..session.stream import FileReader
 from ..session.torrent import build_layout
 from ..storage.file_ops import delete_files, move_files, rename_within
@@ -713,6 +714,8 @@ class TorrentManager:
             default = getattr(DaemonSettings(), key)
             if not _same_kind(default, value):
                 raise DaemonError(f"setting {key}: expected {type(default).__name__}")
+            if key == "transport" and value not in TRANSPORTS:
+                raise DaemonError(f"setting transport: one of {', '.join(TRANSPORTS)}")
         for key, value in changes.items():
             default = getattr(DaemonSettings(), key)
             setattr(current, key, float(value) if isinstance(default, float) else value)  # type: ignore[arg-type]

@@ -121,6 +121,7 @@ class Daemon:
                 dht_bootstrap=bootstrap,
                 dht_state=self.state_dir / "dht.state" if s.dht_enabled else None,
                 lsd=s.lsd_enabled,
+                transport=s.transport,
             )
         )
         await self.session.start()

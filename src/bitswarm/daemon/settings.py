@@ -36,6 +36,7 @@ class DaemonSettings:
     pex_enabled: bool = True
     lsd_enabled: bool = False
     encryption: str = "allowed"  # what this build speaks: plaintext only (issue 13)
+    transport: str = "both"  # "tcp", "utp" (BEP 29) or "both": dialled and accepted
     # rates
     speed_limit_down: int = 0
     speed_limit_down_enabled: bool = False

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_PORT", "SessionConfig"]
+__all__ = ["DEFAULT_PORT", "TRANSPORTS", "SessionConfig"]
+
+TRANSPORTS = ("tcp", "utp", "both")
 
 DEFAULT_PORT = 6881
 
@@ -37,3 +39,6 @@ class SessionConfig:
     # seconds between resume saves while pieces arrive (and at completion, pause, stop):
     # a crash or kill loses at most this much verified work to a recheck
     resume_save_interval: float = 30.0
+    # "tcp", "utp" (BEP 29) or "both": which transports peers are dialled and accepted on;
+    # with both, a dial races them, uTP first and TCP 250 ms later (session/racing.py)
+    transport: str = "both"

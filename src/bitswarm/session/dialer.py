@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from ..aio.peer import PeerOwner, PeerProtocol
 from .host import SessionHost
+from .racing import Connector, ProtocolFactory, attempt_delay, race
 
 __all__ = ["Dialer"]
 
@@ -36,6 +37,7 @@ class Dialer:
         self.known: dict[Addr, float] = {}  # address -> earliest next attempt
         self.banned: set[str] = set()
         self.connecting: set[Addr] = set()
+        self.worked: dict[Addr, str] = {}  # the transport that connected last: tried first
         self._tasks: set[asyncio.Task[None]] = set()
         self.add(peers)
 
@@ -73,17 +75,45 @@ class Dialer:
             task.add_done_callback(self._tasks.discard)
 
     async def _connect(self, addr: Addr) -> None:
+        """Dial `addr` over the transports the session allows.
+
+        With "both", uTP and TCP are raced, staggered (session/racing.py, RFC 8305's happy
+        eyeballs), rather than libtorrent's mixed mode (uTP, then TCP once the uTP connect
+        has timed out, seconds for every peer without uTP): the transport that worked
+        with this peer last time starts first (uTP for a new peer, as libtorrent prefers
+        it), the other joins after the attempt delay, and the first to connect is kept.
+        """
         loop = asyncio.get_running_loop()
-        try:
+        policy = self.session.config.transport
+        utp = self.session.utp_for(addr[0])
+
+        async def over_utp(factory: ProtocolFactory) -> None:
+            assert utp is not None
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                await utp.connect(addr, factory)
+
+        async def over_tcp(factory: ProtocolFactory) -> None:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 await loop.create_connection(
-                    lambda: PeerProtocol(owner=self.owner),
-                    addr[0],
-                    addr[1],
-                    local_addr=self.session.source_for(addr[0]),
+                    factory, addr[0], addr[1], local_addr=self.session.source_for(addr[0])
                 )
+
+        def peer() -> PeerProtocol:
+            return PeerProtocol(owner=self.owner)
+
+        attempts: list[tuple[str, Connector]] = []
+        if policy != "tcp" and utp is not None:
+            attempts.append(("utp", over_utp))
+        if policy != "utp":
+            attempts.insert(0 if self.worked.get(addr) == "tcp" else len(attempts),
+                            ("tcp", over_tcp))  # fmt: skip
+        try:
+            if attempts:
+                rtt = utp.typical_rtt() if utp is not None else None
+                self.worked[addr] = await race(attempts, attempt_delay(rtt), peer)
         except (OSError, TimeoutError) as exc:
             log.debug("connect to %s:%d failed: %s", addr[0], addr[1], exc)
+            self.worked.pop(addr, None)
         finally:
             self.known[addr] = loop.time() + RETRY_AFTER
             self.connecting.discard(addr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..aio.peer import PeerProtocol
+from ..aio.utp_transport import UtpTransport
 from ..core.torrent import TorrentCore
 from ..peer_id import client_name
 from .status import PeerSnapshot, peer_progress
@@ -69,6 +70,7 @@ def peer_snapshots(
                 snubbed=core.is_snubbed(info, now),
                 seed=have.size > 0 and have.all(),
                 peer_id=conn.remote_peer_id,
+                transport="utp" if isinstance(proto.transport, UtpTransport) else "tcp",
             )
         )
     return out

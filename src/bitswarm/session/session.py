@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import random
@@ -20,13 +21,14 @@ from ..aio.dht import DhtService
 from ..aio.disk_pool import DiskPool
 from ..aio.lsd import LsdService
 from ..aio.peer import PeerOwner, PeerProtocol
+from ..aio.utp import UtpManager, open_utp_socket
 from ..dht.config import DhtConfig
 from ..errors import BitswarmError
 from ..magnet import Magnet
 from ..metainfo import Metainfo
 from ..peer_id import make_peer_id
 from ..ratelimit import rate_bucket
-from .config import SessionConfig
+from .config import TRANSPORTS, SessionConfig
 from .metadata import MetadataFetch
 from .resume_store import ResumeStore
 from .torrent import TorrentRuntime
@@ -60,6 +62,7 @@ class Session:
         self._dht_tasks: set[asyncio.Task[None]] = set()
         self.listen_port = 0
         self._servers: list[asyncio.Server] = []
+        self.utp_managers: list[UtpManager] = []  # the UDP sockets of the peer port
         self.upload_bucket = rate_bucket(self.config.upload_limit)
         self.download_bucket = rate_bucket(self.config.download_limit)
         self.disk_pool = DiskPool()  # threads start on demand; shut down in `close`
@@ -102,6 +105,8 @@ class Session:
             self._own_hosts.add(self.config.listen_host)
         log.info("listening on port %d", self.listen_port)
         self._ticker = loop.call_later(TICK, self._tick)
+        if self.config.transport != "tcp" or self._dht_shares_port():
+            self._open_utp()
         if self.config.dht_port is not None:
             await self._start_dht()
         if self.config.lsd:
@@ -127,7 +132,7 @@ class Session:
 
         async def serve(number: int) -> asyncio.Server:
             return await loop.create_server(
-                lambda: PeerProtocol(lookup=self._lookup, admit=self._admit),
+                lambda: PeerProtocol(lookup=self._lookup, admit=self._admit_tcp),
                 host=self.config.listen_host,
                 port=number,
                 reuse_address=True,
@@ -169,6 +174,9 @@ class Session:
         if self.dht is not None:
             await self.dht.aclose()  # its state file is written in a thread
             self.dht = None
+        for manager in self.utp_managers:
+            manager.close()
+        self.utp_managers.clear()
         for server in self._servers:
             server.close()
         for server in self._servers:
@@ -281,13 +289,72 @@ class Session:
                 self.lsd.remove_torrent(key)
         return meta
 
+    def _dht_shares_port(self) -> bool:
+        """libtorrent's arrangement: the DHT speaks from the peer port's UDP socket."""
+        port = self.config.dht_port
+        return bool(port) and port in (self.config.listen_port, self.listen_port)
+
+    def _open_utp(self) -> None:
+        """A UDP socket on the peer port for every address family TCP listens on (BEP 29:
+        the same port number). A port taken for UDP costs uTP only, with a warning."""
+        families = {sock.family for server in self._servers for sock in server.sockets}
+        host = self.config.listen_host
+        accept = self._accept_utp if self.config.transport != "tcp" else None
+        for family in sorted(families):
+            any_host = "::" if family == socket.AF_INET6 else "0.0.0.0"
+            bind = host if host is not None else any_host
+            try:
+                sock = open_utp_socket(bind, self.listen_port)
+            except OSError as exc:
+                log.warning("no uTP on UDP %s:%d: %s", bind, self.listen_port, exc)
+                continue
+            self.utp_managers.append(UtpManager(sock, accept=accept))
+
+    def _accept_utp(self) -> PeerProtocol:
+        return PeerProtocol(lookup=self._lookup, admit=self._admit)
+
+    def set_transport(self, transport: str) -> None:
+        """Change the transports (`SessionConfig.transport`) for connections made from
+        now on; those open stay. Opens the uTP socket if it was not open."""
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}")
+        if transport == self.config.transport:
+            return
+        self.config = dataclasses.replace(self.config, transport=transport)
+        if transport != "tcp" and not self.utp_managers and self._servers:
+            self._open_utp()
+        for manager in self.utp_managers:
+            manager.accept = self._accept_utp if transport != "tcp" else None
+
+    @property
+    def utp(self) -> UtpManager | None:
+        """The first uTP socket (IPv4 when there is one) when uTP is on, else None."""
+        if self.config.transport == "tcp" or not self.utp_managers:
+            return None
+        return self.utp_managers[0]
+
+    def utp_for(self, host: str) -> UtpManager | None:
+        """The uTP socket of `host`'s address family when uTP is on, else None."""
+        if self.config.transport == "tcp":
+            return None
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return next((m for m in self.utp_managers if m.sock.family == family), None)
+
     async def _start_dht(self) -> None:
         host = self.source_host or "0.0.0.0"
         self.dht = DhtService(
             DhtConfig(rate_limit=self.config.dht_rate_limit), state_path=self.config.dht_state
         )
-        await self.dht.start(host, self.config.dht_port or 0, self.config.dht_bootstrap)
-        log.info("DHT node on %s", self.dht.addresses)
+        shared = None
+        if self._dht_shares_port():
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            shared = next((m for m in self.utp_managers if m.sock.family == family), None)
+        attach = shared.attach_datagram_protocol if shared is not None else None
+        port = self.listen_port if shared is not None else self.config.dht_port or 0
+        await self.dht.start(host, port, self.config.dht_bootstrap, attach=attach)
+        log.info(
+            "DHT node on %s%s", self.dht.addresses, " (the peer port's socket)" if shared else ""
+        )
 
     def dht_lookup(
         self,
@@ -380,6 +447,10 @@ class Session:
             log.debug("refused %s:%d: blocked by the IP filter", *address)
             return False
         return True
+
+    def _admit_tcp(self, address: tuple[str, int]) -> bool:
+        """`_admit`, and TCP at all: not when the session speaks uTP only."""
+        return self.config.transport != "utp" and self._admit(address)
 
     def connection_count(self) -> int:
         return sum(len(rt.protocols) for rt in self.torrents.values())

@@ -55,7 +55,7 @@ class PeerSnapshot:
     rates are bytes/s and `downloaded`/`uploaded` payload bytes from/to it since it
     connected. The four choke/interest flags are BEP 3's, from each side; `outgoing`: we
     dialled it; `snubbed`: it owes us blocks and sent none for a minute; `seed`: it has
-    every piece. bitswarm speaks plain TCP only: `transport` "tcp", `encrypted` False.
+    every piece. `transport` is "tcp" or "utp" (BEP 29); `encrypted` is False.
     """
 
     host: str
@@ -90,6 +90,7 @@ class Transfer:
     wasted: int = 0
     peers: int = 0
     seeds: int = 0
+    utp_peers: int = 0  # of `peers`, those over uTP (BEP 29); the rest are TCP
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ class TorrentStatus:
     wanted_bytes: int
     wanted_done_bytes: int
     waiting: str | None = None
+    utp_peers: int = 0  # of `peers`, those connected over uTP (BEP 29)
 
     @classmethod
     def of(
@@ -174,6 +176,7 @@ class TorrentStatus:
             wanted_bytes=wanted_bytes,
             wanted_done_bytes=wanted_done,
             waiting=waiting,
+            utp_peers=transfer.utp_peers,
         )
 
     def to_json(self) -> dict[str, Any]:

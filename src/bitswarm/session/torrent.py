@@ -31,6 +31,7 @@ from typing import Any
 
 from ..aio.disk import DiskWorker
 from ..aio.peer import Backlog, PeerProtocol
+from ..aio.utp_transport import UtpTransport
 from ..bitfield import Bitfield
 from ..core.actions import (
     BanPeer,
@@ -823,6 +824,11 @@ class TorrentRuntime:
             wasted=core.wasted,
             peers=len(conns),
             seeds=sum(1 for c in conns if c.peer_has.all()),
+            utp_peers=sum(
+                1
+                for p in self.protocols
+                if p.conn is not None and isinstance(p.transport, UtpTransport)
+            ),
         )
 
     def status(self) -> TorrentStatus:

@@ -50,6 +50,9 @@ def _days_from_qb(qb: int) -> int:
     return _DAY_BITS.get(qb, _EVERY_DAY)
 
 
+_PROTOCOLS = ("both", "tcp", "utp")  # qBittorrent's bittorrent_protocol: 0 TCP and uTP, 1, 2
+
+
 def _encryption_to_qb(mode: str) -> int:
     return {"required": 1, "tolerated": 2}.get(mode, 0)
 
@@ -78,7 +81,7 @@ def preferences(s: DaemonSettings, *, password_set: bool) -> dict[str, Any]:
         "lsd": s.lsd_enabled,
         "encryption": _encryption_to_qb(s.encryption),
         "anonymous_mode": False,
-        "bittorrent_protocol": 0,
+        "bittorrent_protocol": _PROTOCOLS.index(s.transport) if s.transport in _PROTOCOLS else 0,
         "dl_limit": s.speed_limit_down if s.speed_limit_down_enabled else 0,
         "up_limit": s.speed_limit_up if s.speed_limit_up_enabled else 0,
         "alt_dl_limit": s.alt_speed_down,
@@ -193,6 +196,11 @@ def settings_changes(m: Mapping[str, Any], s: DaemonSettings) -> dict[str, objec
     for key in ("add_stopped_enabled", "start_paused_enabled"):
         if key in m:
             c["start_added_torrents"] = not _bool(key, m[key])
+    if "bittorrent_protocol" in m:
+        protocol = _int("bittorrent_protocol", m["bittorrent_protocol"])
+        if not 0 <= protocol < len(_PROTOCOLS):
+            raise bad_params("bittorrent_protocol is 0 (TCP and uTP), 1 (TCP) or 2 (uTP)")
+        c["transport"] = _PROTOCOLS[protocol]
     if "encryption" in m:
         mode = _int("encryption", m["encryption"])
         c["encryption"] = {0: "preferred", 1: "required", 2: "tolerated"}.get(mode, "preferred")
