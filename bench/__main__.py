@@ -27,6 +27,7 @@ TARGETS: dict[str, tuple[str, str]] = {
     "daemon": ("bench.daemon", "the daemon with N torrents: start-up, idle CPU, RPC, web UI"),
     "swarm-lab": ("bench.swarm_lab", "swarm efficiency P4 in network namespaces (root)"),
     "stream": ("bench.stream", "streaming a video while it downloads: first byte, seek, stalls"),
+    "utp": ("bench.utp", "uTP downloads, bitswarm beside libtorrent: loopback and behind tc"),
 }
 
 

@@ -8,9 +8,9 @@ that ignored delay would fill it to 400 ms as the TCP sender does. The TCP sende
 CUBIC, Linux's default (this machine defaults to BBR, which keeps queues short and so
 would not show whether uTP yields to a queue-filling flow). A bitswarm `Session` seeds on
 the sender host and one downloads on the receiver host, both with ``transport="utp"``,
-each on an event loop in its namespace (netns_loop.py). A UDP echo across the same link
-measures the queue: there is no netem here, so the path's own delay is a fraction of a
-millisecond and a ping's round trip is the time it spent in the FIFO.
+each on an event loop in its namespace (`bitswarm_lab.peers.netns_loop`). A UDP echo
+across the same link measures the queue: there is no netem here, so the path's own delay
+is a fraction of a millisecond and a ping's round trip is the time it spent in the FIFO.
 
 1. uTP alone: it fills most of the link while the queue stays near the 100 ms target
    (the pings' median, and the seeder's `UtpSocket` LEDBAT delay beside it);
@@ -39,9 +39,9 @@ from bitswarm.metainfo import parse_torrent
 from bitswarm.session import Session, SessionConfig, TorrentRuntime
 from bitswarm.utp import UtpSocket
 from bitswarm_lab.peers.netns import open_socket
+from bitswarm_lab.peers.netns_loop import NamespaceLoop
 from bitswarm_lab.shaped_network import ShapedNetwork, shaping_unavailable_reason
 
-from .netns_loop import NamespaceLoop
 from .tools import missing
 
 MiB = 2**20
