@@ -28,6 +28,7 @@ TARGETS: dict[str, tuple[str, str]] = {
     "swarm-lab": ("bench.swarm_lab", "swarm efficiency P4 in network namespaces (root)"),
     "fuzz": ("bench.fuzz.run", "coverage-guided fuzzing of every parser (atheris): TARGET|all"),
     "stream": ("bench.stream", "streaming a video while it downloads: first byte, seek, stalls"),
+    "utp": ("bench.utp", "uTP downloads, bitswarm beside libtorrent: loopback and behind tc"),
 }
 
 
