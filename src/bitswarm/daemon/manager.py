@@ -467,9 +467,16 @@ class TorrentManager:
         if rt is not None:
             mt.fold_counters()
             mt.runtime = None
-            await self.session.remove(rt)
+            halting = mt.halting = asyncio.get_running_loop().create_future()
+            try:
+                await self.session.remove(rt)
+            finally:
+                halting.set_result(None)
+                mt.halting = None
             if rt.error and not mt.record.error:
                 mt.record.error = rt.error
+        elif mt.halting is not None:  # another halt is saving it: out only once that is done
+            await asyncio.shield(mt.halting)
 
     # ------------------------------------------------------------------ changing
     @_changes
