@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ..readlimit import MAX_CONFIG_FILE, InputTooLarge, read_limited
 from .model import DaemonError
 from .settings import DaemonSettings
 
@@ -154,8 +155,9 @@ def load_settings(
 
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
+        return tomllib.loads(read_limited(path, MAX_CONFIG_FILE, what="config file").decode())
+    except InputTooLarge as exc:
+        raise DaemonError(str(exc)) from None
     except FileNotFoundError:
         raise DaemonError(f"config file {path} does not exist") from None
     except OSError as exc:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..readlimit import MAX_LIST_FILE, InputTooLarge, read_limited
 from .config import ConfigError, TrackerConfig
 from .conn_ids import ConnectionIds
 from .http_frontend import HttpFrontend
@@ -96,7 +97,11 @@ def make_store(url: str, config: TrackerConfig) -> SwarmStore:
 
 def load_whitelist(path: Path) -> frozenset[bytes]:
     """Read and parse a whitelist file (ConfigError / OSError on failure)."""
-    return parse_whitelist(path.read_text(encoding="utf-8", errors="replace"), source=str(path))
+    try:
+        raw = read_limited(path, MAX_LIST_FILE, what="whitelist")
+    except InputTooLarge as exc:
+        raise ConfigError(str(exc)) from None
+    return parse_whitelist(raw.decode("utf-8", errors="replace"), source=str(path))
 
 
 class _MetricsShare:
