@@ -32,7 +32,7 @@ def _cap_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
 
-def _info(path: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def _info(path: str, pass_fds: tuple[int, ...] = ()) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*BITSWARM, "info", path],
         capture_output=True,
@@ -40,7 +40,7 @@ def _info(path: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         timeout=60,
         preexec_fn=_cap_memory,
         check=False,
-        **kwargs,  # type: ignore[call-overload]
+        pass_fds=pass_fds,
     )
 
 
