@@ -34,3 +34,13 @@ class SessionConfig:
     lsd_interface: str = "0.0.0.0"
     lsd_port: int = 6771
     direct_io: bool = False  # write pieces with O_DIRECT (storage/filesystem.py)
+    # peer slots (session/slots.py; defaults as libtorrent's settings of the same meaning)
+    handshake_timeout: float = 10.0  # a socket without a complete BEP 3 handshake is closed
+    inactivity_timeout: float = 600.0  # neither side interested this long, near the limit
+    no_request_timeout: float = 60.0  # seeding: unchoked, interested, yet no payload moved
+    peer_replace_after: float = 60.0  # a full torrent: a newcomer replaces a peer this idle
+    peer_turnover: float = 0.04  # share of peers turned over per interval near the limit
+    peer_turnover_cutoff: float = 0.9
+    peer_turnover_interval: float = 300.0
+    max_peers_per_ip: int = 1  # per torrent; loopback addresses are exempt
+    max_half_open: int = 64  # outgoing connection attempts in flight, session-wide

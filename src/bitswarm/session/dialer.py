@@ -53,8 +53,11 @@ class Dialer:
     def connect_more(self, *, connected: set[Addr], count: int, limit: int) -> None:
         """Start connections while fewer than `limit` peers are connected or connecting."""
         now = asyncio.get_running_loop().time()
+        half_open = self.session.half_open_count()  # session-wide attempts in flight
         for addr, retry_at in list(self.known.items()):
             if count + len(self.connecting) >= limit or len(self.connecting) >= MAX_HALF_OPEN:
+                return
+            if half_open >= self.session.config.max_half_open:
                 return
             if self.session.connection_count() >= self.session.config.max_connections:
                 return
@@ -68,16 +71,24 @@ class Dialer:
             ):
                 continue
             self.connecting.add(addr)
+            half_open += 1
             task = asyncio.get_running_loop().create_task(self._connect(addr))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def has_candidates(self) -> bool:
+        """Is any known address due for a try (someone new to turn a slot over to)?"""
+        now = asyncio.get_running_loop().time()
+        return any(retry_at <= now for retry_at in self.known.values())
 
     async def _connect(self, addr: Addr) -> None:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 await loop.create_connection(
-                    lambda: PeerProtocol(owner=self.owner),
+                    lambda: PeerProtocol(
+                        owner=self.owner, handshake_timeout=self.session.config.handshake_timeout
+                    ),
                     addr[0],
                     addr[1],
                     local_addr=self.session.source_for(addr[0]),

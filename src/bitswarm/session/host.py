@@ -78,6 +78,10 @@ class SessionHost(Protocol):
         """Peer connections open in the whole session."""
         ...
 
+    def half_open_count(self) -> int:
+        """Outgoing connection attempts in flight in the whole session."""
+        ...
+
     def dht_lookup(
         self,
         info_hash: bytes,

@@ -127,7 +127,11 @@ class Session:
 
         async def serve(number: int) -> asyncio.Server:
             return await loop.create_server(
-                lambda: PeerProtocol(lookup=self._lookup, admit=self._admit),
+                lambda: PeerProtocol(
+                    lookup=self._lookup,
+                    admit=self._admit,
+                    handshake_timeout=self.config.handshake_timeout,
+                ),
                 host=self.config.listen_host,
                 port=number,
                 reuse_address=True,
@@ -383,6 +387,13 @@ class Session:
 
     def connection_count(self) -> int:
         return sum(len(rt.protocols) for rt in self.torrents.values())
+
+    def half_open_count(self) -> int:
+        owners: list[TorrentRuntime | MetadataFetch] = [
+            *self.torrents.values(),
+            *self.fetches.values(),
+        ]
+        return sum(len(owner.dialer.connecting) for owner in owners)
 
     @property
     def source_host(self) -> str | None:

@@ -50,6 +50,7 @@ from .dialer import Dialer
 from .host import SessionHost
 from .peer_view import peer_snapshots, piece_states
 from .resume_store import FileResumeStore, ResumeStore
+from .slots import PeerFacts, SlotKeeper, SlotRules
 from .status import (
     FileProgress,
     PeerSnapshot,
@@ -180,6 +181,19 @@ class TorrentRuntime:
         self._storage_task: asyncio.Task[None] | None = None
         self._storage_again = False
         self.piece_listeners: set[Callable[[int], None]] = set()  # readers (session/stream.py)
+        cfg = session.config
+        self.slots = SlotKeeper(
+            SlotRules(
+                inactivity_timeout=cfg.inactivity_timeout,
+                no_request_timeout=cfg.no_request_timeout,
+                replace_after=cfg.peer_replace_after,
+                turnover=cfg.peer_turnover,
+                turnover_cutoff=cfg.peer_turnover_cutoff,
+                turnover_interval=cfg.peer_turnover_interval,
+                max_peers_per_ip=cfg.max_peers_per_ip,
+            ),
+            self._now(),
+        )
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -321,8 +335,9 @@ class TorrentRuntime:
             initiator=proto.outgoing,
             now=self._now(),
         )
-        if proto.address[0] in self.banned or len(self.protocols) >= self.max_peers:
-            conn.close("banned peer" if proto.address[0] in self.banned else "too many peers")
+        refused = self._refusal(proto)
+        if refused is not None:
+            conn.close(refused)
             return conn
         self.protocols.add(proto)
         core.add_peer(
@@ -335,6 +350,61 @@ class TorrentRuntime:
         if proto.outgoing:
             conn.send_handshake()
         return conn
+
+    def _refusal(self, proto: PeerProtocol) -> str | None:
+        """Why a new peer cannot have a slot (None: it can). A full torrent makes room by
+        closing its least useful idle peer (`SlotKeeper.victim`)."""
+        host = proto.address[0]
+        if host in self.banned:
+            return "banned peer"
+        if not self.slots.address_allowed(host, (p.address[0] for p in self.protocols)):
+            return "too many connections from this address"
+        if len(self.protocols) < self.max_peers:
+            return None
+        victim = self.slots.victim(self._peer_facts(), self._now())
+        if not isinstance(victim, PeerProtocol):
+            return "too many peers"
+        victim.close("replaced by a new peer")  # `peer_lost` frees its slot now
+        return None
+
+    def _peer_facts(self) -> list[PeerFacts]:
+        core = self.core
+        if core is None:
+            return []
+        seed = core.is_seed
+        facts = []
+        for proto in self.protocols:
+            info = core.peers.get(proto)
+            if info is None:
+                continue
+            conn = info.conn
+            facts.append(
+                PeerFacts(
+                    key=proto,
+                    host=proto.address[0],
+                    connected_at=info.connected_at,
+                    payload=info.down.total + info.up.total,
+                    am_interested=conn.am_interested,
+                    peer_interested=conn.peer_interested,
+                    am_choking=conn.am_choking,
+                    seed=seed,
+                )
+            )
+        return facts
+
+    def _keep_slots(self, now: float) -> None:
+        """Close the peers the slot policy times out or turns over (session/slots.py)."""
+        facts = self._peer_facts()
+        self.slots.observe(facts, now)
+        for key, reason in self.slots.timed_out(facts, self.max_peers, now):
+            if isinstance(key, PeerProtocol):
+                key.close(reason)
+        if not self.dialer.known:
+            return
+        candidates = self.dialer.has_candidates()
+        for key in self.slots.turnover(facts, self.max_peers, now, candidates=candidates):
+            if isinstance(key, PeerProtocol):
+                key.close("turned over for a new peer")
 
     def peer_events(self, proto: PeerProtocol, events: list[ev.Event]) -> None:
         core = self.core
@@ -561,6 +631,7 @@ class TorrentRuntime:
                         proto.flush()
             if core.get_timer() <= now:
                 core.handle_timer(now=now)
+            self._keep_slots(now)
             self._process()
             self.connect_more()
             self._dht_maybe(now)
