@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..aio.dht import DhtService
 from ..aio.disk_pool import DiskPool
+from ..aio.fdlimit import AcceptErrors, raise_open_file_limit
 from ..aio.lsd import LsdService
 from ..aio.peer import PeerOwner, PeerProtocol
 from ..dht.config import DhtConfig
@@ -81,6 +82,8 @@ class Session:
             PortInUseError: no port could be bound.
         """
         loop = asyncio.get_running_loop()
+        raise_open_file_limit()  # every peer is a socket (libtorrent and Transmission do it)
+        AcceptErrors(loop).install(loop)
         port = self.config.listen_port
         last_error: OSError | None = None
         tries = PORT_TRIES if self.config.find_free_port and port else 1

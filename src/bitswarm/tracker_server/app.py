@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..aio.fdlimit import AcceptErrors, raise_open_file_limit
 from ..readlimit import MAX_LIST_FILE, InputTooLarge, read_limited
 from .config import ConfigError, TrackerConfig
 from .conn_ids import ConnectionIds
@@ -138,6 +139,8 @@ async def serve(
 ) -> None:  # fmt: skip
     """Run one tracker process until SIGTERM or SIGINT (see the module docstring)."""
     loop = asyncio.get_running_loop()
+    raise_open_file_limit()
+    AcceptErrors(loop).install(loop)
     config = options.config
     whitelist = Whitelist()
     if options.whitelist is not None:
