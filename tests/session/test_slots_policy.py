@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from bitswarm.session.slots import PeerFacts, SlotKeeper, SlotRules, is_loopback
+from bitswarm.session.slots import (
+    GRACE,
+    Admission,
+    PeerFacts,
+    SlotKeeper,
+    SlotRules,
+    is_loopback,
+)
 
 
 def facts(
@@ -51,7 +58,7 @@ def test_an_unchoked_peer_that_requests_nothing_is_closed_when_seeding() -> None
     assert keeper.timed_out([leecher], limit=100, now=1000.0) == []
 
 
-def test_the_victim_is_the_least_useful_idle_peer() -> None:
+def test_the_victim_is_an_uninterested_peer_of_any_age_else_an_idle_one() -> None:
     keeper = SlotKeeper(SlotRules(replace_after=60.0), now=0.0)
     peers = [
         facts("uploader", payload=10**6, interested=True),
@@ -60,11 +67,107 @@ def test_the_victim_is_the_least_useful_idle_peer() -> None:
         facts("young", connected_at=50.0),
     ]
     keeper.observe(peers, 0.0)
-    assert keeper.victim(peers, now=30.0) is None  # nobody idle for 60 s yet
-    assert keeper.victim(peers, now=100.0) == "idle-old"
+    assert keeper.victim(peers, now=1.0) == "idle-old"  # no interest: its age is no shield
+    interested = [facts("uploader", payload=10**6, interested=True), peers[2]]
+    assert keeper.victim(interested, now=30.0) is None  # everyone interested, none idle 60 s
+    assert keeper.victim(interested, now=61.0) == "interested"  # interested, yet no payload
     # payload keeps a peer out of reach, however old
     keeper.observe([facts("uploader", payload=2 * 10**6, interested=True)], 100.0)
     assert keeper.victim(peers[:1], now=150.0) is None
+
+
+def _full(keeper: SlotKeeper, n: int, now: float = 0.0) -> list[PeerFacts]:
+    """`n` settled idle peers from distinct addresses, filling a limit of `n`."""
+    settled = [facts(f"s{i}", host=f"10.0.1.{i}") for i in range(n)]
+    for i, p in enumerate(settled):
+        assert keeper.admit(p.key, p.host, [], i, n, now) == Admission()
+    keeper.observe(settled, now)
+    return settled
+
+
+def test_a_newcomer_to_a_full_torrent_goes_on_probation_over_the_limit() -> None:
+    keeper = SlotKeeper(SlotRules(slack=2), now=0.0)
+    settled = _full(keeper, 3)
+    hosts = [p.host for p in settled]
+    assert keeper.admit("n1", "10.0.2.1", hosts, 3, 3, 1.0) == Admission(probation=True)
+    assert keeper.on_probation("n1") and not keeper.on_probation("s0")
+    assert keeper.admit("n2", "10.0.2.2", hosts, 4, 3, 1.0).probation
+    # the slack is full and both probationers are younger than GRACE: refused
+    assert keeper.admit("n3", "10.0.2.3", hosts, 5, 3, 1.5).refused == "too many peers"
+    assert keeper.admit("x", "10.0.1.0", hosts, 5, 3, 9.0).refused is not None  # per IP
+
+
+def test_a_useful_probationer_replaces_an_idle_settled_peer_whatever_its_age() -> None:
+    keeper = SlotKeeper(SlotRules(slack=2, probation=5.0), now=0.0)
+    settled = _full(keeper, 3, now=99.0)  # young: connected a second ago
+    settled[1] = facts("s1", host="10.0.1.1", peer_interested=True, connected_at=99.0)
+    keeper.admit("n", "10.0.2.1", [], 3, 3, 100.0)
+    useful = facts("n", host="10.0.2.1", peer_interested=True, connected_at=100.0)
+    peers = [*settled, useful]
+    keeper.observe(peers, 100.0)
+    closed = keeper.review(peers, 3, 100.5)
+    assert closed == [("s0", "replaced by a useful newcomer")]
+    assert not keeper.on_probation("n")  # settled
+    # we download: a newcomer with pieces we want is useful the same way
+    keeper.admit("m", "10.0.2.2", [], 3, 3, 101.0)
+    wanted = facts("m", host="10.0.2.2", interested=True, connected_at=101.0, seed=False)
+    rest = [settled[1], settled[2], useful, wanted]
+    keeper.observe(rest, 101.0)
+    assert keeper.review(rest, 3, 101.2) == [("s2", "replaced by a useful newcomer")]
+
+
+def test_a_probationer_that_shows_nothing_is_closed_and_its_address_cools_down() -> None:
+    keeper = SlotKeeper(SlotRules(slack=2, probation=5.0, cooldown=60.0), now=0.0)
+    settled = _full(keeper, 2)
+    keeper.admit("idle", "10.0.2.1", [], 2, 2, 10.0)
+    peers = [*settled, facts("idle", host="10.0.2.1", connected_at=10.0)]
+    keeper.observe(peers, 10.0)
+    assert keeper.review(peers, 2, 14.9) == []  # still on probation
+    assert keeper.review(peers, 2, 15.0) == [("idle", "showed nothing useful on probation")]
+    assert not keeper.on_probation("idle")
+    refused = keeper.admit("again", "10.0.2.1", [], 2, 2, 16.0).refused
+    assert refused is not None and "showed nothing" in refused
+    assert keeper.admit("other", "10.0.2.9", [], 2, 2, 16.0).probation  # others still enter
+    assert keeper.admit("free", "10.0.2.1", [], 1, 2, 16.0) == Admission()  # not full: welcome
+    # the cooldown ends, and doubles with each further strike
+    keeper.forget("other")
+    assert keeper.admit("back", "10.0.2.1", [], 2, 2, 75.0).probation
+    keeper.observe([*settled, facts("back", host="10.0.2.1", connected_at=75.0)], 75.0)
+    assert keeper.review([*settled, facts("back", host="10.0.2.1")], 2, 80.0) != []
+    assert keeper.admit("again", "10.0.2.1", [], 2, 2, 80.0 + 119.0).refused is not None
+    assert keeper.admit("again", "10.0.2.1", [], 2, 2, 80.0 + 120.0).probation
+
+
+def test_a_full_slack_makes_room_by_the_oldest_idle_probationer() -> None:
+    keeper = SlotKeeper(SlotRules(slack=2, probation=5.0), now=0.0)
+    _full(keeper, 1)
+    assert keeper.admit("a", "10.0.2.1", [], 1, 1, 0.0).probation
+    assert keeper.admit("b", "10.0.2.2", [], 2, 1, 0.5).probation
+    verdict = keeper.admit("c", "10.0.2.3", [], 3, 1, 0.5 + GRACE)
+    assert verdict == Admission(probation=True, evict="a")  # "a" had GRACE seconds
+    assert not keeper.on_probation("a")
+    assert keeper.admit("a2", "10.0.2.1", [], 3, 1, 2.0).refused is not None  # struck
+
+
+def test_a_useful_probationer_without_a_victim_waits_out_its_probation() -> None:
+    keeper = SlotKeeper(SlotRules(slack=2, probation=5.0, replace_after=60.0), now=0.0)
+    busy = facts("busy", host="10.0.1.1", peer_interested=True)
+    keeper.admit("busy", "10.0.1.1", [], 0, 1, 0.0)
+    keeper.admit("n", "10.0.2.1", [], 1, 1, 1.0)
+    peers = [busy, facts("n", host="10.0.2.1", peer_interested=True, connected_at=1.0)]
+    keeper.observe(peers, 1.0)
+    assert keeper.review(peers, 1, 2.0) == []
+    assert keeper.review(peers, 1, 6.0) == [("n", "too many peers")]
+    assert keeper.admit("n2", "10.0.2.1", [], 1, 1, 7.0).probation  # no strike: it was useful
+    # a slot that frees settles a probationer, the useful before the older
+    keeper.admit("idle", "10.0.2.5", [], 2, 1, 7.0)
+    waiting = [
+        facts("idle", host="10.0.2.5", connected_at=7.0),
+        facts("n2", host="10.0.2.1", peer_interested=True, connected_at=7.0),
+    ]
+    keeper.observe(waiting, 7.5)
+    assert keeper.review(waiting, 1, 7.5) == []
+    assert not keeper.on_probation("n2") and keeper.on_probation("idle")
 
 
 def test_turnover_takes_four_percent_near_the_limit_when_others_wait() -> None:

@@ -38,7 +38,10 @@ class SessionConfig:
     handshake_timeout: float = 10.0  # a socket without a complete BEP 3 handshake is closed
     inactivity_timeout: float = 600.0  # neither side interested this long, near the limit
     no_request_timeout: float = 60.0  # seeding: unchoked, interested, yet no payload moved
-    peer_replace_after: float = 60.0  # a full torrent: a newcomer replaces a peer this idle
+    peer_replace_after: float = 60.0  # a useful newcomer replaces an interested peer this idle
+    peer_slack: int = 10  # newcomers admitted over a full torrent's limit, on probation
+    peer_probation: float = 5.0  # ... to show they are useful, or be closed
+    peer_probation_cooldown: float = 60.0  # ... and their address refused while full
     peer_turnover: float = 0.04  # share of peers turned over per interval near the limit
     peer_turnover_cutoff: float = 0.9
     peer_turnover_interval: float = 300.0

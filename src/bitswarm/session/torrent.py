@@ -191,6 +191,9 @@ class TorrentRuntime:
                 turnover_cutoff=cfg.peer_turnover_cutoff,
                 turnover_interval=cfg.peer_turnover_interval,
                 max_peers_per_ip=cfg.max_peers_per_ip,
+                slack=cfg.peer_slack,
+                probation=cfg.peer_probation,
+                cooldown=cfg.peer_probation_cooldown,
             ),
             self._now(),
         )
@@ -352,20 +355,23 @@ class TorrentRuntime:
         return conn
 
     def _refusal(self, proto: PeerProtocol) -> str | None:
-        """Why a new peer cannot have a slot (None: it can). A full torrent makes room by
-        closing its least useful idle peer (`SlotKeeper.victim`)."""
+        """Why a new peer cannot have a slot (None: it can). A full torrent admits it on
+        probation over the limit (`SlotKeeper.admit`), maybe in place of an older
+        probationer that showed nothing."""
         host = proto.address[0]
         if host in self.banned:
             return "banned peer"
-        if not self.slots.address_allowed(host, (p.address[0] for p in self.protocols)):
-            return "too many connections from this address"
-        if len(self.protocols) < self.max_peers:
-            return None
-        victim = self.slots.victim(self._peer_facts(), self._now())
-        if not isinstance(victim, PeerProtocol):
-            return "too many peers"
-        victim.close("replaced by a new peer")  # `peer_lost` frees its slot now
-        return None
+        verdict = self.slots.admit(
+            proto,
+            host,
+            (p.address[0] for p in self.protocols),
+            len(self.protocols),
+            self.max_peers,
+            self._now(),
+        )
+        if isinstance(verdict.evict, PeerProtocol):
+            verdict.evict.close("showed nothing useful on probation")
+        return verdict.refused
 
     def _peer_facts(self) -> list[PeerFacts]:
         core = self.core
@@ -393,18 +399,19 @@ class TorrentRuntime:
         return facts
 
     def _keep_slots(self, now: float) -> None:
-        """Close the peers the slot policy times out or turns over (session/slots.py)."""
+        """Settle or close the peers on probation, close the settled peers the slot policy
+        times out or turns over (session/slots.py)."""
         facts = self._peer_facts()
         self.slots.observe(facts, now)
-        for key, reason in self.slots.timed_out(facts, self.max_peers, now):
+        closing = self.slots.review(facts, self.max_peers, now)
+        closing += self.slots.timed_out(facts, self.max_peers, now)
+        if self.dialer.known:
+            candidates = self.dialer.has_candidates()
+            turned = self.slots.turnover(facts, self.max_peers, now, candidates=candidates)
+            closing += [(key, "turned over for a new peer") for key in turned]
+        for key, reason in closing:
             if isinstance(key, PeerProtocol):
                 key.close(reason)
-        if not self.dialer.known:
-            return
-        candidates = self.dialer.has_candidates()
-        for key in self.slots.turnover(facts, self.max_peers, now, candidates=candidates):
-            if isinstance(key, PeerProtocol):
-                key.close("turned over for a new peer")
 
     def peer_events(self, proto: PeerProtocol, events: list[ev.Event]) -> None:
         core = self.core
@@ -422,6 +429,7 @@ class TorrentRuntime:
 
     def peer_lost(self, proto: PeerProtocol, reason: str) -> None:
         self.protocols.discard(proto)
+        self.slots.forget(proto)
         self._held_for_disk.discard(proto)
         self._backlog.discard(proto)
         uploads = self._uploads.pop(proto, None)
