@@ -8,7 +8,11 @@ Issue 14: a tracker out of descriptors wrote about 100 asyncio tracebacks a seco
 * `AcceptErrors` is a loop exception handler: asyncio's servers already stop accepting for
   a second after EMFILE/ENFILE/ENOBUFS/ENOMEM (`ACCEPT_RETRY_DELAY`, as nginx and other
   servers pause), but report each one with a traceback; this handler turns them into one
-  warning line per `interval` with a count, and passes every other error on.
+  warning line per `interval` with a count, and passes every other error on to the
+  handler it found (or the loop's default). A library's `Session` installs it on its
+  caller's loop only while it runs, once per loop however many sessions share it, and
+  gives the previous handler back at close unless the caller set another meanwhile: a
+  library user's own handler keeps seeing every other exception.
 """
 
 from __future__ import annotations
@@ -50,8 +54,20 @@ class AcceptErrors:
         self._previous = loop.get_exception_handler()
         self._next_report = 0.0
 
-    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+    def install(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Chain in front of `loop`'s handler, unless an `AcceptErrors` is in place
+        already (another session on the same loop); True if this one was installed."""
+        current = loop.get_exception_handler()
+        if isinstance(current, AcceptErrors):
+            return False
+        self._previous = current
         loop.set_exception_handler(self)
+        return True
+
+    def uninstall(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Give `loop` its previous handler back, if this one is still in place."""
+        if loop.get_exception_handler() is self:
+            loop.set_exception_handler(self._previous)
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         exc = context.get("exception")

@@ -238,6 +238,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "seed_queue_size": (1, math.inf),
     "peer_limit_global": (1, math.inf),
     "peer_limit_per_torrent": (1, math.inf),
+    "peer_limit_per_ip": (1, math.inf),
     "rpc_max_body": (1024, math.inf),
     "speed_limit_down": (0, math.inf),
     "speed_limit_up": (0, math.inf),

@@ -61,6 +61,7 @@ class Session:
         self._dht_tasks: set[asyncio.Task[None]] = set()
         self.listen_port = 0
         self._servers: list[asyncio.Server] = []
+        self._accept_errors: AcceptErrors | None = None  # installed by `start` on its loop
         self.upload_bucket = rate_bucket(self.config.upload_limit)
         self.download_bucket = rate_bucket(self.config.download_limit)
         self.disk_pool = DiskPool()  # threads start on demand; shut down in `close`
@@ -83,7 +84,9 @@ class Session:
         """
         loop = asyncio.get_running_loop()
         raise_open_file_limit()  # every peer is a socket (libtorrent and Transmission do it)
-        AcceptErrors(loop).install(loop)
+        handler = AcceptErrors(loop)  # EMFILE on accept: one line per 10 s, no tracebacks
+        if handler.install(loop):
+            self._accept_errors = handler
         port = self.config.listen_port
         last_error: OSError | None = None
         tries = PORT_TRIES if self.config.find_free_port and port else 1
@@ -183,6 +186,9 @@ class Session:
                 await server.wait_closed()
         self._servers.clear()
         self.disk_pool.shutdown()  # every torrent's DiskWorker is closed by now
+        if self._accept_errors is not None:  # the caller's loop gets its handler back
+            self._accept_errors.uninstall(asyncio.get_running_loop())
+            self._accept_errors = None
 
     async def add(
         self,
