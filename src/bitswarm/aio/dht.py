@@ -44,6 +44,7 @@ from ..dht import (
 )
 from ..dht.krpc import Addr
 from ..errors import BitswarmError
+from ..readlimit import MAX_STATE_FILE, InputTooLarge, read_limited
 from .state_claim import StateClaim, claim_state_file
 
 __all__ = ["DhtBindError", "DhtEndpoint", "DhtService"]
@@ -315,10 +316,10 @@ class DhtService:
         if self.state_path is None:
             return None
         try:
-            return self.state_path.read_bytes()
+            return read_limited(self.state_path, MAX_STATE_FILE, what="DHT state file")
         except FileNotFoundError:
             return None
-        except OSError as exc:
+        except (OSError, InputTooLarge) as exc:
             log.warning("cannot read DHT state %s: %s", self.state_path, exc)
             return None
 

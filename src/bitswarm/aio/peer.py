@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..wire import events as ev
-from ..wire.connection import PeerConnection
+from ..wire.connection import ConnectionState, PeerConnection
 
 __all__ = ["Admit", "Backlog", "PeerOwner", "PeerProtocol", "TorrentLookup"]
 
@@ -66,6 +66,7 @@ class PeerProtocol(asyncio.BufferedProtocol):
         owner: PeerOwner | None = None,
         lookup: TorrentLookup | None = None,
         admit: Admit | None = None,
+        handshake_timeout: float | None = None,
     ) -> None:
         self.owner = owner
         self._lookup = lookup
@@ -82,6 +83,8 @@ class PeerProtocol(asyncio.BufferedProtocol):
         self._can_write = asyncio.Event()
         self._can_write.set()
         self.closed_future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._handshake_timeout = handshake_timeout
+        self._handshake_timer: asyncio.TimerHandle | None = None
 
     # ---------------------------------------------------------------- asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -91,6 +94,10 @@ class PeerProtocol(asyncio.BufferedProtocol):
         if peer:
             self.address = (str(peer[0]), int(peer[1]))
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        if self._handshake_timeout is not None:  # BEP 3 handshake, both ways, in time
+            self._handshake_timer = asyncio.get_running_loop().call_later(
+                self._handshake_timeout, self._handshake_expired
+            )
         if self._admit is not None and not self._admit(self.address):
             self.close("address refused")
             return
@@ -204,6 +211,13 @@ class PeerProtocol(asyncio.BufferedProtocol):
         self.conn = owner.peer_connected(self)
         return True
 
+    def _handshake_expired(self) -> None:
+        """Close a socket whose BEP 3 handshake is not complete in time (an accepted one
+        that never sent its 68 bytes held a slot of the listening socket for good)."""
+        conn = self.conn
+        if conn is None or conn.state is ConnectionState.HANDSHAKE:
+            self.close(f"no handshake within {self._handshake_timeout:g} s")
+
     def _dispatch(self) -> None:
         conn, owner = self.conn, self.owner
         assert conn is not None and owner is not None
@@ -216,6 +230,8 @@ class PeerProtocol(asyncio.BufferedProtocol):
         if self._closed:
             return
         self._closed = True
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
         self._can_write.set()
         if not self.closed_future.done():
             self.closed_future.set_result(reason)

@@ -23,7 +23,7 @@ from ..daemon.model import DaemonError
 from ..daemon.service import Daemon
 from ..daemon.settings import DaemonSettings
 from ..session.config import TRANSPORTS
-from .options import setup_logging
+from .options import port_or_any, setup_logging
 
 __all__ = ["register"]
 
@@ -77,7 +77,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="where the RPC and web UI listen (default 127.0.0.1:9091; port 0 = any free port)",
     )
     p.add_argument(
-        "--port", type=int, default=None, metavar="P", help="peer port, TCP and DHT (default 51413)"
+        "--port",
+        type=port_or_any,
+        default=None,
+        metavar="P",
+        help="peer port, TCP and DHT (default 51413)",
     )
     p.add_argument(
         "--transport",

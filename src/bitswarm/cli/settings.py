@@ -13,6 +13,7 @@ daemon listens on 51413, saves into ~/Downloads, seeds on and runs the DHT)::
     download_dir            -o/--output         peer_port        --port
     listen_host             --bind              peer_limit_per_torrent  --max-peers
     peer_limit_global       (no flag)           speed_limit_down(_enabled)  --download-limit
+    peer_limit_per_ip       (no flag)
     speed_limit_up(_enabled)  --upload-limit    dht_enabled      --dht-port / --no-dht
     dht_bootstrap           --dht-bootstrap     lsd_enabled      --lsd / --no-lsd
     seed_ratio_limit, seed_ratio_limited        --seed-ratio (download)
@@ -70,6 +71,7 @@ SHARED: dict[str, object] = {
     "listen_host": "",
     "peer_limit_per_torrent": 50,
     "peer_limit_global": 400,
+    "peer_limit_per_ip": 1,
     "speed_limit_down": 0,
     "speed_limit_down_enabled": False,
     "speed_limit_up": 0,
@@ -229,6 +231,8 @@ def apply_config(args: argparse.Namespace) -> None:
     fill("max_peers", settings["peer_limit_per_torrent"])
     if getattr(args, "max_connections", None) is None:  # no flag: the file or the default
         args.max_connections = settings["peer_limit_global"]
+    if getattr(args, "max_peers_per_ip", None) is None:
+        args.max_peers_per_ip = settings["peer_limit_per_ip"]
     down = settings["speed_limit_down"] if settings["speed_limit_down_enabled"] else 0
     up = settings["speed_limit_up"] if settings["speed_limit_up_enabled"] else 0
     fill("download_limit", down)

@@ -366,6 +366,7 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
         find_free_port=not args.port_explicit,
         max_peers=args.max_peers,
         max_connections=args.max_connections,
+        max_peers_per_ip=getattr(args, "max_peers_per_ip", 1),
         upload_limit=args.upload_limit,
         download_limit=args.download_limit,
         lsd=bool(args.lsd),

@@ -55,8 +55,11 @@ class Dialer:
     def connect_more(self, *, connected: set[Addr], count: int, limit: int) -> None:
         """Start connections while fewer than `limit` peers are connected or connecting."""
         now = asyncio.get_running_loop().time()
+        half_open = self.session.half_open_count()  # session-wide attempts in flight
         for addr, retry_at in list(self.known.items()):
             if count + len(self.connecting) >= limit or len(self.connecting) >= MAX_HALF_OPEN:
+                return
+            if half_open >= self.session.config.max_half_open:
                 return
             if self.session.connection_count() >= self.session.config.max_connections:
                 return
@@ -70,9 +73,15 @@ class Dialer:
             ):
                 continue
             self.connecting.add(addr)
+            half_open += 1
             task = asyncio.get_running_loop().create_task(self._connect(addr))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def has_candidates(self) -> bool:
+        """Is any known address due for a try (someone new to turn a slot over to)?"""
+        now = asyncio.get_running_loop().time()
+        return any(retry_at <= now for retry_at in self.known.values())
 
     async def _connect(self, addr: Addr) -> None:
         """Dial `addr` over the transports the session allows.
@@ -99,7 +108,9 @@ class Dialer:
                 )
 
         def peer() -> PeerProtocol:
-            return PeerProtocol(owner=self.owner)
+            return PeerProtocol(
+                owner=self.owner, handshake_timeout=self.session.config.handshake_timeout
+            )
 
         attempts: list[tuple[str, Connector]] = []
         if policy != "tcp" and utp is not None:

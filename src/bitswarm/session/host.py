@@ -82,6 +82,9 @@ class SessionHost(Protocol):
     def utp_for(self, host: str) -> UtpManager | None:
         """The uTP socket of the peer port (BEP 29) for `host`'s address family, None when
         uTP is off or that family has none."""
+
+    def half_open_count(self) -> int:
+        """Outgoing connection attempts in flight in the whole session."""
         ...
 
     def dht_lookup(

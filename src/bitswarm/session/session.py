@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..aio.dht import DhtService
 from ..aio.disk_pool import DiskPool
+from ..aio.fdlimit import AcceptErrors, raise_open_file_limit
 from ..aio.lsd import LsdService
 from ..aio.peer import PeerOwner, PeerProtocol
 from ..aio.utp import UtpManager, open_utp_socket
@@ -63,6 +64,7 @@ class Session:
         self.listen_port = 0
         self._servers: list[asyncio.Server] = []
         self.utp_managers: list[UtpManager] = []  # the UDP sockets of the peer port
+        self._accept_errors: AcceptErrors | None = None  # installed by `start` on its loop
         self.upload_bucket = rate_bucket(self.config.upload_limit)
         self.download_bucket = rate_bucket(self.config.download_limit)
         self.disk_pool = DiskPool()  # threads start on demand; shut down in `close`
@@ -84,6 +86,10 @@ class Session:
             PortInUseError: no port could be bound.
         """
         loop = asyncio.get_running_loop()
+        raise_open_file_limit()  # every peer is a socket (libtorrent and Transmission do it)
+        handler = AcceptErrors(loop)  # EMFILE on accept: one line per 10 s, no tracebacks
+        if handler.install(loop):
+            self._accept_errors = handler
         port = self.config.listen_port
         last_error: OSError | None = None
         tries = PORT_TRIES if self.config.find_free_port and port else 1
@@ -132,7 +138,11 @@ class Session:
 
         async def serve(number: int) -> asyncio.Server:
             return await loop.create_server(
-                lambda: PeerProtocol(lookup=self._lookup, admit=self._admit_tcp),
+                lambda: PeerProtocol(
+                    lookup=self._lookup,
+                    admit=self._admit_tcp,
+                    handshake_timeout=self.config.handshake_timeout,
+                ),
                 host=self.config.listen_host,
                 port=number,
                 reuse_address=True,
@@ -184,6 +194,9 @@ class Session:
                 await server.wait_closed()
         self._servers.clear()
         self.disk_pool.shutdown()  # every torrent's DiskWorker is closed by now
+        if self._accept_errors is not None:  # the caller's loop gets its handler back
+            self._accept_errors.uninstall(asyncio.get_running_loop())
+            self._accept_errors = None
 
     async def add(
         self,
@@ -311,7 +324,11 @@ class Session:
             self.utp_managers.append(UtpManager(sock, accept=accept))
 
     def _accept_utp(self) -> PeerProtocol:
-        return PeerProtocol(lookup=self._lookup, admit=self._admit)
+        return PeerProtocol(
+            lookup=self._lookup,
+            admit=self._admit,
+            handshake_timeout=self.config.handshake_timeout,
+        )
 
     def set_transport(self, transport: str) -> None:
         """Change the transports (`SessionConfig.transport`) for connections made from
@@ -454,6 +471,13 @@ class Session:
 
     def connection_count(self) -> int:
         return sum(len(rt.protocols) for rt in self.torrents.values())
+
+    def half_open_count(self) -> int:
+        owners: list[TorrentRuntime | MetadataFetch] = [
+            *self.torrents.values(),
+            *self.fetches.values(),
+        ]
+        return sum(len(owner.dialer.connecting) for owner in owners)
 
     @property
     def source_host(self) -> str | None:
