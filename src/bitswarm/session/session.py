@@ -92,8 +92,12 @@ class Session:
             self._accept_errors = handler
         port = self.config.listen_port
         last_error: OSError | None = None
-        tries = PORT_TRIES if self.config.find_free_port and port else 1
-        for candidate in range(port, port + tries):
+        # the next ports up (find_free_port), or the kernel asked again (port 0): a number
+        # is taken only when UDP (uTP, a DHT on the peer port) binds it as well as TCP
+        tries = PORT_TRIES if (self.config.find_free_port and port) or not port else 1
+        wants_udp = self.config.transport != "tcp" or self._dht_shares_port()
+        for n in range(tries):
+            candidate = port + n if port else 0
             try:
                 server = await self._listen(candidate)
             except OSError as exc:
@@ -101,6 +105,15 @@ class Session:
                 continue
             self._servers.append(server)
             self.listen_port = server.sockets[0].getsockname()[1]
+            if wants_udp:
+                try:
+                    self._open_utp(strict=tries > 1)
+                except OSError as exc:  # UDP has this number: try another for both
+                    last_error = exc
+                    self._servers.remove(server)
+                    server.close()
+                    await server.wait_closed()
+                    continue
             for sock in server.sockets:
                 self._own_hosts.add(str(sock.getsockname()[0]))
             break
@@ -111,8 +124,6 @@ class Session:
             self._own_hosts.add(self.config.listen_host)
         log.info("listening on port %d", self.listen_port)
         self._ticker = loop.call_later(TICK, self._tick)
-        if self.config.transport != "tcp" or self._dht_shares_port():
-            self._open_utp()
         if self.config.dht_port is not None:
             await self._start_dht()
         if self.config.lsd:
@@ -307,9 +318,10 @@ class Session:
         port = self.config.dht_port
         return bool(port) and port in (self.config.listen_port, self.listen_port)
 
-    def _open_utp(self) -> None:
+    def _open_utp(self, *, strict: bool = False) -> None:
         """A UDP socket on the peer port for every address family TCP listens on (BEP 29:
-        the same port number). A port taken for UDP costs uTP only, with a warning."""
+        the same port number). A port taken for UDP costs uTP only, with a warning; with
+        `strict`, it raises instead (nothing left open), so `start` can pick another port."""
         families = {sock.family for server in self._servers for sock in server.sockets}
         host = self.config.listen_host
         accept = self._accept_utp if self.config.transport != "tcp" else None
@@ -319,6 +331,11 @@ class Session:
             try:
                 sock = open_utp_socket(bind, self.listen_port)
             except OSError as exc:
+                if strict:
+                    for manager in self.utp_managers:
+                        manager.close()
+                    self.utp_managers.clear()
+                    raise
                 log.warning("no uTP on UDP %s:%d: %s", bind, self.listen_port, exc)
                 continue
             self.utp_managers.append(UtpManager(sock, accept=accept))
@@ -473,6 +490,7 @@ class Session:
         return sum(len(rt.protocols) for rt in self.torrents.values())
 
     def half_open_count(self) -> int:
+        """Outgoing connection attempts in flight in the whole session (`max_half_open`)."""
         owners: list[TorrentRuntime | MetadataFetch] = [
             *self.torrents.values(),
             *self.fetches.values(),
