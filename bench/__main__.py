@@ -29,6 +29,7 @@ TARGETS: dict[str, tuple[str, str]] = {
     "mse": ("bench.mse", "encrypted (MSE, RC4) download from libtorrent vs the plain one"),
     "fuzz": ("bench.fuzz.run", "coverage-guided fuzzing of every parser (atheris): TARGET|all"),
     "stream": ("bench.stream", "streaming a video while it downloads: first byte, seek, stalls"),
+    "utp": ("bench.utp", "uTP downloads, bitswarm beside libtorrent: loopback and behind tc"),
 }
 
 

@@ -115,6 +115,39 @@ def test_bitswarm_pairs_transfer_and_report_encryption(
     assert digest_tree(tmp_path / "leech" / "content") == digest_tree(tmp_path / "seed" / "content")
 
 
+@pytest.mark.timeout(60)
+def test_a_peer_that_stalls_mid_mse_is_closed_after_the_handshake_timeout(
+    tmp_path: Path,
+) -> None:
+    """The handshake timeout (peer slots) starts when the transport connects, under the MSE
+    layer: a peer that sends Ya, gets Yb and then says nothing more is closed."""
+    meta = _seed(tmp_path)
+    key = meta.info.info_hashes.wire
+
+    async def run() -> tuple[int, float]:
+        s = await start_session(handshake_timeout=1.0)
+        try:
+            await s.add(meta, tmp_path / "seed")
+            reader, writer = await asyncio.open_connection("127.0.0.1", s.listen_port)
+            mse = MseInitiator(
+                key, provide=CRYPTO_RC4, initial_payload=b"", random_bytes=os.urandom
+            )
+            writer.write(mse.data_to_send())  # Ya and PadA, then nothing
+            t0 = asyncio.get_running_loop().time()
+            got = b""
+            async with asyncio.timeout(20):
+                while chunk := await reader.read(65536):
+                    got += chunk
+            writer.close()
+            return len(got), asyncio.get_running_loop().time() - t0
+        finally:
+            await s.close()
+
+    answered, took = asyncio.run(run())
+    assert answered >= 96  # Yb: the MSE handshake had begun
+    assert 0.5 < took < 10
+
+
 HINT_WITHIN = 5.0  # seconds from add() to the hint, for a single refusing seeder
 
 

@@ -24,8 +24,10 @@ import pytest
 from bitswarm.cli import events
 from bitswarm.cli.main import build_parser
 from bitswarm.cli.settings import apply_config
+from bitswarm.cli.transfer_commands import session_config
 from bitswarm.create import create_torrent
 from bitswarm.daemon.config import load_settings
+from bitswarm.daemon.model import DaemonError
 from bitswarm.dht.state import decode_state
 from tests.cli.remote_daemons import free_port
 
@@ -150,7 +152,9 @@ def test_flags_win_over_the_file_and_the_environment(
         0,
     )
     assert args.output == tmp_path / "dl"
-    assert args.dht_port == 0 and args.dht_bootstrap == ["router.test:6881"]
+    # the DHT on the peer port (its UDP socket shared with uTP) unless [cli] dht_port says
+    assert args.dht_port == 7001 and args.dht_bootstrap == ["router.test:6881"]
+    assert args.transport == "both"
     assert args.seed_ratio == math.inf  # seed_ratio_limited = false: no ratio ends the run
     args = parser.parse_args(
         ["download", "x.torrent", "--port", "7005", "--max-peers", "3", "--download-limit", "0",
@@ -298,3 +302,22 @@ def test_config_and_resume_json_are_schema_events(tmp_path: Path) -> None:
         assert len(out) == 1
         record = json.loads(out[0])
         assert record["event"] == kind and events.validate(record, "resume") == []
+
+
+def test_peer_limit_per_ip_reaches_the_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One connection per address (libtorrent's default) unless the file or environment
+    allows more, say for several clients behind one NAT address (issue 14)."""
+    for key, value in _env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    parser = build_parser()
+    assert session_config(parser.parse_args(["download", "x.torrent"])).max_peers_per_ip == 1
+    path = _write_config(tmp_path, "peer_limit_per_ip = 4\n")
+    assert session_config(parser.parse_args(["seed", "x.torrent", "."])).max_peers_per_ip == 4
+    monkeypatch.setenv("BITSWARM_PEER_LIMIT_PER_IP", "2")
+    assert session_config(parser.parse_args(["download", "x.torrent"])).max_peers_per_ip == 2
+    assert load_settings(path, {}, {}).settings.peer_limit_per_ip == 4  # the daemon's too
+    _write_config(tmp_path, "peer_limit_per_ip = 0\n")
+    with pytest.raises(DaemonError, match="peer_limit_per_ip must be at least 1"):
+        load_settings(path, {}, {})

@@ -277,6 +277,17 @@ def test_ranges(key: str, bad: object, good: object, expected: str) -> None:
     assert getattr(load_settings(Path("/dev/null"), {}, {key: good}).settings, key) == good
 
 
+def test_transport(tmp_path: Path) -> None:
+    assert load_settings(Path("/dev/null"), {}, {}).settings.transport == "both"
+    config = write(tmp_path, 'transport = "quic"\n')
+    expected = f"config file {config}: transport must be one of tcp, utp, both"
+    assert refuse(config, {}, {}) == expected
+    config = write(tmp_path, 'transport = "utp"\n')
+    assert load_settings(config, {}, {}).settings.transport == "utp"
+    env = {"BITSWARM_TRANSPORT": "tcp"}
+    assert load_settings(config, env, {}).settings.transport == "tcp"
+
+
 def test_encryption_and_password_hash(tmp_path: Path) -> None:
     config = write(tmp_path, 'encryption = "sometimes"\n')
     assert refuse(config, {}, {}) == (

@@ -491,3 +491,22 @@ def test_encryption_preference_maps_qbittorrents_three_levels() -> None:
         assert api.settings.encryption == "allowed"
 
     asyncio.run(with_client(api, body))
+
+
+def test_bittorrent_protocol_is_the_transport_setting() -> None:
+    """qBittorrent's bittorrent_protocol (0 TCP and uTP, 1 TCP, 2 uTP) reads and sets the
+    daemon's `transport`."""
+    api = FakeApi()
+
+    async def body(client: Client) -> None:
+        assert (await _json(client, "app/preferences"))["bittorrent_protocol"] == 0
+        for number, transport in ((1, "tcp"), (2, "utp"), (0, "both")):
+            change = json.dumps({"bittorrent_protocol": number})
+            assert await _text(client, "app/setPreferences", data={"json": change}) == (200, "")
+            assert api.settings.transport == transport
+            assert (await _json(client, "app/preferences"))["bittorrent_protocol"] == number
+        bad = json.dumps({"bittorrent_protocol": 3})
+        assert (await _text(client, "app/setPreferences", data={"json": bad}))[0] == 400
+        assert api.settings.transport == "both"
+
+    asyncio.run(with_client(api, body))

@@ -413,6 +413,27 @@ def test_session_set_and_local_only_keys() -> None:
     assert "must be true or false" in legacy(api, "session-set", **{"dht-enabled": "yes"})["result"]
 
 
+def test_utp_enabled_is_the_transport_setting() -> None:
+    """utp-enabled true is uTP beside TCP ("both"), false is TCP only; uTP only reads as
+    utp-enabled with tcp-enabled false, and utp-enabled true sent back leaves it."""
+    api = FakeApi()
+    got = legacy(api, "session-get")["arguments"]
+    assert got["utp-enabled"] is True and got["tcp-enabled"] is True
+    assert got["preferred-transports"] == ["utp", "tcp"]
+    legacy(api, "session-set", **{"utp-enabled": False})
+    assert api.calls[-1] == ("set_settings", {"transport": "tcp"})
+    got = jsonrpc(api, "session_get", fields=["utp_enabled", "preferred_transports"])["result"]
+    assert got == {"utp_enabled": False, "preferred_transports": ["tcp"]}
+    legacy(api, "session-set", **{"utp-enabled": True})
+    assert api.calls[-1] == ("set_settings", {"transport": "both"})
+    api.settings.transport = "utp"
+    calls = len(api.calls)
+    legacy(api, "session-set", **{"utp-enabled": True})  # a web client sends every key back
+    assert len(api.calls) == calls and api.settings.transport == "utp"
+    assert legacy(api, "session-get")["arguments"]["tcp-enabled"] is False
+    assert "must be true or false" in legacy(api, "session-set", **{"utp-enabled": 1})["result"]
+
+
 def test_session_stats_and_free_space() -> None:
     api = FakeApi()
     stats = legacy(api, "session-stats")["arguments"]

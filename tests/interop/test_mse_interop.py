@@ -164,7 +164,8 @@ async def _download_through_relay(
                 while not rt.completed.is_set():
                     seen += [p.encrypted for p in rt.peers()]
                     await asyncio.sleep(0.05)
-            plain_worked = rt.dialer.worked_encrypted.get(addr) is False
+            way = rt.dialer.worked.get(addr)
+            plain_worked = way is not None and way.encrypted is False
         finally:
             await s.close()
     return relay, seen, plain_worked

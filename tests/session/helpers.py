@@ -78,6 +78,8 @@ class SessionOptions(TypedDict, total=False):
     lsd_port: int
     direct_io: bool
     encryption: Encryption
+    transport: str
+    handshake_timeout: float
 
 
 async def start_session(host: str = "127.0.0.1", **kw: Unpack[SessionOptions]) -> Session:

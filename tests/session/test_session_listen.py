@@ -50,3 +50,34 @@ def test_a_given_port_is_kept_and_a_taken_one_moves_on() -> None:
                 assert taken < second.listen_port <= taken + 50
 
     asyncio.run(run())
+
+
+def test_a_port_taken_for_udp_moves_tcp_and_utp_to_the_next_one() -> None:
+    """uTP (BEP 29) and a DHT on the peer port need the UDP number too: a port whose UDP
+    side another program holds is skipped for both, rather than listening on TCP alone."""
+
+    async def run() -> None:
+        for _ in range(20):  # find a number free for TCP whose UDP side we can take
+            holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            holder.bind(("127.0.0.1", 0))
+            port = holder.getsockname()[1]
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                probe.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                holder.close()
+            finally:
+                probe.close()
+        else:
+            raise AssertionError("no port with a free TCP side")
+        with holder:
+            config = SessionConfig(listen_host="127.0.0.1", listen_port=port, dht_port=port)
+            async with Session(config) as session:
+                assert session.listen_port != port
+                assert session.utp is not None
+                assert session.utp.sockname == ("127.0.0.1", session.listen_port)
+                assert session.dht is not None
+                assert session.dht.addresses == [("127.0.0.1", session.listen_port)]
+
+    asyncio.run(run())

@@ -65,10 +65,13 @@ def shaping_unavailable_reason() -> str | None:
     return None
 
 
-def tc_commands(device: str, bits_per_second: int) -> list[list[str]]:
-    """The `tc` argv lists (without `ip netns exec`) that limit `device`'s egress."""
+def tc_commands(
+    device: str, bits_per_second: int, queue_seconds: float = _QUEUE_SECONDS
+) -> list[list[str]]:
+    """The `tc` argv lists (without `ip netns exec`) that limit `device`'s egress, with a
+    FIFO holding `queue_seconds` of traffic at that rate."""
     rate = tc_rate(bits_per_second)
-    queue = max(_MIN_QUEUE_BYTES, int(bits_per_second / 8 * _QUEUE_SECONDS))
+    queue = max(_MIN_QUEUE_BYTES, int(bits_per_second / 8 * queue_seconds))
     return [
         ["tc", "qdisc", "replace", "dev", device, "root", "handle", "1:", "htb", "default", "1"],
         ["tc", "class", "add", "dev", device, "parent", "1:", "classid", "1:1", "htb",
@@ -101,14 +104,21 @@ class ShapedNetwork:
         self._bridge.__enter__()
         return self
 
-    def add_host(self, *, up_bps: int | None = None, down_bps: int | None = None) -> ShapedHost:
-        """A new namespace on the bridge, its upload and download limited (None: not)."""
+    def add_host(
+        self,
+        *,
+        up_bps: int | None = None,
+        down_bps: int | None = None,
+        queue_seconds: float = _QUEUE_SECONDS,
+    ) -> ShapedHost:
+        """A new namespace on the bridge, its upload and download limited (None: not),
+        each shaped link's queue holding `queue_seconds` of traffic."""
         host = self._bridge.add_host()
         if up_bps is not None:
-            for argv in tc_commands(host.link, up_bps):
+            for argv in tc_commands(host.link, up_bps, queue_seconds):
                 _run_in(host.netns, argv)
         if down_bps is not None:
-            for argv in tc_commands(host.hub_link, down_bps):
+            for argv in tc_commands(host.hub_link, down_bps, queue_seconds):
                 _run_in(self._bridge.hub_netns, argv)
         shaped = ShapedHost(host, up_bps, down_bps)
         self.hosts.append(shaped)

@@ -44,6 +44,7 @@ from ..dht import (
 )
 from ..dht.krpc import Addr
 from ..errors import BitswarmError
+from ..readlimit import MAX_STATE_FILE, InputTooLarge, read_limited
 from .state_claim import StateClaim, claim_state_file
 
 __all__ = ["DhtBindError", "DhtEndpoint", "DhtService"]
@@ -167,11 +168,15 @@ class DhtService:
     # --- life cycle ---------------------------------------------------------------------
 
     async def start(self, host: str = "0.0.0.0", port: int = 0, bootstrap: Iterable[Addr] = (),
-                    *, host6: str | None = None, port6: int | None = None) -> None:  # fmt: skip
+                    *, host6: str | None = None, port6: int | None = None,
+                    attach: Callable[[asyncio.DatagramProtocol], None] | None = None,
+                    ) -> None:  # fmt: skip
         """Bind the socket(s), load saved state, and begin bootstrapping from `bootstrap`.
 
         `host` may be an IPv4 or IPv6 address; `host6` adds an IPv6 node (same id, port
         `port6`, default: the IPv4 port). Use `bootstrapped()` to wait for the first join.
+        With `attach`, the first node opens no socket: `attach(endpoint)` gives it a shared
+        one (the peer port's, which the uTP manager demultiplexes, as libtorrent does).
 
         Raises:
             DhtBindError: a socket could not be bound.
@@ -198,6 +203,11 @@ class DhtService:
             node_id = node.node_id
             if self.endpoints and self.endpoints[0].node.family != family:
                 self.endpoints[0].node.pair(node)
+            if attach is not None and not self.endpoints:
+                endpoint = DhtEndpoint(node, loop)
+                attach(endpoint)
+                self.endpoints.append(endpoint)
+                continue
             self.endpoints.append(await self._bind(node, bind_host, bind_port, loop))
         resolved = await self._resolve(list(bootstrap))
         for ep in self.endpoints:
@@ -306,10 +316,10 @@ class DhtService:
         if self.state_path is None:
             return None
         try:
-            return self.state_path.read_bytes()
+            return read_limited(self.state_path, MAX_STATE_FILE, what="DHT state file")
         except FileNotFoundError:
             return None
-        except OSError as exc:
+        except (OSError, InputTooLarge) as exc:
             log.warning("cannot read DHT state %s: %s", self.state_path, exc)
             return None
 

@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 from ..bitfield import Bitfield
 from ..errors import BitswarmError, LocalProtocolError
 from ..merkle import block_hashes
+from ..readlimit import MAX_STATE_FILE, read_limited
 from ..storage.base import Storage, storage_error
 from ..storage.resume import ResumeData, decode_resume, encode_resume
 from ..storage.verify import piece_is_valid
@@ -435,7 +436,7 @@ def remove_partial_writes(path: Path) -> int:
 
 def read_optional(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        return read_limited(path, MAX_STATE_FILE, what="resume file")
     except FileNotFoundError:
         return None
     except OSError as exc:

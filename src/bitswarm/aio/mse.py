@@ -163,6 +163,7 @@ class MseStream(asyncio.BufferedProtocol):
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
         self._wrapper = EncryptingTransport(transport)
+        self.peer.carrier = transport  # what the peer's bytes travel on (TCP or uTP)
         self.peer.connection_made(self._wrapper)  # an outgoing peer queues its handshake
         if self.peer.closing:
             self._resolve("closed before the encryption handshake")

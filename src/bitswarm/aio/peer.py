@@ -1,4 +1,6 @@
-"""PeerProtocol: the thin asyncio driver between one TCP socket and one `PeerConnection`.
+"""PeerProtocol: the thin asyncio driver between one peer connection (a TCP socket or a uTP
+connection, aio/utp_transport.py, either maybe under MSE, aio/mse.py) and one
+`PeerConnection`.
 
 It feeds received bytes to the sans-IO connection, hands the resulting events to its
 owner (a `PeerOwner`, the torrent runtime), and writes whatever the connection queued.
@@ -15,7 +17,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..wire import events as ev
-from ..wire.connection import PeerConnection
+from ..wire.connection import ConnectionState, PeerConnection
+from .utp_transport import UtpTransport
 
 __all__ = ["Admit", "Backlog", "PeerOwner", "PeerProtocol", "TorrentLookup"]
 
@@ -66,6 +69,7 @@ class PeerProtocol(asyncio.BufferedProtocol):
         owner: PeerOwner | None = None,
         lookup: TorrentLookup | None = None,
         admit: Admit | None = None,
+        handshake_timeout: float | None = None,
     ) -> None:
         self.owner = owner
         self._lookup = lookup
@@ -91,15 +95,27 @@ class PeerProtocol(asyncio.BufferedProtocol):
         self.encryption = "none"
         self.encrypted = False
         self.mse_skey: bytes | None = None
+        # The transport the bytes travel on: `transport` itself, or the one under the MSE
+        # layer's (which sets it first).
+        self.carrier: asyncio.BaseTransport | None = None
+        self._handshake_timeout = handshake_timeout
+        self._handshake_timer: asyncio.TimerHandle | None = None
+        self.handshake_timed_out = False  # closed by the timer: the peer stalled
 
     # ---------------------------------------------------------------- asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        if self.carrier is None:
+            self.carrier = transport
         peer = transport.get_extra_info("peername")
         if peer:
             self.address = (str(peer[0]), int(peer[1]))
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        if self._handshake_timeout is not None:  # BEP 3 handshake, both ways, in time
+            self._handshake_timer = asyncio.get_running_loop().call_later(
+                self._handshake_timeout, self._handshake_expired
+            )
         if self._admit is not None and not self._admit(self.address):
             self.close("address refused")
             return
@@ -197,6 +213,11 @@ class PeerProtocol(asyncio.BufferedProtocol):
         await self._can_write.wait()
 
     @property
+    def transport_name(self) -> str:
+        """ "utp" over a uTP connection (BEP 29), else "tcp"."""
+        return "utp" if isinstance(self.carrier, UtpTransport) else "tcp"
+
+    @property
     def closing(self) -> bool:
         """Closed, or closing: no byte will be read or written any more."""
         return self._closed
@@ -221,6 +242,16 @@ class PeerProtocol(asyncio.BufferedProtocol):
         self.conn = owner.peer_connected(self)
         return True
 
+    def _handshake_expired(self) -> None:
+        """Close a socket whose BEP 3 handshake is not complete in time (an accepted one
+        that never sent its 68 bytes held a slot of the listening socket for good). The
+        timer starts when the transport connects, so under MSE (aio/mse.py) it covers the
+        encryption handshake as well."""
+        conn = self.conn
+        if conn is None or conn.state is ConnectionState.HANDSHAKE:
+            self.handshake_timed_out = True
+            self.close(f"no handshake within {self._handshake_timeout:g} s")
+
     def _dispatch(self) -> None:
         conn, owner = self.conn, self.owner
         assert conn is not None and owner is not None
@@ -235,6 +266,8 @@ class PeerProtocol(asyncio.BufferedProtocol):
         if self._closed:
             return
         self._closed = True
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
         self._can_write.set()
         if not self.handshake_done.done():
             self.handshake_done.set_result(False)

@@ -27,7 +27,8 @@ from ..daemon.config import (
 from ..daemon.model import DaemonError
 from ..daemon.service import Daemon
 from ..daemon.settings import DaemonSettings
-from .options import setup_logging
+from ..session.config import TRANSPORTS
+from .options import port_or_any, setup_logging
 
 __all__ = ["register"]
 
@@ -81,7 +82,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="where the RPC and web UI listen (default 127.0.0.1:9091; port 0 = any free port)",
     )
     p.add_argument(
-        "--port", type=int, default=None, metavar="P", help="peer port, TCP and DHT (default 51413)"
+        "--port",
+        type=port_or_any,
+        default=None,
+        metavar="P",
+        help="peer port, TCP and DHT (default 51413)",
+    )
+    p.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default=None,
+        help="how peers are dialled and accepted: tcp, utp (BEP 29, over UDP on the peer "
+        "port, shared with the DHT) or both (uTP and TCP raced) (default: transport, else both)",
     )
     p.add_argument(
         "--encryption",
@@ -119,6 +131,8 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         overrides["peer_port"] = args.port
     if args.encryption is not None:
         overrides["encryption"] = args.encryption
+    if args.transport is not None:
+        overrides["transport"] = args.transport
     explicit = args.config is not None
     config_file = args.config if explicit else default_config_path()
     if not explicit and not config_file.exists():

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import cast
 
 from ..aio.dht import DhtService
+from ..argtypes import port_or_any, positive_float
 from ..dht import DhtConfig, DhtStatus, parse_bootstrap
 from ..dht.krpc import Addr
 from ..errors import BitswarmError
@@ -36,7 +37,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "in --state), answers other nodes, and prints its routing table "
                     "periodically and on SIGUSR1.",
     )  # fmt: skip
-    p.add_argument("--port", type=int, default=6881, help="UDP port (default 6881; 0 = any)")
+    p.add_argument(
+        "--port", type=port_or_any, default=6881, help="UDP port (default 6881; 0 = any)"
+    )
     p.add_argument(
         "--bind",
         default="0.0.0.0",
@@ -67,7 +70,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--interval",
-        type=float,
+        type=positive_float,
         default=30.0,
         metavar="S",
         help="seconds between status prints (default 30)",
@@ -80,8 +83,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_dht(args: argparse.Namespace) -> int:
-    if not 0 <= args.port < 65536:
-        raise BitswarmError(f"--port {args.port} is out of range (0..65535)")
     if args.interval <= 0:
         raise BitswarmError("--interval must be positive")
     bootstrap = parse_bootstrap(args.bootstrap)

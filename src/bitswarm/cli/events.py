@@ -44,6 +44,7 @@ _STATUS: dict[str, Any] = {
     "ratio": _NUM,
     "peers": int,
     "seeds": int,
+    "utp_peers": int,
     "eta": (*_NUM, type(None)),
     "error": _STR_OR_NULL,
     "tracker_message": _STR_OR_NULL,

@@ -75,6 +75,7 @@ def fit_line(name: str, parts: Sequence[tuple[int, str]], width: int) -> str:
 
 def status_line(st: TorrentStatus, width: int = 200, *, word: str | None = None) -> str:
     """One torrent's state in one line of at most `width` columns (see `fit_line`)."""
+    utp = f", {st.utp_peers} uTP" if st.utp_peers else ""  # BEP 29; the rest are TCP
     parts = [
         (0, f"{st.progress * 100:5.1f}%"),
         (0, word or st.state.value),
@@ -82,7 +83,7 @@ def status_line(st: TorrentStatus, width: int = 200, *, word: str | None = None)
         (2, f"↑ {format_size(st.upload_rate)}/s"),
         (3, f"up {format_size(st.uploaded)}"),
         (1, f"ratio {ratio_of(st):.2f}"),
-        (4, f"peers {st.peers} ({st.seeds} seeds)"),
+        (4, f"peers {st.peers} ({st.seeds} seeds{utp})"),
         (2, f"ETA {format_eta(st.eta)}"),
     ]
     return fit_line(st.name, parts, width)

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, NoReturn
 
+from ..argtypes import max_peers, port_number, port_or_any
+
 __all__ = [
     "LOG_LEVELS",
     "OneLineParser",
@@ -39,42 +41,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"bitswarm: error: {message} (see `{self.prog} --help`)\n")
-
-
-def _port(text: str, *, zero: bool) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    low = 0 if zero else 1
-    if not low <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port {value} is out of range ({low}..65535)")
-    return value
-
-
-def port_number(text: str) -> int:
-    """A TCP/UDP port 1..65535 (where 0, "any free port", means nothing useful)."""
-    return _port(text, zero=False)
-
-
-def port_or_any(text: str) -> int:
-    """A port 1..65535, or 0 for any free port the kernel picks."""
-    return _port(text, zero=True)
-
-
-def max_peers(text: str) -> int:
-    """A positive number of connections (0 would never connect to anyone)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} peers would never connect: give 1 or more")
-    return value
-
-
-port_number.__name__ = port_or_any.__name__ = "port"
-max_peers.__name__ = "number of peers"
 
 
 def _options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BitswarmError
+from ..readlimit import MAX_TORRENT_FILE, read_limited
 from . import remote_set, remote_tables
 from .remote_client import DEFAULT_URL, RemoteError, RpcClient, resolve_endpoint
-from .torrent_commands import MAX_TORRENT_FILE
 
 __all__ = ["register"]
 
@@ -272,10 +272,9 @@ def _add_arguments(source: str) -> dict[str, Any]:
     if source.startswith("magnet:") or source.lower().startswith(("http://", "https://")):
         return {"filename": source}
     path = Path(source)
-    size = path.stat().st_size  # FileNotFoundError: main() says "no such file"
-    if size > MAX_TORRENT_FILE:
-        raise BitswarmError(f"{path}: {size} bytes is too large for a .torrent file")
-    return {"metainfo": base64.b64encode(path.read_bytes()).decode("ascii")}
+    # FileNotFoundError: main() says "no such file"
+    data = read_limited(path, MAX_TORRENT_FILE, what=".torrent file")
+    return {"metainfo": base64.b64encode(data).decode("ascii")}
 
 
 def cmd_add(args: argparse.Namespace) -> int:

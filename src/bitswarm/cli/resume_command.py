@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..readlimit import InputTooLarge, read_limited
 from ..storage.resume import ResumeError, read_resume
 from . import events
 from .transfer_commands import state_dir
@@ -76,10 +77,8 @@ def scan(folder: Path) -> list[ResumeEntry]:
 
 def _entry(path: Path) -> ResumeEntry:
     try:
-        if path.stat().st_size > MAX_RESUME_FILE:
-            raise ResumeError("too large for a resume file")
-        data = read_resume(path.read_bytes())
-    except (OSError, ResumeError) as exc:
+        data = read_resume(read_limited(path, MAX_RESUME_FILE, what="resume file"))
+    except (OSError, ResumeError, InputTooLarge) as exc:
         return ResumeEntry(path, "unreadable", problem=str(exc))
     have = sum(bin(byte).count("1") for byte in data.have)
     located = str(Path(data.save_path) / data.name) if data.save_path and data.name else ""

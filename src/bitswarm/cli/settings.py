@@ -13,16 +13,19 @@ daemon listens on 51413, saves into ~/Downloads, seeds on and runs the DHT)::
     download_dir            -o/--output         peer_port        --port
     listen_host             --bind              peer_limit_per_torrent  --max-peers
     peer_limit_global       (no flag)           speed_limit_down(_enabled)  --download-limit
+    peer_limit_per_ip       (no flag)
     speed_limit_up(_enabled)  --upload-limit    dht_enabled      --dht-port / --no-dht
     dht_bootstrap           --dht-bootstrap     lsd_enabled      --lsd / --no-lsd
     seed_ratio_limit, seed_ratio_limited        --seed-ratio (download)
     encryption              --encryption
+    transport               --transport
 
 The CLI's own keys (`CLI_ONLY`) sit in the file's ``[cli]`` table, which the daemon
 skips, and in the environment as ``BITSWARM_CLI_<KEY>``::
 
     [cli]
-    dht_port = 0        # the DHT's UDP port when dht_enabled (0: any free port)
+    dht_port = 0        # the DHT's UDP port when dht_enabled (0: any free port; unset:
+                        # the peer port, its UDP socket shared with uTP, as libtorrent)
     direct_io = false   # --direct-io
     resume_save_interval = 30.0  # --resume-save-interval: seconds between resume saves
 
@@ -69,6 +72,7 @@ SHARED: dict[str, object] = {
     "listen_host": "",
     "peer_limit_per_torrent": 50,
     "peer_limit_global": 400,
+    "peer_limit_per_ip": 1,
     "speed_limit_down": 0,
     "speed_limit_down_enabled": False,
     "speed_limit_up": 0,
@@ -79,6 +83,7 @@ SHARED: dict[str, object] = {
     "seed_ratio_limit": 1.0,
     "seed_ratio_limited": True,
     "encryption": "preferred",
+    "transport": "both",
 }
 # The CLI's own keys: the `[cli]` table, BITSWARM_CLI_<KEY>.
 CLI_ONLY: dict[str, object] = {
@@ -228,6 +233,8 @@ def apply_config(args: argparse.Namespace) -> None:
     fill("max_peers", settings["peer_limit_per_torrent"])
     if getattr(args, "max_connections", None) is None:  # no flag: the file or the default
         args.max_connections = settings["peer_limit_global"]
+    if getattr(args, "max_peers_per_ip", None) is None:
+        args.max_peers_per_ip = settings["peer_limit_per_ip"]
     down = settings["speed_limit_down"] if settings["speed_limit_down_enabled"] else 0
     up = settings["speed_limit_up"] if settings["speed_limit_up_enabled"] else 0
     fill("download_limit", down)
@@ -236,11 +243,16 @@ def apply_config(args: argparse.Namespace) -> None:
     fill("direct_io", settings[f"{CLI_TABLE}.direct_io"])
     fill("encryption", settings["encryption"])
     fill("resume_save_interval", settings[f"{CLI_TABLE}.resume_save_interval"])
+    fill("transport", settings["transport"])
     if getattr(args, "no_dht", False):
         args.dht_port = None
         args.dht_bootstrap = []
     elif getattr(args, "dht_port", None) is None and settings["dht_enabled"]:
-        args.dht_port = settings[f"{CLI_TABLE}.dht_port"]
+        # libtorrent's arrangement by default: the DHT on the peer port, one UDP socket
+        # shared with uTP (session/session.py); [cli] dht_port picks another port
+        own = settings.sources[f"{CLI_TABLE}.dht_port"] != "default"
+        peer_port = getattr(args, "port", None)
+        args.dht_port = settings[f"{CLI_TABLE}.dht_port"] if own or not peer_port else peer_port
     if getattr(args, "dht_port", None) is not None and not getattr(args, "dht_bootstrap", []):
         args.dht_bootstrap = list(settings["dht_bootstrap"])
     ratio_unset = getattr(args, "seed_ratio", 0) is None

@@ -24,7 +24,8 @@ from ..daemon.fetch import fetch_torrent_url
 from ..errors import BitswarmError, MagnetError
 from ..magnet import Magnet, parse_magnet
 from ..metainfo import Metainfo, parse_torrent
-from .torrent_commands import MAX_TORRENT_FILE, load_torrent
+from ..readlimit import MAX_TORRENT_FILE
+from .torrent_commands import load_torrent
 
 __all__ = ["Source", "is_url", "load_source", "load_sources"]
 

@@ -16,6 +16,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from ..argtypes import positive_float, positive_int
 from ..errors import BitswarmError
 from ..magnet import Magnet, parse_magnet
 from ..metainfo import Metainfo
@@ -64,7 +65,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("source", metavar="TORRENT_OR_MAGNET", help="a .torrent file or a magnet: link")
     p.add_argument(
         "--file",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="the file to serve, numbered from 1 as `bitswarm info` shows them "
@@ -82,7 +83,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--metadata-timeout",
-        type=float,
+        type=positive_float,
         default=300.0,
         metavar="SECONDS",
         help="for a magnet link, give up fetching the metadata after this long (default 300)",

@@ -8,11 +8,10 @@ from pathlib import Path
 from ..errors import BitswarmError, MagnetError
 from ..magnet import Magnet, parse_magnet
 from ..metainfo import Metainfo, parse_torrent
+from ..readlimit import MAX_TORRENT_FILE, read_limited
 from . import events, render
 
 __all__ = ["register"]
-
-MAX_TORRENT_FILE = 64 * 2**20  # a .torrent larger than this is refused before reading it
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -100,12 +99,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def load_torrent(path: Path) -> Metainfo:
-    """Read and parse a .torrent file, refusing absurd sizes before reading them."""
-    size = path.stat().st_size
-    if size > MAX_TORRENT_FILE:
-        raise BitswarmError(f"{path}: {size} bytes is too large for a .torrent file")
+    """Read and parse a .torrent file, reading no more than `MAX_TORRENT_FILE` bytes
+    (a device or a pipe has no size to check first: `readlimit`)."""
+    data = read_limited(path, MAX_TORRENT_FILE, what=".torrent file")
     try:
-        return parse_torrent(path.read_bytes())
+        return parse_torrent(data)
     except BitswarmError as exc:
         raise type(exc)(f"{path}: {exc}") from None
 

@@ -24,7 +24,7 @@ from ..magnet import Magnet
 from ..metainfo import Metainfo
 from ..metainfo.encode import torrent_file_bytes
 from ..session import Session, SessionConfig, TorrentRuntime, TorrentState
-from ..session.config import DEFAULT_PORT
+from ..session.config import DEFAULT_PORT, TRANSPORTS
 from ..session.torrent import build_layout
 from ..version import __version__
 from ..wire.mse import Encryption, parse_encryption
@@ -146,7 +146,8 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="P",
         help="join the DHT (BEP 5) from UDP port P (0: any free port); never used for "
-        "private torrents (default: off, or cli.dht_port when dht_enabled is set)",
+        "private torrents (default: off; when dht_enabled is set, cli.dht_port, else the "
+        "peer port, whose UDP socket the DHT shares with uTP)",
     )
     p.add_argument(
         "--no-dht",
@@ -177,6 +178,14 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         help="MSE/PE encryption of peer connections: disabled (plaintext only), allowed "
         "(plaintext first, accept both), preferred (encrypted first, plaintext when a peer "
         "cannot), required (RC4 only, both ways) (default: encryption, else preferred)",
+    )
+    p.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default=None,
+        help="how peers are dialled and accepted: tcp, utp (BEP 29, over UDP on the peer "
+        "port) or both (uTP and TCP raced, the first to connect kept) (default: transport "
+        "from the config file, else both)",
     )
     p.add_argument(
         "--direct-io",
@@ -361,7 +370,7 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
     if bootstrap and args.dht_port is None:
         raise BitswarmError("--dht-bootstrap needs --dht-port (the DHT is off without it)")
     return SessionConfig(
-        dht_port=args.dht_port,
+        dht_port=args.dht_port,  # the peer port by default (apply_config): one UDP socket
         dht_bootstrap=bootstrap,
         dht_state=dht_state,
         listen_host=args.bind,
@@ -369,12 +378,14 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
         find_free_port=not args.port_explicit,
         max_peers=args.max_peers,
         max_connections=args.max_connections,
+        max_peers_per_ip=getattr(args, "max_peers_per_ip", 1),
         upload_limit=args.upload_limit,
         download_limit=args.download_limit,
         lsd=bool(args.lsd),
         direct_io=bool(args.direct_io),
         encryption=parse_encryption(args.encryption or "preferred"),
         resume_save_interval=float(getattr(args, "resume_save_interval", None) or 30.0),
+        transport=args.transport,
     )
 
 

@@ -17,7 +17,6 @@ ranges, and `Blocklist.blocked` is a binary search: fast for half a million rang
 
 from __future__ import annotations
 
-import gzip
 import ipaddress
 import logging
 import os
@@ -29,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
+from ..readlimit import MAX_LIST_FILE, InputTooLarge, gunzip_limited, read_limited
 from .model import DaemonError
 
 __all__ = ["Blocklist", "BlocklistFile", "parse_range"]
@@ -169,9 +169,11 @@ class Blocklist:
             DaemonError: the file cannot be read or decompressed.
         """
         try:
-            raw = Path(path).read_bytes()
+            raw = read_limited(path, MAX_LIST_FILE, what="blocklist")
             if raw[:2] == b"\x1f\x8b":
-                raw = gzip.decompress(raw)
+                raw = gunzip_limited(raw, MAX_LIST_FILE, where=f"blocklist {path}")
+        except InputTooLarge as exc:
+            raise DaemonError(str(exc)) from None
         except OSError as exc:
             raise DaemonError(f"blocklist {path}: {exc.strerror or exc}") from None
         except (EOFError, zlib.error) as exc:

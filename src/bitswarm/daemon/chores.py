@@ -2,6 +2,7 @@
 
 - the rate limits of the moment: the normal or alternative speeds, by hand or by the
   schedule (daemon/schedule.py), applied to the session's buckets when they change;
+- the `transport` setting, applied to the session (for connections made from then on);
 - the watch folder: new .torrent (and .magnet) files are added, then renamed `.added` or
   deleted, as Transmission does (daemon/watch.py);
 - the IP blocklist, read again when its file changes (daemon/blocklist.py);
@@ -49,6 +50,8 @@ class Chores:
 
     async def round(self, now: float) -> None:
         self._rates(now)
+        if self.m.session.config.transport != self.m.settings.transport:
+            self.m.session.set_transport(self.m.settings.transport)  # new connections on
         if self.m.settings.watch_dir_enabled and now - self._last_watch >= WATCH_EVERY:
             self._last_watch = now
             await self._watch()

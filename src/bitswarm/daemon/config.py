@@ -27,6 +27,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ..readlimit import MAX_CONFIG_FILE, InputTooLarge, read_limited
+from ..session.config import TRANSPORTS
 from .model import DaemonError
 from .settings import DaemonSettings
 
@@ -154,8 +156,9 @@ def load_settings(
 
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
+        return tomllib.loads(read_limited(path, MAX_CONFIG_FILE, what="config file").decode())
+    except InputTooLarge as exc:
+        raise DaemonError(str(exc)) from None
     except FileNotFoundError:
         raise DaemonError(f"config file {path} does not exist") from None
     except OSError as exc:
@@ -236,6 +239,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "seed_queue_size": (1, math.inf),
     "peer_limit_global": (1, math.inf),
     "peer_limit_per_torrent": (1, math.inf),
+    "peer_limit_per_ip": (1, math.inf),
     "rpc_max_body": (1024, math.inf),
     "speed_limit_down": (0, math.inf),
     "speed_limit_up": (0, math.inf),
@@ -258,6 +262,8 @@ def _validate(settings: DaemonSettings, sources: Mapping[str, str]) -> None:
             raise fail(key, f"must be {span}, not {value!r}")
     if settings.encryption not in ENCRYPTION_MODES:
         raise fail("encryption", f"must be one of {', '.join(ENCRYPTION_MODES)}")
+    if settings.transport not in TRANSPORTS:
+        raise fail("transport", f"must be one of {', '.join(TRANSPORTS)}")
     stored = settings.rpc_password_hash
     if stored and not (stored.startswith("scrypt$") and stored.count("$") == 5):
         raise fail(

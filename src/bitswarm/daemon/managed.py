@@ -57,6 +57,9 @@ class ManagedTorrent:
         self.task: asyncio.Task[None] | None = None  # starting, fetching metadata, moving
         self.waiter: asyncio.Task[None] | None = None  # wakes the upkeep when it completes
         self.busy: str | None = None  # what `task` does, for the views ("metadata", ...)
+        # set while `halt` takes the runtime out of the session (its last resume save):
+        # a second halt waits for it, so nothing moves the files under that save
+        self.halting: asyncio.Future[None] | None = None
         self.queued = False  # wants to run, waiting for a queue slot
         self.forced = False  # started with "start now": the queue does not hold it
         self.check_requested = False  # the next start hashes the data (resume ignored)
@@ -337,7 +340,7 @@ class ManagedTorrent:
                 peer_interested=p.peer_interested,
                 outgoing=p.outgoing,
                 encrypted=p.encrypted,
-                transport="tcp",
+                transport=p.transport,
                 flags=peer_flags(
                     am_choking=p.am_choking,
                     am_interested=p.am_interested,

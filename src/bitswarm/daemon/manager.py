@@ -28,6 +28,7 @@ from ..magnet import Magnet, parse_magnet
 from ..metainfo import Metainfo, parse_torrent, safe_relative_path
 from ..metainfo.encode import torrent_file_bytes
 from ..session import Session, TorrentRuntime, TorrentState
+from ..session.config import TRANSPORTS
 from ..session.stream import FileReader
 from ..session.torrent import build_layout
 from ..storage.file_ops import delete_files, move_files, rename_within
@@ -467,9 +468,16 @@ class TorrentManager:
         if rt is not None:
             mt.fold_counters()
             mt.runtime = None
-            await self.session.remove(rt)
+            halting = mt.halting = asyncio.get_running_loop().create_future()
+            try:
+                await self.session.remove(rt)
+            finally:
+                halting.set_result(None)
+                mt.halting = None
             if rt.error and not mt.record.error:
                 mt.record.error = rt.error
+        elif mt.halting is not None:  # another halt is saving it: out only once that is done
+            await asyncio.shield(mt.halting)
 
     # ------------------------------------------------------------------ changing
     @_changes
@@ -719,6 +727,8 @@ class TorrentManager:
                     parse_encryption(str(value))
                 except ValueError:
                     raise DaemonError(f"setting encryption: unknown level {value!r}") from None
+            if key == "transport" and value not in TRANSPORTS:
+                raise DaemonError(f"setting transport: one of {', '.join(TRANSPORTS)}")
         for key, value in changes.items():
             default = getattr(DaemonSettings(), key)
             setattr(current, key, float(value) if isinstance(default, float) else value)  # type: ignore[arg-type]

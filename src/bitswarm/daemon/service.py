@@ -118,11 +118,13 @@ class Daemon:
                 find_free_port=False,
                 max_peers=s.peer_limit_per_torrent,
                 max_connections=s.peer_limit_global,
+                max_peers_per_ip=s.peer_limit_per_ip,
                 dht_port=(s.peer_port if s.dht_enabled else None),
                 dht_bootstrap=bootstrap,
                 dht_state=self.state_dir / "dht.state" if s.dht_enabled else None,
                 lsd=s.lsd_enabled,
                 encryption=parse_encryption(s.encryption),
+                transport=s.transport,
             )
         )
         await self.session.start()

@@ -31,11 +31,13 @@ class DaemonSettings:
     listen_host: str = ""  # "" = every interface
     peer_limit_global: int = 400
     peer_limit_per_torrent: int = 50
+    peer_limit_per_ip: int = 1  # per torrent, as libtorrent; loopback exempt (session/slots.py)
     dht_enabled: bool = True  # the DHT node listens on UDP at the peer port
     dht_bootstrap: list[str] = field(default_factory=lambda: ["default"])  # HOST:PORT, "default"
     pex_enabled: bool = True
     lsd_enabled: bool = False
     encryption: str = "preferred"  # MSE/PE: disabled, allowed (= tolerated), preferred, required
+    transport: str = "both"  # "tcp", "utp" (BEP 29) or "both": dialled and accepted
     # rates
     speed_limit_down: int = 0
     speed_limit_down_enabled: bool = False

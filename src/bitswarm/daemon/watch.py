@@ -18,6 +18,7 @@ import logging
 import os
 from pathlib import Path
 
+from ..readlimit import MAX_TORRENT_FILE, InputTooLarge, read_limited
 from .api import AddRequest
 from .model import DaemonError
 
@@ -77,9 +78,11 @@ def read_watch_file(path: Path) -> AddRequest:
         DaemonError: it cannot be read, or a .magnet file holds no magnet URI.
     """
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path, MAX_TORRENT_FILE, what=".torrent or .magnet file")
     except OSError as exc:
         raise DaemonError(f"watch folder: cannot read {path}: {exc.strerror or exc}") from None
+    except InputTooLarge as exc:
+        raise DaemonError(f"watch folder: {exc}") from None
     if path.name.lower().endswith(".torrent"):
         return AddRequest(torrent=raw)
     text = raw[:_MAX_MAGNET_FILE].decode("utf-8", "replace")

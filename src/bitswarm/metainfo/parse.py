@@ -22,6 +22,7 @@ from .v2 import MAX_TOTAL_LENGTH, aligned_offsets, check_piece_layers, walk_file
 
 __all__ = ["MAX_PIECES", "parse_info_dict", "parse_torrent"]
 
+TRAILING_WHITESPACE = b" \t\r\n"
 MAX_PIECES = 1 << 21  # libtorrent's default limit (load_torrent_limits::max_pieces)
 
 
@@ -32,7 +33,12 @@ def parse_torrent(data: bytes) -> Metainfo:
         MetainfoError: the bytes are not a usable torrent; the message says why.
         UnsafePathError: (a MetainfoError) a file path would leave the download folder.
     """
-    decoded = _decode(data, "not a torrent file")
+    # A final newline (or other ASCII whitespace) after the top-level dictionary, as some
+    # tools save .torrent files, is ignored: libtorrent and anacrolix decode one value and
+    # ignore whatever follows. Other trailing bytes stay refused (a damaged or concatenated
+    # file). Spans count from the start, so the info-hash is over the same exact bytes.
+    body = bytes(data).rstrip(TRAILING_WHITESPACE)
+    decoded = _decode(body, "not a torrent file")
     top = decoded.value
     if not isinstance(top, dict):
         raise MetainfoError("not a torrent file: the top level is not a dictionary")
@@ -40,8 +46,10 @@ def parse_torrent(data: bytes) -> Metainfo:
         raise MetainfoError("the torrent has no info dictionary")
     start, end = decoded.spans[b"info"]
     info_issues: list[str] = []
-    info = _build_info(top[b"info"], bytes(data[start:end]), info_issues)
+    info = _build_info(top[b"info"], body[start:end], info_issues)
     issues = [*decoded.issues, *info_issues]
+    if len(body) != len(data):
+        issues.append(f"{len(data) - len(body)} bytes of whitespace after the torrent's end")
     layers: dict[bytes, bytes] = {}
     if info.has_v2:
         layers = check_piece_layers(top.get(b"piece layers"), info.files, info.piece_length, issues)

@@ -110,6 +110,8 @@ def _file(props: BValue, path: tuple[bytes, ...], issues: list[str]) -> TreeFile
         return TreeFile(path, 0, None, attr_text)
     if not isinstance(root, bytes) or len(root) != HASH_SIZE:
         raise MetainfoError(f"file {shown!r} has no 32-byte pieces root")
+    if root == bytes(HASH_SIZE):  # no data hashes to zeros: nothing could ever verify
+        raise MetainfoError(f"file {shown!r} has a pieces root of 32 zero bytes")
     return TreeFile(path, length, root, attr_text)
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from ..wire.mse import DEFAULT_ENCRYPTION, Encryption
 
-__all__ = ["DEFAULT_PORT", "SessionConfig"]
+__all__ = ["DEFAULT_PORT", "TRANSPORTS", "SessionConfig"]
+
+TRANSPORTS = ("tcp", "utp", "both")
 
 DEFAULT_PORT = 6881
 
@@ -42,3 +44,19 @@ class SessionConfig:
     # seconds between resume saves while pieces arrive (and at completion, pause, stop):
     # a crash or kill loses at most this much verified work to a recheck
     resume_save_interval: float = 30.0
+    # "tcp", "utp" (BEP 29) or "both": which transports peers are dialled and accepted on;
+    # with both, a dial races them, uTP first and TCP 250 ms later (session/racing.py)
+    transport: str = "both"
+    # peer slots (session/slots.py; defaults as libtorrent's settings of the same meaning)
+    handshake_timeout: float = 10.0  # a socket without a complete BEP 3 handshake is closed
+    inactivity_timeout: float = 600.0  # neither side interested this long, near the limit
+    no_request_timeout: float = 60.0  # seeding: unchoked, interested, yet no payload moved
+    peer_replace_after: float = 60.0  # a useful newcomer replaces an interested peer this idle
+    peer_slack: int = 10  # newcomers admitted over a full torrent's limit, on probation
+    peer_probation: float = 5.0  # ... to show they are useful, or be closed
+    peer_probation_cooldown: float = 60.0  # ... and their address refused while full
+    peer_turnover: float = 0.04  # share of peers turned over per interval near the limit
+    peer_turnover_cutoff: float = 0.9
+    peer_turnover_interval: float = 300.0
+    max_peers_per_ip: int = 1  # per torrent; loopback addresses are exempt
+    max_half_open: int = 64  # outgoing connection attempts in flight, session-wide

@@ -17,6 +17,7 @@ from ..addresses import Addr
 if TYPE_CHECKING:
     from ..aio.dht import DhtService
     from ..aio.disk_pool import DiskPool
+    from ..aio.utp import UtpManager
     from ..ratelimit import TokenBucket
     from .config import SessionConfig
 
@@ -76,6 +77,14 @@ class SessionHost(Protocol):
 
     def connection_count(self) -> int:
         """Peer connections open in the whole session."""
+        ...
+
+    def utp_for(self, host: str) -> UtpManager | None:
+        """The uTP socket of the peer port (BEP 29) for `host`'s address family, None when
+        uTP is off or that family has none."""
+
+    def half_open_count(self) -> int:
+        """Outgoing connection attempts in flight in the whole session."""
         ...
 
     def dht_lookup(

@@ -70,6 +70,7 @@ def peer_snapshots(
                 seed=have.size > 0 and have.all(),
                 peer_id=conn.remote_peer_id,
                 encrypted=proto.encrypted,
+                transport=proto.transport_name,
             )
         )
     return out

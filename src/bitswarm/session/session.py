@@ -19,9 +19,11 @@ from pathlib import Path
 
 from ..aio.dht import DhtService
 from ..aio.disk_pool import DiskPool
+from ..aio.fdlimit import AcceptErrors, raise_open_file_limit
 from ..aio.lsd import LsdService
 from ..aio.mse import incoming_stream
 from ..aio.peer import PeerOwner, PeerProtocol
+from ..aio.utp import UtpManager, open_utp_socket
 from ..dht.config import DhtConfig
 from ..errors import BitswarmError
 from ..magnet import Magnet
@@ -29,7 +31,7 @@ from ..metainfo import Metainfo
 from ..peer_id import make_peer_id
 from ..ratelimit import rate_bucket
 from ..wire.mse import Encryption, req2
-from .config import SessionConfig
+from .config import TRANSPORTS, SessionConfig
 from .metadata import MetadataFetch
 from .resume_store import ResumeStore
 from .torrent import TorrentRuntime
@@ -63,6 +65,8 @@ class Session:
         self._dht_tasks: set[asyncio.Task[None]] = set()
         self.listen_port = 0
         self._servers: list[asyncio.Server] = []
+        self.utp_managers: list[UtpManager] = []  # the UDP sockets of the peer port
+        self._accept_errors: AcceptErrors | None = None  # installed by `start` on its loop
         self.upload_bucket = rate_bucket(self.config.upload_limit)
         self.download_bucket = rate_bucket(self.config.download_limit)
         self.disk_pool = DiskPool()  # threads start on demand; shut down in `close`
@@ -85,10 +89,18 @@ class Session:
             PortInUseError: no port could be bound.
         """
         loop = asyncio.get_running_loop()
+        raise_open_file_limit()  # every peer is a socket (libtorrent and Transmission do it)
+        handler = AcceptErrors(loop)  # EMFILE on accept: one line per 10 s, no tracebacks
+        if handler.install(loop):
+            self._accept_errors = handler
         port = self.config.listen_port
         last_error: OSError | None = None
-        tries = PORT_TRIES if self.config.find_free_port and port else 1
-        for candidate in range(port, port + tries):
+        # the next ports up (find_free_port), or the kernel asked again (port 0): a number
+        # is taken only when UDP (uTP, a DHT on the peer port) binds it as well as TCP
+        tries = PORT_TRIES if (self.config.find_free_port and port) or not port else 1
+        wants_udp = self.config.transport != "tcp" or self._dht_shares_port()
+        for n in range(tries):
+            candidate = port + n if port else 0
             try:
                 server = await self._listen(candidate)
             except OSError as exc:
@@ -96,6 +108,15 @@ class Session:
                 continue
             self._servers.append(server)
             self.listen_port = server.sockets[0].getsockname()[1]
+            if wants_udp:
+                try:
+                    self._open_utp(strict=tries > 1)
+                except OSError as exc:  # UDP has this number: try another for both
+                    last_error = exc
+                    self._servers.remove(server)
+                    server.close()
+                    await server.wait_closed()
+                    continue
             for sock in server.sockets:
                 self._own_hosts.add(str(sock.getsockname()[0]))
             break
@@ -132,7 +153,11 @@ class Session:
         async def serve(number: int) -> asyncio.Server:
             return await loop.create_server(
                 lambda: incoming_stream(
-                    PeerProtocol(lookup=self._lookup, admit=self._admit),
+                    PeerProtocol(
+                        lookup=self._lookup,
+                        admit=self._admit_tcp,
+                        handshake_timeout=self.config.handshake_timeout,
+                    ),
                     level=self.config.encryption,
                     lookup=self._skey_lookup,
                 ),
@@ -177,6 +202,9 @@ class Session:
         if self.dht is not None:
             await self.dht.aclose()  # its state file is written in a thread
             self.dht = None
+        for manager in self.utp_managers:
+            manager.close()
+        self.utp_managers.clear()
         for server in self._servers:
             server.close()
         for server in self._servers:
@@ -184,6 +212,9 @@ class Session:
                 await server.wait_closed()
         self._servers.clear()
         self.disk_pool.shutdown()  # every torrent's DiskWorker is closed by now
+        if self._accept_errors is not None:  # the caller's loop gets its handler back
+            self._accept_errors.uninstall(asyncio.get_running_loop())
+            self._accept_errors = None
 
     async def add(
         self,
@@ -289,13 +320,88 @@ class Session:
                 self.lsd.remove_torrent(key)
         return meta
 
+    def _dht_shares_port(self) -> bool:
+        """libtorrent's arrangement: the DHT speaks from the peer port's UDP socket."""
+        port = self.config.dht_port
+        return bool(port) and port in (self.config.listen_port, self.listen_port)
+
+    def _open_utp(self, *, strict: bool = False) -> None:
+        """A UDP socket on the peer port for every address family TCP listens on (BEP 29:
+        the same port number). A port taken for UDP costs uTP only, with a warning; with
+        `strict`, it raises instead (nothing left open), so `start` can pick another port."""
+        families = {sock.family for server in self._servers for sock in server.sockets}
+        host = self.config.listen_host
+        accept = self._accept_utp if self.config.transport != "tcp" else None
+        for family in sorted(families):
+            any_host = "::" if family == socket.AF_INET6 else "0.0.0.0"
+            bind = host if host is not None else any_host
+            try:
+                sock = open_utp_socket(bind, self.listen_port)
+            except OSError as exc:
+                if strict:
+                    for manager in self.utp_managers:
+                        manager.close()
+                    self.utp_managers.clear()
+                    raise
+                log.warning("no uTP on UDP %s:%d: %s", bind, self.listen_port, exc)
+                continue
+            self.utp_managers.append(UtpManager(sock, accept=accept))
+
+    def _accept_utp(self) -> asyncio.BufferedProtocol:
+        """An accepted uTP connection's protocols: sniffed, plain or MSE, and held to the
+        encryption level as a TCP one is (aio/mse.py)."""
+        return incoming_stream(
+            PeerProtocol(
+                lookup=self._lookup,
+                admit=self._admit,
+                handshake_timeout=self.config.handshake_timeout,
+            ),
+            level=self.config.encryption,
+            lookup=self._skey_lookup,
+        )
+
+    def set_transport(self, transport: str) -> None:
+        """Change the transports (`SessionConfig.transport`) for connections made from
+        now on; those open stay. Opens the uTP socket if it was not open."""
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}")
+        if transport == self.config.transport:
+            return
+        self.config = dataclasses.replace(self.config, transport=transport)
+        if transport != "tcp" and not self.utp_managers and self._servers:
+            self._open_utp()
+        for manager in self.utp_managers:
+            manager.accept = self._accept_utp if transport != "tcp" else None
+
+    @property
+    def utp(self) -> UtpManager | None:
+        """The first uTP socket (IPv4 when there is one) when uTP is on, else None."""
+        if self.config.transport == "tcp" or not self.utp_managers:
+            return None
+        return self.utp_managers[0]
+
+    def utp_for(self, host: str) -> UtpManager | None:
+        """The uTP socket of `host`'s address family when uTP is on, else None."""
+        if self.config.transport == "tcp":
+            return None
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return next((m for m in self.utp_managers if m.sock.family == family), None)
+
     async def _start_dht(self) -> None:
         host = self.source_host or "0.0.0.0"
         self.dht = DhtService(
             DhtConfig(rate_limit=self.config.dht_rate_limit), state_path=self.config.dht_state
         )
-        await self.dht.start(host, self.config.dht_port or 0, self.config.dht_bootstrap)
-        log.info("DHT node on %s", self.dht.addresses)
+        shared = None
+        if self._dht_shares_port():
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            shared = next((m for m in self.utp_managers if m.sock.family == family), None)
+        attach = shared.attach_datagram_protocol if shared is not None else None
+        port = self.listen_port if shared is not None else self.config.dht_port or 0
+        await self.dht.start(host, port, self.config.dht_bootstrap, attach=attach)
+        log.info(
+            "DHT node on %s%s", self.dht.addresses, " (the peer port's socket)" if shared else ""
+        )
 
     def dht_lookup(
         self,
@@ -393,8 +499,20 @@ class Session:
             return False
         return True
 
+    def _admit_tcp(self, address: tuple[str, int]) -> bool:
+        """`_admit`, and TCP at all: not when the session speaks uTP only."""
+        return self.config.transport != "utp" and self._admit(address)
+
     def connection_count(self) -> int:
         return sum(len(rt.protocols) for rt in self.torrents.values())
+
+    def half_open_count(self) -> int:
+        """Outgoing connection attempts in flight in the whole session (`max_half_open`)."""
+        owners: list[TorrentRuntime | MetadataFetch] = [
+            *self.torrents.values(),
+            *self.fetches.values(),
+        ]
+        return sum(len(owner.dialer.connecting) for owner in owners)
 
     @property
     def source_host(self) -> str | None:

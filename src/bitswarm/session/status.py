@@ -56,7 +56,7 @@ class PeerSnapshot:
     connected. The four choke/interest flags are BEP 3's, from each side; `outgoing`: we
     dialled it; `snubbed`: it owes us blocks and sent none for a minute; `seed`: it has
     every piece. `encrypted`: the connection is RC4 after an MSE handshake (aio/mse.py);
-    bitswarm speaks TCP only: `transport` "tcp".
+    `transport` is "tcp" or "utp" (BEP 29), whatever the encryption over it.
     """
 
     host: str
@@ -91,6 +91,7 @@ class Transfer:
     wasted: int = 0
     peers: int = 0
     seeds: int = 0
+    utp_peers: int = 0  # of `peers`, those over uTP (BEP 29); the rest are TCP
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,7 @@ class TorrentStatus:
     handshake_failures: int = 0
     hint: str | None = None
     waiting: str | None = None
+    utp_peers: int = 0  # of `peers`, those connected over uTP (BEP 29)
 
     @classmethod
     def of(
@@ -184,6 +186,7 @@ class TorrentStatus:
             handshake_failures=handshake_failures,
             hint=hint,
             waiting=waiting,
+            utp_peers=transfer.utp_peers,
         )
 
     def to_json(self) -> dict[str, Any]:

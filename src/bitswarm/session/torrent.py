@@ -60,6 +60,7 @@ from .disk_faults import lost_files, missing_data_message
 from .host import SessionHost
 from .peer_view import peer_snapshots, piece_states
 from .resume_store import FileResumeStore, ResumeStore
+from .slots import PeerFacts, SlotKeeper, SlotRules
 from .status import (
     FileProgress,
     PeerSnapshot,
@@ -205,6 +206,22 @@ class TorrentRuntime:
         self._storage_task: asyncio.Task[None] | None = None
         self._storage_again = False
         self.piece_listeners: set[Callable[[int], None]] = set()  # readers (session/stream.py)
+        cfg = session.config
+        self.slots = SlotKeeper(
+            SlotRules(
+                inactivity_timeout=cfg.inactivity_timeout,
+                no_request_timeout=cfg.no_request_timeout,
+                replace_after=cfg.peer_replace_after,
+                turnover=cfg.peer_turnover,
+                turnover_cutoff=cfg.peer_turnover_cutoff,
+                turnover_interval=cfg.peer_turnover_interval,
+                max_peers_per_ip=cfg.max_peers_per_ip,
+                slack=cfg.peer_slack,
+                probation=cfg.peer_probation,
+                cooldown=cfg.peer_probation_cooldown,
+            ),
+            self._now(),
+        )
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -405,8 +422,9 @@ class TorrentRuntime:
             now=self._now(),
             enable_v2=self.v2 is not None,
         )
-        if proto.address[0] in self.banned or len(self.protocols) >= self.max_peers:
-            conn.close("banned peer" if proto.address[0] in self.banned else "too many peers")
+        refused = self._refusal(proto)
+        if refused is not None:
+            conn.close(refused)
             return conn
         self.protocols.add(proto)
         core.add_peer(
@@ -419,6 +437,65 @@ class TorrentRuntime:
         if proto.outgoing:
             conn.send_handshake()
         return conn
+
+    def _refusal(self, proto: PeerProtocol) -> str | None:
+        """Why a new peer cannot have a slot (None: it can). A full torrent admits it on
+        probation over the limit (`SlotKeeper.admit`), maybe in place of an older
+        probationer that showed nothing."""
+        host = proto.address[0]
+        if host in self.banned:
+            return "banned peer"
+        verdict = self.slots.admit(
+            proto,
+            host,
+            (p.address[0] for p in self.protocols),
+            len(self.protocols),
+            self.max_peers,
+            self._now(),
+        )
+        if isinstance(verdict.evict, PeerProtocol):
+            verdict.evict.close("showed nothing useful on probation")
+        return verdict.refused
+
+    def _peer_facts(self) -> list[PeerFacts]:
+        core = self.core
+        if core is None:
+            return []
+        seed = core.is_seed
+        facts = []
+        for proto in self.protocols:
+            info = core.peers.get(proto)
+            if info is None:
+                continue
+            conn = info.conn
+            facts.append(
+                PeerFacts(
+                    key=proto,
+                    host=proto.address[0],
+                    connected_at=info.connected_at,
+                    payload=info.down.total + info.up.total,
+                    am_interested=conn.am_interested,
+                    peer_interested=conn.peer_interested,
+                    am_choking=conn.am_choking,
+                    seed=seed,
+                )
+            )
+        return facts
+
+    def _keep_slots(self, now: float) -> None:
+        """Settle or close the peers on probation, close the settled peers the slot policy
+        times out or turns over (session/slots.py)."""
+        facts = self._peer_facts()
+        self.slots.observe(facts, now)
+        closing = self.slots.review(facts, self.max_peers, now)
+        closing += self.slots.timed_out(facts, self.max_peers, now)
+        if self.dialer.known:
+            candidates = self.dialer.has_candidates()
+            turned = self.slots.turnover(facts, self.max_peers, now, candidates=candidates)
+            closing += [(key, "turned over for a new peer") for key in turned]
+        for key, reason in closing:
+            if isinstance(key, PeerProtocol):
+                key.close(reason)
 
     def peer_events(self, proto: PeerProtocol, events: list[ev.Event]) -> None:
         core = self.core
@@ -514,6 +591,7 @@ class TorrentRuntime:
         if self.v2 is not None:
             self.v2.peer_lost(proto)
         self.protocols.discard(proto)
+        self.slots.forget(proto)
         self._held_for_disk.discard(proto)
         self._backlog.discard(proto)
         uploads = self._uploads.pop(proto, None)
@@ -740,6 +818,7 @@ class TorrentRuntime:
                         proto.flush()  # runs that timed out elsewhere
             if core.get_timer() <= now:
                 core.handle_timer(now=now)
+            self._keep_slots(now)
             self._process()
             self.connect_more()
             self._dht_maybe(now)
@@ -832,6 +911,9 @@ class TorrentRuntime:
             wasted=core.wasted,
             peers=len(conns),
             seeds=sum(1 for c in conns if c.peer_has.all()),
+            utp_peers=sum(
+                1 for p in self.protocols if p.conn is not None and p.transport_name == "utp"
+            ),
         )
 
     def status(self) -> TorrentStatus:

@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..aio.fdlimit import AcceptErrors, raise_open_file_limit
+from ..readlimit import MAX_LIST_FILE, InputTooLarge, read_limited
 from .config import ConfigError, TrackerConfig
 from .conn_ids import ConnectionIds
 from .http_frontend import HttpFrontend
@@ -96,7 +98,11 @@ def make_store(url: str, config: TrackerConfig) -> SwarmStore:
 
 def load_whitelist(path: Path) -> frozenset[bytes]:
     """Read and parse a whitelist file (ConfigError / OSError on failure)."""
-    return parse_whitelist(path.read_text(encoding="utf-8", errors="replace"), source=str(path))
+    try:
+        raw = read_limited(path, MAX_LIST_FILE, what="whitelist")
+    except InputTooLarge as exc:
+        raise ConfigError(str(exc)) from None
+    return parse_whitelist(raw.decode("utf-8", errors="replace"), source=str(path))
 
 
 class _MetricsShare:
@@ -133,6 +139,8 @@ async def serve(
 ) -> None:  # fmt: skip
     """Run one tracker process until SIGTERM or SIGINT (see the module docstring)."""
     loop = asyncio.get_running_loop()
+    raise_open_file_limit()
+    AcceptErrors(loop).install(loop)
     config = options.config
     whitelist = Whitelist()
     if options.whitelist is not None:

@@ -13,6 +13,7 @@ import argparse
 import os
 from pathlib import Path
 
+from ..argtypes import non_negative_int, positive_float, positive_int
 from .config import (
     DEFAULT_INTERVAL,
     DEFAULT_MAX_NUMWANT,
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--store", default="memory", metavar="memory|redis://...",
                    help="where swarms live: in this process (default) or a Redis server "
                         "shared by several tracker processes")  # fmt: skip
-    p.add_argument("--workers", type=int, default=1, metavar="N",
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="processes sharing the ports (SO_REUSEPORT); needs --store redis:// "
                         "for shared swarms")  # fmt: skip
     p.add_argument("--split-swarms", action="store_true",
@@ -66,21 +67,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "SIGHUP rereads it (default: track every torrent)")  # fmt: skip
     p.add_argument(
         "--interval",
-        type=int,
+        type=positive_int,
         default=DEFAULT_INTERVAL,
         metavar="SECONDS",
         help=f"announce interval sent to clients (default {DEFAULT_INTERVAL})",
     )
     p.add_argument(
         "--min-interval",
-        type=int,
+        type=positive_int,
         default=DEFAULT_MIN_INTERVAL,
         metavar="SECONDS",
         help=f"minimum announce interval (default {DEFAULT_MIN_INTERVAL})",
     )
     p.add_argument(
         "--peer-timeout",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="SECONDS",
         help="drop a peer not heard from for this long "
@@ -88,14 +89,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--numwant",
-        type=int,
+        type=non_negative_int,
         default=None,
         metavar="N",
         help="peers returned when a client does not say (default 50)",
     )
     p.add_argument(
         "--max-numwant",
-        type=int,
+        type=positive_int,
         default=DEFAULT_MAX_NUMWANT,
         metavar="N",
         help=f"hard cap on peers returned (default {DEFAULT_MAX_NUMWANT})",

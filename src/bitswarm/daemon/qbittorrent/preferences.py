@@ -54,6 +54,7 @@ def _days_from_qb(qb: int) -> int:
 # offers RC4 and takes plaintext: our `preferred`), 1 "require encryption", 2 "disable
 # encryption" (plaintext only). It has no "plaintext first" level: our `allowed` reads as 0.
 _QB_ENCRYPTION = {0: "preferred", 1: "required", 2: "disabled"}
+_PROTOCOLS = ("both", "tcp", "utp")  # qBittorrent's bittorrent_protocol: 0 TCP and uTP, 1, 2
 
 
 def _encryption_to_qb(mode: str) -> int:
@@ -84,7 +85,7 @@ def preferences(s: DaemonSettings, *, password_set: bool) -> dict[str, Any]:
         "lsd": s.lsd_enabled,
         "encryption": _encryption_to_qb(s.encryption),
         "anonymous_mode": False,
-        "bittorrent_protocol": 0,
+        "bittorrent_protocol": _PROTOCOLS.index(s.transport) if s.transport in _PROTOCOLS else 0,
         "dl_limit": s.speed_limit_down if s.speed_limit_down_enabled else 0,
         "up_limit": s.speed_limit_up if s.speed_limit_up_enabled else 0,
         "alt_dl_limit": s.alt_speed_down,
@@ -199,6 +200,11 @@ def settings_changes(m: Mapping[str, Any], s: DaemonSettings) -> dict[str, objec
     for key in ("add_stopped_enabled", "start_paused_enabled"):
         if key in m:
             c["start_added_torrents"] = not _bool(key, m[key])
+    if "bittorrent_protocol" in m:
+        protocol = _int("bittorrent_protocol", m["bittorrent_protocol"])
+        if not 0 <= protocol < len(_PROTOCOLS):
+            raise bad_params("bittorrent_protocol is 0 (TCP and uTP), 1 (TCP) or 2 (uTP)")
+        c["transport"] = _PROTOCOLS[protocol]
     if "encryption" in m:
         mode = _int("encryption", m["encryption"])
         if mode not in _QB_ENCRYPTION:

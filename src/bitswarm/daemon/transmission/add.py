@@ -22,6 +22,7 @@ import binascii
 import os
 from typing import Any
 
+from ...readlimit import InputTooLarge, read_limited
 from ..api import AddRequest
 from .call import Call
 from .names import ErrorCode, RpcError
@@ -40,13 +41,13 @@ def _read_local_torrent(path: str, roots: list[str], limit: int) -> bytes:
             "watch folder; send the file's content as metainfo instead",
         )
     try:
-        with open(real, "rb") as f:
-            data = f.read(limit + 1)
+        return read_limited(real, limit, what=".torrent file")
     except OSError as e:
         raise RpcError(ErrorCode.SYSTEM_ERROR, f"cannot read {path}: {e.strerror}") from e
-    if len(data) > limit:
-        raise RpcError(ErrorCode.CORRUPT_TORRENT, f"{path} is too large for a .torrent file")
-    return data
+    except InputTooLarge:
+        raise RpcError(
+            ErrorCode.CORRUPT_TORRENT, f"{path} is too large for a .torrent file"
+        ) from None
 
 
 async def _add_request(call: Call) -> AddRequest:

@@ -149,6 +149,11 @@ def _version(c: SessionContext) -> str:
     return f"{base} (bitswarm {__version__})"
 
 
+def _utp_enabled(key: str, value: Any) -> str:
+    """utp-enabled: true is uTP beside TCP ("both"), false is TCP only."""
+    return "both" if _bool(key, value) else "tcp"
+
+
 def _encryption_get(c: SessionContext) -> str:
     value = c.settings.encryption
     return "tolerated" if value == "allowed" and c.style is Style.LEGACY else value
@@ -187,7 +192,10 @@ SESSION_KEYS: dict[str, Key] = {
     "peer_port_random_on_start": _const("peer-port-random-on-start", False),
     "pex_enabled": _setting("pex-enabled", "pex_enabled", _bool),
     "port_forwarding_enabled": _const("port-forwarding-enabled", False),
-    "preferred_transports": _const("preferred-transports", ["tcp"]),
+    "preferred_transports": Key(
+        "preferred-transports",
+        lambda c: {"both": ["utp", "tcp"], "utp": ["utp"]}.get(c.settings.transport, ["tcp"]),
+    ),
     "queue_stalled_enabled": _setting("queue-stalled-enabled", "queue_stalled_enabled", _bool),
     "queue_stalled_minutes": _setting("queue-stalled-minutes", "queue_stalled_minutes", _count),
     "rename_partial_files": _const("rename-partial-files", False),
@@ -222,12 +230,14 @@ SESSION_KEYS: dict[str, Key] = {
     "speed_limit_up": _setting("speed-limit-up", "speed_limit_up", _kbps),
     "speed_limit_up_enabled": _setting("speed-limit-up-enabled", "speed_limit_up_enabled", _bool),
     "start_added_torrents": _setting("start-added-torrents", "start_added_torrents", _bool),
-    "tcp_enabled": _const("tcp-enabled", True),
+    "tcp_enabled": Key("tcp-enabled", lambda c: c.settings.transport != "utp"),
     "trash_original_torrent_files": _setting(
         "trash-original-torrent-files", "trash_original_torrent_files", _bool
     ),
     "units": Key("units", _units),
-    "utp_enabled": _const("utp-enabled", False),
+    "utp_enabled": Key(
+        "utp-enabled", lambda c: c.settings.transport != "tcp", "transport", _utp_enabled
+    ),
     "version": Key("version", _version),
 }
 
@@ -256,6 +266,8 @@ def session_set_changes(settings: DaemonSettings, args: Mapping[str, Any]) -> di
         converted = key.convert(key.legacy, value)
         if getattr(settings, key.setting) == converted:
             continue
+        if name == "utp_enabled" and value and settings.transport == "utp":
+            continue  # uTP is on already (and TCP off): utp-enabled true changes nothing
         if key.setting in LOCAL_ONLY:
             raise RpcError(
                 ErrorCode.INVALID_PARAMS,

@@ -1,0 +1,519 @@
+"""`UtpSocket`: one uTP connection (BEP 29) as a sans-IO state machine.
+
+Rules (BEP 29 "connection setup", "packet loss", "timeouts"):
+- The initiator picks `recv_id`, sends ST_SYN with ``connection_id = recv_id`` and sends
+  everything after with ``send_id = recv_id + 1``; the acceptor mirrors the two ids and
+  answers with ST_STATE acking the SYN. An ST_STATE carries the sequence number the next
+  data packet will use and does not consume it (what uTorrent and libtorrent do), so the
+  initiator's ``ack_nr`` starts at that number minus one.
+- ST_DATA and ST_FIN consume a sequence number; ``ack_nr`` is the last one received in
+  order; later ones wait in the reorder buffer and are reported by a selective ACK
+  (extension 1). Numbers wrap at 16 bits (`packet.seq_less`).
+- Every packet echoes ``timestamp_difference_microseconds`` (our receive time minus the
+  peer's send stamp) and advertises ``wnd_size``, the receive buffer space left.
+- Sending is limited by min(cwnd, the peer's window) (ledbat.py); a packet not acked for
+  a timeout (rtt.py) is resent and the window falls to one packet; three duplicate acks
+  or three packets selectively acked past a hole resend it at once and halve the window.
+  After `num_resends` timeouts in a row (libtorrent's ``utp_num_resends`` = 3; a SYN or
+  FIN twice) the peer is dead. An incoming connection never confirmed by a packet other
+  than its SYN dies at its first timeout (libtorrent: its address may be spoofed).
+- Nagle: a packet smaller than the MTU leaves only when nothing is in flight.
+- ST_FIN: the peer's FIN gives `Eof` once every byte before it was delivered; our `close`
+  sends FIN after the last byte and the connection is `Closed` when the FIN is acked.
+  ST_RESET ends it at once.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from .events import Closed, Connected, DataReceived, Eof, UtpEvent, Writable
+from .ledbat import GAIN, TARGET_DELAY, DelayHistory, Ledbat
+from .mtu import CEILING, FLOOR, MtuSearch
+from .packet import (
+    HEADER_SIZE,
+    SEQ_MASK,
+    ST_DATA,
+    ST_FIN,
+    ST_RESET,
+    ST_STATE,
+    ST_SYN,
+    Packet,
+    encode_packet,
+    make_sack,
+    sack_bits,
+    seq_diff,
+)
+from .rtt import MIN_TIMEOUT, RttEstimator
+from .sendbuf import SendBuffer
+
+__all__ = ["UtpConfig", "UtpSocket", "UtpState"]
+
+DUP_ACK_LIMIT = 3
+SACK_BYTES = 4  # our selective ACK covers 32 packets past the hole
+SACK_RESERVE = 2 + SACK_BYTES
+MAX_OUTSTANDING = 8192  # packets in flight at most (far below half the 16-bit space)
+MAX_REORDER = 4096  # packets ahead of ack_nr kept for later
+_U32 = 0xFFFFFFFF
+
+
+class UtpState(enum.Enum):
+    SYN_SENT = "syn_sent"
+    CONNECTED = "connected"
+    FIN_SENT = "fin_sent"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class UtpConfig:
+    """Tunables, with libtorrent's defaults (settings_pack ``utp_*``)."""
+
+    target_delay: float = TARGET_DELAY
+    gain: int = GAIN
+    min_timeout: float = MIN_TIMEOUT
+    num_resends: int = 3
+    syn_resends: int = 2
+    fin_resends: int = 2
+    recv_window: int = 1 << 20
+    mtu_floor: int = FLOOR
+    mtu_ceiling: int = CEILING
+    send_high_water: int = 1 << 20  # `send` reports "full" above this many unsent bytes
+    send_low_water: int = 1 << 18  # ... and `Writable` comes below this many
+
+
+@dataclass(slots=True)
+class _Sent:
+    """One packet in the send window, waiting for its ack."""
+
+    seq: int
+    type: int
+    payload: bytes
+    sent_at: float = 0.0
+    transmissions: int = 0
+    need_resend: bool = False
+    fast_resent: bool = False
+    padding: int = 0  # an MTU probe's extra bytes (its first transmission only)
+
+
+def _micros(now: float) -> int:
+    return int(now * 1_000_000) & _U32
+
+
+class UtpSocket:
+    """One connection. Build with `connect` or `accept`; feed `receive_packet` and
+    `handle_timer`; drain `datagrams_to_send` and `events`."""
+
+    def __init__(self, *, recv_id: int, send_id: int, seq_nr: int, now: float,
+                 config: UtpConfig | None = None, incoming: bool) -> None:  # fmt: skip
+        self.config = cfg = config or UtpConfig()
+        self.recv_id = recv_id & 0xFFFF
+        self.send_id = send_id & 0xFFFF
+        self.incoming = incoming
+        self.state = UtpState.SYN_SENT
+        self.seq_nr = seq_nr & SEQ_MASK  # the next one to use
+        self._first_seq = self.seq_nr
+        self.acked_seq = (seq_nr - 1) & SEQ_MASK  # all up to here are acked
+        self.ack_nr = 0  # the last seq received in order
+        self.confirmed = not incoming
+        self.close_reason = ""
+        self.mtu = MtuSearch(cfg.mtu_floor, cfg.mtu_ceiling)
+        self.rtt = RttEstimator()
+        self.cc = Ledbat(cfg.mtu_ceiling, target=cfg.target_delay, gain=cfg.gain)
+        self.delays = DelayHistory()
+        self.peer_window = cfg.recv_window
+        self.in_flight = 0  # payload bytes sent and neither acked nor given up as lost
+        self.read_backlog = 0  # bytes delivered that the reader has not taken yet
+        self.timeouts = 0
+        self.retransmits = 0
+        self._sendbuf = SendBuffer()
+        self.send_high_water = cfg.send_high_water
+        self.send_low_water = cfg.send_low_water
+        self._outbuf: dict[int, _Sent] = {}
+        self._reorder: dict[int, bytes] = {}
+        self._reorder_bytes = 0
+        self._fin_seq: int | None = None  # the peer's FIN
+        self._eof_sent = False
+        self._closing = False  # close() was called: FIN after the last byte
+        self._our_fin: int | None = None
+        self._reply_micro = 0
+        self._need_ack = False
+        self._dup_acks = 0
+        self._loss_seq = self.acked_seq
+        self._rto_at: float | None = None
+        self._blocked = False
+        self._window_probe = False
+        self._linger_at: float | None = None
+        self._last_now = now
+        self._out: list[bytes] = []
+        self._events: list[UtpEvent] = []
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def connect(cls, *, recv_id: int, seq_nr: int, now: float,
+                config: UtpConfig | None = None) -> UtpSocket:  # fmt: skip
+        """An outgoing connection: its SYN is the first datagram to send."""
+        sock = cls(recv_id=recv_id, send_id=recv_id + 1, seq_nr=seq_nr, now=now,
+                   config=config, incoming=False)  # fmt: skip
+        syn = _Sent(sock.seq_nr, ST_SYN, b"")
+        sock._outbuf[syn.seq] = syn
+        sock.seq_nr = (sock.seq_nr + 1) & SEQ_MASK
+        sock._transmit(syn, now)
+        return sock
+
+    @classmethod
+    def accept(cls, syn: Packet, *, seq_nr: int, now: float,
+               config: UtpConfig | None = None) -> UtpSocket:  # fmt: skip
+        """An incoming connection from its SYN; it answers with ST_STATE at once."""
+        sock = cls(recv_id=syn.connection_id + 1, send_id=syn.connection_id, seq_nr=seq_nr,
+                   now=now, config=config, incoming=True)  # fmt: skip
+        sock.state = UtpState.CONNECTED
+        sock.ack_nr = syn.seq_nr
+        sock._syn_seq = syn.seq_nr
+        sock.peer_window = syn.wnd_size
+        sock._reply_micro = (_micros(now) - syn.timestamp) & _U32
+        sock._need_ack = True
+        sock._events.append(Connected())
+        return sock
+
+    _syn_seq = -1
+
+    # ------------------------------------------------------------------ user verbs
+    def send(self, data: bytes | bytearray | memoryview) -> bool:
+        """Queue bytes of the stream; True while the unsent bytes exceed the high-water mark
+        (then wait for `Writable`)."""
+        if self.state is UtpState.CLOSED or self._closing:
+            return False
+        self._sendbuf.append(data)
+        if len(self._sendbuf) > self.send_high_water:
+            self._blocked = True
+        return self._blocked
+
+    @property
+    def unsent(self) -> int:
+        """Bytes queued by `send` and not in a packet yet."""
+        return len(self._sendbuf)
+
+    def close(self) -> None:
+        """Send FIN after every byte queued; `Closed` comes when it is acked."""
+        if self.state is UtpState.CLOSED or self._closing:
+            return
+        self._closing = True  # while connecting: the FIN follows the handshake
+
+    def abort(self) -> None:
+        """End now with ST_RESET (BEP 29)."""
+        if self.state is UtpState.CLOSED:
+            return
+        if self.state is not UtpState.SYN_SENT:
+            self._out.append(self._encode(ST_RESET, self.seq_nr, 0.0))
+        self._finish("aborted")
+
+    def set_read_backlog(self, nbytes: int) -> None:
+        """Bytes delivered but not consumed by the reader: they shrink our window."""
+        opened = nbytes < self.read_backlog
+        self.read_backlog = nbytes
+        if opened and self.state is not UtpState.CLOSED:
+            self._need_ack = True  # tell the peer the window opened again
+
+    # ------------------------------------------------------------------ inputs
+    def receive_packet(self, pkt: Packet, now: float) -> None:
+        """One packet addressed to this connection (the manager matched its id)."""
+        if self.state is UtpState.CLOSED:
+            return
+        self._last_now = now
+        if pkt.type == ST_RESET:
+            self._finish("reset")
+            return
+        if pkt.type == ST_SYN:
+            if self.incoming and pkt.seq_nr == self._syn_seq:
+                self._need_ack = True  # our ST_STATE was lost: answer the resent SYN again
+            return
+        self._reply_micro = (_micros(now) - pkt.timestamp) & _U32
+        self.peer_window = pkt.wnd_size
+        if self.state is UtpState.SYN_SENT:
+            syn_seq = (self.seq_nr - 1) & SEQ_MASK
+            if pkt.ack_nr != syn_seq:
+                return
+            self.state = UtpState.CONNECTED
+            self.ack_nr = (pkt.seq_nr - 1) & SEQ_MASK
+            self._events.append(Connected())
+        self.confirmed = True
+        self._process_ack(pkt, now)
+        if pkt.type in (ST_DATA, ST_FIN) and self.state is not UtpState.CLOSED:
+            self._process_data(pkt)
+        if self._our_fin is not None and self.acked_seq == self._our_fin:
+            if self._eof_sent:
+                self._finish("closed")
+            elif self._linger_at is None:
+                # our FIN is acked: wait a little for the peer's, to ack it (else it
+                # would resend it to a socket that is gone)
+                self._linger_at = now + max(1.0, 2 * self._rto())
+
+    def _process_ack(self, pkt: Packet, now: float) -> None:
+        ack = pkt.ack_nr
+        newly = seq_diff(ack, self.acked_seq)
+        if seq_diff(ack, (self.seq_nr - 1) & SEQ_MASK) > 0:
+            return  # an ack of something never sent
+        in_flight_before = self.in_flight
+        acked = 0
+        if newly > 0:
+            for i in range(1, newly + 1):
+                sent = self._outbuf.pop((self.acked_seq + i) & SEQ_MASK, None)
+                if sent is not None:
+                    acked += self._acked(sent, now)
+            self.acked_seq = ack
+            self._dup_acks = 0
+        elif (newly == 0 and pkt.type == ST_STATE and self._outbuf
+              and self.state is not UtpState.SYN_SENT):  # fmt: skip
+            self._dup_acks += 1
+            if self._dup_acks == DUP_ACK_LIMIT:
+                first = self._outbuf.get((ack + 1) & SEQ_MASK)
+                if first is not None:
+                    self._lost(first, now)
+        if pkt.sack:
+            acked += self._process_sack(ack, pkt.sack, now)
+        if acked:
+            self.timeouts = 0
+            if pkt.timestamp_diff:
+                delay = self.delays.add(pkt.timestamp_diff, now)
+            else:
+                delay = self.cc.delay
+            self.cc.on_ack(acked, delay, max(in_flight_before, acked), self.mtu.size)
+            self._rto_at = now + self._rto() if self._outbuf else None
+
+    def _process_sack(self, ack: int, mask: bytes, now: float) -> int:
+        offsets = sack_bits(mask)
+        acked = 0
+        for off in offsets:
+            sent = self._outbuf.pop((ack + 2 + off) & SEQ_MASK, None)
+            if sent is not None:
+                acked += self._acked(sent, now)
+        if len(offsets) >= DUP_ACK_LIMIT:
+            # a hole with three packets received past it is a loss (BEP 29 "packet loss")
+            for sent in list(self._outbuf.values()):
+                off = seq_diff(sent.seq, ack) - 2
+                if off >= offsets[-DUP_ACK_LIMIT]:
+                    break
+                if not sent.fast_resent:
+                    self._lost(sent, now)
+        return acked
+
+    def _acked(self, sent: _Sent, now: float) -> int:
+        if sent.transmissions == 1:
+            self.rtt.add(now - sent.sent_at)  # Karn: a resent packet's ack is ambiguous
+        if self.mtu.probe_seq == sent.seq:
+            if sent.transmissions == 1:
+                self.mtu.acked()
+            else:
+                self.mtu.lost()
+        if not sent.need_resend:
+            self.in_flight -= len(sent.payload)
+        return len(sent.payload) or 1
+
+    def _lost(self, sent: _Sent, now: float) -> None:
+        """Fast resend of a packet the acks say is missing; halve cwnd once per window."""
+        sent.fast_resent = True
+        if self.mtu.probe_seq == sent.seq:
+            self.mtu.lost()  # a lost probe: the path may not carry its size
+        elif seq_diff(sent.seq, self._loss_seq) > 0:
+            self.cc.on_loss(self.mtu.size)
+            self._loss_seq = (self.seq_nr - 1) & SEQ_MASK
+        if not sent.need_resend:
+            self.in_flight -= len(sent.payload)
+            sent.need_resend = True
+        self._transmit(sent, now)
+
+    def _process_data(self, pkt: Packet) -> None:
+        self._need_ack = True
+        if pkt.type == ST_FIN and self._fin_seq is None:
+            self._fin_seq = pkt.seq_nr
+        dist = seq_diff(pkt.seq_nr, self.ack_nr)
+        if dist <= 0 or dist > MAX_REORDER:
+            return  # a duplicate (acked again) or too far ahead
+        if self._fin_seq is not None and seq_diff(pkt.seq_nr, self._fin_seq) > 0:
+            return  # nothing comes after a FIN
+        if dist > 1:
+            if pkt.seq_nr not in self._reorder:
+                self._reorder[pkt.seq_nr] = pkt.payload
+                self._reorder_bytes += len(pkt.payload)
+            return
+        chunks = [pkt.payload]
+        nxt = (pkt.seq_nr + 1) & SEQ_MASK
+        while nxt in self._reorder:
+            payload = self._reorder.pop(nxt)
+            self._reorder_bytes -= len(payload)
+            chunks.append(payload)
+            nxt = (nxt + 1) & SEQ_MASK
+        self.ack_nr = (nxt - 1) & SEQ_MASK
+        data = b"".join(chunks)
+        if data:
+            self._events.append(DataReceived(data))
+        if self._fin_seq is not None and self.ack_nr == self._fin_seq and not self._eof_sent:
+            self._eof_sent = True
+            self._events.append(Eof())
+            if self._linger_at is not None:
+                self._out.append(self._encode(ST_STATE, self.seq_nr, self._last_now))
+                self._finish("closed")
+
+    def handle_timer(self, now: float) -> None:
+        """The retransmission timeout (BEP 29 "timeouts"), when `get_timer` says."""
+        if self._linger_at is not None:
+            if now >= self._linger_at:
+                self._finish("closed")
+            return
+        if self._rto_at is None or now < self._rto_at or self.state is UtpState.CLOSED:
+            return
+        if not self._outbuf:
+            self._rto_at = None
+            self._window_probe = True  # the peer's window stayed shut: send one packet anyway
+            return
+        first = next(iter(self._outbuf.values()))
+        probe_only = len(self._outbuf) == 1 and self.mtu.probe_seq == first.seq
+        if probe_only:
+            self.mtu.lost()  # only the probe was out and it never came back: too big
+        else:
+            self.timeouts += 1
+        limit = {UtpState.SYN_SENT: self.config.syn_resends,
+                 UtpState.FIN_SENT: self.config.fin_resends}.get(self.state)  # fmt: skip
+        if (self.timeouts > self.config.num_resends
+                or (limit is not None and first.transmissions >= limit)
+                or (self.timeouts and not self.confirmed)):  # fmt: skip
+            if self.state is UtpState.SYN_SENT:
+                self._finish("connect timed out")
+            elif self.state is UtpState.FIN_SENT:
+                self._finish("closed")
+            else:
+                self._finish("timed out")
+            return
+        if not probe_only:
+            self.cc.on_timeout(self.mtu.size, idle=self.in_flight == 0)
+            self._loss_seq = (self.seq_nr - 1) & SEQ_MASK
+        for sent in self._outbuf.values():
+            if not sent.need_resend:
+                sent.need_resend = True
+                self.in_flight -= len(sent.payload)
+            sent.fast_resent = False
+        self._transmit(first, now)
+        self._rto_at = now + self._rto()
+
+    def get_timer(self) -> float | None:
+        """When to call `handle_timer` (None: nothing to wait for)."""
+        if self.state is UtpState.CLOSED:
+            return None
+        return self._linger_at if self._linger_at is not None else self._rto_at
+
+    # ------------------------------------------------------------------ outputs
+    def events(self) -> list[UtpEvent]:
+        out, self._events = self._events, []
+        return out
+
+    def datagrams_to_send(self, now: float) -> list[bytes]:
+        """Resends, new data the window allows, FIN, and an ack if none of those carried
+        one; at most one bare ack per call, so a batch of received packets gets one."""
+        before = len(self._out)
+        if self.state in (UtpState.CONNECTED, UtpState.FIN_SENT):
+            self._send_resends(now)
+            self._send_new(now)
+        quiet = len(self._out) == before
+        if self._need_ack and quiet and self.state in (UtpState.CONNECTED, UtpState.FIN_SENT):
+            # until the initiator is heard from, every STATE names our first seq: it
+            # takes ack_nr from whichever one arrives first (a lost answer to its SYN)
+            seq = self.seq_nr if self.confirmed else self._first_seq
+            self._out.append(self._encode(ST_STATE, seq, now))
+        self._need_ack = False
+        out, self._out = self._out, []
+        return out
+
+    def _window(self) -> int:
+        return min(int(self.cc.cwnd), self.peer_window)
+
+    def _send_resends(self, now: float) -> None:
+        for sent in self._outbuf.values():
+            if not sent.need_resend:
+                continue
+            if self.in_flight and self.in_flight + len(sent.payload) > self._window():
+                return
+            self._transmit(sent, now)
+
+    def _send_new(self, now: float) -> None:
+        max_payload = self.mtu.size - HEADER_SIZE - SACK_RESERVE
+        while self._sendbuf and self.state is UtpState.CONNECTED:
+            n = min(len(self._sendbuf), max_payload)
+            if n < max_payload and self.in_flight and not self._closing:
+                break  # Nagle: a short packet waits for the acks of those in flight
+            if self.in_flight + n > self._window():
+                if self.in_flight:
+                    break
+                if n > self.peer_window and not self._window_probe:
+                    # BEP 29: a window of zero is probed with one packet after a timeout
+                    if self._rto_at is None:
+                        self._rto_at = now + self._rto()
+                    break
+            self._window_probe = False
+            if len(self._outbuf) >= MAX_OUTSTANDING:
+                break
+            sent = _Sent(self.seq_nr, ST_DATA, self._sendbuf.take(n))
+            if n == max_payload:
+                probe = self.mtu.want_probe()
+                if probe:
+                    sent.padding = probe - self.mtu.size
+                    self.mtu.sent(sent.seq, probe)
+            self._outbuf[sent.seq] = sent
+            self.seq_nr = (self.seq_nr + 1) & SEQ_MASK
+            self._transmit(sent, now)
+        if self._blocked and len(self._sendbuf) <= self.send_low_water:
+            self._blocked = False
+            self._events.append(Writable())
+        closing = self._closing and not self._sendbuf and self._our_fin is None
+        if closing and self.state is UtpState.CONNECTED:
+            fin = _Sent(self.seq_nr, ST_FIN, b"")
+            self._our_fin = fin.seq
+            self._outbuf[fin.seq] = fin
+            self.seq_nr = (self.seq_nr + 1) & SEQ_MASK
+            self.state = UtpState.FIN_SENT
+            self._transmit(fin, now)
+
+    def _transmit(self, sent: _Sent, now: float) -> None:
+        if sent.transmissions:
+            self.retransmits += 1
+            sent.padding = 0  # a resent probe goes at the proven size
+        if sent.need_resend or not sent.transmissions:
+            self.in_flight += len(sent.payload)
+        sent.need_resend = False
+        sent.transmissions += 1
+        sent.sent_at = now
+        self._out.append(self._encode(sent.type, sent.seq, now, sent.payload, sent.padding))
+        if self._rto_at is None:
+            self._rto_at = now + self._rto()
+
+    def _encode(self, ptype: int, seq: int, now: float, payload: bytes = b"",
+                padding: int = 0) -> bytes:  # fmt: skip
+        sack = b""
+        if self._reorder and ptype != ST_SYN:
+            sack = make_sack(self.ack_nr, self._reorder, SACK_BYTES)
+        window = self.config.recv_window - self._reorder_bytes - self.read_backlog
+        return encode_packet(
+            ptype,
+            self.recv_id if ptype == ST_SYN else self.send_id,
+            timestamp=_micros(now),
+            timestamp_diff=self._reply_micro,
+            wnd_size=max(0, window),
+            seq_nr=seq,
+            ack_nr=0 if ptype == ST_SYN else self.ack_nr,
+            payload=payload,
+            sack=sack,
+            padding=padding,
+        )
+
+    def _rto(self) -> float:
+        return self.rtt.timeout(self.timeouts, min_timeout=self.config.min_timeout)
+
+    def _finish(self, reason: str) -> None:
+        if self.state is UtpState.CLOSED:
+            return
+        self.state = UtpState.CLOSED
+        self.close_reason = reason
+        self._rto_at = None
+        self._outbuf.clear()
+        self._sendbuf.clear()
+        self._events.append(Closed(reason))
