@@ -57,11 +57,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="where swarms live: in this process (default) or a Redis server "
                         "shared by several tracker processes")  # fmt: skip
     p.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                   help="processes sharing the ports (SO_REUSEPORT); needs --store redis:// "
-                        "for shared swarms")  # fmt: skip
-    p.add_argument("--split-swarms", action="store_true",
-                   help="allow --workers with the memory store: each worker keeps its own "
-                        "swarms (for benchmarks or sharded set-ups)")  # fmt: skip
+                   help="processes sharing the ports (SO_REUSEPORT); with the memory store "
+                        "each swarm lives in the one that gets its announces")  # fmt: skip
     p.add_argument("--whitelist", type=Path, metavar="FILE",
                    help="private mode: track only the info-hashes in FILE (hex, one a line); "
                         "SIGHUP rereads it (default: track every torrent)")  # fmt: skip
@@ -148,7 +145,7 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         raise ConfigError("BITSWARM_TRACKER_KEY must be hex (32 to 128 digits)") from None
     return ServerOptions(
         http=http, udp=udp, store=args.store, workers=args.workers,
-        whitelist=args.whitelist, config=config, split_swarms=args.split_swarms,
+        whitelist=args.whitelist, config=config,
         log_level=getattr(args, "log_level", None) or "info", udp_key=key,
         log_file=getattr(args, "log_file", None),
     )  # fmt: skip
