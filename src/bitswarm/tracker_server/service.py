@@ -18,10 +18,18 @@ from collections.abc import Callable, Sequence
 
 from ..ratelimit import SourceRateLimiter
 from ..tracker.announce import ScrapeStats
-from .config import RequestRefused, TrackerConfig
+from .config import TRACKER_FULL, RequestRefused, TrackerConfig
 from .memory_store import MemorySwarmStore
 from .metrics import TrackerMetrics
-from .store import EMPTY_STATS, PeerAnnounce, StoreTotals, StoreUnavailable, SwarmReply, SwarmStore
+from .store import (
+    EMPTY_STATS,
+    PeerAnnounce,
+    StoreTotals,
+    StoreUnavailable,
+    SwarmReply,
+    SwarmsFull,
+    SwarmStore,
+)
 from .whitelist import Whitelist
 
 __all__ = ["NOT_AUTHORIZED", "STORE_DOWN", "TrackerService"]
@@ -72,15 +80,26 @@ class TrackerService:
         if not self.whitelist.allows(info_hash):
             raise RequestRefused(NOT_AUTHORIZED, "unauthorized")
 
+    def announce_now(self, ann: PeerAnnounce) -> SwarmReply:
+        """`announce` on the in-memory store, with no await (`sync_store` is set)."""
+        assert self.sync_store is not None
+        self.authorize(ann.request.info_hash)
+        try:
+            return self.sync_store.announce_now(ann, self.clock())
+        except SwarmsFull:
+            raise RequestRefused(TRACKER_FULL, "full") from None
+
     async def announce(self, ann: PeerAnnounce) -> SwarmReply:
         self.authorize(ann.request.info_hash)
-        if self.sync_store is not None:
-            return self.sync_store.announce_now(ann, self.clock())
         try:
+            if self.sync_store is not None:
+                return self.sync_store.announce_now(ann, self.clock())
             return await self.store.announce(ann, now=self.clock())
         except StoreUnavailable as exc:
             log.warning("store unavailable", extra={"error": str(exc)})
             raise RequestRefused(STORE_DOWN, "store") from None
+        except SwarmsFull:
+            raise RequestRefused(TRACKER_FULL, "full") from None
 
     async def scrape(self, info_hashes: Sequence[bytes]) -> list[ScrapeStats]:
         """Counts per hash; hashes outside the whitelist count zero and are not looked up."""

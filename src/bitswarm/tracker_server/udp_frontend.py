@@ -166,7 +166,7 @@ class UdpFrontend:
         ann = PeerAnnounce(req.request, packed, service.config.numwant(req.numwant),
                            both_families=False)  # fmt: skip
         if service.sync_store is not None:
-            reply = service.sync_store.announce_now(ann, service.clock())
+            reply = service.announce_now(ann)
             return self._announce_reply(req, reply, v6, started)
         self._spawn(self._announce_later(req, ann, v6, addr, started))
         return None
