@@ -57,6 +57,7 @@ from ..wire.connection import PeerConnection
 from .announcer import Announcer, AnnounceStats
 from .dialer import Dialer
 from .disk_faults import lost_files, missing_data_message
+from .hash_service import HashService
 from .host import SessionHost
 from .peer_view import peer_snapshots, piece_states
 from .resume_store import FileResumeStore, ResumeStore
@@ -180,6 +181,7 @@ class TorrentRuntime:
         self.upload_bucket = rate_bucket(upload_limit)
         self.download_bucket = rate_bucket(download_limit)
         self._uploads: dict[PeerProtocol, _Uploads] = {}
+        self._hash_service: HashService | None = None  # BEP 52 answers (pure v2 only)
         self._tasks: set[asyncio.Task[None]] = set()
         self._resume_dirty = False
         self._resume_lock = asyncio.Lock()  # one save at a time, in the order asked
@@ -522,12 +524,9 @@ class TorrentRuntime:
         if conn is None:
             return
         if isinstance(event, ev.HashRequestReceived):
-            assert self.core is not None
-            pieces = v2.serve(conn, event, self.core.have)
-            if pieces is None:
-                proto.flush()
-            else:  # block hashes: from the pieces' data, hashed in the disk pool
-                self._spawn(self._serve_block_hashes(proto, v2, event, pieces))
+            if self._hash_service is None:
+                self._hash_service = HashService(v2, self._have, self.disk.block_hashes)
+            self._hash_service.request(proto, event)  # answered in turn, with backpressure
             return
         assert isinstance(event, ev.HashesReceived | ev.HashRejectReceived)
         verdict = v2.on_answer(proto, event)
@@ -541,24 +540,9 @@ class TorrentRuntime:
             self.meta = v2.metainfo
             self._layers_arrived()
 
-    async def _serve_block_hashes(
-        self,
-        proto: PeerProtocol,
-        v2: V2Hashes,
-        event: ev.HashRequestReceived,
-        pieces: list[tuple[int, int]],
-    ) -> None:
-        leaves: dict[int, list[bytes]] = {}
-        try:
-            for piece, length in pieces:
-                leaves[piece] = await self.disk.block_hashes(piece, length)
-        except (BitswarmError, OSError) as exc:
-            log.info("cannot read piece %d for block hashes: %s", piece, exc)
-            leaves = {}  # a hash reject
-        conn = proto.conn
-        if conn is not None:
-            v2.answer(conn, event, leaves)
-            proto.flush()
+    def _have(self) -> Bitfield:
+        assert self.core is not None
+        return self.core.have
 
     def _layers_known(self) -> bool:
         return self.v2 is None or self.v2.complete
@@ -585,6 +569,8 @@ class TorrentRuntime:
     def peer_lost(self, proto: PeerProtocol, reason: str) -> None:
         if self.v2 is not None:
             self.v2.peer_lost(proto)
+        if self._hash_service is not None:
+            self._hash_service.peer_lost(proto)
         self.protocols.discard(proto)
         self.slots.forget(proto)
         self._held_for_disk.discard(proto)

@@ -127,8 +127,7 @@ class HttpFrontend:
         no_peer_id = q.get(b"no_peer_id", [b"0"])[0] not in (b"0", b"")
         local = service.sync_for(ann.request.info_hash)
         if local is not None:
-            service.authorize(ann.request.info_hash)
-            reply = local.announce_now(ann, service.clock())
+            reply = service.announce_now(ann, local)
             return self._announce_reply(ann, reply, no_peer_id, started)
         return self._guard(self._announce_later(ann, no_peer_id, started))
 

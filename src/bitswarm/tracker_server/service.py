@@ -18,11 +18,19 @@ from collections.abc import Callable, Sequence
 
 from ..ratelimit import SourceRateLimiter
 from ..tracker.announce import ScrapeStats
-from .config import RequestRefused, TrackerConfig
+from .config import TRACKER_FULL, RequestRefused, TrackerConfig
 from .memory_store import MemorySwarmStore
 from .metrics import TrackerMetrics
 from .shard_store import ShardedStore
-from .store import EMPTY_STATS, PeerAnnounce, StoreTotals, StoreUnavailable, SwarmReply, SwarmStore
+from .store import (
+    EMPTY_STATS,
+    PeerAnnounce,
+    StoreTotals,
+    StoreUnavailable,
+    SwarmReply,
+    SwarmsFull,
+    SwarmStore,
+)
 from .whitelist import Whitelist
 
 __all__ = ["NOT_AUTHORIZED", "STORE_DOWN", "TrackerService"]
@@ -93,16 +101,26 @@ class TrackerService:
         if not self.whitelist.allows(info_hash):
             raise RequestRefused(NOT_AUTHORIZED, "unauthorized")
 
+    def announce_now(self, ann: PeerAnnounce, local: MemorySwarmStore) -> SwarmReply:
+        """`announce` on the in-memory store that holds its swarm (`sync_for`), no await."""
+        self.authorize(ann.request.info_hash)
+        try:
+            return local.announce_now(ann, self.clock())
+        except SwarmsFull:
+            raise RequestRefused(TRACKER_FULL, "full") from None
+
     async def announce(self, ann: PeerAnnounce) -> SwarmReply:
         self.authorize(ann.request.info_hash)
         local = self.sync_for(ann.request.info_hash)
-        if local is not None:
-            return local.announce_now(ann, self.clock())
         try:
+            if local is not None:
+                return local.announce_now(ann, self.clock())
             return await self.store.announce(ann, now=self.clock())
         except StoreUnavailable as exc:
             log.warning("store unavailable", extra={"error": str(exc)})
             raise RequestRefused(STORE_DOWN, "store") from None
+        except SwarmsFull:
+            raise RequestRefused(TRACKER_FULL, "full") from None
 
     async def scrape(self, info_hashes: Sequence[bytes]) -> list[ScrapeStats]:
         """Counts per hash; hashes outside the whitelist count zero and are not looked up."""

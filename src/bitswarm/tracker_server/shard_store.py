@@ -34,7 +34,14 @@ from ..errors import ProtocolError
 from ..tracker.announce import ScrapeStats
 from . import shard_codec as codec
 from .memory_store import MemorySwarmStore
-from .store import EMPTY_STATS, PeerAnnounce, StoreTotals, StoreUnavailable, SwarmReply
+from .store import (
+    EMPTY_STATS,
+    PeerAnnounce,
+    StoreTotals,
+    StoreUnavailable,
+    SwarmReply,
+    SwarmsFull,
+)
 
 __all__ = ["ShardSetup", "ShardedStore"]
 
@@ -171,6 +178,9 @@ class ShardedStore:
         return codec.ERROR, b"unknown request"
 
 
+SWARMS_FULL = b"swarms full"  # the error body that carries `SwarmsFull` between workers
+
+
 def _decoded(decode: Callable[[bytes], _T], body: bytes) -> _T:
     try:
         return decode(body)
@@ -223,6 +233,8 @@ class _Answerer(_Frames):
             out_kind, out = self._store.answer(kind, body)
         except ProtocolError as exc:
             out_kind, out = codec.ERROR, str(exc).encode()
+        except SwarmsFull:  # the owner holds max_swarms: the asking worker refuses as it would
+            out_kind, out = codec.ERROR, SWARMS_FULL
         except Exception:  # a bug must not stop the worker
             log.exception("internal error answering a worker")
             out_kind, out = codec.ERROR, b"internal error"
@@ -265,7 +277,9 @@ class _Link(_Frames):
         future = self._pending.pop(rid, None)
         if future is None or future.done():
             return
-        if kind == codec.ERROR:
+        if kind == codec.ERROR and body == SWARMS_FULL:
+            future.set_exception(SwarmsFull())
+        elif kind == codec.ERROR:
             future.set_exception(StoreUnavailable(body.decode("utf-8", "replace")))
         else:
             future.set_result(body)

@@ -167,7 +167,7 @@ class UdpFrontend:
                            both_families=False)  # fmt: skip
         local = service.sync_for(req.request.info_hash)
         if local is not None:
-            reply = local.announce_now(ann, service.clock())
+            reply = service.announce_now(ann, local)
             return self._announce_reply(req, reply, v6, started)
         self._spawn(self._announce_later(req, ann, v6, addr, started))
         return None
