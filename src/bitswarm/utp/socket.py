@@ -20,7 +20,19 @@ Rules (BEP 29 "connection setup", "packet loss", "timeouts"):
 - Nagle: a packet smaller than the MTU leaves only when nothing is in flight.
 - ST_FIN: the peer's FIN gives `Eof` once every byte before it was delivered; our `close`
   sends FIN after the last byte and the connection is `Closed` when the FIN is acked.
-  ST_RESET ends it at once.
+  ST_RESET ends it at once. A FIN or RESET answering our SYN is a refused connect
+  ("refused"): the peer accepted the packet and hung up before any byte.
+- Keepalive: a connected socket with nothing in flight that has sent nothing for a while
+  sends an ST_STATE whose ack_nr is one less than ours (libutp's keepalive: a stale ack,
+  no side effect at the peer). Its first comes `idle_probe` (1 s) after the connection
+  went quiet, the next ones twice as far apart up to `keepalive_interval` (29 s, libutp's
+  KEEPALIVE_INTERVAL): a dead peer's host answers the first with ICMP port unreachable,
+  which the driver turns into `fail` ("unreachable") -- over TCP the dead end's kernel
+  resets at once; here this probe is what tells, a second after the last packet rather
+  than at the next 29 s tick. Keepalives count as resends whose loss is the peer's
+  silence: a peer heard from in none of `num_resends` + 1 keepalive intervals (116 s;
+  libutp and we send one every 29 s when idle, libtorrent a BitTorrent keep-alive every
+  minute) is dead: "timed out", as for unacked data.
 """
 
 from __future__ import annotations
@@ -56,6 +68,8 @@ SACK_RESERVE = 2 + SACK_BYTES
 MAX_OUTSTANDING = 8192  # packets in flight at most (far below half the 16-bit space)
 MAX_REORDER = 4096  # packets ahead of ack_nr kept for later
 _U32 = 0xFFFFFFFF
+KEEPALIVE_INTERVAL = 29.0  # libutp: KEEPALIVE_INTERVAL 29000 ms
+IDLE_PROBE = 1.0  # the first keepalive after the connection went quiet
 
 
 class UtpState(enum.Enum):
@@ -80,6 +94,8 @@ class UtpConfig:
     mtu_ceiling: int = CEILING
     send_high_water: int = 1 << 20  # `send` reports "full" above this many unsent bytes
     send_low_water: int = 1 << 18  # ... and `Writable` comes below this many
+    keepalive_interval: float = KEEPALIVE_INTERVAL
+    idle_probe: float = IDLE_PROBE
 
 
 @dataclass(slots=True)
@@ -145,6 +161,10 @@ class UtpSocket:
         self._window_probe = False
         self._linger_at: float | None = None
         self._last_now = now
+        self._last_sent = now  # when a datagram last left (the keepalive clock)
+        self._last_heard = now
+        self.keepalives = 0  # keepalives in a row since the last other datagram
+        self._keepalive_out = False
         self._out: list[bytes] = []
         self._events: list[UtpEvent] = []
 
@@ -208,6 +228,10 @@ class UtpSocket:
             self._out.append(self._encode(ST_RESET, self.seq_nr, 0.0))
         self._finish("aborted")
 
+    def fail(self, reason: str) -> None:
+        """End now without a word to the peer: its host said it is gone (an ICMP error)."""
+        self._finish(reason)
+
     def set_read_backlog(self, nbytes: int) -> None:
         """Bytes delivered but not consumed by the reader: they shrink our window."""
         opened = nbytes < self.read_backlog
@@ -221,8 +245,9 @@ class UtpSocket:
         if self.state is UtpState.CLOSED:
             return
         self._last_now = now
+        self._last_heard = now
         if pkt.type == ST_RESET:
-            self._finish("reset")
+            self._finish("refused" if self.state is UtpState.SYN_SENT else "reset")
             return
         if pkt.type == ST_SYN:
             if self.incoming and pkt.seq_nr == self._syn_seq:
@@ -233,6 +258,10 @@ class UtpSocket:
         if self.state is UtpState.SYN_SENT:
             syn_seq = (self.seq_nr - 1) & SEQ_MASK
             if pkt.ack_nr != syn_seq:
+                return
+            if pkt.type == ST_FIN:  # accepted and hung up at once (qBittorrent does)
+                self._out.append(self._encode(ST_RESET, self.seq_nr, now, ack_nr=pkt.seq_nr))
+                self._finish("refused")
                 return
             self.state = UtpState.CONNECTED
             self.ack_nr = (pkt.seq_nr - 1) & SEQ_MASK
@@ -361,7 +390,14 @@ class UtpSocket:
             if now >= self._linger_at:
                 self._finish("closed")
             return
-        if self._rto_at is None or now < self._rto_at or self.state is UtpState.CLOSED:
+        if self.state is UtpState.CLOSED:
+            return
+        if self._rto_at is None:
+            due = self._keepalive_due()
+            if due is not None and now >= due:
+                self._keepalive(now)
+            return
+        if now < self._rto_at:
             return
         if not self._outbuf:
             self._rto_at = None
@@ -400,7 +436,28 @@ class UtpSocket:
         """When to call `handle_timer` (None: nothing to wait for)."""
         if self.state is UtpState.CLOSED:
             return None
-        return self._linger_at if self._linger_at is not None else self._rto_at
+        if self._linger_at is not None:
+            return self._linger_at
+        return self._rto_at if self._rto_at is not None else self._keepalive_due()
+
+    def _keepalive_due(self) -> float | None:
+        if self.state is not UtpState.CONNECTED or self._outbuf:
+            return None
+        cfg = self.config
+        wait = min(cfg.idle_probe * (1 << min(self.keepalives, 16)), cfg.keepalive_interval)
+        return self._last_sent + wait
+
+    def _keepalive(self, now: float) -> None:
+        """Nothing sent for a while: an ST_STATE with a stale ack_nr (libutp's), counted as
+        a resend that the peer's silence makes lost."""
+        cfg = self.config
+        if now - self._last_heard >= (cfg.num_resends + 1) * cfg.keepalive_interval:
+            self._finish("timed out")
+            return
+        self.keepalives += 1
+        self._keepalive_out = True
+        seq = self.seq_nr if self.confirmed else self._first_seq
+        self._out.append(self._encode(ST_STATE, seq, now, ack_nr=(self.ack_nr - 1) & SEQ_MASK))
 
     # ------------------------------------------------------------------ outputs
     def events(self) -> list[UtpEvent]:
@@ -422,6 +479,11 @@ class UtpSocket:
             self._out.append(self._encode(ST_STATE, seq, now))
         self._need_ack = False
         out, self._out = self._out, []
+        if out:
+            self._last_sent = now
+            if not self._keepalive_out:
+                self.keepalives = 0
+            self._keepalive_out = False
         return out
 
     def _window(self) -> int:
@@ -487,9 +549,9 @@ class UtpSocket:
             self._rto_at = now + self._rto()
 
     def _encode(self, ptype: int, seq: int, now: float, payload: bytes = b"",
-                padding: int = 0) -> bytes:  # fmt: skip
+                padding: int = 0, ack_nr: int | None = None) -> bytes:  # fmt: skip
         sack = b""
-        if self._reorder and ptype != ST_SYN:
+        if self._reorder and ptype != ST_SYN and ack_nr is None:  # a SACK counts from ack_nr
             sack = make_sack(self.ack_nr, self._reorder, SACK_BYTES)
         window = self.config.recv_window - self._reorder_bytes - self.read_backlog
         return encode_packet(
@@ -499,7 +561,7 @@ class UtpSocket:
             timestamp_diff=self._reply_micro,
             wnd_size=max(0, window),
             seq_nr=seq,
-            ack_nr=0 if ptype == ST_SYN else self.ack_nr,
+            ack_nr=0 if ptype == ST_SYN else self.ack_nr if ack_nr is None else ack_nr,
             payload=payload,
             sack=sack,
             padding=padding,
