@@ -8,7 +8,7 @@ import pytest
 
 from bitswarm.utp import Closed, Connected, UtpConfig, UtpSocket, UtpState, decode_packet
 from bitswarm.utp.ledbat import DelayHistory, Ledbat
-from bitswarm.utp.packet import ST_DATA, ST_FIN, encode_packet
+from bitswarm.utp.packet import ST_DATA, ST_FIN, ST_STATE, encode_packet
 
 from .sim import LinkSpec, Sim
 
@@ -324,3 +324,24 @@ def test_fin_answering_the_syn_is_a_refused_connect() -> None:
     assert not any(isinstance(e, Connected) for e in events)
     reset = decode_packet(sock.datagrams_to_send(0.01)[0])
     assert reset.type == 3 and reset.connection_id == 11 and reset.ack_nr == 500
+
+
+def test_a_fin_that_acks_ours_is_acked_before_closing() -> None:
+    """The peer's FIN is the first ack of ours (its bare ack was lost, or it sent none, as
+    qBittorrent): it is acked before the connection ends, else the peer resends it to a
+    connection that is gone (and gets ST_RESET)."""
+    sim = Sim()
+    sim.run(lambda: sim.b.sock is not None and sim.b.sock.confirmed)
+    assert sim.a.sock is not None and sim.b.sock is not None
+    fins = {"b": 0}
+
+    def b_to_a(data: bytes) -> bool:
+        ptype = decode_packet(data).type
+        fins["b"] += ptype == ST_FIN
+        return ptype == ST_STATE and not fins["b"]  # b's acks are lost until its FIN
+
+    sim.spec["a"] = LinkSpec(drop=b_to_a)
+    sim.a.sock.close()  # a's FIN; b closes on EOF: its FIN acks a's
+    sim.run(lambda: sim.a.closed is not None and sim.b.closed is not None, limit=60)
+    assert sim.a.closed == "closed" and sim.b.closed == "closed"
+    assert fins["b"] == 1, "b's FIN was resent: a closed without acking it"

@@ -37,14 +37,11 @@ Rules (BEP 29 "connection setup", "packet loss", "timeouts"):
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-
-from .events import Closed, Connected, DataReceived, Eof, UtpEvent, Writable
-from .ledbat import GAIN, TARGET_DELAY, DelayHistory, Ledbat
-from .mtu import CEILING, FLOOR, MtuSearch
+from .config import UtpConfig
+from .events import Closed, Connected, DataReceived, Eof, UtpEvent
+from .ledbat import DelayHistory, Ledbat
+from .mtu import MtuSearch
 from .packet import (
-    HEADER_SIZE,
     SEQ_MASK,
     ST_DATA,
     ST_FIN,
@@ -53,70 +50,24 @@ from .packet import (
     ST_SYN,
     Packet,
     encode_packet,
-    make_sack,
-    sack_bits,
-    seq_diff,
 )
-from .rtt import MIN_TIMEOUT, RttEstimator
+from .receiver import Receiver
+from .rtt import RttEstimator
 from .sendbuf import SendBuffer
+from .sender import SendSide
+from .sent import SentPacket
+from .state import UtpState
 
-__all__ = ["UtpConfig", "UtpSocket", "UtpState"]
+__all__ = ["UtpSocket", "UtpState"]
 
-DUP_ACK_LIMIT = 3
-SACK_BYTES = 4  # our selective ACK covers 32 packets past the hole
-SACK_RESERVE = 2 + SACK_BYTES
-MAX_OUTSTANDING = 8192  # packets in flight at most (far below half the 16-bit space)
-MAX_REORDER = 4096  # packets ahead of ack_nr kept for later
 _U32 = 0xFFFFFFFF
-KEEPALIVE_INTERVAL = 29.0  # libutp: KEEPALIVE_INTERVAL 29000 ms
-IDLE_PROBE = 1.0  # the first keepalive after the connection went quiet
-
-
-class UtpState(enum.Enum):
-    SYN_SENT = "syn_sent"
-    CONNECTED = "connected"
-    FIN_SENT = "fin_sent"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class UtpConfig:
-    """Tunables, with libtorrent's defaults (settings_pack ``utp_*``)."""
-
-    target_delay: float = TARGET_DELAY
-    gain: int = GAIN
-    min_timeout: float = MIN_TIMEOUT
-    num_resends: int = 3
-    syn_resends: int = 2
-    fin_resends: int = 2
-    recv_window: int = 1 << 20
-    mtu_floor: int = FLOOR
-    mtu_ceiling: int = CEILING
-    send_high_water: int = 1 << 20  # `send` reports "full" above this many unsent bytes
-    send_low_water: int = 1 << 18  # ... and `Writable` comes below this many
-    keepalive_interval: float = KEEPALIVE_INTERVAL
-    idle_probe: float = IDLE_PROBE
-
-
-@dataclass(slots=True)
-class _Sent:
-    """One packet in the send window, waiting for its ack."""
-
-    seq: int
-    type: int
-    payload: bytes
-    sent_at: float = 0.0
-    transmissions: int = 0
-    need_resend: bool = False
-    fast_resent: bool = False
-    padding: int = 0  # an MTU probe's extra bytes (its first transmission only)
 
 
 def _micros(now: float) -> int:
     return int(now * 1_000_000) & _U32
 
 
-class UtpSocket:
+class UtpSocket(SendSide):
     """One connection. Build with `connect` or `accept`; feed `receive_packet` and
     `handle_timer`; drain `datagrams_to_send` and `events`."""
 
@@ -130,7 +81,7 @@ class UtpSocket:
         self.seq_nr = seq_nr & SEQ_MASK  # the next one to use
         self._first_seq = self.seq_nr
         self.acked_seq = (seq_nr - 1) & SEQ_MASK  # all up to here are acked
-        self.ack_nr = 0  # the last seq received in order
+        self.rx = Receiver()  # the receive side: ack_nr, reorder buffer, the peer's FIN
         self.confirmed = not incoming
         self.close_reason = ""
         self.mtu = MtuSearch(cfg.mtu_floor, cfg.mtu_ceiling)
@@ -145,11 +96,7 @@ class UtpSocket:
         self._sendbuf = SendBuffer()
         self.send_high_water = cfg.send_high_water
         self.send_low_water = cfg.send_low_water
-        self._outbuf: dict[int, _Sent] = {}
-        self._reorder: dict[int, bytes] = {}
-        self._reorder_bytes = 0
-        self._fin_seq: int | None = None  # the peer's FIN
-        self._eof_sent = False
+        self._outbuf: dict[int, SentPacket] = {}
         self._closing = False  # close() was called: FIN after the last byte
         self._our_fin: int | None = None
         self._reply_micro = 0
@@ -175,7 +122,7 @@ class UtpSocket:
         """An outgoing connection: its SYN is the first datagram to send."""
         sock = cls(recv_id=recv_id, send_id=recv_id + 1, seq_nr=seq_nr, now=now,
                    config=config, incoming=False)  # fmt: skip
-        syn = _Sent(sock.seq_nr, ST_SYN, b"")
+        syn = SentPacket(sock.seq_nr, ST_SYN, b"")
         sock._outbuf[syn.seq] = syn
         sock.seq_nr = (sock.seq_nr + 1) & SEQ_MASK
         sock._transmit(syn, now)
@@ -197,6 +144,15 @@ class UtpSocket:
         return sock
 
     _syn_seq = -1
+
+    @property
+    def ack_nr(self) -> int:
+        """The last sequence number received in order (the receive side's)."""
+        return self.rx.ack_nr
+
+    @ack_nr.setter
+    def ack_nr(self, value: int) -> None:
+        self.rx.ack_nr = value & SEQ_MASK
 
     # ------------------------------------------------------------------ user verbs
     def send(self, data: bytes | bytearray | memoryview) -> bool:
@@ -271,114 +227,21 @@ class UtpSocket:
         if pkt.type in (ST_DATA, ST_FIN) and self.state is not UtpState.CLOSED:
             self._process_data(pkt)
         if self._our_fin is not None and self.acked_seq == self._our_fin:
-            if self._eof_sent:
+            if self.rx.eof_sent:
+                if self._need_ack:  # the peer's FIN came with (or after) the ack of ours
+                    self._out.append(self._encode(ST_STATE, self.seq_nr, now))
                 self._finish("closed")
             elif self._linger_at is None:
                 # our FIN is acked: wait a little for the peer's, to ack it (else it
                 # would resend it to a socket that is gone)
                 self._linger_at = now + max(1.0, 2 * self._rto())
 
-    def _process_ack(self, pkt: Packet, now: float) -> None:
-        ack = pkt.ack_nr
-        newly = seq_diff(ack, self.acked_seq)
-        if seq_diff(ack, (self.seq_nr - 1) & SEQ_MASK) > 0:
-            return  # an ack of something never sent
-        in_flight_before = self.in_flight
-        acked = 0
-        if newly > 0:
-            for i in range(1, newly + 1):
-                sent = self._outbuf.pop((self.acked_seq + i) & SEQ_MASK, None)
-                if sent is not None:
-                    acked += self._acked(sent, now)
-            self.acked_seq = ack
-            self._dup_acks = 0
-        elif (newly == 0 and pkt.type == ST_STATE and self._outbuf
-              and self.state is not UtpState.SYN_SENT):  # fmt: skip
-            self._dup_acks += 1
-            if self._dup_acks == DUP_ACK_LIMIT:
-                first = self._outbuf.get((ack + 1) & SEQ_MASK)
-                if first is not None:
-                    self._lost(first, now)
-        if pkt.sack:
-            acked += self._process_sack(ack, pkt.sack, now)
-        if acked:
-            self.timeouts = 0
-            if pkt.timestamp_diff:
-                delay = self.delays.add(pkt.timestamp_diff, now)
-            else:
-                delay = self.cc.delay
-            self.cc.on_ack(acked, delay, max(in_flight_before, acked), self.mtu.size)
-            self._rto_at = now + self._rto() if self._outbuf else None
-
-    def _process_sack(self, ack: int, mask: bytes, now: float) -> int:
-        offsets = sack_bits(mask)
-        acked = 0
-        for off in offsets:
-            sent = self._outbuf.pop((ack + 2 + off) & SEQ_MASK, None)
-            if sent is not None:
-                acked += self._acked(sent, now)
-        if len(offsets) >= DUP_ACK_LIMIT:
-            # a hole with three packets received past it is a loss (BEP 29 "packet loss")
-            for sent in list(self._outbuf.values()):
-                off = seq_diff(sent.seq, ack) - 2
-                if off >= offsets[-DUP_ACK_LIMIT]:
-                    break
-                if not sent.fast_resent:
-                    self._lost(sent, now)
-        return acked
-
-    def _acked(self, sent: _Sent, now: float) -> int:
-        if sent.transmissions == 1:
-            self.rtt.add(now - sent.sent_at)  # Karn: a resent packet's ack is ambiguous
-        if self.mtu.probe_seq == sent.seq:
-            if sent.transmissions == 1:
-                self.mtu.acked()
-            else:
-                self.mtu.lost()
-        if not sent.need_resend:
-            self.in_flight -= len(sent.payload)
-        return len(sent.payload) or 1
-
-    def _lost(self, sent: _Sent, now: float) -> None:
-        """Fast resend of a packet the acks say is missing; halve cwnd once per window."""
-        sent.fast_resent = True
-        if self.mtu.probe_seq == sent.seq:
-            self.mtu.lost()  # a lost probe: the path may not carry its size
-        elif seq_diff(sent.seq, self._loss_seq) > 0:
-            self.cc.on_loss(self.mtu.size)
-            self._loss_seq = (self.seq_nr - 1) & SEQ_MASK
-        if not sent.need_resend:
-            self.in_flight -= len(sent.payload)
-            sent.need_resend = True
-        self._transmit(sent, now)
-
     def _process_data(self, pkt: Packet) -> None:
         self._need_ack = True
-        if pkt.type == ST_FIN and self._fin_seq is None:
-            self._fin_seq = pkt.seq_nr
-        dist = seq_diff(pkt.seq_nr, self.ack_nr)
-        if dist <= 0 or dist > MAX_REORDER:
-            return  # a duplicate (acked again) or too far ahead
-        if self._fin_seq is not None and seq_diff(pkt.seq_nr, self._fin_seq) > 0:
-            return  # nothing comes after a FIN
-        if dist > 1:
-            if pkt.seq_nr not in self._reorder:
-                self._reorder[pkt.seq_nr] = pkt.payload
-                self._reorder_bytes += len(pkt.payload)
-            return
-        chunks = [pkt.payload]
-        nxt = (pkt.seq_nr + 1) & SEQ_MASK
-        while nxt in self._reorder:
-            payload = self._reorder.pop(nxt)
-            self._reorder_bytes -= len(payload)
-            chunks.append(payload)
-            nxt = (nxt + 1) & SEQ_MASK
-        self.ack_nr = (nxt - 1) & SEQ_MASK
-        data = b"".join(chunks)
+        data, eof = self.rx.receive(pkt.type, pkt.seq_nr, pkt.payload)
         if data:
             self._events.append(DataReceived(data))
-        if self._fin_seq is not None and self.ack_nr == self._fin_seq and not self._eof_sent:
-            self._eof_sent = True
+        if eof:
             self._events.append(Eof())
             if self._linger_at is not None:
                 self._out.append(self._encode(ST_STATE, self.seq_nr, self._last_now))
@@ -486,74 +349,12 @@ class UtpSocket:
             self._keepalive_out = False
         return out
 
-    def _window(self) -> int:
-        return min(int(self.cc.cwnd), self.peer_window)
-
-    def _send_resends(self, now: float) -> None:
-        for sent in self._outbuf.values():
-            if not sent.need_resend:
-                continue
-            if self.in_flight and self.in_flight + len(sent.payload) > self._window():
-                return
-            self._transmit(sent, now)
-
-    def _send_new(self, now: float) -> None:
-        max_payload = self.mtu.size - HEADER_SIZE - SACK_RESERVE
-        while self._sendbuf and self.state is UtpState.CONNECTED:
-            n = min(len(self._sendbuf), max_payload)
-            if n < max_payload and self.in_flight and not self._closing:
-                break  # Nagle: a short packet waits for the acks of those in flight
-            if self.in_flight + n > self._window():
-                if self.in_flight:
-                    break
-                if n > self.peer_window and not self._window_probe:
-                    # BEP 29: a window of zero is probed with one packet after a timeout
-                    if self._rto_at is None:
-                        self._rto_at = now + self._rto()
-                    break
-            self._window_probe = False
-            if len(self._outbuf) >= MAX_OUTSTANDING:
-                break
-            sent = _Sent(self.seq_nr, ST_DATA, self._sendbuf.take(n))
-            if n == max_payload:
-                probe = self.mtu.want_probe()
-                if probe:
-                    sent.padding = probe - self.mtu.size
-                    self.mtu.sent(sent.seq, probe)
-            self._outbuf[sent.seq] = sent
-            self.seq_nr = (self.seq_nr + 1) & SEQ_MASK
-            self._transmit(sent, now)
-        if self._blocked and len(self._sendbuf) <= self.send_low_water:
-            self._blocked = False
-            self._events.append(Writable())
-        closing = self._closing and not self._sendbuf and self._our_fin is None
-        if closing and self.state is UtpState.CONNECTED:
-            fin = _Sent(self.seq_nr, ST_FIN, b"")
-            self._our_fin = fin.seq
-            self._outbuf[fin.seq] = fin
-            self.seq_nr = (self.seq_nr + 1) & SEQ_MASK
-            self.state = UtpState.FIN_SENT
-            self._transmit(fin, now)
-
-    def _transmit(self, sent: _Sent, now: float) -> None:
-        if sent.transmissions:
-            self.retransmits += 1
-            sent.padding = 0  # a resent probe goes at the proven size
-        if sent.need_resend or not sent.transmissions:
-            self.in_flight += len(sent.payload)
-        sent.need_resend = False
-        sent.transmissions += 1
-        sent.sent_at = now
-        self._out.append(self._encode(sent.type, sent.seq, now, sent.payload, sent.padding))
-        if self._rto_at is None:
-            self._rto_at = now + self._rto()
-
     def _encode(self, ptype: int, seq: int, now: float, payload: bytes = b"",
                 padding: int = 0, ack_nr: int | None = None) -> bytes:  # fmt: skip
         sack = b""
-        if self._reorder and ptype != ST_SYN and ack_nr is None:  # a SACK counts from ack_nr
-            sack = make_sack(self.ack_nr, self._reorder, SACK_BYTES)
-        window = self.config.recv_window - self._reorder_bytes - self.read_backlog
+        if ptype != ST_SYN and ack_nr is None:  # a SACK counts from the packet's ack_nr
+            sack = self.rx.sack()
+        window = self.config.recv_window - self.rx.reorder_bytes - self.read_backlog
         return encode_packet(
             ptype,
             self.recv_id if ptype == ST_SYN else self.send_id,
