@@ -224,3 +224,34 @@ def test_an_icmp_error_reported_by_a_send_does_not_eat_that_datagram() -> None:
         return took
 
     assert asyncio.run(main()) < 1.5  # not the SYN's 3 s resend
+
+
+def test_syns_beyond_the_connection_cap_are_ignored() -> None:
+    """A SYN flood (spoofed sources, most likely) opens at most `max_connections`."""
+
+    async def main() -> tuple[int, int]:
+        a = UtpManager(open_utp_socket("127.0.0.1", 0), accept=lambda: Collector(),
+                       max_connections=5)  # fmt: skip
+        raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        raw.bind(("127.0.0.1", 0))
+        raw.settimeout(2.0)
+        for n in range(12):
+            raw.sendto(encode_packet(4, 1000 + 2 * n, timestamp=0, timestamp_diff=0,
+                                     wnd_size=1 << 20, seq_nr=n, ack_nr=0), a.sockname)  # fmt: skip
+        answers = 0
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await loop.run_in_executor(None, raw.recv, 2048)
+                answers += 1
+                raw.settimeout(0.5)
+        except TimeoutError:
+            pass
+        conns = len(a.conns)
+        raw.close()
+        a.close()
+        return conns, answers
+
+    conns, answers = asyncio.run(main())
+    assert conns == 5
+    assert answers == 5  # the others got nothing back, not even a RESET

@@ -71,6 +71,7 @@ Addr = tuple[str, int]
 READ_BATCH = 512  # datagrams read per wake-up at most (then other work gets a turn)
 DATAGRAM_MAX = 65536
 SOCKET_BUFFER = 4 * 2**20
+MAX_CONNECTIONS = 800  # libtorrent: SYNs ignored above twice its connections_limit
 # Linux values (Python 3.11's socket module lacks the names)
 IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
 IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
@@ -152,11 +153,13 @@ class UtpManager:
         accept: Callable[[], asyncio.BufferedProtocol] | None,
         config: UtpConfig | None = None,
         rng: random.Random | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.sock = sock
         self.loop = asyncio.get_running_loop()
         self.accept = accept  # None: incoming uTP connections are refused (transport "tcp")
         self.config = config or UtpConfig()
+        self.max_connections = max_connections  # a SYN beyond it is ignored (a flood)
         self._rng = rng or random.Random()
         name = sock.getsockname()
         self.sockname: Addr = (str(name[0]), int(name[1]))
@@ -317,6 +320,8 @@ class UtpManager:
         return None
 
     def _accept(self, addr: Addr, syn: Packet, now: float) -> None:
+        if len(self.conns) >= self.max_connections:
+            return  # a SYN flood (spoofed sources, most likely): not even a RESET back
         if self.accept is None or self._closed:
             self.sendto(encode_packet(ST_RESET, syn.connection_id, timestamp=0,
                                       timestamp_diff=0, wnd_size=0, seq_nr=0,

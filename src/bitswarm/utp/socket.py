@@ -81,7 +81,8 @@ class UtpSocket(SendSide):
         self.seq_nr = seq_nr & SEQ_MASK  # the next one to use
         self._first_seq = self.seq_nr
         self.acked_seq = (seq_nr - 1) & SEQ_MASK  # all up to here are acked
-        self.rx = Receiver()  # the receive side: ack_nr, reorder buffer, the peer's FIN
+        # the receive side: ack_nr, the reorder buffer, the peer's FIN
+        self.rx = Receiver(max_bytes=cfg.recv_window)
         self.confirmed = not incoming
         self.close_reason = ""
         self.mtu = MtuSearch(cfg.mtu_floor, cfg.mtu_ceiling)
@@ -238,6 +239,8 @@ class UtpSocket(SendSide):
 
     def _process_data(self, pkt: Packet) -> None:
         self._need_ack = True
+        if pkt.payload and self.read_backlog > self.config.recv_window:
+            return  # the peer ignores our shut window: not taken, not acked (resent later)
         data, eof = self.rx.receive(pkt.type, pkt.seq_nr, pkt.payload)
         if data:
             self._events.append(DataReceived(data))
