@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable
 
 from ..aio.peer import PeerOwner, PeerProtocol
+from ..aio.utp import UtpRefused
 from .host import SessionHost
 from .racing import Connector, ProtocolFactory, attempt_delay, race
 
@@ -23,6 +24,9 @@ log = logging.getLogger("bitswarm.dialer")
 CONNECT_TIMEOUT = 10.0
 MAX_HALF_OPEN = 8
 RETRY_AFTER = 60.0
+REFUSED_RETRIES = 2  # new SYNs at once after a uTP SYN answered with FIN or RESET
+REFUSED_PAUSE = 0.2  # ... this long apart
+REFUSED_RETRY = 2.0  # then the address again after 2, 4, 8 .. RETRY_AFTER seconds
 MAX_KNOWN = 2000  # addresses remembered per torrent (PEX and trackers can send many)
 
 Addr = tuple[str, int]
@@ -38,6 +42,7 @@ class Dialer:
         self.banned: set[str] = set()
         self.connecting: set[Addr] = set()
         self.worked: dict[Addr, str] = {}  # the transport that connected last: tried first
+        self.refusals: dict[Addr, int] = {}  # dials in a row whose uTP SYN was refused
         self._tasks: set[asyncio.Task[None]] = set()
         self.add(peers)
 
@@ -96,10 +101,21 @@ class Dialer:
         policy = self.session.config.transport
         utp = self.session.utp_for(addr[0])
 
+        refused = False
+
         async def over_utp(factory: ProtocolFactory) -> None:
+            nonlocal refused
             assert utp is not None
             async with asyncio.timeout(CONNECT_TIMEOUT):
-                await utp.connect(addr, factory)
+                for retry in range(REFUSED_RETRIES + 1):
+                    try:
+                        await utp.connect(addr, factory)
+                        return
+                    except UtpRefused:
+                        refused = True
+                        if retry == REFUSED_RETRIES:
+                            raise
+                    await asyncio.sleep(REFUSED_PAUSE)
 
         async def over_tcp(factory: ProtocolFactory) -> None:
             async with asyncio.timeout(CONNECT_TIMEOUT):
@@ -118,15 +134,20 @@ class Dialer:
         if policy != "utp":
             attempts.insert(0 if self.worked.get(addr) == "tcp" else len(attempts),
                             ("tcp", over_tcp))  # fmt: skip
+        retry_after = RETRY_AFTER
         try:
             if attempts:
                 rtt = utp.typical_rtt() if utp is not None else None
                 self.worked[addr] = await race(attempts, attempt_delay(rtt), peer)
+                self.refusals.pop(addr, None)
         except (OSError, TimeoutError) as exc:
             log.debug("connect to %s:%d failed: %s", addr[0], addr[1], exc)
             self.worked.pop(addr, None)
+            if refused:  # the peer is there and said "not now": ask again soon
+                n = self.refusals[addr] = self.refusals.get(addr, 0) + 1
+                retry_after = min(RETRY_AFTER, REFUSED_RETRY * 2 ** (n - 1))
         finally:
-            self.known[addr] = loop.time() + RETRY_AFTER
+            self.known[addr] = loop.time() + retry_after
             self.connecting.discard(addr)
 
     async def close(self) -> None:

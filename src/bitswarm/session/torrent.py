@@ -622,7 +622,14 @@ class TorrentRuntime:
     def _keep_one(self, proto: PeerProtocol, peer_id: bytes) -> bool:
         """A second connection to the same peer (both dialled each other): keep the one
         dialled by the side with the smaller peer id, so both sides keep the same one, and
-        close the other. True when that is `proto`."""
+        close the other. True when that is `proto`.
+
+        The same peer dialling us again from the same address while we still hold its
+        first connection means that one is dead on its side (a peer never dials twice):
+        the old one is replaced, else a connection whose end died silently -- a uTP peer
+        killed between two packets -- would lock the peer out until our timeouts.
+        libtorrent drops the newer one here (peer_list.cpp ``new_connection``), which is
+        safe over TCP only, where the dead end's kernel resets the old connection."""
         other = next(
             (
                 p
@@ -633,8 +640,11 @@ class TorrentRuntime:
         )
         if other is None:
             return False
-        if proto.outgoing == other.outgoing:  # the same direction twice: keep the first
-            proto.close("already connected to this peer")
+        if proto.outgoing == other.outgoing:
+            if not proto.outgoing and proto.address[0] == other.address[0]:
+                other.close("replaced by a new connection from the same peer")
+                return False
+            proto.close("already connected to this peer")  # we dialled twice: keep the first
             return True
         we_dial = self.session.peer_id < peer_id  # the smaller id's dial survives
         loser = proto if proto.outgoing != we_dial else other
