@@ -14,4 +14,5 @@ echo "== ruff"; .venv/bin/ruff check src tests bench lab && .venv/bin/ruff forma
 echo "== mypy"; .venv/bin/mypy
 echo "== import contracts"; .venv/bin/lint-imports --no-cache
 echo "== docs"; .venv/bin/python -W error -m pdoc -o build/api bitswarm  # a warning fails
-echo "== pytest"; .venv/bin/pytest --cov --cov-report=term "$@"  # coverage floor: pyproject.toml
+# two workers, one per core of the CI machine (tests never share ports, namespaces or files)
+echo "== pytest"; .venv/bin/pytest -n 2 --cov --cov-report=term "$@"  # coverage floor: pyproject.toml

@@ -6,10 +6,10 @@
                             [--json FILE]
 
 Targets (all on 127.0.0.1, started by this script on free ports, one after the other):
-``bitswarm-mem-1`` (memory store, 1 process), ``bitswarm-mem-2`` (``--workers 2
---split-swarms``), ``bitswarm-redis-1`` and ``bitswarm-redis-2`` (``--store redis://`` on a
-redis-server started here), and ``opentracker`` (Debian's build; every benchmark hash is
-put in its whitelist, which that build requires).
+``bitswarm-mem-1`` (memory store, 1 process), ``bitswarm-mem-2`` (``--workers 2``: each
+swarm in one worker), ``bitswarm-redis-1`` and ``bitswarm-redis-2`` (``--store redis://``
+on a redis-server started here), and ``opentracker`` (Debian's build; every benchmark hash
+is put in its whitelist, which that build requires).
 
 The load: `--procs` generator processes, each with its own pool of peers (random peer ids
 spread over `--swarms` info-hashes, 30% seeders). Each pool first announces ``started``
@@ -22,6 +22,12 @@ real clients; each connects first, BEP 15); HTTP keeps `--conns` connections in 
 process, one request per connection, as real clients do (``Connection: close``; the
 generator waits for the server to close so that TIME_WAIT stays on the server's side).
 Latency is per request, from send to complete reply, under that load.
+
+Correctness: after each timed case the generators hand back their peers' state (which
+are in a swarm after their last announce), and `--check` sampled swarms are asked, from a
+fresh UDP socket, for up to 200 peers: every swarm must list exactly its active peers (a
+tracker whose workers split a swarm fails this). Requests that failed or were lost leave
+a peer's state unknown; their number is printed beside the check.
 
 Memory: a fresh target receives `--memory-peers` distinct peers over UDP (10 per swarm);
 the tracker's RSS (redis-server's ``used_memory`` for the Redis store) is read before and
@@ -184,7 +190,12 @@ def _udp_load(host: str, port: int, seconds: float, pool: list[_Peer], window: i
                     send_one(ready_sock)
     for sock in socks:
         sock.close()
-    return {"ok": len(latencies), "errors": errors, "lost": lost, "latencies": latencies}
+    return {"ok": len(latencies), "errors": errors, "lost": lost, "latencies": latencies,
+            "state": _state(pool)}  # fmt: skip
+
+
+def _state(pool: list[_Peer]) -> list[tuple[bool, int]]:
+    return [(p.active, p.left) for p in pool]
 
 
 def _http_request(host: str, port: int, peer: _Peer, event: str) -> bytes:
@@ -248,7 +259,8 @@ def _http_load(host: str, port: int, seconds: float, pool: list[_Peer], conns: i
                 entry[1] += chunk
             else:
                 finish(s, True)
-    return {"ok": len(latencies), "errors": errors, "lost": 0, "latencies": latencies}
+    return {"ok": len(latencies), "errors": errors, "lost": 0, "latencies": latencies,
+            "state": _state(pool)}  # fmt: skip
 
 
 def _run_gen(args: tuple[Any, ...]) -> dict[str, Any]:
@@ -377,6 +389,9 @@ def _measure(pool_of: list[list[_Peer]], proto: str, port: int, seconds: float, 
     with mp.get_context("fork").Pool(len(jobs)) as workers:
         results = workers.map(_run_gen, jobs)
     elapsed = time.monotonic() - started
+    for pool, r in zip(pool_of, results, strict=True):  # carry the peers' state on
+        for peer, (active, left) in zip(pool, r["state"], strict=True):
+            peer.active, peer.left = active, left
     lat = sorted(x for r in results for x in r["latencies"])
     ok = sum(r["ok"] for r in results)
     return {
@@ -393,8 +408,7 @@ def _targets(names: list[str], out: Path, redis: RedisServer | None) -> list[Tar
     rp = redis.port if redis else None
     table = {
         "bitswarm-mem-1": lambda: Target("bitswarm-mem-1", [], workdir=out),
-        "bitswarm-mem-2": lambda: Target("bitswarm-mem-2", ["--workers", "2", "--split-swarms"],
-                                         workdir=out),
+        "bitswarm-mem-2": lambda: Target("bitswarm-mem-2", ["--workers", "2"], workdir=out),
         "bitswarm-redis-1": lambda: Target("bitswarm-redis-1", ["--store", url], workdir=out,
                                            redis_port=rp),
         "bitswarm-redis-2": lambda: Target("bitswarm-redis-2", ["--store", url, "--workers", "2"],
@@ -404,6 +418,50 @@ def _targets(names: list[str], out: Path, redis: RedisServer | None) -> list[Tar
     return [table[n]() for n in names]
 
 
+def _check(pools: list[list[_Peer]], port: int, sample: int) -> dict[str, int]:
+    """Ask `sample` swarms for their peers; compare with the generators' active peers."""
+    expected: dict[bytes, set[int]] = {}
+    for pool in pools:
+        for peer in pool:
+            ports = expected.setdefault(peer.info_hash, set())
+            if peer.active:
+                ports.add(peer.port)
+    rng = random.Random(5)
+    hashes = rng.sample(sorted(h for h, p in expected.items() if len(p) < 190),
+                        min(sample, len(expected)))  # fmt: skip
+    out = {"swarms": len(hashes), "complete": 0, "missing": 0, "extra": 0}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect(("127.0.0.1", port))
+        sock.settimeout(2.0)
+
+        def ask(datagram: bytes, tid: int) -> bytes:
+            for _ in range(5):
+                sock.send(datagram)
+                try:
+                    while True:
+                        reply = sock.recv(4096)
+                        if struct.unpack_from(">I", reply, 4)[0] == tid:
+                            return reply
+                except TimeoutError:
+                    continue
+            raise RuntimeError("the tracker did not answer the check")
+
+        cid = struct.unpack_from(">Q", ask(_CONNECT.pack(PROTOCOL_ID, 0, 9), 9), 8)[0]
+        checker = b"-CHECK0-" + bytes(12)
+        for n, ih in enumerate(hashes):
+            reply = ask(_ANNOUNCE.pack(cid, 1, 10 + n, ih, checker, 0, 1, 0, 2, 0, 0, 200, 1),
+                        10 + n)  # fmt: skip
+            body = reply[20:]
+            got = {int.from_bytes(body[i + 4 : i + 6], "big") for i in range(0, len(body), 6)}
+            got.discard(1)  # the checker itself, should a tracker list it
+            ask(_ANNOUNCE.pack(cid, 1, 10 + n, ih, checker, 0, 1, 0, 3, 0, 0, 0, 1), 10 + n)
+            missing, extra = len(expected[ih] - got), len(got - expected[ih])
+            out["complete"] += missing == 0 and extra == 0
+            out["missing"] += missing
+            out["extra"] += extra
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench tracker", description=__doc__.split("\n\n")[0]
@@ -411,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--procs", type=int, default=2, help="load generator processes")
     ap.add_argument("--swarms", type=int, default=10_000)
-    ap.add_argument("--peers-per-proc", type=int, default=10_000)
+    ap.add_argument("--peers-per-proc", type=int, default=50_000)
+    ap.add_argument("--check", type=int, default=200, help="swarms whose peer lists are checked")
     ap.add_argument("--window", type=int, default=32, help="UDP requests in flight per process")
     ap.add_argument("--conns", type=int, default=16, help="HTTP connections per process")
     ap.add_argument("--protocols", default="udp,http")
@@ -444,10 +503,15 @@ def main(argv: list[str] | None = None) -> int:
                     port = target.udp_port if proto == "udp" else target.http_port
                     width = args.window if proto == "udp" else args.conns
                     r = _measure(pools, proto, port, args.seconds, width)
+                    r["check"] = _check(pools, target.udp_port, args.check)
                     results[f"{proto} {target.name}"] = r
+                    c = r["check"]
                     print(f"{proto:4} {target.name:17} {r['per_second']:9.0f}/s "
                           f"p50 {r['p50_ms']:.2f} ms p99 {r['p99_ms']:.2f} ms "
-                          f"errors {r['errors']} lost {r['lost']}", flush=True)  # fmt: skip
+                          f"errors {r['errors']} lost {r['lost']}; "
+                          f"{c['complete']}/{c['swarms']} sampled swarms list all their "
+                          f"peers ({c['missing']} peers missing, {c['extra']} extra)",
+                          flush=True)  # fmt: skip
             finally:
                 target.stop()
         if args.memory_peers:
@@ -504,8 +568,11 @@ def _report(results: dict[str, dict[str, Any]], names: list[str], protocols: lis
         f"UDP window {args.window}/process, HTTP {args.conns} connections/process; "
         f"{os.cpu_count()} CPUs\n"
     )
-    print("| protocol | tracker | announces/s | × opentracker | p50 ms | p99 ms | errors | lost |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| protocol | tracker | announces/s | × opentracker | p50 ms | p99 ms | errors | lost "
+        "| swarms complete |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for proto in protocols:
         base = results.get(f"{proto} opentracker", {}).get("per_second")
         for name in names:
@@ -515,7 +582,8 @@ def _report(results: dict[str, dict[str, Any]], names: list[str], protocols: lis
             ratio = f"{r['per_second'] / base:.2f}" if base else "–"
             print(
                 f"| {proto.upper()} | {name} | {r['per_second']:.0f} | {ratio} | "
-                f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['lost']} |"
+                f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['lost']} | "
+                f"{r['check']['complete']}/{r['check']['swarms']} |"
             )
     mems = [(n, results[f"memory {n}"]) for n in names if f"memory {n}" in results]
     if mems:

@@ -313,18 +313,25 @@ class TransferBench:
         return results
 
     def profiled(
-        self, seeder: str, leecher: str, size: int, who: Literal["seeder", "leecher"]
+        self,
+        seeder: str,
+        leecher: str,
+        size: int,
+        who: Literal["seeder", "leecher"],
+        meta: str = "v1",
     ) -> FanOutResult:
-        """One more one-to-one transfer with py-spy on `who` (its figures are not used)."""
-        key = (seeder, leecher, size, who)
+        """One more one-to-one transfer of the `meta` torrent with py-spy on `who` (its
+        figures are not used)."""
+        key = (seeder, leecher, size, f"{who}-{meta}")
         if key in self._profiles:
             return self._profiles[key]
-        out = OUT / "perf" / f"{time.strftime('%Y%m%d-%H%M%S')}-{seeder}-{leecher}-{who}.raw"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = OUT / "perf" / f"{stamp}-{seeder}-{leecher}-{who}-{meta}.raw"
         out.parent.mkdir(parents=True, exist_ok=True)
         result = fan_out(
             PEER_CLASSES[seeder],
             PEER_CLASSES[leecher],
-            self.torrent(size),
+            self.torrent(size, meta),
             1,
             timeout=self.timeout(size),
             profile=who,

@@ -9,6 +9,7 @@ libtorrent leecher, alternating within each run so that drift on this shared mac
 every pair alike; the target is bitswarm's v2 median rate at least 0.9× its v1 median rate.
 A v2 piece costs 64 SHA-256 leaf hashes (one per 16 KiB block) and 63 inner hashes where a
 v1 piece costs one SHA-1, all in the disk pool's threads (`storage.verify.piece_is_valid`).
+Where bitswarm's time goes in each: `python -m bench.perf.v2_profile` (py-spy on the leecher).
 """
 
 from __future__ import annotations

@@ -10,6 +10,15 @@ Rules the decoder enforces, each failing with a `BencodeError` naming the offset
   are accepted and *recorded* in `Decoded.issues`; the info-hash is still taken over the
   original bytes, which `decode_spans` exposes;
 * nesting deeper than ``max_depth`` lists/dicts is refused (no recursion blow-ups);
+* more than ``max_tokens`` tokens are refused, counted as libtorrent's ``bdecode`` counts
+  them: one per string, integer and dictionary key, two per list or dictionary (its start
+  and its end). Nesting alone does not bound memory: an empty list is 2 bytes of input
+  and about 64 bytes of Python objects, so a 64 MiB file of ``le`` items would cost over
+  2 GB. Every token takes at least one byte, so only an input longer than ``max_tokens``
+  bytes can exceed the limit: only such an input is counted first (`count_tokens`, which
+  builds nothing), so the decoder's hot loops carry no counter;
+* tolerant mode records at most ``MAX_ISSUES`` issues (then one line saying more were
+  skipped), so a dictionary of a million duplicate keys does not become a million lines;
 * nothing may follow the top-level value.
 
 Why by hand: the info-hash must be the SHA-1 of the *original* bytes of the ``info``
@@ -27,16 +36,26 @@ from .errors import BencodeError
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_TOKENS",
+    "MAX_ISSUES",
     "BValue",
     "Decoded",
     "bdecode",
     "bencode",
+    "count_tokens",
     "decode_spans",
 ]
 
 BValue: TypeAlias = "int | bytes | list[BValue] | dict[bytes, BValue]"
 
 DEFAULT_MAX_DEPTH = 64
+DEFAULT_MAX_TOKENS = 12_000_000
+"""Tokens one decode may hold at most (libtorrent's bdecode default is 2 million, 3 million
+for a torrent). A v1 torrent at bitswarm's file cap (2**20 files, each three folders deep)
+has 10.5 million; a v2 or hybrid torrent of that many files does not fit the 64 MiB file
+limit, and one that does has fewer. At the limit a decode holds at most about 400 MB of
+objects. Callers that decode small messages pass far tighter limits."""
+MAX_ISSUES = 100
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
@@ -195,7 +214,11 @@ class _Decoder:
         what = "duplicate" if duplicate else "unsorted"
         if self.strict:
             raise BencodeError(f"{what} dictionary key {key[:40]!r}", pos)
-        self.issues.append(f"{what} dictionary key {key[:40]!r} at byte {pos}")
+        issues = self.issues
+        if len(issues) < MAX_ISSUES:
+            issues.append(f"{what} dictionary key {key[:40]!r} at byte {pos}")
+        elif len(issues) == MAX_ISSUES:
+            issues.append("more unsorted or duplicate keys not listed")
 
     def _bad_int_reason(self, pos: int) -> str:
         end = self.data.find(b"e", pos)
@@ -211,11 +234,57 @@ class _Decoder:
         return "malformed integer"
 
 
+def count_tokens(data: bytes, limit: int = DEFAULT_MAX_TOKENS) -> int:
+    """Count `data`'s tokens (as the module docstring defines them) without building any
+    value, and return the count. Anything malformed ends the count quietly (the decoder
+    then says what is wrong with it).
+
+    Raises:
+        BencodeError: at the byte where the count passes `limit`.
+    """
+    n = len(data)
+    len_match = _LEN_RE.match
+    find = data.find
+    pos = tokens = 0
+    while pos < n:
+        c = data[pos]
+        if c == 0x65:  # 'e': an end, counted with its start
+            pos += 1
+            continue
+        start = pos
+        if c == 0x6C or c == 0x64:  # 'l', 'd': the start and the end
+            tokens += 2
+            pos += 1
+        elif 0x30 <= c <= 0x39:
+            m = len_match(data, pos)
+            if m is None:
+                return tokens
+            tokens += 1
+            pos = m.end() + int(m.group(1))
+        elif c == 0x69:  # 'i'
+            end = find(b"e", pos)
+            if end < 0:
+                return tokens
+            tokens += 1
+            pos = end + 1
+        else:
+            return tokens
+        if tokens > limit:
+            raise BencodeError(f"more than {limit} tokens", start)
+    return tokens
+
+
 def _run(
-    data: bytes | bytearray | memoryview, strict: bool, max_depth: int, spans: bool
+    data: bytes | bytearray | memoryview,
+    strict: bool,
+    max_depth: int,
+    max_tokens: int,
+    spans: bool,
 ) -> Decoded:
     if not isinstance(data, bytes):
         data = bytes(data)
+    if len(data) > max_tokens:  # shorter input cannot hold more tokens than bytes
+        count_tokens(data, max_tokens)
     dec = _Decoder(data, strict, max_depth)
     if spans:
         dec.spans = {}
@@ -233,13 +302,15 @@ def bdecode(
     *,
     strict: bool = True,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
 ) -> BValue:
-    """Decode one bencoded value that makes up the whole of `data`.
+    """Decode one bencoded value that makes up the whole of `data`: at most `max_tokens`
+    tokens (see the module docstring), nested at most `max_depth` deep.
 
     Raises:
         BencodeError: the input is not (strictly, if asked) valid bencoding.
     """
-    return _run(data, strict, max_depth, False).value
+    return _run(data, strict, max_depth, max_tokens, False).value
 
 
 def decode_spans(
@@ -247,9 +318,10 @@ def decode_spans(
     *,
     strict: bool = True,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
 ) -> Decoded:
     """Decode like `bdecode`, and also return top-level value spans and tolerated issues."""
-    return _run(data, strict, max_depth, True)
+    return _run(data, strict, max_depth, max_tokens, True)
 
 
 # ---------------------------------------------------------------------------------------

@@ -122,3 +122,53 @@ def test_a_peer_that_dialled_us_is_not_dialled_back(tmp_path: Path) -> None:
     dialled, connections = asyncio.run(run())
     assert not dialled, "the peer's listen address counts as connected"
     assert connections == 1
+
+
+def test_the_same_peer_dialling_again_replaces_its_stale_connection(tmp_path: Path) -> None:
+    """A peer (same peer id, same address) that dials us while we still hold its first
+    connection has lost that one on its side (a process killed without a word, as over
+    uTP): the new connection replaces the old instead of being refused."""
+    from bitswarm.wire.handshake import encode_handshake, make_reserved
+
+    content = make_multifile(tmp_path / "seed", [1 * MiB])
+    meta = make_torrent(content, version="v1")
+    peer_id = b"-XX0001-" + bytes(12)
+
+    async def dial(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            encode_handshake(
+                meta.info.info_hashes.wire,
+                peer_id,
+                make_reserved(fast=True, extended=False, dht=False),
+            )
+        )
+        await reader.readexactly(68)
+        return reader, writer
+
+    async def run() -> tuple[int, int]:
+        seeder = await start_session(transport="tcp")
+        try:
+            rt = await seeder.add(meta, tmp_path / "seed")
+            first_r, first_w = await dial(seeder.listen_port)
+            async with asyncio.timeout(10):
+                while len(rt.protocols) != 1:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            _, second_w = await dial(seeder.listen_port)
+            async with asyncio.timeout(10):  # the old one is closed: EOF after its messages
+                while await first_r.read(65536):
+                    pass
+                while len(rt.protocols) != 1 or not all(  # noqa: ASYNC110
+                    p.conn is not None for p in rt.protocols
+                ):
+                    await asyncio.sleep(0.01)
+            kept = next(iter(rt.protocols)).address[1]
+            mine = second_w.get_extra_info("sockname")[1]
+            first_w.close()
+            second_w.close()
+            return kept, mine
+        finally:
+            await seeder.close()
+
+    kept, second = asyncio.run(run())
+    assert kept == second, "the newer connection is the one kept"

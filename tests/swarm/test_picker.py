@@ -507,19 +507,20 @@ def test_pick_is_fast_with_100k_pieces_and_200_peers() -> None:
     p.peer_has_all("seed")
     for i in range(4):
         p.set_have(i)  # past random-first: measure rarest first
-    start = time.perf_counter()
+    # CPU time of this process: the other xdist worker on a 2-core machine does not count
+    start = time.process_time()
     picks = 0
     for _round in range(3):
         for k in range(199):
             assert len(p.pick(k, 16)) == 16
             picks += 1
-    per_pick = (time.perf_counter() - start) / picks
+    per_pick = (time.process_time() - start) / picks
     print(f"\npick: {per_pick * 1e6:.0f} µs per pick (100k pieces, 200 peers)")
     assert per_pick < 0.002
-    start = time.perf_counter()
+    start = time.process_time()
     for j in range(1000):
         p.peer_has(j % 199, rng.randrange(n))
-    per_have = (time.perf_counter() - start) / 1000
+    per_have = (time.process_time() - start) / 1000
     print(f"have: {per_have * 1e6:.1f} µs per peer_has")
     assert per_have < 0.0005
 

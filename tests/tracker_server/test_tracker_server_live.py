@@ -70,7 +70,9 @@ def tracker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerProcess
 
 
 def test_starts_in_under_a_second_and_peers_meet_over_http_and_udp(tracker: TrackerProcess) -> None:
-    assert tracker.started_in < 1.0, f"took {tracker.started_in:.2f} s to listen"
+    # CPU seconds, not wall-clock ones: a busy machine (CI, xdist) must not fail this
+    assert tracker.start_cpu < 1.0, f"took {tracker.start_cpu:.2f} CPU s to listen"
+    assert tracker.started_in < 10.0, f"took {tracker.started_in:.2f} s to listen"
     for url, ih in ((tracker.http_url, b"\x31" * 20), (tracker.udp_url, b"\x32" * 20)):
         first = go(url, req(1, ih=ih, left=0))
         assert (first.complete, first.incomplete, first.peers) == (1, 0, ())
@@ -279,16 +281,9 @@ def test_private_mode_and_whitelist_reload_on_sighup(tmp_path: Path) -> None:
         assert "whitelist reload failed" in t.log()
 
 
-def test_workers_share_the_ports_and_memory_store_refuses_without_split(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    refused = subprocess.run(
-        [sys.executable, "-m", "bitswarm.tracker_server", "--http", "127.0.0.1:0", "--workers",
-         "2"], capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
-    assert refused.returncode == 1 and "--store redis://" in refused.stderr
-    with TrackerProcess("--workers", "2", "--split-swarms", workdir=tmp_path) as t:
+def test_workers_share_the_ports_and_the_memory_store(tmp_path: Path) -> None:
+    # (each swarm lives in one worker: test_tracker_workers.py shows that peers meet)
+    with TrackerProcess("--workers", "2", workdir=tmp_path) as t:
         assert t.ready["workers"] == 2
         for i in range(20):
             assert go(t.udp_url if i % 2 else t.http_url, req(i, ih=b"\x3a" * 20)).interval > 0
@@ -296,8 +291,8 @@ def test_workers_share_the_ports_and_memory_store_refuses_without_split(tmp_path
         while True:
             text = http_get(t.http_port, "/metrics")[1].decode()
             prefix = 'bitswarm_tracker_announces_total{proto="udp"'
-            line = next(x for x in text.splitlines() if x.startswith(prefix))
-            udp_announces = float(line.rsplit(" ", 1)[1])
+            line = next((x for x in text.splitlines() if x.startswith(prefix)), " 0")
+            udp_announces = float(line.rsplit(" ", 1)[1])  # 0 until the owner has published
             if udp_announces == 10 or time.monotonic() > deadline:
                 break
             time.sleep(0.2)

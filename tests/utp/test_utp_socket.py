@@ -8,7 +8,7 @@ import pytest
 
 from bitswarm.utp import Closed, Connected, UtpConfig, UtpSocket, UtpState, decode_packet
 from bitswarm.utp.ledbat import DelayHistory, Ledbat
-from bitswarm.utp.packet import ST_DATA, ST_FIN, encode_packet
+from bitswarm.utp.packet import ST_DATA, ST_FIN, ST_STATE, encode_packet
 
 from .sim import LinkSpec, Sim
 
@@ -274,3 +274,74 @@ def test_garbage_never_raises() -> None:
         sock.datagrams_to_send(i * 0.001)
         sock.events()
     assert isinstance(ST_FIN, int)
+
+
+def test_idle_connection_sends_keepalives_and_a_silent_peer_is_dead() -> None:
+    cut = {"on": False}
+    sim = Sim(LinkSpec(drop=lambda _d: cut["on"]), back=LinkSpec())
+    assert sim.a.sock is not None
+    sim.a.sock.send(payload(5000))
+    sim.run(lambda: len(sim.b.received) == 5000)
+    sent = dict(sim.sent)
+    start = sim.now
+    sim.run(lambda: False, limit=start + 300)  # idle, both alive: keepalives both ways
+    assert sim.a.closed is None and sim.b.closed is None
+    assert 300 // 29 - 1 <= sim.sent["a"] - sent["a"] <= 300 // 29 + 6
+    assert 300 // 29 - 1 <= sim.sent["b"] - sent["b"] <= 300 // 29 + 6
+    cut["on"] = True  # b stops hearing a: b's keepalives go unanswered
+    start = sim.now
+    sim.run(lambda: sim.b.closed is not None, limit=start + 300)
+    assert sim.b.closed == "timed out"
+    assert 29 * 3 < sim.now - start <= 29 * 4 + 10
+
+
+def test_keepalives_lost_count_as_timeouts() -> None:
+    cut = {"on": False}
+    both = LinkSpec(drop=lambda _d: cut["on"])
+    sim = Sim(both, back=both)
+    assert sim.a.sock is not None
+    sim.a.sock.send(payload(5000))
+    sim.run(lambda: len(sim.b.received) == 5000)
+    cut["on"] = True  # the link dies while idle
+    start = sim.now
+    sim.run(lambda: sim.a.closed is not None, limit=start + 600)
+    assert sim.a.closed == "timed out"
+    # probes 1, 2, 4, 8, 16 s apart then every 29 s; dead at the first due after four
+    # keepalive intervals of silence (116 s)
+    assert sim.a.sock is not None and sim.a.sock.keepalives >= 6
+    assert 29 * 4 <= sim.now - start <= 29 * 4 + 10
+
+
+def test_fin_answering_the_syn_is_a_refused_connect() -> None:
+    sock = UtpSocket.connect(recv_id=10, seq_nr=100, now=0.0)
+    assert sock.datagrams_to_send(0.0)
+    fin = decode_packet(encode_packet(ST_FIN, 10, timestamp=0, timestamp_diff=0,
+                                      wnd_size=1 << 20, seq_nr=500, ack_nr=100))  # fmt: skip
+    sock.receive_packet(fin, 0.01)
+    assert sock.state is UtpState.CLOSED
+    events = sock.events()
+    assert Closed("refused") in events
+    assert not any(isinstance(e, Connected) for e in events)
+    reset = decode_packet(sock.datagrams_to_send(0.01)[0])
+    assert reset.type == 3 and reset.connection_id == 11 and reset.ack_nr == 500
+
+
+def test_a_fin_that_acks_ours_is_acked_before_closing() -> None:
+    """The peer's FIN is the first ack of ours (its bare ack was lost, or it sent none, as
+    qBittorrent): it is acked before the connection ends, else the peer resends it to a
+    connection that is gone (and gets ST_RESET)."""
+    sim = Sim()
+    sim.run(lambda: sim.b.sock is not None and sim.b.sock.confirmed)
+    assert sim.a.sock is not None and sim.b.sock is not None
+    fins = {"b": 0}
+
+    def b_to_a(data: bytes) -> bool:
+        ptype = decode_packet(data).type
+        fins["b"] += ptype == ST_FIN
+        return ptype == ST_STATE and not fins["b"]  # b's acks are lost until its FIN
+
+    sim.spec["a"] = LinkSpec(drop=b_to_a)
+    sim.a.sock.close()  # a's FIN; b closes on EOF: its FIN acks a's
+    sim.run(lambda: sim.a.closed is not None and sim.b.closed is not None, limit=60)
+    assert sim.a.closed == "closed" and sim.b.closed == "closed"
+    assert fins["b"] == 1, "b's FIN was resent: a closed without acking it"

@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from bitswarm.errors import LocalProtocolError, RemoteProtocolError
-from bitswarm.wire import codec
+from bitswarm.wire import MAX_PEER_HASH_REQUESTS, codec
 from bitswarm.wire import handshake as hs
 from bitswarm.wire.events import (
     ConnectionClosed,
@@ -137,3 +137,26 @@ def test_the_v2_reserved_bit() -> None:
     shake = hs.decode_handshake(hs.encode_handshake(bytes(20), bytes(20), reserved))
     assert shake.supports_v2 and not shake.supports_fast
     assert not hs.Handshake(bytes(8), bytes(20), bytes(20)).supports_v2
+
+
+def test_unanswered_hash_requests_are_capped_like_block_requests() -> None:
+    pair = make_pair()
+    for i in range(MAX_PEER_HASH_REQUESTS - 1):
+        pair.b.receive_data(encode_message(HashRequest(ROOT, 0, 2 * i, 2, 0)))
+    pair.b.receive_data(encode_message(HashRequest(ROOT, 0, 0, 2, 0)))  # a repeat counts
+    events = pair.b.events()
+    assert len(events) == MAX_PEER_HASH_REQUESTS
+    assert all(isinstance(e, HashRequestReceived) for e in events)
+    assert pair.b.peer_hash_requests == MAX_PEER_HASH_REQUESTS
+    pair.b.send_hash_reject(ROOT, 0, 0, 2, 0)  # each answer frees one place
+    pair.b.send_hashes(ROOT, 0, 0, 2, 0, b"".join(H[:2]))
+    assert pair.b.peer_hash_requests == MAX_PEER_HASH_REQUESTS - 2
+    pair.b.send_hash_reject(ROOT, 9, 0, 2, 0)  # never asked: frees nothing
+    assert pair.b.peer_hash_requests == MAX_PEER_HASH_REQUESTS - 2
+    for index in (0, 2):
+        pair.b.receive_data(encode_message(HashRequest(ROOT, 1, index, 2, 0)))
+    assert not pair.b.closed
+    pair.b.receive_data(encode_message(HashRequest(ROOT, 1, 4, 2, 0)))
+    closed = pair.b.events()[-1]
+    assert isinstance(closed, ConnectionClosed) and closed.violation
+    assert f"more than {MAX_PEER_HASH_REQUESTS} hash requests" in closed.reason

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
+
 import pytest
 
 from bitswarm.bencode import bencode
 from bitswarm.errors import RemoteProtocolError
+from bitswarm.wire.codec import MAX_EXTENDED_PAYLOAD
 from bitswarm.wire.extension import (
+    MAX_EXTENSIONS,
+    MAX_EXTRA,
     MAX_METADATA_SIZE,
+    MAX_TOKENS,
     ExtensionHandshake,
     decode_extension_handshake,
     encode_extension_handshake,
@@ -82,3 +89,54 @@ def test_a_payload_that_is_not_a_dictionary_is_a_violation(raw: bytes) -> None:
 def test_to_payload_is_what_send_extended_handshake_takes() -> None:
     payload = ExtensionHandshake(m={"ut_metadata": 2}, reqq=250).to_payload()
     assert payload == {b"m": {b"ut_metadata": 2}, b"reqq": 250}
+
+
+def _retained(payload: bytes) -> int | None:
+    """Bytes the decoded handshake keeps alive (None: refused as a protocol violation)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        try:
+            fields = decode_extension_handshake(payload)
+        except RemoteProtocolError:
+            return None
+        gc.collect()
+        kept, _ = tracemalloc.get_traced_memory()
+        assert fields is not None
+        return kept
+    finally:
+        tracemalloc.stop()
+
+
+_HOSTILE_HANDSHAKES = {
+    # measured before the bound: 32.5 MiB of objects kept for the connection's lifetime
+    "a million empty lists": b"d1:xl" + b"le" * 524271 + b"ee",
+    "unknown keys with long strings": bencode(
+        {b"k%04d" % i: b"x" * 2000 for i in range(500)} | {b"m": {b"ut_pex": 1}}
+    ),
+    "many extension names": bencode({b"m": {b"e%060d" % i: 1 for i in range(500)}}),
+    "unknown containers": bencode({b"x%d" % i: [b"y" * 100] * 4 for i in range(100)}),
+    "a long version": bencode({b"v": b"v" * (MAX_EXTENDED_PAYLOAD - 100)}),
+}
+
+
+@pytest.mark.parametrize("name", list(_HOSTILE_HANDSHAKES))
+def test_one_handshake_never_retains_more_than_a_few_kib(name: str) -> None:
+    payload = _HOSTILE_HANDSHAKES[name]
+    assert len(payload) <= MAX_EXTENDED_PAYLOAD
+    kept = _retained(payload)
+    assert kept is None or kept < 12 * 1024, f"{name}: {kept} bytes kept"
+
+
+def test_what_is_kept_of_unknown_keys_and_names() -> None:
+    fields = decode_extension_handshake(_HOSTILE_HANDSHAKES["unknown keys with long strings"])
+    assert fields.m == {"ut_pex": 1} and fields.extra == {}
+    payload = {b"complete_ago": 5, b"flag": b"1", b"list": [1], b"z" * 65: 1}
+    payload |= {b"n%02d" % i: i for i in range(20)}
+    extra = decode_extension_handshake(bencode(payload)).extra
+    assert extra[b"complete_ago"] == 5 and extra[b"flag"] == b"1"
+    assert b"list" not in extra and b"z" * 65 not in extra and len(extra) == MAX_EXTRA
+    names = decode_extension_handshake(_HOSTILE_HANDSHAKES["many extension names"]).m
+    assert len(names) == MAX_EXTENSIONS
+    with pytest.raises(RemoteProtocolError, match="tokens"):
+        decode_extension_handshake(bencode({b"m": {b"e%d" % i: 1 for i in range(MAX_TOKENS)}}))

@@ -11,6 +11,16 @@ It reads the socket until it is drained (many datagrams per wake-up) and only th
 every connection that received something answer, so a burst of data packets gets one
 ack, as libtorrent's "socket drained" does; writes from the peer code are flushed once
 per loop iteration. Each connection's one timer is re-armed after every flush.
+
+A dead peer is noticed at once, not after the resend timeouts (a SIGKILLed process sends
+nothing, unlike a TCP stack that resets): the socket has IP_RECVERR (IPV6_RECVERR), so the
+ICMP "port unreachable" its host answers to our next datagram -- data, or the keepalive
+an idle connection sends every 29 s -- is queued on the socket's error queue with the
+address it was sent to; `_read_errors` reads that queue (MSG_ERRQUEUE) and fails every
+connection to the address (libutp's utp_process_icmp_error; libtorrent only logs the
+error). A packet for a connection we do not know, other than SYN and RESET, is answered
+with ST_RESET (libutp's; libtorrent leaves it unanswered), so a peer whose process was
+restarted on the same port learns at once that its old connection is gone.
 """
 
 from __future__ import annotations
@@ -20,31 +30,56 @@ import errno
 import logging
 import random
 import socket
+import struct
+import sys
 from collections.abc import Callable
 
 from ..utp import (
-    ST_DATA,
-    ST_FIN,
     ST_RESET,
     ST_SYN,
     Packet,
     UtpConfig,
     UtpPacketError,
     UtpSocket,
+    UtpState,
     decode_packet,
     encode_packet,
     looks_like_utp,
 )
-from .utp_transport import UtpTransport
+from .utp_transport import UtpRefused, UtpTransport
 
-__all__ = ["UtpManager", "open_utp_socket"]
+__all__ = ["UtpManager", "UtpRefused", "open_utp_socket"]
 
 log = logging.getLogger("bitswarm.utp")
+# every uTP datagram in and out, when this logger is at DEBUG as the manager starts
+trace = logging.getLogger("bitswarm.utp.packets")
+_TYPES = ("DATA", "FIN", "STATE", "RESET", "SYN")
+
+
+def describe(data: bytes) -> str:
+    """One line for the packet log: type, ids, numbers, window, SACK, payload size."""
+    try:
+        p = decode_packet(data)
+    except UtpPacketError:
+        return f"not uTP ({len(data)} bytes)"
+    sack = f" sack={p.sack.hex()}" if p.sack else ""
+    return (f"{_TYPES[p.type]} id={p.connection_id} seq={p.seq_nr} ack={p.ack_nr} "
+            f"wnd={p.wnd_size} len={len(p.payload)}{sack}")  # fmt: skip
+
 
 Addr = tuple[str, int]
 READ_BATCH = 512  # datagrams read per wake-up at most (then other work gets a turn)
 DATAGRAM_MAX = 65536
 SOCKET_BUFFER = 4 * 2**20
+MAX_CONNECTIONS = 800  # libtorrent: SYNs ignored above twice its connections_limit
+# Linux values (Python 3.11's socket module lacks the names)
+IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
+IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
+MSG_ERRQUEUE = getattr(socket, "MSG_ERRQUEUE", 0x2000)
+# ICMP errors that end every connection to the address (port unreachable: no process
+# there), and those that end only connections still connecting (a route that may recover)
+FATAL_ERRORS = frozenset({errno.ECONNREFUSED, errno.ECONNRESET})
+CONNECT_ERRORS = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN})
 
 
 def open_utp_socket(host: str, port: int) -> socket.socket:
@@ -63,6 +98,11 @@ def open_utp_socket(host: str, port: int) -> socket.socket:
                 sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
             except OSError:
                 pass
+        if sys.platform == "linux":  # ICMP errors onto the error queue, with their address
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVERR, 1)
+            else:
+                sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
         sock.bind((host, port))
         sock.setblocking(False)
     except OSError:
@@ -113,11 +153,13 @@ class UtpManager:
         accept: Callable[[], asyncio.BufferedProtocol] | None,
         config: UtpConfig | None = None,
         rng: random.Random | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.sock = sock
         self.loop = asyncio.get_running_loop()
         self.accept = accept  # None: incoming uTP connections are refused (transport "tcp")
         self.config = config or UtpConfig()
+        self.max_connections = max_connections  # a SYN beyond it is ignored (a flood)
         self._rng = rng or random.Random()
         name = sock.getsockname()
         self.sockname: Addr = (str(name[0]), int(name[1]))
@@ -128,6 +170,7 @@ class UtpManager:
         self._closed = False
         self._rbuf = bytearray(DATAGRAM_MAX)
         self.send_errors = 0
+        self.trace = trace.isEnabledFor(logging.DEBUG)
         self.loop.add_reader(sock.fileno(), self._read_ready)
 
     # ---------------------------------------------------------------- the DHT beside
@@ -148,7 +191,8 @@ class UtpManager:
         """Open a uTP connection to `addr` and give it a protocol from `factory`.
 
         Raises:
-            ConnectionError: the peer refused (ST_RESET) or never answered.
+            UtpRefused: the peer answered the SYN with FIN or RESET.
+            ConnectionError: the peer never answered, or its host says no one is there.
         """
         if self._closed:
             raise ConnectionError("the uTP socket is closed")
@@ -186,20 +230,57 @@ class UtpManager:
     # ---------------------------------------------------------------- incoming
     def _read_ready(self) -> None:
         sock, buf = self.sock, self._rbuf
-        for _ in range(READ_BATCH):
+        errors = False
+        for i in range(READ_BATCH):
             try:
                 n, addr = sock.recvfrom_into(buf)
             except (BlockingIOError, InterruptedError):
+                errors |= i == 0  # woken with nothing to read: an error queued (EPOLLERR)
                 break
             except OSError as exc:  # an ICMP error reported on the socket: nothing to read
-                if exc.errno not in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
+                errors = True
+                if exc.errno not in FATAL_ERRORS | CONNECT_ERRORS:
                     log.debug("uTP socket %s: %s", self.sockname, exc)
                 continue
             data = bytes(buf[:n])
             self._datagram((str(addr[0]), int(addr[1])), data)
+        if errors:
+            self._read_errors()
         self._flush_dirty()
 
+    def _read_errors(self) -> None:
+        """Drain the socket's error queue: each ICMP error names the address our datagram
+        went to; fail the connections to it (see the module docstring)."""
+        for _ in range(READ_BATCH):
+            try:
+                _, ancdata, _, addr = self.sock.recvmsg(1, 1024, MSG_ERRQUEUE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.debug("uTP socket %s: error queue: %s", self.sockname, exc)
+                return
+            for level, kind, data in ancdata:
+                is_err = (level, kind) in ((socket.IPPROTO_IP, IP_RECVERR),
+                                           (socket.IPPROTO_IPV6, IPV6_RECVERR))  # fmt: skip
+                if is_err and len(data) >= 4 and isinstance(addr, tuple):
+                    (code,) = struct.unpack_from("=I", data)
+                    self.incoming_error(code, (str(addr[0]), int(addr[1])))
+
+    def incoming_error(self, code: int, addr: Addr) -> None:
+        """The host of `addr` reported error `code` (an errno) for a datagram we sent it."""
+        fatal = code in FATAL_ERRORS
+        if not fatal and code not in CONNECT_ERRORS:
+            return
+        reason = "unreachable" if fatal else f"unreachable ({errno.errorcode.get(code, code)})"
+        for (peer, _), transport in list(self.conns.items()):
+            if peer != addr or (not fatal and transport.core.state is not UtpState.SYN_SENT):
+                continue
+            transport.core.fail(reason)
+            self._dirty[transport] = None
+
     def _datagram(self, addr: Addr, data: bytes) -> None:
+        if self.trace and looks_like_utp(data):
+            trace.debug("%s < %s:%d %s", self.sockname[1], addr[0], addr[1], describe(data))
         if not looks_like_utp(data):
             if self._other is not None:
                 self._other.datagram_received(data, addr)
@@ -212,23 +293,35 @@ class UtpManager:
             return
         now = self.loop.time()
         transport = self.conns.get((addr, pkt.connection_id))
-        if transport is None and pkt.type == ST_RESET:  # some send RESET with the other id
-            transport = self.conns.get((addr, (pkt.connection_id + 1) & 0xFFFF))
+        if transport is None and pkt.type == ST_RESET:
+            transport = self._reset_target(addr, pkt.connection_id)
         if transport is None and pkt.type == ST_SYN:
             transport = self.conns.get((addr, (pkt.connection_id + 1) & 0xFFFF))
             if transport is None:
                 self._accept(addr, pkt, now)
                 return
         if transport is None:
-            if pkt.type in (ST_DATA, ST_FIN):  # a connection we do not know (any more)
+            if pkt.type != ST_RESET:  # a connection we do not know (any more): libutp's
                 self.sendto(encode_packet(ST_RESET, pkt.connection_id, timestamp=0,
-                                          timestamp_diff=0, wnd_size=0, seq_nr=0,
+                                          timestamp_diff=0, wnd_size=0,
+                                          seq_nr=self._rng.randrange(0x10000),
                                           ack_nr=pkt.seq_nr), addr)  # fmt: skip
             return
         transport.core.receive_packet(pkt, now)
         self._dirty[transport] = None
 
+    def _reset_target(self, addr: Addr, conn_id: int) -> UtpTransport | None:
+        """The connection a RESET names: a RESET carries the id its sender received,
+        our send id, so our receive id is one above or below it (libutp's lookup)."""
+        for recv_id in ((conn_id + 1) & 0xFFFF, (conn_id - 1) & 0xFFFF):
+            transport = self.conns.get((addr, recv_id))
+            if transport is not None and transport.core.send_id == conn_id:
+                return transport
+        return None
+
     def _accept(self, addr: Addr, syn: Packet, now: float) -> None:
+        if len(self.conns) >= self.max_connections:
+            return  # a SYN flood (spoofed sources, most likely): not even a RESET back
         if self.accept is None or self._closed:
             self.sendto(encode_packet(ST_RESET, syn.connection_id, timestamp=0,
                                       timestamp_diff=0, wnd_size=0, seq_nr=0,
@@ -245,13 +338,21 @@ class UtpManager:
 
     # ---------------------------------------------------------------- sending
     def sendto(self, data: bytes, addr: Addr) -> None:
-        try:
-            self.sock.sendto(data, addr)
-        except (BlockingIOError, InterruptedError):
-            self.send_errors += 1  # the kernel's buffer is full: a loss uTP repairs
-        except OSError as exc:
-            self.send_errors += 1
-            log.debug("uTP send to %s:%d failed: %s", addr[0], addr[1], exc)
+        if self.trace and looks_like_utp(data):
+            trace.debug("%s > %s:%d %s", self.sockname[1], addr[0], addr[1], describe(data))
+        for _ in range(2):
+            try:
+                self.sock.sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                self.send_errors += 1  # the kernel's buffer is full: a loss uTP repairs
+            except OSError as exc:
+                if exc.errno in FATAL_ERRORS | CONNECT_ERRORS:
+                    # an ICMP error about an earlier datagram (to anyone), reported by this
+                    # call instead of sending: send again; the error queue tells whose
+                    continue
+                self.send_errors += 1
+                log.debug("uTP send to %s:%d failed: %s", addr[0], addr[1], exc)
+            return
 
     def mark_dirty(self, transport: UtpTransport) -> None:
         """`transport` has something to send: flush it later in this loop iteration."""

@@ -16,9 +16,14 @@ from typing import Any, Protocol
 
 from ..utp import Closed, Connected, DataReceived, Eof, UtpEvent, UtpSocket, Writable
 
-__all__ = ["UtpTransport"]
+__all__ = ["UtpRefused", "UtpTransport"]
 
 Addr = tuple[str, int]
+
+
+class UtpRefused(ConnectionRefusedError):
+    """The peer answered our SYN with FIN or RESET: it is there and hung up at once (a
+    busy or not yet ready client; qBittorrent does it), so a new SYN soon may well work."""
 
 
 class UtpManager(Protocol):
@@ -211,7 +216,8 @@ class UtpTransport(asyncio.Transport):
         self.rearm(None)
         self.manager.forget(self)
         if self._connected is not None and not self._connected.done():
-            self._connected.set_exception(ConnectionError(f"uTP connect failed: {reason}"))
+            cls = UtpRefused if reason == "refused" else ConnectionError
+            self._connected.set_exception(cls(f"uTP connect failed: {reason}"))
             return
         if self._protocol is not None:
             exc = None if reason in ("closed", "aborted") else ConnectionError(f"uTP {reason}")

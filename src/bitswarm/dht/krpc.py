@@ -36,7 +36,8 @@ from ..version import DHT_VERSION
 from .node_id import ID_BYTES
 
 __all__ = [
-    "CLIENT_VERSION", "MAX_DEPTH", "MAX_NODES", "MAX_TID", "MAX_TOKEN", "MAX_VALUES",
+    "CLIENT_VERSION", "MAX_BENCODE_TOKENS", "MAX_DEPTH", "MAX_NODES", "MAX_TID", "MAX_TOKEN",
+    "MAX_VALUES",
     "NODE4_STRIDE", "NODE6_STRIDE", "Addr", "AnnouncePeerQuery", "ErrorCode", "ErrorMessage",
     "FindNodeQuery", "GetPeersQuery", "KrpcError", "Message", "NodeInfo", "PingQuery", "Query",
     "Response", "UnknownQuery", "decode_message", "decode_nodes", "encode_message",
@@ -47,6 +48,7 @@ Addr: TypeAlias = tuple[str, int]
 
 CLIENT_VERSION = DHT_VERSION  # BEP 5 "v": client code (as our peer id, BEP 20) + version
 MAX_DEPTH = 8
+MAX_BENCODE_TOKENS = 1024  # a full get_peers reply of 1500 bytes holds a few hundred
 MAX_TID = 32
 MAX_TOKEN = 64
 MAX_NODES = 32
@@ -262,7 +264,7 @@ def decode_message(data: bytes) -> Message:
         KrpcError: not bencoding, not a dictionary, or a field that breaks the rules above.
     """
     try:
-        top = bdecode(data, strict=False, max_depth=MAX_DEPTH)
+        top = bdecode(data, strict=False, max_depth=MAX_DEPTH, max_tokens=MAX_BENCODE_TOKENS)
     except BencodeError as exc:
         raise KrpcError(f"not bencoding: {exc.reason}") from None
     if not isinstance(top, dict):

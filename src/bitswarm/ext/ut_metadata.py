@@ -60,6 +60,7 @@ __all__ = [
 METADATA_PIECE_SIZE = 16 * 1024
 DEFAULT_MAX_METADATA_SIZE = 16 * 1024 * 1024
 _MAX_HEADER = 512  # the dictionary of a real message is a few dozen bytes
+_MAX_TOKENS = 64  # and holds three or four keys
 _MAX_PIECE_INDEX = 2**31 - 1
 
 
@@ -168,7 +169,7 @@ def decode_metadata_message(payload: bytes | bytearray | memoryview) -> Metadata
     payload = bytes(payload)
     end = _header_end(payload)
     try:
-        fields = bdecode(payload[:end], strict=False)
+        fields = bdecode(payload[:end], strict=False, max_tokens=_MAX_TOKENS)
     except BencodeError as exc:
         raise MetadataProtocolError(f"ut_metadata dictionary: {exc}") from None
     assert isinstance(fields, dict)  # _header_end checked the leading 'd'

@@ -59,6 +59,7 @@ MAX_DROPPED_PER_MESSAGE = 50
 MAX_ACCEPTED = 200
 MIN_RECEIVE_INTERVAL = 45.0  # BEP 11 says one a minute; leave room for timer jitter
 MAX_PEX_PAYLOAD = 64 * 1024
+_MAX_TOKENS = 256  # a real message has six keys and their strings
 
 PeerAddr: TypeAlias = tuple[str, int]
 _PORT = struct.Struct(">H")
@@ -173,7 +174,7 @@ def decode_pex(
     if len(payload) > MAX_PEX_PAYLOAD:
         raise PexFormatError(f"ut_pex message of {len(payload)} bytes")
     try:
-        fields = bdecode(payload, strict=False, max_depth=4)
+        fields = bdecode(payload, strict=False, max_depth=4, max_tokens=_MAX_TOKENS)
     except BencodeError as exc:
         raise PexFormatError(f"ut_pex message is not bencoded: {exc}") from None
     if not isinstance(fields, dict):

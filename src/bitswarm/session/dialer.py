@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from ..aio.mse import MseStream
 from ..aio.peer import PeerOwner, PeerProtocol
+from ..aio.utp import UtpRefused
 from ..wire.mse import first_attempt_encrypted, retry_other_way
 from .host import SessionHost
 from .racing import Connector, ProtocolFactory, attempt_delay, race
@@ -31,6 +32,9 @@ log = logging.getLogger("bitswarm.dialer")
 CONNECT_TIMEOUT = 10.0
 MAX_HALF_OPEN = 8
 RETRY_AFTER = 60.0
+REFUSED_RETRIES = 2  # new SYNs at once after a uTP SYN answered with FIN or RESET
+REFUSED_PAUSE = 0.2  # ... this long apart
+REFUSED_RETRY = 2.0  # then the address again after 2, 4, 8 .. RETRY_AFTER seconds
 MAX_KNOWN = 2000  # addresses remembered per torrent (PEX and trackers can send many)
 REFUSED_BY_US = frozenset(  # our own closes during a handshake: no retry the other way
     {
@@ -76,6 +80,7 @@ class Dialer:
         self.banned: set[str] = set()
         self.connecting: set[Addr] = set()
         self.worked: dict[Addr, Way] = {}  # how a connection to each address worked last
+        self.refusals: dict[Addr, int] = {}  # dials in a row whose uTP SYN was refused
         self._tasks: set[asyncio.Task[None]] = set()
         self.add(peers)
 
@@ -142,23 +147,29 @@ class Dialer:
         if len(self.info_hash) != 20:
             encrypted = False  # no SKEY to offer (a stand-in owner in a test)
         retry = retry_other_way(level, encrypted=encrypted)
+        retry_after = RETRY_AFTER
         try:
-            transport, ok = await self._attempt(addr, None, encrypted=encrypted, wait=retry)
-            if not ok and retry and transport is not None:
+            transport, over, retry_after = await self._attempt(
+                addr, None, encrypted=encrypted, wait=retry
+            )
+            if not over and retry and transport is not None:
                 log.debug("%s:%d: retrying %s over %s", *addr,
                           "plain" if encrypted else "encrypted", transport)  # fmt: skip
-                await self._attempt(addr, transport, encrypted=not encrypted, wait=True)
+                _, _, retry_after = await self._attempt(
+                    addr, transport, encrypted=not encrypted, wait=True
+                )
         finally:  # a later retry_later (a seed met while seeding) set while we waited stays
-            self.known[addr] = max(self.known.get(addr, 0.0), loop.time() + RETRY_AFTER)
+            self.known[addr] = max(self.known.get(addr, 0.0), loop.time() + retry_after)
             self.connecting.discard(addr)
 
     async def _attempt(self, addr: Addr, only: str | None, *, encrypted: bool,
-                       wait: bool) -> tuple[str | None, bool]:  # fmt: skip
+                       wait: bool) -> tuple[str | None, bool, float]:  # fmt: skip
         """Connect once, plain or with MSE, over `only` that transport or the race of those
-        the session allows. The transport that connected (None: none did) and whether the
-        attempt is over: with `wait`, False when the peer closed the connection (or broke
-        the encryption handshake) before its BitTorrent handshake, so the caller may try
-        the other way."""
+        the session allows. The transport that connected (None: none did); whether the
+        attempt is over (with `wait`, False when the peer closed the connection, or broke
+        the encryption handshake, before its BitTorrent handshake, so the caller may try
+        the other way); and when to dial the address again (sooner after a uTP SYN the
+        peer refused: it is there and said "not now")."""
         loop = asyncio.get_running_loop()
         config = self.session.config
         policy = only or config.transport
@@ -170,10 +181,21 @@ class Dialer:
                 return MseStream(peer, level=config.encryption, skey=self.info_hash)
             return peer
 
+        refused = False
+
         async def over_utp(factory: ProtocolFactory) -> None:
+            nonlocal refused
             assert utp is not None
             async with asyncio.timeout(CONNECT_TIMEOUT):
-                await utp.connect(addr, factory)
+                for retry in range(REFUSED_RETRIES + 1):
+                    try:
+                        await utp.connect(addr, factory)
+                        return
+                    except UtpRefused:
+                        refused = True
+                        if retry == REFUSED_RETRIES:
+                            raise
+                    await asyncio.sleep(REFUSED_PAUSE)
 
         async def over_tcp(factory: ProtocolFactory) -> None:
             async with asyncio.timeout(CONNECT_TIMEOUT):
@@ -189,24 +211,29 @@ class Dialer:
             first = before is not None and before.transport == "tcp"
             attempts.insert(0 if first else len(attempts), ("tcp", over_tcp))
         if not attempts:
-            return None, True
+            return None, True, RETRY_AFTER
         try:
             rtt = utp.typical_rtt() if utp is not None else None
             transport = await race(attempts, attempt_delay(rtt), factory)
         except (OSError, TimeoutError) as exc:
             log.debug("connect to %s:%d failed: %s", addr[0], addr[1], exc)
             self.worked.pop(addr, None)
-            return None, True  # nobody listens there: the other way would fail the same
+            retry_after = RETRY_AFTER
+            if refused:  # the peer is there and said "not now": ask again soon
+                n = self.refusals[addr] = self.refusals.get(addr, 0) + 1
+                retry_after = min(RETRY_AFTER, REFUSED_RETRY * 2 ** (n - 1))
+            return None, True, retry_after  # nobody listens: the other way would fail too
+        self.refusals.pop(addr, None)
         self.worked[addr] = Way(transport, before.encrypted if before is not None else None)
         if not wait:
-            return transport, True
+            return transport, True, RETRY_AFTER
         if await asyncio.shield(peer.handshake_done):  # cancelling us leaves it to the peer
             self.worked[addr] = Way(transport, encrypted)
-            return transport, True
-        if peer.handshake_timed_out:
-            return transport, True  # it stalled rather than refused: the other way would too
+            return transport, True, RETRY_AFTER
+        if peer.handshake_timed_out:  # it stalled rather than refused: the other way would too
+            return transport, True, RETRY_AFTER
         reason = peer.closed_future.result() if peer.closed_future.done() else ""
-        return transport, reason in REFUSED_BY_US
+        return transport, reason in REFUSED_BY_US, RETRY_AFTER
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -345,7 +345,9 @@ class Session:
                     raise
                 log.warning("no uTP on UDP %s:%d: %s", bind, self.listen_port, exc)
                 continue
-            self.utp_managers.append(UtpManager(sock, accept=accept))
+            self.utp_managers.append(UtpManager(
+                sock, accept=accept, max_connections=2 * self.config.max_connections
+            ))  # fmt: skip
 
     def _accept_utp(self) -> asyncio.BufferedProtocol:
         """An accepted uTP connection's protocols: sniffed, plain or MSE, and held to the

@@ -57,6 +57,7 @@ from ..wire.mse import encryption_hint
 from .announcer import Announcer, AnnounceStats
 from .dialer import REFUSED_BY_US, Dialer
 from .disk_faults import lost_files, missing_data_message
+from .hash_service import HashService
 from .host import SessionHost
 from .peer_view import peer_snapshots, piece_states
 from .resume_store import FileResumeStore, ResumeStore
@@ -182,6 +183,7 @@ class TorrentRuntime:
         self.upload_bucket = rate_bucket(upload_limit)
         self.download_bucket = rate_bucket(download_limit)
         self._uploads: dict[PeerProtocol, _Uploads] = {}
+        self._hash_service: HashService | None = None  # BEP 52 answers (pure v2 only)
         self._tasks: set[asyncio.Task[None]] = set()
         self._resume_dirty = False
         self._resume_lock = asyncio.Lock()  # one save at a time, in the order asked
@@ -527,12 +529,9 @@ class TorrentRuntime:
         if conn is None:
             return
         if isinstance(event, ev.HashRequestReceived):
-            assert self.core is not None
-            pieces = v2.serve(conn, event, self.core.have)
-            if pieces is None:
-                proto.flush()
-            else:  # block hashes: from the pieces' data, hashed in the disk pool
-                self._spawn(self._serve_block_hashes(proto, v2, event, pieces))
+            if self._hash_service is None:
+                self._hash_service = HashService(v2, self._have, self.disk.block_hashes)
+            self._hash_service.request(proto, event)  # answered in turn, with backpressure
             return
         assert isinstance(event, ev.HashesReceived | ev.HashRejectReceived)
         verdict = v2.on_answer(proto, event)
@@ -546,24 +545,9 @@ class TorrentRuntime:
             self.meta = v2.metainfo
             self._layers_arrived()
 
-    async def _serve_block_hashes(
-        self,
-        proto: PeerProtocol,
-        v2: V2Hashes,
-        event: ev.HashRequestReceived,
-        pieces: list[tuple[int, int]],
-    ) -> None:
-        leaves: dict[int, list[bytes]] = {}
-        try:
-            for piece, length in pieces:
-                leaves[piece] = await self.disk.block_hashes(piece, length)
-        except (BitswarmError, OSError) as exc:
-            log.info("cannot read piece %d for block hashes: %s", piece, exc)
-            leaves = {}  # a hash reject
-        conn = proto.conn
-        if conn is not None:
-            v2.answer(conn, event, leaves)
-            proto.flush()
+    def _have(self) -> Bitfield:
+        assert self.core is not None
+        return self.core.have
 
     def _layers_known(self) -> bool:
         return self.v2 is None or self.v2.complete
@@ -590,6 +574,8 @@ class TorrentRuntime:
     def peer_lost(self, proto: PeerProtocol, reason: str) -> None:
         if self.v2 is not None:
             self.v2.peer_lost(proto)
+        if self._hash_service is not None:
+            self._hash_service.peer_lost(proto)
         self.protocols.discard(proto)
         self.slots.forget(proto)
         self._held_for_disk.discard(proto)
@@ -644,7 +630,14 @@ class TorrentRuntime:
     def _keep_one(self, proto: PeerProtocol, peer_id: bytes) -> bool:
         """A second connection to the same peer (both dialled each other): keep the one
         dialled by the side with the smaller peer id, so both sides keep the same one, and
-        close the other. True when that is `proto`."""
+        close the other. True when that is `proto`.
+
+        The same peer dialling us again from the same address while we still hold its
+        first connection means that one is dead on its side (a peer never dials twice):
+        the old one is replaced, else a connection whose end died silently -- a uTP peer
+        killed between two packets -- would lock the peer out until our timeouts.
+        libtorrent drops the newer one here (peer_list.cpp ``new_connection``), which is
+        safe over TCP only, where the dead end's kernel resets the old connection."""
         other = next(
             (
                 p
@@ -655,8 +648,11 @@ class TorrentRuntime:
         )
         if other is None:
             return False
-        if proto.outgoing == other.outgoing:  # the same direction twice: keep the first
-            proto.close("already connected to this peer")
+        if proto.outgoing == other.outgoing:
+            if not proto.outgoing and proto.address[0] == other.address[0]:
+                other.close("replaced by a new connection from the same peer")
+                return False
+            proto.close("already connected to this peer")  # we dialled twice: keep the first
             return True
         we_dial = self.session.peer_id < peer_id  # the smaller id's dial survives
         loser = proto if proto.outgoing != we_dial else other

@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_INTERVAL",
     "DEFAULT_MAX_FILES",
     "DEFAULT_MAX_PEERS",
+    "MAX_REPLY_TOKENS",
     "build_announce_url",
     "build_scrape_url",
     "parse_announce_response",
@@ -53,6 +54,9 @@ DEFAULT_INTERVAL = 1800
 DEFAULT_MAX_PEERS = 200
 DEFAULT_MAX_FILES = 1000
 _MAX_TRACKER_ID = 1024
+MAX_REPLY_TOKENS = 2**18
+"""Tokens in a reply at most: a 1 MiB reply of dictionary-form peers (8 tokens each) or
+a scrape of every swarm fits; a reply of a million empty lists does not."""
 _TITLE_RE = re.compile(rb"<title[^>]*>(.{0,200}?)</title", re.IGNORECASE | re.DOTALL)
 
 
@@ -140,13 +144,15 @@ def _decode_body(body: bytes, url: str | None) -> dict[bytes, BValue]:
         what = f"an HTML page ({title!r})" if title else "an HTML page"
         raise TrackerResponseError(f"{where} sent {what}, not a bencoded response")
     try:
-        value = bdecode(body, strict=False)
+        value = bdecode(body, strict=False, max_tokens=MAX_REPLY_TOKENS)
     except BencodeError as first:
         trimmed = body.rstrip()
         try:
             if trimmed == body:
                 raise first
-            value = bdecode(trimmed, strict=False)  # tolerate a trailing newline
+            value = bdecode(
+                trimmed, strict=False, max_tokens=MAX_REPLY_TOKENS
+            )  # tolerate a trailing newline
         except BencodeError as e:
             msg = f"{where} sent a response that is not bencoded: {e}"
             raise TrackerResponseError(msg) from None

@@ -33,6 +33,7 @@ from .memory_store import MemorySwarmStore
 from .metrics import Snapshot, merge
 from .options import ServerOptions
 from .service import TrackerService
+from .shard_store import ShardedStore, ShardSetup
 from .store import SwarmStore
 from .udp_frontend import UdpFrontend
 from .whitelist import Whitelist, parse_whitelist
@@ -135,9 +136,13 @@ ReadyCallback = Callable[[int | None, int | None], None]
 
 async def serve(
     options: ServerOptions, *, worker: int = 0, metrics_dir: Path | None = None,
-    on_ready: ReadyCallback | None = None,
+    on_ready: ReadyCallback | None = None, shard: ShardSetup | None = None,
 ) -> None:  # fmt: skip
-    """Run one tracker process until SIGTERM or SIGINT (see the module docstring)."""
+    """Run one tracker process until SIGTERM or SIGINT (see the module docstring).
+
+    `shard`: this worker's part of ``--workers N`` on the memory store (its swarms, its
+    UDP socket in the routed reuseport group, the links to the other workers).
+    """
     loop = asyncio.get_running_loop()
     raise_open_file_limit()
     AcceptErrors(loop).install(loop)
@@ -145,8 +150,11 @@ async def serve(
     whitelist = Whitelist()
     if options.whitelist is not None:
         whitelist.replace(load_whitelist(options.whitelist))
-    store = make_store(options.store, config)
+    store: SwarmStore = make_store(options.store, config)
     clock = time.time if store.wall_clock else loop.time
+    if shard is not None and isinstance(store, MemorySwarmStore):
+        store = ShardedStore(store, shard, clock)
+        await store.start()
     service = TrackerService(config, store, clock=clock, whitelist=whitelist)
     share = _MetricsShare(metrics_dir, worker, service.metrics.snapshot)
     reuse = options.workers > 1
@@ -161,7 +169,8 @@ async def serve(
             await http.start(bind_socket(options.http, socket.SOCK_STREAM, reuse_port=reuse))
         if options.udp is not None:
             udp = UdpFrontend(service, ConnectionIds(options.udp_key or secrets.token_bytes(32)))
-            await udp.start(bind_socket(options.udp, socket.SOCK_DGRAM, reuse_port=reuse))
+            sock = shard.udp if shard is not None and shard.udp is not None else None
+            await udp.start(sock or bind_socket(options.udp, socket.SOCK_DGRAM, reuse_port=reuse))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         path = options.whitelist

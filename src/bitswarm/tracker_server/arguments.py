@@ -17,6 +17,8 @@ from ..argtypes import non_negative_int, positive_float, positive_int
 from .config import (
     DEFAULT_INTERVAL,
     DEFAULT_MAX_NUMWANT,
+    DEFAULT_MAX_PEERS_PER_SWARM,
+    DEFAULT_MAX_SWARMS,
     DEFAULT_MIN_INTERVAL,
     DEFAULT_PEER_TIMEOUT,
     ConfigError,
@@ -57,11 +59,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="where swarms live: in this process (default) or a Redis server "
                         "shared by several tracker processes")  # fmt: skip
     p.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                   help="processes sharing the ports (SO_REUSEPORT); needs --store redis:// "
-                        "for shared swarms")  # fmt: skip
-    p.add_argument("--split-swarms", action="store_true",
-                   help="allow --workers with the memory store: each worker keeps its own "
-                        "swarms (for benchmarks or sharded set-ups)")  # fmt: skip
+                   help="processes sharing the ports (SO_REUSEPORT); with the memory store "
+                        "each swarm lives in the one that gets its announces")  # fmt: skip
     p.add_argument("--whitelist", type=Path, metavar="FILE",
                    help="private mode: track only the info-hashes in FILE (hex, one a line); "
                         "SIGHUP rereads it (default: track every torrent)")  # fmt: skip
@@ -109,6 +108,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="believe X-Forwarded-For and ip= from these addresses (repeatable; default: none)",
     )
     p.add_argument("--no-full-scrape", action="store_true", help="refuse /scrape without info_hash")
+    p.add_argument("--max-swarms", type=positive_int, default=DEFAULT_MAX_SWARMS, metavar="N",
+                   help="torrents tracked at most; an announce that would start one more "
+                        f"gets a failure reason (default {DEFAULT_MAX_SWARMS})")  # fmt: skip
+    p.add_argument("--max-peers-per-swarm", type=positive_int,
+                   default=DEFAULT_MAX_PEERS_PER_SWARM, metavar="N",
+                   help="peers stored per torrent at most; a newcomer to a full swarm "
+                        "gets peers but is not stored "
+                        f"(default {DEFAULT_MAX_PEERS_PER_SWARM})")  # fmt: skip
     p.add_argument("--rate-limit", type=float, default=0.0, metavar="PER_SECOND",
                    help="requests per second allowed from one address, 0 for no limit "
                         "(default 0); the burst is 10 seconds' worth")  # fmt: skip
@@ -140,6 +147,8 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         trusted_proxies=parse_networks(args.trusted_proxy),
         rate_limit=args.rate_limit,
         rate_burst=int(args.rate_limit * 10),
+        max_swarms=args.max_swarms,
+        max_peers_per_swarm=args.max_peers_per_swarm,
     )
     key_hex = os.environ.get("BITSWARM_TRACKER_KEY", "")
     try:
@@ -148,7 +157,7 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         raise ConfigError("BITSWARM_TRACKER_KEY must be hex (32 to 128 digits)") from None
     return ServerOptions(
         http=http, udp=udp, store=args.store, workers=args.workers,
-        whitelist=args.whitelist, config=config, split_swarms=args.split_swarms,
+        whitelist=args.whitelist, config=config,
         log_level=getattr(args, "log_level", None) or "info", udp_key=key,
         log_file=getattr(args, "log_file", None),
     )  # fmt: skip

@@ -16,9 +16,12 @@ from ..errors import BitswarmError, RemoteProtocolError
 __all__ = [
     "DEFAULT_INTERVAL",
     "DEFAULT_MAX_NUMWANT",
+    "DEFAULT_MAX_PEERS_PER_SWARM",
+    "DEFAULT_MAX_SWARMS",
     "DEFAULT_MIN_INTERVAL",
     "DEFAULT_NUMWANT",
     "DEFAULT_PEER_TIMEOUT",
+    "TRACKER_FULL",
     "ConfigError",
     "RequestRefused",
     "TrackerConfig",
@@ -65,6 +68,13 @@ def parse_networks(texts: Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(out)
 
 
+DEFAULT_MAX_SWARMS = 1_000_000
+"""About 0.9 GB of swarms in the memory store (870 bytes each with one peer, measured)."""
+DEFAULT_MAX_PEERS_PER_SWARM = 10_000
+"""About 1.7 MB a swarm (173 bytes a peer); a reply holds at most 200 of them anyway."""
+TRACKER_FULL = "tracker is full: it tracks no new torrents now"
+
+
 @dataclass(frozen=True, slots=True)
 class TrackerConfig:
     """Everything tunable about the tracker. Times are seconds."""
@@ -94,6 +104,10 @@ class TrackerConfig:
     tracker_id: bytes = b"bitswarm"
     #: empty swarms keep their completed count this long before they are forgotten
     retain_empty: float = 86_400.0
+    #: swarms tracked at most: an announce that would start one more gets a failure reason
+    max_swarms: int = DEFAULT_MAX_SWARMS
+    #: peers stored per swarm at most: a newcomer to a full swarm gets peers, unstored
+    max_peers_per_swarm: int = DEFAULT_MAX_PEERS_PER_SWARM
 
     def __post_init__(self) -> None:
         if self.interval <= 0 or self.min_interval <= 0:
@@ -115,6 +129,8 @@ class TrackerConfig:
             raise ConfigError("the default numwant must be between 0 and --max-numwant")
         if self.rate_limit < 0:
             raise ConfigError("--rate-limit must not be negative")
+        if self.max_swarms < 1 or self.max_peers_per_swarm < 1:
+            raise ConfigError("--max-swarms and --max-peers-per-swarm must be at least 1")
         if not 0 < len(self.tracker_id) <= 64:
             raise ConfigError("the tracker id must be 1 to 64 bytes")
 

@@ -125,9 +125,9 @@ class HttpFrontend:
         )  # fmt: skip
         ann = parse_announce(q, host, service.config)
         no_peer_id = q.get(b"no_peer_id", [b"0"])[0] not in (b"0", b"")
-        if service.sync_store is not None:
-            service.authorize(ann.request.info_hash)
-            reply = service.sync_store.announce_now(ann, service.clock())
+        local = service.sync_for(ann.request.info_hash)
+        if local is not None:
+            reply = service.announce_now(ann, local)
             return self._announce_reply(ann, reply, no_peer_id, started)
         return self._guard(self._announce_later(ann, no_peer_id, started))
 

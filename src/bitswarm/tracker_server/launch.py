@@ -3,11 +3,9 @@
 One process runs `app.serve` in its own event loop; with ``workers > 1`` a small
 supervisor (workers.py) forks N such processes sharing the ports.
 
-Workers and stores: the in-memory store lives inside one process, so N workers on it
-would be N separate trackers behind one port, and two clients of one torrent could land
-on different workers and never see each other. `run` therefore refuses ``--workers N``
-with the memory store unless ``--split-swarms`` says that is intended (benchmarks,
-sharded set-ups); shared swarms need ``--store redis://...``.
+Workers and stores: with the in-memory store each swarm lives in one worker, and the
+supervisor routes or forwards every request to it (workers.py, shard_store.py); with
+``--store redis://...`` all workers, and trackers on other machines, share Redis.
 """
 
 from __future__ import annotations
@@ -32,12 +30,6 @@ def run(options: ServerOptions) -> int:
         raise ConfigError("nothing to serve: give --http, --udp or both")
     if options.workers < 1:
         raise ConfigError("--workers must be at least 1")
-    if options.workers > 1 and options.store == "memory" and not options.split_swarms:
-        raise ConfigError(
-            "--workers with the in-memory store would make each worker a separate tracker "
-            "(peers on different workers never meet); use --store redis://HOST:PORT to share "
-            "swarms, or add --split-swarms if that is really what you want"
-        )
     setup_logging(options.log_level, options.log_file, pid=os.getpid())
     make_store(options.store, options.config)  # refuse a bad --store before binding
     if options.whitelist is not None:

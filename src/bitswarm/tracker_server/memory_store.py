@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from ..tracker.announce import AnnounceEvent, ScrapeStats
 from .config import TrackerConfig
-from .store import EMPTY_STATS, PeerAnnounce, StoredPeer, StoreTotals, SwarmReply
+from .store import EMPTY_STATS, PeerAnnounce, StoredPeer, StoreTotals, SwarmReply, SwarmsFull
 
 if TYPE_CHECKING:
     import random
@@ -114,6 +114,8 @@ class MemorySwarmStore:
     def __init__(self, config: TrackerConfig, rng: random.Random) -> None:
         self._timeout = config.peer_timeout
         self._retain_empty = config.retain_empty
+        self._max_swarms = config.max_swarms
+        self._max_peers = config.max_peers_per_swarm
         self._rng = rng
         self._swarms: dict[bytes, _Swarm] = {}
         self._seeders = 0
@@ -129,6 +131,8 @@ class MemorySwarmStore:
         if swarm is None:
             if stopped:
                 return SwarmReply(0, 0, 0)
+            if len(self._swarms) >= self._max_swarms:
+                raise SwarmsFull(f"{len(self._swarms)} swarms")
             swarm = self._swarms[req.info_hash] = _Swarm()
         elif now >= swarm.next_expiry:
             self._sweep(swarm, now)
@@ -146,7 +150,9 @@ class MemorySwarmStore:
             return SwarmReply(swarm.seeders, swarm.leechers, swarm.downloaded)
         seeder = req.left == 0
         expires = now + self._timeout
-        if i is None:
+        if i is None and len(swarm.by_key) >= self._max_peers:
+            i = -1  # a full swarm: the newcomer gets peers but is not stored (see docs)
+        elif i is None:
             if req.event is AnnounceEvent.COMPLETED:
                 swarm.downloaded += 1
             i = swarm.by_key[key] = fam.append(req.peer_id, ann.packed, seeder, expires)

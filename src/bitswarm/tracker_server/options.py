@@ -26,7 +26,6 @@ class ServerOptions:
     workers: int = 1
     whitelist: Path | None = None
     config: TrackerConfig = field(default_factory=TrackerConfig)
-    split_swarms: bool = False
     log_level: str = "info"
     log_file: Path | None = None  # append the JSON log lines here instead of stderr
     #: the connection-id secret; shared by workers (and machines behind one address)

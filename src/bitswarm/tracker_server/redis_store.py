@@ -41,7 +41,14 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from ..tracker.announce import AnnounceEvent, ScrapeStats
 from .config import TrackerConfig
-from .store import PeerAnnounce, StoredPeer, StoreTotals, StoreUnavailable, SwarmReply
+from .store import (
+    PeerAnnounce,
+    StoredPeer,
+    StoreTotals,
+    StoreUnavailable,
+    SwarmReply,
+    SwarmsFull,
+)
 
 __all__ = ["ANNOUNCE_SCRIPT", "RedisSwarmStore", "swarm_keys"]
 
@@ -55,6 +62,7 @@ local p4, p6, s, l, d = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local pid, packed, fam, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local expires, seeder, event = ARGV[5], ARGV[6] == '1', ARGV[7]
 local numwant, ttl, both, dttl = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10] == '1', ARGV[11]
+local max_peers, swarms_full = tonumber(ARGV[12]), ARGV[13] == '1'
 for _, z in ipairs({s, l}) do
   local old = redis.call('ZRANGEBYSCORE', z, '-inf', now, 'LIMIT', 0, 256)
   for _, m in ipairs(old) do
@@ -72,15 +80,25 @@ if event == 'stopped' then
   redis.call('HDEL', own, pid)
 else
   local was_seeder = redis.call('ZSCORE', s, member)
-  if seeder then
-    redis.call('ZADD', s, expires, member)
-    redis.call('ZREM', l, member)
-  else
-    redis.call('ZADD', l, expires, member)
-    redis.call('ZREM', s, member)
+  local store = true
+  if not was_seeder and not redis.call('ZSCORE', l, member) then
+    local size = redis.call('ZCARD', s) + redis.call('ZCARD', l)
+    if size == 0 and swarms_full and redis.call('EXISTS', d) == 0 then
+      return {-1}
+    end
+    store = size < max_peers
   end
-  redis.call('HSET', own, pid, packed)
-  if event == 'completed' and not was_seeder then
+  if store then
+    if seeder then
+      redis.call('ZADD', s, expires, member)
+      redis.call('ZREM', l, member)
+    else
+      redis.call('ZADD', l, expires, member)
+      redis.call('ZREM', s, member)
+    end
+    redis.call('HSET', own, pid, packed)
+  end
+  if store and event == 'completed' and not was_seeder then
     redis.call('INCR', d)
   end
   for _, k in ipairs({p4, p6, s, l}) do redis.call('EXPIRE', k, ttl) end
@@ -119,6 +137,8 @@ class RedisSwarmStore:
         self.url = url
         self._prefix = prefix
         self._timeout = config.peer_timeout
+        self._max_peers = config.max_peers_per_swarm
+        self._max_swarms = config.max_swarms
         self._retry_after = retry_after
         self._redis: aioredis.Redis = aioredis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout,
@@ -157,6 +177,7 @@ class RedisSwarmStore:
             req.peer_id, ann.packed, "6" if v6 else "4", repr(now), repr(now + self._timeout),
             "1" if req.left == 0 else "0", event, ann.numwant,
             int(self._timeout) + 60, "1" if ann.both_families else "0", _COMPLETED_TTL,
+            self._max_peers, "1" if self._swarms_full() else "0",
         ]  # fmt: skip
         if time.monotonic() < self._down_until:
             raise StoreUnavailable(f"redis at {self._display()} is down (retrying shortly)")
@@ -166,6 +187,8 @@ class RedisSwarmStore:
         if len(self._queue) == 1:  # the first of this turn schedules the batch
             loop.call_soon(self._flush)
         result = await fut
+        if result[0] == -1:
+            raise SwarmsFull(f"about {self._max_swarms} swarms")
         seeders, leechers, downloaded, own, other = result
         if req.event is AnnounceEvent.STOPPED:
             return SwarmReply(int(seeders), int(leechers), int(downloaded))
@@ -217,6 +240,12 @@ class RedisSwarmStore:
                 fut.set_exception(StoreUnavailable(f"redis refused the announce: {result}"))
             else:
                 fut.set_result(result)
+
+    def _swarms_full(self) -> bool:
+        """Whether the last count (`totals`, at most every 15 s) reached `max_swarms`: the
+        cap is approximate with Redis, counted by SCAN rather than at each announce."""
+        totals = self._totals
+        return totals is not None and totals.swarms >= self._max_swarms
 
     async def scrape(self, info_hashes: Sequence[bytes], *, now: float) -> list[ScrapeStats]:
         if not info_hashes:

@@ -18,10 +18,19 @@ from collections.abc import Callable, Sequence
 
 from ..ratelimit import SourceRateLimiter
 from ..tracker.announce import ScrapeStats
-from .config import RequestRefused, TrackerConfig
+from .config import TRACKER_FULL, RequestRefused, TrackerConfig
 from .memory_store import MemorySwarmStore
 from .metrics import TrackerMetrics
-from .store import EMPTY_STATS, PeerAnnounce, StoreTotals, StoreUnavailable, SwarmReply, SwarmStore
+from .shard_store import ShardedStore
+from .store import (
+    EMPTY_STATS,
+    PeerAnnounce,
+    StoreTotals,
+    StoreUnavailable,
+    SwarmReply,
+    SwarmsFull,
+    SwarmStore,
+)
 from .whitelist import Whitelist
 
 __all__ = ["NOT_AUTHORIZED", "STORE_DOWN", "TrackerService"]
@@ -59,8 +68,28 @@ class TrackerService:
             if config.rate_limit > 0
             else None
         )
-        #: the store, when it answers synchronously (in memory): no task, no await
-        self.sync_store = store if isinstance(store, MemorySwarmStore) else None
+        #: the store, when it answers synchronously (in memory): no task, no await; with
+        #: workers, this worker's own swarms (`sync_for` says when it may be used)
+        self.sync_store: MemorySwarmStore | None = None
+        self._sharded: ShardedStore | None = None
+        if isinstance(store, MemorySwarmStore):
+            self.sync_store = store
+        elif isinstance(store, ShardedStore):
+            self.sync_store, self._sharded = store.local, store
+
+    def sync_for(self, info_hash: bytes) -> MemorySwarmStore | None:
+        """The synchronous store when it holds `info_hash`'s swarm, else None (await)."""
+        sharded = self._sharded
+        if sharded is None or sharded.owns(info_hash):
+            return self.sync_store
+        return None
+
+    def sync_for_all(self, info_hashes: Sequence[bytes]) -> MemorySwarmStore | None:
+        """The synchronous store when it holds every one of these swarms, else None."""
+        sharded = self._sharded
+        if sharded is None or all(sharded.owns(h) for h in info_hashes):
+            return self.sync_store
+        return None
 
     def admit(self, host: str, now: float) -> None:
         """Raise `RequestRefused` when `host` is over its request rate."""
@@ -72,15 +101,26 @@ class TrackerService:
         if not self.whitelist.allows(info_hash):
             raise RequestRefused(NOT_AUTHORIZED, "unauthorized")
 
+    def announce_now(self, ann: PeerAnnounce, local: MemorySwarmStore) -> SwarmReply:
+        """`announce` on the in-memory store that holds its swarm (`sync_for`), no await."""
+        self.authorize(ann.request.info_hash)
+        try:
+            return local.announce_now(ann, self.clock())
+        except SwarmsFull:
+            raise RequestRefused(TRACKER_FULL, "full") from None
+
     async def announce(self, ann: PeerAnnounce) -> SwarmReply:
         self.authorize(ann.request.info_hash)
-        if self.sync_store is not None:
-            return self.sync_store.announce_now(ann, self.clock())
+        local = self.sync_for(ann.request.info_hash)
         try:
+            if local is not None:
+                return local.announce_now(ann, self.clock())
             return await self.store.announce(ann, now=self.clock())
         except StoreUnavailable as exc:
             log.warning("store unavailable", extra={"error": str(exc)})
             raise RequestRefused(STORE_DOWN, "store") from None
+        except SwarmsFull:
+            raise RequestRefused(TRACKER_FULL, "full") from None
 
     async def scrape(self, info_hashes: Sequence[bytes]) -> list[ScrapeStats]:
         """Counts per hash; hashes outside the whitelist count zero and are not looked up."""

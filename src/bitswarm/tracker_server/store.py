@@ -27,12 +27,17 @@ __all__ = [
     "StoredPeer",
     "SwarmReply",
     "SwarmStore",
+    "SwarmsFull",
 ]
 
 #: one peer as stored and returned: (peer id, compact address: 6 bytes IPv4, 18 IPv6)
 StoredPeer: TypeAlias = tuple[bytes, bytes]
 
 EMPTY_STATS = ScrapeStats(complete=0, downloaded=0, incomplete=0)
+
+
+class SwarmsFull(BitswarmError):
+    """The store holds `TrackerConfig.max_swarms` swarms: an announce would start one more."""
 
 
 class StoreUnavailable(BitswarmError):

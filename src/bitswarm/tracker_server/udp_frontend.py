@@ -165,8 +165,9 @@ class UdpFrontend:
         packed = ip + req.request.port.to_bytes(2, "big")
         ann = PeerAnnounce(req.request, packed, service.config.numwant(req.numwant),
                            both_families=False)  # fmt: skip
-        if service.sync_store is not None:
-            reply = service.sync_store.announce_now(ann, service.clock())
+        local = service.sync_for(req.request.info_hash)
+        if local is not None:
+            reply = service.announce_now(ann, local)
             return self._announce_reply(req, reply, v6, started)
         self._spawn(self._announce_later(req, ann, v6, addr, started))
         return None
@@ -203,10 +204,10 @@ class UdpFrontend:
         addr: tuple[str, int] | tuple[str, int, int, int], started: float,
     ) -> bytes | None:  # fmt: skip
         service = self.service
-        if service.sync_store is not None:
+        local = service.sync_for_all(hashes)
+        if local is not None:
             allowed = service.whitelist.allows
-            found = iter(service.sync_store.scrape_now([h for h in hashes if allowed(h)],
-                                                       service.clock()))  # fmt: skip
+            found = iter(local.scrape_now([h for h in hashes if allowed(h)], service.clock()))
             stats = [next(found) if allowed(h) else EMPTY_STATS for h in hashes]
             service.metrics.scrape("udp", time.perf_counter() - started)
             return encode_scrape_reply(tid, stats)

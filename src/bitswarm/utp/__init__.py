@@ -3,11 +3,15 @@
 `packet` encodes and decodes datagrams (the 20-byte header and its extension chain,
 selective ACK included); `UtpSocket` (socket.py) is one connection's state machine:
 datagrams and `now` go in, datagrams and events come out, and `get_timer()` tells the
-driver when to call `handle_timer`. Its parts: `rtt` (the retransmission timeout),
-`ledbat` (the delay-based congestion window), `mtu` (path MTU discovery), `sendbuf`
-(bytes written and not yet sent). No I/O here: the asyncio driver is `aio/utp.py`.
+driver when to call `handle_timer`. Its parts: `sender` (the send half: window, acks,
+loss, resends), `receiver` (the receive half: reorder buffer, in-order delivery, the
+selective ACK we send), `sent` (a packet awaiting its ack), `config` (`UtpConfig`),
+`state` (`UtpState`), `rtt` (the retransmission timeout), `ledbat` (the delay-based
+congestion window), `mtu` (path MTU discovery), `sendbuf` (bytes written and not yet
+sent). No I/O here: the asyncio driver is `aio/utp.py`.
 """
 
+from .config import UtpConfig
 from .events import Closed, Connected, DataReceived, Eof, UtpEvent, Writable
 from .packet import (
     ST_DATA,
@@ -21,7 +25,7 @@ from .packet import (
     encode_packet,
     looks_like_utp,
 )
-from .socket import UtpConfig, UtpSocket, UtpState
+from .socket import UtpSocket, UtpState
 
 __all__ = [
     "ST_DATA",

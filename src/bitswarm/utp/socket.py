@@ -20,19 +20,28 @@ Rules (BEP 29 "connection setup", "packet loss", "timeouts"):
 - Nagle: a packet smaller than the MTU leaves only when nothing is in flight.
 - ST_FIN: the peer's FIN gives `Eof` once every byte before it was delivered; our `close`
   sends FIN after the last byte and the connection is `Closed` when the FIN is acked.
-  ST_RESET ends it at once.
+  ST_RESET ends it at once. A FIN or RESET answering our SYN is a refused connect
+  ("refused"): the peer accepted the packet and hung up before any byte.
+- Keepalive: a connected socket with nothing in flight that has sent nothing for a while
+  sends an ST_STATE whose ack_nr is one less than ours (libutp's keepalive: a stale ack,
+  no side effect at the peer). Its first comes `idle_probe` (1 s) after the connection
+  went quiet, the next ones twice as far apart up to `keepalive_interval` (29 s, libutp's
+  KEEPALIVE_INTERVAL): a dead peer's host answers the first with ICMP port unreachable,
+  which the driver turns into `fail` ("unreachable") -- over TCP the dead end's kernel
+  resets at once; here this probe is what tells, a second after the last packet rather
+  than at the next 29 s tick. Keepalives count as resends whose loss is the peer's
+  silence: a peer heard from in none of `num_resends` + 1 keepalive intervals (116 s;
+  libutp and we send one every 29 s when idle, libtorrent a BitTorrent keep-alive every
+  minute) is dead: "timed out", as for unacked data.
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-
-from .events import Closed, Connected, DataReceived, Eof, UtpEvent, Writable
-from .ledbat import GAIN, TARGET_DELAY, DelayHistory, Ledbat
-from .mtu import CEILING, FLOOR, MtuSearch
+from .config import UtpConfig
+from .events import Closed, Connected, DataReceived, Eof, UtpEvent
+from .ledbat import DelayHistory, Ledbat
+from .mtu import MtuSearch
 from .packet import (
-    HEADER_SIZE,
     SEQ_MASK,
     ST_DATA,
     ST_FIN,
@@ -41,66 +50,24 @@ from .packet import (
     ST_SYN,
     Packet,
     encode_packet,
-    make_sack,
-    sack_bits,
-    seq_diff,
 )
-from .rtt import MIN_TIMEOUT, RttEstimator
+from .receiver import Receiver
+from .rtt import RttEstimator
 from .sendbuf import SendBuffer
+from .sender import SendSide
+from .sent import SentPacket
+from .state import UtpState
 
-__all__ = ["UtpConfig", "UtpSocket", "UtpState"]
+__all__ = ["UtpSocket", "UtpState"]
 
-DUP_ACK_LIMIT = 3
-SACK_BYTES = 4  # our selective ACK covers 32 packets past the hole
-SACK_RESERVE = 2 + SACK_BYTES
-MAX_OUTSTANDING = 8192  # packets in flight at most (far below half the 16-bit space)
-MAX_REORDER = 4096  # packets ahead of ack_nr kept for later
 _U32 = 0xFFFFFFFF
-
-
-class UtpState(enum.Enum):
-    SYN_SENT = "syn_sent"
-    CONNECTED = "connected"
-    FIN_SENT = "fin_sent"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class UtpConfig:
-    """Tunables, with libtorrent's defaults (settings_pack ``utp_*``)."""
-
-    target_delay: float = TARGET_DELAY
-    gain: int = GAIN
-    min_timeout: float = MIN_TIMEOUT
-    num_resends: int = 3
-    syn_resends: int = 2
-    fin_resends: int = 2
-    recv_window: int = 1 << 20
-    mtu_floor: int = FLOOR
-    mtu_ceiling: int = CEILING
-    send_high_water: int = 1 << 20  # `send` reports "full" above this many unsent bytes
-    send_low_water: int = 1 << 18  # ... and `Writable` comes below this many
-
-
-@dataclass(slots=True)
-class _Sent:
-    """One packet in the send window, waiting for its ack."""
-
-    seq: int
-    type: int
-    payload: bytes
-    sent_at: float = 0.0
-    transmissions: int = 0
-    need_resend: bool = False
-    fast_resent: bool = False
-    padding: int = 0  # an MTU probe's extra bytes (its first transmission only)
 
 
 def _micros(now: float) -> int:
     return int(now * 1_000_000) & _U32
 
 
-class UtpSocket:
+class UtpSocket(SendSide):
     """One connection. Build with `connect` or `accept`; feed `receive_packet` and
     `handle_timer`; drain `datagrams_to_send` and `events`."""
 
@@ -114,7 +81,8 @@ class UtpSocket:
         self.seq_nr = seq_nr & SEQ_MASK  # the next one to use
         self._first_seq = self.seq_nr
         self.acked_seq = (seq_nr - 1) & SEQ_MASK  # all up to here are acked
-        self.ack_nr = 0  # the last seq received in order
+        # the receive side: ack_nr, the reorder buffer, the peer's FIN
+        self.rx = Receiver(max_bytes=cfg.recv_window)
         self.confirmed = not incoming
         self.close_reason = ""
         self.mtu = MtuSearch(cfg.mtu_floor, cfg.mtu_ceiling)
@@ -129,11 +97,7 @@ class UtpSocket:
         self._sendbuf = SendBuffer()
         self.send_high_water = cfg.send_high_water
         self.send_low_water = cfg.send_low_water
-        self._outbuf: dict[int, _Sent] = {}
-        self._reorder: dict[int, bytes] = {}
-        self._reorder_bytes = 0
-        self._fin_seq: int | None = None  # the peer's FIN
-        self._eof_sent = False
+        self._outbuf: dict[int, SentPacket] = {}
         self._closing = False  # close() was called: FIN after the last byte
         self._our_fin: int | None = None
         self._reply_micro = 0
@@ -145,6 +109,10 @@ class UtpSocket:
         self._window_probe = False
         self._linger_at: float | None = None
         self._last_now = now
+        self._last_sent = now  # when a datagram last left (the keepalive clock)
+        self._last_heard = now
+        self.keepalives = 0  # keepalives in a row since the last other datagram
+        self._keepalive_out = False
         self._out: list[bytes] = []
         self._events: list[UtpEvent] = []
 
@@ -155,7 +123,7 @@ class UtpSocket:
         """An outgoing connection: its SYN is the first datagram to send."""
         sock = cls(recv_id=recv_id, send_id=recv_id + 1, seq_nr=seq_nr, now=now,
                    config=config, incoming=False)  # fmt: skip
-        syn = _Sent(sock.seq_nr, ST_SYN, b"")
+        syn = SentPacket(sock.seq_nr, ST_SYN, b"")
         sock._outbuf[syn.seq] = syn
         sock.seq_nr = (sock.seq_nr + 1) & SEQ_MASK
         sock._transmit(syn, now)
@@ -177,6 +145,15 @@ class UtpSocket:
         return sock
 
     _syn_seq = -1
+
+    @property
+    def ack_nr(self) -> int:
+        """The last sequence number received in order (the receive side's)."""
+        return self.rx.ack_nr
+
+    @ack_nr.setter
+    def ack_nr(self, value: int) -> None:
+        self.rx.ack_nr = value & SEQ_MASK
 
     # ------------------------------------------------------------------ user verbs
     def send(self, data: bytes | bytearray | memoryview) -> bool:
@@ -208,6 +185,10 @@ class UtpSocket:
             self._out.append(self._encode(ST_RESET, self.seq_nr, 0.0))
         self._finish("aborted")
 
+    def fail(self, reason: str) -> None:
+        """End now without a word to the peer: its host said it is gone (an ICMP error)."""
+        self._finish(reason)
+
     def set_read_backlog(self, nbytes: int) -> None:
         """Bytes delivered but not consumed by the reader: they shrink our window."""
         opened = nbytes < self.read_backlog
@@ -221,8 +202,9 @@ class UtpSocket:
         if self.state is UtpState.CLOSED:
             return
         self._last_now = now
+        self._last_heard = now
         if pkt.type == ST_RESET:
-            self._finish("reset")
+            self._finish("refused" if self.state is UtpState.SYN_SENT else "reset")
             return
         if pkt.type == ST_SYN:
             if self.incoming and pkt.seq_nr == self._syn_seq:
@@ -234,6 +216,10 @@ class UtpSocket:
             syn_seq = (self.seq_nr - 1) & SEQ_MASK
             if pkt.ack_nr != syn_seq:
                 return
+            if pkt.type == ST_FIN:  # accepted and hung up at once (qBittorrent does)
+                self._out.append(self._encode(ST_RESET, self.seq_nr, now, ack_nr=pkt.seq_nr))
+                self._finish("refused")
+                return
             self.state = UtpState.CONNECTED
             self.ack_nr = (pkt.seq_nr - 1) & SEQ_MASK
             self._events.append(Connected())
@@ -242,114 +228,23 @@ class UtpSocket:
         if pkt.type in (ST_DATA, ST_FIN) and self.state is not UtpState.CLOSED:
             self._process_data(pkt)
         if self._our_fin is not None and self.acked_seq == self._our_fin:
-            if self._eof_sent:
+            if self.rx.eof_sent:
+                if self._need_ack:  # the peer's FIN came with (or after) the ack of ours
+                    self._out.append(self._encode(ST_STATE, self.seq_nr, now))
                 self._finish("closed")
             elif self._linger_at is None:
                 # our FIN is acked: wait a little for the peer's, to ack it (else it
                 # would resend it to a socket that is gone)
                 self._linger_at = now + max(1.0, 2 * self._rto())
 
-    def _process_ack(self, pkt: Packet, now: float) -> None:
-        ack = pkt.ack_nr
-        newly = seq_diff(ack, self.acked_seq)
-        if seq_diff(ack, (self.seq_nr - 1) & SEQ_MASK) > 0:
-            return  # an ack of something never sent
-        in_flight_before = self.in_flight
-        acked = 0
-        if newly > 0:
-            for i in range(1, newly + 1):
-                sent = self._outbuf.pop((self.acked_seq + i) & SEQ_MASK, None)
-                if sent is not None:
-                    acked += self._acked(sent, now)
-            self.acked_seq = ack
-            self._dup_acks = 0
-        elif (newly == 0 and pkt.type == ST_STATE and self._outbuf
-              and self.state is not UtpState.SYN_SENT):  # fmt: skip
-            self._dup_acks += 1
-            if self._dup_acks == DUP_ACK_LIMIT:
-                first = self._outbuf.get((ack + 1) & SEQ_MASK)
-                if first is not None:
-                    self._lost(first, now)
-        if pkt.sack:
-            acked += self._process_sack(ack, pkt.sack, now)
-        if acked:
-            self.timeouts = 0
-            if pkt.timestamp_diff:
-                delay = self.delays.add(pkt.timestamp_diff, now)
-            else:
-                delay = self.cc.delay
-            self.cc.on_ack(acked, delay, max(in_flight_before, acked), self.mtu.size)
-            self._rto_at = now + self._rto() if self._outbuf else None
-
-    def _process_sack(self, ack: int, mask: bytes, now: float) -> int:
-        offsets = sack_bits(mask)
-        acked = 0
-        for off in offsets:
-            sent = self._outbuf.pop((ack + 2 + off) & SEQ_MASK, None)
-            if sent is not None:
-                acked += self._acked(sent, now)
-        if len(offsets) >= DUP_ACK_LIMIT:
-            # a hole with three packets received past it is a loss (BEP 29 "packet loss")
-            for sent in list(self._outbuf.values()):
-                off = seq_diff(sent.seq, ack) - 2
-                if off >= offsets[-DUP_ACK_LIMIT]:
-                    break
-                if not sent.fast_resent:
-                    self._lost(sent, now)
-        return acked
-
-    def _acked(self, sent: _Sent, now: float) -> int:
-        if sent.transmissions == 1:
-            self.rtt.add(now - sent.sent_at)  # Karn: a resent packet's ack is ambiguous
-        if self.mtu.probe_seq == sent.seq:
-            if sent.transmissions == 1:
-                self.mtu.acked()
-            else:
-                self.mtu.lost()
-        if not sent.need_resend:
-            self.in_flight -= len(sent.payload)
-        return len(sent.payload) or 1
-
-    def _lost(self, sent: _Sent, now: float) -> None:
-        """Fast resend of a packet the acks say is missing; halve cwnd once per window."""
-        sent.fast_resent = True
-        if self.mtu.probe_seq == sent.seq:
-            self.mtu.lost()  # a lost probe: the path may not carry its size
-        elif seq_diff(sent.seq, self._loss_seq) > 0:
-            self.cc.on_loss(self.mtu.size)
-            self._loss_seq = (self.seq_nr - 1) & SEQ_MASK
-        if not sent.need_resend:
-            self.in_flight -= len(sent.payload)
-            sent.need_resend = True
-        self._transmit(sent, now)
-
     def _process_data(self, pkt: Packet) -> None:
         self._need_ack = True
-        if pkt.type == ST_FIN and self._fin_seq is None:
-            self._fin_seq = pkt.seq_nr
-        dist = seq_diff(pkt.seq_nr, self.ack_nr)
-        if dist <= 0 or dist > MAX_REORDER:
-            return  # a duplicate (acked again) or too far ahead
-        if self._fin_seq is not None and seq_diff(pkt.seq_nr, self._fin_seq) > 0:
-            return  # nothing comes after a FIN
-        if dist > 1:
-            if pkt.seq_nr not in self._reorder:
-                self._reorder[pkt.seq_nr] = pkt.payload
-                self._reorder_bytes += len(pkt.payload)
-            return
-        chunks = [pkt.payload]
-        nxt = (pkt.seq_nr + 1) & SEQ_MASK
-        while nxt in self._reorder:
-            payload = self._reorder.pop(nxt)
-            self._reorder_bytes -= len(payload)
-            chunks.append(payload)
-            nxt = (nxt + 1) & SEQ_MASK
-        self.ack_nr = (nxt - 1) & SEQ_MASK
-        data = b"".join(chunks)
+        if pkt.payload and self.read_backlog > self.config.recv_window:
+            return  # the peer ignores our shut window: not taken, not acked (resent later)
+        data, eof = self.rx.receive(pkt.type, pkt.seq_nr, pkt.payload)
         if data:
             self._events.append(DataReceived(data))
-        if self._fin_seq is not None and self.ack_nr == self._fin_seq and not self._eof_sent:
-            self._eof_sent = True
+        if eof:
             self._events.append(Eof())
             if self._linger_at is not None:
                 self._out.append(self._encode(ST_STATE, self.seq_nr, self._last_now))
@@ -361,7 +256,14 @@ class UtpSocket:
             if now >= self._linger_at:
                 self._finish("closed")
             return
-        if self._rto_at is None or now < self._rto_at or self.state is UtpState.CLOSED:
+        if self.state is UtpState.CLOSED:
+            return
+        if self._rto_at is None:
+            due = self._keepalive_due()
+            if due is not None and now >= due:
+                self._keepalive(now)
+            return
+        if now < self._rto_at:
             return
         if not self._outbuf:
             self._rto_at = None
@@ -400,7 +302,28 @@ class UtpSocket:
         """When to call `handle_timer` (None: nothing to wait for)."""
         if self.state is UtpState.CLOSED:
             return None
-        return self._linger_at if self._linger_at is not None else self._rto_at
+        if self._linger_at is not None:
+            return self._linger_at
+        return self._rto_at if self._rto_at is not None else self._keepalive_due()
+
+    def _keepalive_due(self) -> float | None:
+        if self.state is not UtpState.CONNECTED or self._outbuf:
+            return None
+        cfg = self.config
+        wait = min(cfg.idle_probe * (1 << min(self.keepalives, 16)), cfg.keepalive_interval)
+        return self._last_sent + wait
+
+    def _keepalive(self, now: float) -> None:
+        """Nothing sent for a while: an ST_STATE with a stale ack_nr (libutp's), counted as
+        a resend that the peer's silence makes lost."""
+        cfg = self.config
+        if now - self._last_heard >= (cfg.num_resends + 1) * cfg.keepalive_interval:
+            self._finish("timed out")
+            return
+        self.keepalives += 1
+        self._keepalive_out = True
+        seq = self.seq_nr if self.confirmed else self._first_seq
+        self._out.append(self._encode(ST_STATE, seq, now, ack_nr=(self.ack_nr - 1) & SEQ_MASK))
 
     # ------------------------------------------------------------------ outputs
     def events(self) -> list[UtpEvent]:
@@ -422,76 +345,19 @@ class UtpSocket:
             self._out.append(self._encode(ST_STATE, seq, now))
         self._need_ack = False
         out, self._out = self._out, []
+        if out:
+            self._last_sent = now
+            if not self._keepalive_out:
+                self.keepalives = 0
+            self._keepalive_out = False
         return out
 
-    def _window(self) -> int:
-        return min(int(self.cc.cwnd), self.peer_window)
-
-    def _send_resends(self, now: float) -> None:
-        for sent in self._outbuf.values():
-            if not sent.need_resend:
-                continue
-            if self.in_flight and self.in_flight + len(sent.payload) > self._window():
-                return
-            self._transmit(sent, now)
-
-    def _send_new(self, now: float) -> None:
-        max_payload = self.mtu.size - HEADER_SIZE - SACK_RESERVE
-        while self._sendbuf and self.state is UtpState.CONNECTED:
-            n = min(len(self._sendbuf), max_payload)
-            if n < max_payload and self.in_flight and not self._closing:
-                break  # Nagle: a short packet waits for the acks of those in flight
-            if self.in_flight + n > self._window():
-                if self.in_flight:
-                    break
-                if n > self.peer_window and not self._window_probe:
-                    # BEP 29: a window of zero is probed with one packet after a timeout
-                    if self._rto_at is None:
-                        self._rto_at = now + self._rto()
-                    break
-            self._window_probe = False
-            if len(self._outbuf) >= MAX_OUTSTANDING:
-                break
-            sent = _Sent(self.seq_nr, ST_DATA, self._sendbuf.take(n))
-            if n == max_payload:
-                probe = self.mtu.want_probe()
-                if probe:
-                    sent.padding = probe - self.mtu.size
-                    self.mtu.sent(sent.seq, probe)
-            self._outbuf[sent.seq] = sent
-            self.seq_nr = (self.seq_nr + 1) & SEQ_MASK
-            self._transmit(sent, now)
-        if self._blocked and len(self._sendbuf) <= self.send_low_water:
-            self._blocked = False
-            self._events.append(Writable())
-        closing = self._closing and not self._sendbuf and self._our_fin is None
-        if closing and self.state is UtpState.CONNECTED:
-            fin = _Sent(self.seq_nr, ST_FIN, b"")
-            self._our_fin = fin.seq
-            self._outbuf[fin.seq] = fin
-            self.seq_nr = (self.seq_nr + 1) & SEQ_MASK
-            self.state = UtpState.FIN_SENT
-            self._transmit(fin, now)
-
-    def _transmit(self, sent: _Sent, now: float) -> None:
-        if sent.transmissions:
-            self.retransmits += 1
-            sent.padding = 0  # a resent probe goes at the proven size
-        if sent.need_resend or not sent.transmissions:
-            self.in_flight += len(sent.payload)
-        sent.need_resend = False
-        sent.transmissions += 1
-        sent.sent_at = now
-        self._out.append(self._encode(sent.type, sent.seq, now, sent.payload, sent.padding))
-        if self._rto_at is None:
-            self._rto_at = now + self._rto()
-
     def _encode(self, ptype: int, seq: int, now: float, payload: bytes = b"",
-                padding: int = 0) -> bytes:  # fmt: skip
+                padding: int = 0, ack_nr: int | None = None) -> bytes:  # fmt: skip
         sack = b""
-        if self._reorder and ptype != ST_SYN:
-            sack = make_sack(self.ack_nr, self._reorder, SACK_BYTES)
-        window = self.config.recv_window - self._reorder_bytes - self.read_backlog
+        if ptype != ST_SYN and ack_nr is None:  # a SACK counts from the packet's ack_nr
+            sack = self.rx.sack()
+        window = self.config.recv_window - self.rx.reorder_bytes - self.read_backlog
         return encode_packet(
             ptype,
             self.recv_id if ptype == ST_SYN else self.send_id,
@@ -499,7 +365,7 @@ class UtpSocket:
             timestamp_diff=self._reply_micro,
             wnd_size=max(0, window),
             seq_nr=seq,
-            ack_nr=0 if ptype == ST_SYN else self.ack_nr,
+            ack_nr=0 if ptype == ST_SYN else self.ack_nr if ack_nr is None else ack_nr,
             payload=payload,
             sack=sack,
             padding=padding,

@@ -57,7 +57,12 @@ from .codec import KEEPALIVE_BYTES, Buffer, MessageId
 from .extension import ExtensionHandshake
 from .handshaker import Handshaker
 from .outbox import Outbox
-from .receiver import MAX_HASH_REQUESTS, Receiver, hash_request_problem
+from .receiver import (
+    MAX_HASH_REQUESTS,
+    MAX_PEER_HASH_REQUESTS,
+    Receiver,
+    hash_request_problem,
+)
 from .requests import BlockSet, RequestBook
 from .sender import Sender
 from .state import ConnectionState, PeerState
@@ -66,6 +71,7 @@ __all__ = [
     "HANDSHAKE_TIMEOUT",
     "IDLE_TIMEOUT",
     "KEEPALIVE_INTERVAL",
+    "MAX_PEER_HASH_REQUESTS",
     "MAX_PEER_REQUESTS",
     "ConnectionState",
     "PeerConnection",
@@ -440,17 +446,25 @@ class PeerConnection:
         pending.add(key)
         return True
 
+    @property
+    def peer_hash_requests(self) -> int:
+        """How many of the peer's hash requests await our answer (at most
+        `MAX_PEER_HASH_REQUESTS`: one more closes the connection)."""
+        return self._rx.peer_hash_count
+
     def send_hashes(
         self, root: bytes, base: int, index: int, length: int, proof_layers: int, hashes: bytes
     ) -> None:
         """Answer a `HashRequestReceived` with its fields and the hashes (base, then uncles)."""
         self._tx.send_hash_message(_HASHES, root, (base, index, length, proof_layers), hashes)
+        self._rx.hash_answered((bytes(root), base, index, length, proof_layers))
 
     def send_hash_reject(
         self, root: bytes, base: int, index: int, length: int, proof_layers: int
     ) -> None:
         """Refuse a `HashRequestReceived` (BEP 52: every request gets hashes or this)."""
         self._tx.send_hash_message(_HASH_REJECT, root, (base, index, length, proof_layers))
+        self._rx.hash_answered((bytes(root), base, index, length, proof_layers))
 
     def send_keepalive(self) -> None:
         self._tx.send_keepalive()

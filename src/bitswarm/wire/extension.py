@@ -5,19 +5,29 @@ decoder is strict only about the shape that makes the message meaningless (not b
 not a dictionary); a known field with a wrong type or an out-of-range value is dropped
 (left as None, or the ``m`` entry skipped) instead of failing the connection, and each
 value is bounded so the rest of the program never sees an absurd number.
-Unknown top-level keys are kept in `extra` for extensions this module does not model.
+
+The handshake is kept for the connection's lifetime, so what it retains is bounded too: the
+payload is decoded with a token limit (`MAX_TOKENS`), ``m`` keeps at most
+`MAX_EXTENSIONS` names, and of the unknown top-level keys `extra` keeps only a few with a
+small value (an integer or a short string, as ``complete_ago`` or ``lt_donthave``-style
+flags); lists, dictionaries and long strings are dropped. One handshake never retains more
+than a few KiB, whatever the peer sends in its 1 MiB.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..bencode import bdecode, bencode
 from ..errors import BencodeError, RemoteProtocolError
 
 __all__ = [
+    "MAX_EXTENSIONS",
+    "MAX_EXTRA",
     "MAX_METADATA_SIZE",
     "MAX_REQQ",
+    "MAX_TOKENS",
     "ExtensionHandshake",
     "decode_extension_handshake",
     "encode_extension_handshake",
@@ -27,7 +37,14 @@ MAX_METADATA_SIZE = 64 * 1024 * 1024
 """Largest BEP 9 ``metadata_size`` we believe (an info dict of a huge torrent is a few MiB)."""
 MAX_REQQ = 65536
 """Largest ``reqq`` we believe; libtorrent's default is a few hundred."""
+MAX_TOKENS = 1024
+"""Bencode tokens in a handshake at most; real ones hold a few dozen (a dozen extensions)."""
+MAX_EXTENSIONS = 32
+"""Names kept from ``m``; libtorrent offers seven, and no client more than a dozen."""
+MAX_EXTRA = 8
+"""Unknown top-level keys kept in `ExtensionHandshake.extra`."""
 _MAX_NAME = 64  # an extension name longer than this is not one anybody uses
+_MAX_EXTRA_VALUE = 64  # bytes of an unknown string value kept
 _MAX_VERSION = 256
 _KNOWN_KEYS = frozenset(
     {b"m", b"p", b"v", b"yourip", b"ipv4", b"ipv6", b"reqq", b"metadata_size", b"upload_only"}
@@ -47,7 +64,8 @@ class ExtensionHandshake:
         reqq: how many outstanding requests the sender queues without dropping any.
         metadata_size: size of the info dictionary (BEP 9).
         upload_only: the sender is a seed or partial seed that will not download (BEP 21).
-        extra: any other top-level keys, as decoded.
+        extra: up to `MAX_EXTRA` other top-level keys of at most 64 bytes whose value is
+            an integer or a string of at most 64 bytes (others are dropped).
     """
 
     m: dict[str, int] = field(default_factory=dict)
@@ -102,6 +120,8 @@ def _decode_m(value: object) -> dict[str, int]:
         return {}
     m: dict[str, int] = {}
     for raw_name, ext_id in value.items():
+        if len(m) >= MAX_EXTENSIONS:
+            break
         if not isinstance(raw_name, bytes) or not 0 < len(raw_name) <= _MAX_NAME:
             continue
         try:
@@ -113,16 +133,30 @@ def _decode_m(value: object) -> dict[str, int]:
     return m
 
 
+def _extra(value: Mapping[bytes, object]) -> dict[bytes, object]:
+    """The unknown keys worth keeping: small scalars only, a few of them."""
+    extra: dict[bytes, object] = {}
+    for key, item in value.items():
+        if len(extra) >= MAX_EXTRA:
+            break
+        if key in _KNOWN_KEYS or len(key) > _MAX_NAME:
+            continue
+        if isinstance(item, int) or (isinstance(item, bytes) and len(item) <= _MAX_EXTRA_VALUE):
+            extra[key] = item
+    return extra
+
+
 def decode_extension_handshake(payload: bytes | bytearray | memoryview) -> ExtensionHandshake:
     """Decode the payload of an extended message with id 0.
 
     Dictionary keys may come unsorted (some clients do not sort them); that is tolerated.
 
     Raises:
-        RemoteProtocolError: the payload is not a bencoded dictionary.
+        RemoteProtocolError: the payload is not a bencoded dictionary of at most
+            `MAX_TOKENS` tokens.
     """
     try:
-        value = bdecode(payload, strict=False)
+        value = bdecode(payload, strict=False, max_tokens=MAX_TOKENS)
     except BencodeError as exc:
         raise RemoteProtocolError(f"extended handshake is not bencoded: {exc}") from None
     if not isinstance(value, dict):
@@ -141,5 +175,5 @@ def decode_extension_handshake(payload: bytes | bytearray | memoryview) -> Exten
         reqq=_int_in(value.get(b"reqq"), 1, MAX_REQQ),
         metadata_size=_int_in(value.get(b"metadata_size"), 1, MAX_METADATA_SIZE),
         upload_only=bool(_int_in(value.get(b"upload_only"), 1, 2**63 - 1)),
-        extra={k: val for k, val in value.items() if k not in _KNOWN_KEYS},
+        extra=_extra(value),
     )

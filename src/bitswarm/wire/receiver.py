@@ -42,6 +42,10 @@ _BEFORE_FIRST_OK = frozenset(
 _MAX_PENDING_HAVES = 1 << 17  # haves held while the piece count is unknown
 MAX_HASH_REQUESTS = 64
 """Our hash requests outstanding on one connection at most (BEP 52)."""
+MAX_PEER_HASH_REQUESTS = 512
+"""The peer's hash requests we hold unanswered at most; one more closes the connection, as
+the 2001st block request does. libtorrent keeps at most two of its own out (and answers
+others' at once from memory); we keep 64."""
 
 HashKey = tuple[bytes, int, int, int, int]  # pieces root, base, index, length, proof layers
 
@@ -75,6 +79,8 @@ class Receiver:
         self._pending_haves: set[int] = set()
         self._awaiting_first = True  # the remote may still send its bitfield
         self.hash_requests: set[HashKey] = set()  # ours, until hashes or a hash reject
+        self.peer_hash_requests: dict[HashKey, int] = {}  # theirs, unanswered, with repeats
+        self.peer_hash_count = 0
         handlers: dict[MessageId, Callable[[memoryview, int, int], None]] = {
             _M.CHOKE: self._on_choke,
             _M.UNCHOKE: self._on_unchoke,
@@ -388,7 +394,26 @@ class Receiver:
         problem = hash_request_problem(*key[1:])
         if problem is not None:
             raise RemoteProtocolError(problem)
+        if self.peer_hash_count >= MAX_PEER_HASH_REQUESTS:
+            raise RemoteProtocolError(
+                f"more than {MAX_PEER_HASH_REQUESTS} hash requests unanswered"
+            )
+        pending = self.peer_hash_requests
+        pending[key] = pending.get(key, 0) + 1  # a repeat gets its own answer (BEP 52)
+        self.peer_hash_count += 1
         self.events.append(ev.HashRequestReceived(*key))
+
+    def hash_answered(self, key: HashKey) -> None:
+        """We sent hashes or a hash reject for `key`: one of the peer's requests is done."""
+        pending = self.peer_hash_requests
+        left = pending.get(key, 0) - 1
+        if left < 0:
+            return  # nothing of the peer's matched: not counted
+        if left:
+            pending[key] = left
+        else:
+            del pending[key]
+        self.peer_hash_count -= 1
 
     def _answered(self, key: HashKey, what: str) -> None:
         if key not in self.hash_requests:  # BEP 52: it "MUST correlate with a hash request"
