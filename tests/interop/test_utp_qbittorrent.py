@@ -154,6 +154,13 @@ async def _bitswarm_transports(rt: TorrentRuntime) -> set[str]:
     return {p.transport for p in rt.peers()}
 
 
+async def _watch_transports(rt: TorrentRuntime, seen: set[str]) -> None:
+    """Add the transports of `rt`'s peers to `seen` every 20 ms until cancelled."""
+    while True:
+        seen |= await _bitswarm_transports(rt)
+        await asyncio.sleep(0.02)
+
+
 def _same_files(a: Path, b: Path) -> bool:
     return all((a / n).read_bytes() == (b / n).read_bytes() for n in ("a.bin", "b.bin"))
 
@@ -170,8 +177,14 @@ def test_bitswarm_seeds_to_qbittorrent_over_utp(qbt: QbtNox, tmp_path: Path) -> 
     into = tmp_path / "qbt-data"
 
     async def run() -> tuple[set[str], set[str]]:
-        seeder = Session(SessionConfig(listen_host="127.0.0.1", listen_port=0, transport="utp"))
+        # 2 MiB/s: the transfer lasts a few seconds, so both sides' peer lists show it
+        # (unlimited, the encrypted upload can begin and end between two API rounds)
+        config = SessionConfig(
+            listen_host="127.0.0.1", listen_port=0, transport="utp", upload_limit=2 * MiB
+        )
+        seeder = Session(config)
         await seeder.start()
+        watcher: asyncio.Task[None] | None = None
         try:
             rt = await seeder.add(meta, show.parent)
             client.torrents_add(torrent_files={"show.torrent": raw}, save_path=str(into))
@@ -183,9 +196,10 @@ def test_bitswarm_seeds_to_qbittorrent_over_utp(qbt: QbtNox, tmp_path: Path) -> 
             )
             seen_qbt: set[str] = set()
             seen_ours: set[str] = set()
+            # bitswarm's side is sampled often, beside the slower API polling
+            watcher = asyncio.create_task(_watch_transports(rt, seen_ours))
             deadline = time.monotonic() + 120
             while True:
-                seen_ours |= await _bitswarm_transports(rt)
                 seen_qbt |= await asyncio.to_thread(_qbt_connections, client, info_hash)
                 done = await asyncio.to_thread(client.torrents_info, torrent_hashes=info_hash)
                 if done and done[0]["progress"] == 1.0:
@@ -196,6 +210,8 @@ def test_bitswarm_seeds_to_qbittorrent_over_utp(qbt: QbtNox, tmp_path: Path) -> 
                 )
                 await asyncio.sleep(0.25)
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await seeder.close()
 
     seen_qbt, seen_ours = asyncio.run(run())
