@@ -44,10 +44,6 @@ __all__ = ["Bucket", "BucketSummary", "NodeState", "RoutingEntry", "RoutingTable
 GOOD_FOR = 15 * 60.0  # BEP 5: good for 15 minutes after the last answer
 
 
-def _first(pair: tuple[int, RoutingEntry]) -> int:
-    return pair[0]
-
-
 class NodeState(enum.Enum):
     GOOD = "good"
     QUESTIONABLE = "questionable"
@@ -171,10 +167,19 @@ class RoutingTable:
     def closest(self, target: bytes, count: int | None = None, *, now: float) -> list[NodeInfo]:
         """The `count` (default k) live nodes nearest `target` by XOR, bad ones left out."""
         t = id_to_int(target)
+        n = count or self.k
         limit = self.max_failures  # BAD is exactly failures >= max_failures (RoutingEntry.state)
-        usable = [(e.value ^ t, e) for b in self._buckets for e in b.nodes if e.failures < limit]
-        best = heapq.nsmallest(count or self.k, usable, key=_first)
-        return [e.info for _, e in best]
+        # Buckets are aligned power-of-two ranges, so the XOR distances from `t` of one
+        # bucket's ids fill one block [(lo ^ t) & ~(size - 1), + size), and the blocks of
+        # different buckets do not overlap: visiting buckets by their block's start visits
+        # ids in distance order bucket by bucket, and we can stop once n nodes are in hand.
+        picked: list[RoutingEntry] = []
+        for b in sorted(self._buckets, key=lambda b: (b.lo ^ t) & ~(b.hi - b.lo - 1)):
+            picked.extend(e for e in b.nodes if e.failures < limit)
+            if len(picked) >= n:
+                break
+        best = heapq.nsmallest(n, picked, key=lambda e: e.value ^ t)
+        return [e.info for e in best]
 
     def summaries(self, now: float) -> list[BucketSummary]:
         out = []
