@@ -20,6 +20,7 @@ TARGETS: dict[str, tuple[str, str]] = {
     "big-torrent": ("bench.codec.big_torrent", "write the ~10 MB torrent the bencode bench uses"),
     "core": ("bench.core", "µs per 16 KiB block through the wire and torrent core, no sockets"),
     "dht": ("bench.network.dht", "DHT lookups: bitswarm against libtorrent, and simulated"),
+    "dhtsim": ("bench.network.dhtsim.run", "the DHT at internet scale: 10,000 nodes, virtual time"),
     "magnet": ("bench.network.magnet", "magnet link to first piece: bitswarm against libtorrent"),
     "tracker": ("bench.network.tracker", "tracker announces per second: bitswarm, opentracker"),
     "transfer": ("bench.transfer.one_to_one", "one seeder, one leecher, real programs"),

@@ -243,11 +243,11 @@ def table(rows: list[tuple[str, dict[str, str]]]) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replace (or append) the DHT section of RESULTS.md, leaving the others alone."""
+def write_section(path: Path, body: str, section: str = SECTION) -> None:
+    """Replace (or append) one section of RESULTS.md (the DHT one by default)."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
-    section = f"{SECTION}\n\n{body.strip()}\n\n"
+    pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.M | re.S)
+    section = f"{section}\n\n{body.strip()}\n\n"
     if pattern.search(text):
         text = pattern.sub(lambda _m: section, text, count=1)
     else:

@@ -17,6 +17,7 @@ so a huge string cannot make them allocate a huge list. Entries with port 0 are 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import struct
 from collections.abc import Hashable
@@ -63,11 +64,22 @@ def encode_address(host: str, port: int) -> bytes:
     """
     if not 0 <= port <= 0xFFFF:
         raise LocalProtocolError(f"port {port} is out of range")
+    return _pack_host(host) + _PORT.pack(port)
+
+
+@functools.lru_cache(maxsize=65536)
+def _pack_host(host: str) -> bytes:
+    """The 4 or 16 address bytes of an IP literal (cached: a DHT node packs the same few
+    thousand contacts over and over, and parsing with `ipaddress` dominated its replies)."""
     try:
-        addr = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0]).packed
     except ValueError:
         raise LocalProtocolError(f"{host!r} is not an IP address") from None
-    return addr.packed + _PORT.pack(port)
+
+
+def ipv4_text(packed: bytes) -> str:
+    """Dotted-quad text of 4 address bytes (what ``str(IPv4Address(packed))`` gives)."""
+    return f"{packed[0]}.{packed[1]}.{packed[2]}.{packed[3]}"
 
 
 def decode_addresses(
@@ -93,11 +105,15 @@ def decode_addresses(
     if limit is not None:
         count = min(count, max(limit, 0))
     alen = stride - 2
-    ip_from = ipaddress.IPv4Address if stride == IPV4_STRIDE else ipaddress.IPv6Address
+    text = ipv4_text if stride == IPV4_STRIDE else _ipv6_text
     out: list[Addr] = []
     for pos in range(0, count * stride, stride):
         (port,) = _PORT.unpack_from(data, pos + alen)
         if port == 0:
             continue
-        out.append((str(ip_from(data[pos : pos + alen])), port))
+        out.append((text(data[pos : pos + alen]), port))
     return out
+
+
+def _ipv6_text(packed: bytes) -> str:
+    return str(ipaddress.IPv6Address(packed))

@@ -65,6 +65,19 @@ def test_lookup_failures_and_slow_nodes() -> None:
     assert [x.node_id for x in lk.closest()] == [seeds[i].node_id for i in (0, 2, 3)]
 
 
+def test_lookup_ends_when_the_k_closest_answered_without_waiting_for_farther_ones() -> None:
+    seeds = [info(10), info(11)]
+    lk = Lookup(TARGET, LookupKind.GET_PEERS, seeds, k=2, alpha=2)
+    a, far = lk.next_queries()
+    lk.on_response(a.addr, seeds[0].node_id, nodes=[info(1)])  # a closer node: 11 drops out
+    (near,) = lk.next_queries()
+    lk.on_slow(far.addr)  # 11 is dead: its query would only time out seconds later
+    assert not lk.done
+    lk.on_response(near.addr, info(1).node_id)
+    assert lk.done and lk.next_queries() == []
+    assert [x.node_id for x in lk.closest()] == [info(1).node_id, seeds[0].node_id]
+
+
 def test_lookup_budget_and_bootstrap_addresses() -> None:
     own = id_from_int(5)
     lk = Lookup(

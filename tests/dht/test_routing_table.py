@@ -212,3 +212,23 @@ def test_invariants_hold_under_any_sequence(ops: list[tuple[int, bool, bool]], o
             seen.add(e.node_id)
             addrs.add(e.addr)
             assert t.get(e.node_id) is e
+
+
+def test_closest_visits_buckets_in_distance_order_and_matches_a_full_scan() -> None:
+    from bitswarm.dht.node_id import random_node_id
+
+    rng = random.Random(3)
+    for _ in range(20):
+        own = random_node_id(rng)
+        table = RoutingTable(own, now=0.0)
+        for i in range(400):
+            table.heard_from(NodeInfo(random_node_id(rng), f"10.0.{i >> 8}.{i & 255}", 1),
+                             now=0.0, responded=True)  # fmt: skip
+        for e in list(table.live_entries())[::7]:
+            e.failures = table.max_failures  # bad: never returned
+        for target in (own, random_node_id(rng), bytes(20)):
+            t = id_to_int(target)
+            usable = [e for e in table.live_entries() if e.failures < table.max_failures]
+            for count in (1, 8, 20, 1000):
+                want = sorted(usable, key=lambda e: id_to_int(e.node_id) ^ t)[:count]
+                assert table.closest(target, count, now=0.0) == [e.info for e in want]

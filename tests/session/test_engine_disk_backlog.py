@@ -69,8 +69,10 @@ def test_slow_disk_holds_sockets_and_bounds_the_backlog(
     monkeypatch.setattr(runtime_module.TorrentRuntime, "_hold_for_disk", check)
 
     async def run() -> None:
-        seeder = await start_session()
-        leecher = await start_session()
+        # TCP: the network must outrun the slow disk, on a busy machine under coverage too
+        # (uTP's window is what pause_reading shrinks; over TCP the kernel's buffers fill)
+        seeder = await start_session(transport="tcp")
+        leecher = await start_session(transport="tcp")
         try:
             await seeder.add(meta, tmp_path / "seed")
             rt = await leecher.add(

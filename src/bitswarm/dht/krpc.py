@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from ..addresses import decode_addresses, encode_address
+from ..addresses import decode_addresses, encode_address, ipv4_text
 from ..bencode import BValue, bdecode, bencode
 from ..errors import BencodeError, LocalProtocolError, RemoteProtocolError
 from ..version import DHT_VERSION
@@ -182,12 +182,12 @@ def decode_nodes(data: bytes, *, family: int = 4, limit: int = MAX_NODES) -> lis
     stride = NODE4_STRIDE if family == 4 else NODE6_STRIDE
     if len(data) % stride:
         raise KrpcError(f"compact node info of {len(data)} bytes is not a multiple of {stride}")
-    make = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
     out: list[NodeInfo] = []
     for pos in range(0, min(len(data), limit * stride), stride):
         (port,) = _PORT.unpack_from(data, pos + stride - 2)
         if port:
-            host = str(make(data[pos + ID_BYTES : pos + stride - 2]))
+            raw = data[pos + ID_BYTES : pos + stride - 2]
+            host = ipv4_text(raw) if family == 4 else str(ipaddress.IPv6Address(raw))
             out.append(NodeInfo(data[pos : pos + ID_BYTES], host, port))
     return out
 

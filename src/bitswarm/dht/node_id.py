@@ -13,6 +13,7 @@ Compatibility"); nothing here refuses a node for it. Local addresses are exempt.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import TYPE_CHECKING
 
@@ -124,8 +125,10 @@ def _bep42_crc(ip: str, r: int) -> int:
     return crc32c(bytes(masked))
 
 
+@functools.lru_cache(maxsize=65536)
 def bep42_exempt(ip: str) -> bool:
-    """Whether `ip` is a local address, which BEP 42 does not check."""
+    """Whether `ip` is a local address, which BEP 42 does not check (cached: every answer
+    a node receives is checked, and `ipaddress` parsing is slow)."""
     addr = ipaddress.ip_address(ip)
     return any(addr in net for net in _EXEMPT_NETWORKS if net.version == addr.version)
 

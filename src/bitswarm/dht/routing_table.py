@@ -54,10 +54,11 @@ class RoutingEntry:
     """One node we know: contact plus the times and failures that set its state."""
 
     __slots__ = ("failures", "host", "last_pinged", "last_query", "last_response", "node_id",
-                 "port")  # fmt: skip
+                 "port", "value")  # fmt: skip
 
     def __init__(self, info: NodeInfo) -> None:
         self.node_id = info.node_id
+        self.value = id_to_int(info.node_id)  # the id as an int, for XOR and bucket ranges
         self.host = info.host
         self.port = info.port
         self.last_response: float | None = None
@@ -151,7 +152,7 @@ class RoutingTable:
         return self._by_addr.get(addr)
 
     def is_live(self, entry: RoutingEntry) -> bool:
-        return entry in self._bucket_for(id_to_int(entry.node_id)).nodes
+        return entry in self._bucket_for(entry.value).nodes
 
     def state(self, entry: RoutingEntry, now: float) -> NodeState:
         return entry.state(now, max_failures=self.max_failures, good_for=self.good_for)
@@ -166,8 +167,18 @@ class RoutingTable:
     def closest(self, target: bytes, count: int | None = None, *, now: float) -> list[NodeInfo]:
         """The `count` (default k) live nodes nearest `target` by XOR, bad ones left out."""
         t = id_to_int(target)
-        usable = (e for e in self.live_entries() if self.state(e, now) is not NodeState.BAD)
-        best = heapq.nsmallest(count or self.k, usable, key=lambda e: id_to_int(e.node_id) ^ t)
+        n = count or self.k
+        limit = self.max_failures  # BAD is exactly failures >= max_failures (RoutingEntry.state)
+        # Buckets are aligned power-of-two ranges, so the XOR distances from `t` of one
+        # bucket's ids fill one block [(lo ^ t) & ~(size - 1), + size), and the blocks of
+        # different buckets do not overlap: visiting buckets by their block's start visits
+        # ids in distance order bucket by bucket, and we can stop once n nodes are in hand.
+        picked: list[RoutingEntry] = []
+        for b in sorted(self._buckets, key=lambda b: (b.lo ^ t) & ~(b.hi - b.lo - 1)):
+            picked.extend(e for e in b.nodes if e.failures < limit)
+            if len(picked) >= n:
+                break
+        best = heapq.nsmallest(n, picked, key=lambda e: e.value ^ t)
         return [e.info for e in best]
 
     def summaries(self, now: float) -> list[BucketSummary]:
@@ -216,7 +227,7 @@ class RoutingTable:
         return self._insert(RoutingEntry(info), now)
 
     def _update(self, entry: RoutingEntry, now: float, responded: bool) -> list[NodeInfo]:
-        bucket = self._bucket_for(id_to_int(entry.node_id))
+        bucket = self._bucket_for(entry.value)
         if not responded:
             entry.last_query = now
             return []
@@ -236,7 +247,7 @@ class RoutingTable:
         entry.last_response = now
         entry.failures = 0
         while True:
-            bucket = self._bucket_for(id_to_int(entry.node_id))
+            bucket = self._bucket_for(entry.value)
             if len(bucket.nodes) < self.k:
                 bucket.nodes.append(entry)
                 bucket.last_changed = now
@@ -273,7 +284,7 @@ class RoutingTable:
         if entry is None or entry.addr != addr:
             return
         entry.failures += 1
-        bucket = self._bucket_for(id_to_int(entry.node_id))
+        bucket = self._bucket_for(entry.value)
         if entry in bucket.replacements:
             self._remove(entry)  # a cached node that does not answer is not worth keeping
             return
@@ -292,11 +303,21 @@ class RoutingTable:
 
     def questionable(self, now: float, *, ping_every: float = 60.0) -> list[NodeInfo]:
         """Live nodes that are questionable and not pinged in the last `ping_every` s."""
-        return [
-            e.info for e in self.live_entries()
-            if self.state(e, now) is NodeState.QUESTIONABLE
-            and (e.last_pinged is None or now - e.last_pinged >= ping_every)
-        ]  # fmt: skip
+        # RoutingEntry.state inlined: this runs over the whole table every maintenance pass.
+        limit, good_for = self.max_failures, self.good_for
+        out = []
+        for b in self._buckets:
+            for e in b.nodes:
+                if e.failures >= limit or (e.last_pinged is not None
+                                           and now - e.last_pinged < ping_every):  # fmt: skip
+                    continue
+                if e.last_response is not None and (
+                    now - e.last_response < good_for
+                    or (e.last_query is not None and now - e.last_query < good_for)
+                ):
+                    continue  # good
+                out.append(e.info)
+        return out
 
     def refresh_targets(self, now: float, rng: Random, *, refresh_after: float) -> list[bytes]:
         """Random ids in each bucket unchanged for `refresh_after` (rule 6); marks them."""
@@ -322,9 +343,9 @@ class RoutingTable:
         low = Bucket(bucket.lo, mid, bucket.last_changed)
         high = Bucket(mid, bucket.hi, bucket.last_changed)
         for e in bucket.nodes:
-            (low if id_to_int(e.node_id) < mid else high).nodes.append(e)
+            (low if e.value < mid else high).nodes.append(e)
         for e in bucket.replacements:
-            (low if id_to_int(e.node_id) < mid else high).replacements.append(e)
+            (low if e.value < mid else high).replacements.append(e)
         i = self._buckets.index(bucket)
         self._buckets[i : i + 1] = [low, high]
         self._los.insert(i + 1, mid)
@@ -342,7 +363,7 @@ class RoutingTable:
             del self._by_addr[entry.addr]
 
     def _remove(self, entry: RoutingEntry) -> None:
-        bucket = self._bucket_for(id_to_int(entry.node_id))
+        bucket = self._bucket_for(entry.value)
         if entry in bucket.nodes:
             bucket.nodes.remove(entry)
         elif entry in bucket.replacements:
