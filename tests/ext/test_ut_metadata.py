@@ -50,6 +50,7 @@ from bitswarm.wire import (
     HandshakeReceived,
     PeerConnection,
 )
+from tests.lt_sessions import loopback_session
 
 E = TypeVar("E")
 
@@ -641,21 +642,7 @@ def lt() -> ModuleType:
 
 
 def _lt_session(lt: ModuleType) -> Any:
-    return lt.session(
-        {
-            "listen_interfaces": "127.0.0.1:0",
-            "enable_dht": False,
-            "enable_lsd": False,
-            "enable_upnp": False,
-            "enable_natpmp": False,
-            "enable_incoming_utp": False,
-            "enable_outgoing_utp": False,
-            "out_enc_policy": int(lt.enc_policy.disabled),
-            "in_enc_policy": int(lt.enc_policy.enabled),
-            "allowed_enc_level": int(lt.enc_level.plaintext),
-            "allow_multiple_connections_per_ip": True,
-        }
-    )
+    return loopback_session(lt, allow_multiple_connections_per_ip=True)
 
 
 def _drive(

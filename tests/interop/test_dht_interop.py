@@ -25,6 +25,7 @@ from bitswarm.dht import DhtConfig
 from bitswarm.magnet import Magnet
 from bitswarm.metainfo import parse_torrent
 from bitswarm.session import Session, SessionConfig
+from tests.lt_sessions import loopback_session
 
 from .tools import require_module
 
@@ -47,19 +48,12 @@ async def _dht_network(count: int) -> list[DhtService]:
 
 
 def _lt_session(lt: Any, router: tuple[str, int]) -> Any:
-    return lt.session({
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": True, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
-        "enable_incoming_utp": False, "enable_outgoing_utp": False,
-        "dht_bootstrap_nodes": f"{router[0]}:{router[1]}",
-        "dht_restrict_routing_ips": False, "dht_restrict_search_ips": False,
-        "dht_block_ratelimit": 100000, "dht_upload_rate_limit": 10_000_000,
-        "out_enc_policy": int(lt.enc_policy.disabled),
-        "in_enc_policy": int(lt.enc_policy.enabled),
-        "allowed_enc_level": int(lt.enc_level.plaintext),
-        "allow_multiple_connections_per_ip": True, "enable_ip_notifier": False,
-        "alert_mask": 0,
-    })  # fmt: skip
+    return loopback_session(
+        lt, enable_dht=True, dht_bootstrap_nodes=f"{router[0]}:{router[1]}",
+        dht_restrict_routing_ips=False, dht_restrict_search_ips=False,
+        dht_block_ratelimit=100000, dht_upload_rate_limit=10_000_000,
+        allow_multiple_connections_per_ip=True, enable_ip_notifier=False, alert_mask=0,
+    )  # fmt: skip
 
 
 async def _until(what: Any, within: float, describe: str) -> None:

@@ -24,6 +24,7 @@ from bitswarm.create import create_torrent
 from bitswarm.metainfo import parse_torrent
 from bitswarm.session import Session, SessionConfig, TorrentRuntime
 from bitswarm.wire.mse import Encryption
+from tests.lt_sessions import loopback_session
 
 from .tools import require_module
 from .udp_relay import UdpRelay
@@ -101,23 +102,12 @@ def test_bitswarm_pair_over_utp_with_encryption(
 
 
 def _lt_forced_utp_only(lt: Any) -> Any:
-    return lt.session({
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_outgoing_tcp": False,
-        "enable_incoming_tcp": False,
-        "enable_outgoing_utp": True,
-        "enable_incoming_utp": True,
-        "out_enc_policy": int(lt.enc_policy.forced),
-        "in_enc_policy": int(lt.enc_policy.forced),
-        "allowed_enc_level": int(lt.enc_level.rc4),
-        "allow_multiple_connections_per_ip": True,
-        "enable_ip_notifier": False,
-        "alert_mask": 0,
-    })  # fmt: skip
+    return loopback_session(
+        lt, tcp=False, utp=True, plaintext=False,
+        out_enc_policy=int(lt.enc_policy.forced), in_enc_policy=int(lt.enc_policy.forced),
+        allowed_enc_level=int(lt.enc_level.rc4), allow_multiple_connections_per_ip=True,
+        enable_ip_notifier=False, alert_mask=0,
+    )  # fmt: skip
 
 
 @pytest.mark.interop

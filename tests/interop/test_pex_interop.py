@@ -19,28 +19,16 @@ from bitswarm.core.extensions import ExtensionHub
 from bitswarm.create import create_torrent
 from bitswarm.metainfo import parse_torrent
 from bitswarm.session import Session, SessionConfig
+from tests.lt_sessions import loopback_session
 
 from .tools import require_module
 
 
-def _lt_session(lt: Any, **extra: int) -> Any:
-    settings = {
+def _lt_session(lt: Any, **extra: Any) -> Any:
+    return loopback_session(
+        lt, allow_multiple_connections_per_ip=True, enable_ip_notifier=False, alert_mask=0,
         **extra,
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,
-        "out_enc_policy": int(lt.enc_policy.disabled),
-        "in_enc_policy": int(lt.enc_policy.enabled),
-        "allowed_enc_level": int(lt.enc_level.plaintext),
-        "allow_multiple_connections_per_ip": True,
-        "enable_ip_notifier": False,
-        "alert_mask": 0,
-    }
-    return lt.session(settings)
+    )  # fmt: skip
 
 
 _LOGGED = ("PEX", "HANDSHAKE", "CONNECTION", "disconnect", "ERROR")

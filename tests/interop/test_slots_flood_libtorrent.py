@@ -22,6 +22,7 @@ import pytest
 from bitswarm.create import create_torrent
 from bitswarm.metainfo import parse_torrent
 from bitswarm.session import Session, SessionConfig
+from tests.lt_sessions import loopback_session
 
 from ..session.flood import Flood, settled_hosts
 from ..session.helpers import digest_tree, make_multifile
@@ -32,20 +33,7 @@ KiB = 1024
 
 
 def _lt_session(lt: Any) -> Any:
-    return lt.session(
-        {
-            "listen_interfaces": "127.0.0.1:0",
-            "enable_dht": False,
-            "enable_lsd": False,
-            "enable_upnp": False,
-            "enable_natpmp": False,
-            "enable_incoming_utp": False,
-            "enable_outgoing_utp": False,
-            "out_enc_policy": int(lt.enc_policy.disabled),
-            "in_enc_policy": int(lt.enc_policy.enabled),
-            "allowed_enc_level": int(lt.enc_level.plaintext),
-        }
-    )
+    return loopback_session(lt)
 
 
 @pytest.mark.timeout(150)  # a minute is the bound under test, plus the flood's start

@@ -20,6 +20,7 @@ import pytest
 from bitswarm.create import create_torrent
 from bitswarm.metainfo import parse_torrent
 from bitswarm.session import Session, SessionConfig, TorrentRuntime
+from tests.lt_sessions import loopback_session
 
 from .tools import require_module
 from .udp_relay import UdpRelay
@@ -28,23 +29,10 @@ MiB = 2**20
 
 
 def _lt_session(lt: Any) -> Any:
-    return lt.session({
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_outgoing_tcp": False,
-        "enable_incoming_tcp": False,
-        "enable_outgoing_utp": True,
-        "enable_incoming_utp": True,
-        "out_enc_policy": int(lt.enc_policy.disabled),
-        "in_enc_policy": int(lt.enc_policy.enabled),
-        "allowed_enc_level": int(lt.enc_level.plaintext),
-        "allow_multiple_connections_per_ip": True,
-        "enable_ip_notifier": False,
-        "alert_mask": 0,
-    })  # fmt: skip
+    return loopback_session(
+        lt, tcp=False, utp=True, allow_multiple_connections_per_ip=True,
+        enable_ip_notifier=False, alert_mask=0,
+    )  # fmt: skip
 
 
 def _wait(predicate: Any, seconds: float, what: str) -> None:

@@ -29,6 +29,7 @@ import pytest
 from bitswarm.magnet import parse_magnet
 from bitswarm.metainfo import parse_torrent
 from bitswarm.session import Session, SessionConfig
+from tests.lt_sessions import loopback_session
 
 pytestmark = pytest.mark.interop
 
@@ -52,17 +53,10 @@ def _payload(folder: Path) -> Path:
 
 
 def _lt_session(lt: ModuleType) -> Any:
-    return lt.session(
-        {
-            "listen_interfaces": "127.0.0.1:0",
-            "enable_dht": False,
-            "enable_lsd": False,
-            "enable_upnp": False,
-            "enable_natpmp": False,
-            "allow_multiple_connections_per_ip": True,
-            "alert_mask": lt.alert.category_t.error_notification,
-        }
-    )
+    return loopback_session(
+        lt, utp=True, plaintext=False, allow_multiple_connections_per_ip=True,
+        alert_mask=lt.alert.category_t.error_notification,
+    )  # fmt: skip
 
 
 def _wait(predicate: Any, within: float, what: str) -> None:

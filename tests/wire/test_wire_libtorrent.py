@@ -35,6 +35,7 @@ from bitswarm.wire import (
     RequestReceived,
     Unchoked,
 )
+from tests.lt_sessions import loopback_session
 
 pytestmark = pytest.mark.interop
 
@@ -65,14 +66,7 @@ def torrent_bytes() -> tuple[bytes, bytes]:
 
 def lt_session(lt: ModuleType, save_path: Path) -> tuple[Any, Any, bytes]:
     raw, info_hash = torrent_bytes()
-    session = lt.session({
-        "listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
-        "enable_upnp": False, "enable_natpmp": False, "enable_incoming_utp": False,
-        "enable_outgoing_utp": False, "out_enc_policy": int(lt.enc_policy.disabled),
-        "in_enc_policy": int(lt.enc_policy.enabled),
-        "allowed_enc_level": int(lt.enc_level.plaintext),
-        "allow_multiple_connections_per_ip": True,
-    })  # fmt: skip
+    session = loopback_session(lt, allow_multiple_connections_per_ip=True)
     params = lt.add_torrent_params()
     params.ti = lt.torrent_info(raw)
     params.save_path = str(save_path)
