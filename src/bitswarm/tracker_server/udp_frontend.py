@@ -110,22 +110,33 @@ class UdpFrontend:
             return
         now = self.service.clock()
         wall = time.time()
+        recvfrom, sendto, handle = sock.recvfrom, sock.sendto, self._handle
+        queued = self._queued
         for _ in range(_BATCH):
             try:
-                data, addr = sock.recvfrom(_MAX_DATAGRAM)
+                data, addr = recvfrom(_MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # e.g. an ICMP error queued on the socket
                 log.debug("udp receive error", extra={"error": str(exc)})
                 continue
             try:
-                reply = self._handle(data, addr, now, wall)
+                reply = handle(data, addr, now, wall)
             except Exception:  # a bug must not stop the reader
                 log.exception("internal error on a udp datagram")
                 self.service.metrics.error("internal", "udp")
                 continue
-            if reply is not None:
-                self._send(reply, addr)
+            if reply is None:
+                continue
+            if queued:  # `_send`, inlined: this runs for every datagram
+                self._enqueue(reply, addr)
+                continue
+            try:
+                sendto(reply, addr)
+            except (BlockingIOError, InterruptedError):
+                self._enqueue(reply, addr)
+            except OSError:
+                self.service.metrics.error("send_failed", "udp")
 
     def _send(self, reply: bytes, addr: Address) -> None:
         sock = self._sock
@@ -181,7 +192,7 @@ class UdpFrontend:
         started = time.perf_counter()
         service = self.service
         metrics = service.metrics
-        host, ip, v6 = self._address(addr[0])
+        host, ip, v6 = self._hosts.get(addr[0]) or self._address(addr[0])
         fields = announce_fields(data)
         req = parse_request(data) if fields is None else None
         if fields is None and req is None:
