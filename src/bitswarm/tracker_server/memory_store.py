@@ -15,6 +15,9 @@ Rules:
   and forgets empty swarms (after `retain_empty` when they have a completed count).
 * Peers returned are a uniform sample (the rng) of the requester's address family,
   then, when asked for, of the other family; the requester itself is never returned.
+  UDP's `announce_packed` returns compact bytes instead: a random window of the
+  family's address array (one or two slices, every peer as likely as any), so a reply
+  costs a few operations however many peers it carries (the tracker's hot path).
 
 Layout: memory per peer is what limits a tracker, so a swarm keeps each address family
 as parallel fixed-stride arrays (peer ids, compact addresses, expiry times, seeder
