@@ -29,6 +29,10 @@ fresh UDP socket, for up to 200 peers: every swarm must list exactly its active 
 tracker whose workers split a swarm fails this). Requests that failed or were lost leave
 a peer's state unknown; their number is printed beside the check.
 
+CPU: user+system seconds of the tracker's processes (supervisor and workers, from
+/proc) over each timed case, per announce answered, and of the generators: a figure
+less sensitive than announces/s to other load on the machine.
+
 Memory: a fresh target receives `--memory-peers` distinct peers over UDP (10 per swarm);
 the tracker's RSS (redis-server's ``used_memory`` for the Redis store) is read before and
 after. The generators share the machine's cores with the tracker, for every target alike.
@@ -123,6 +127,7 @@ def _udp_load(host: str, port: int, seconds: float, pool: list[_Peer], window: i
         finally:
             sock.setblocking(False)
 
+    cpu_started = time.process_time()
     conn_ids = {sock: connect(sock) for sock in socks}
     connected_at = time.monotonic()
     outstanding: dict[int, float] = {}
@@ -191,7 +196,7 @@ def _udp_load(host: str, port: int, seconds: float, pool: list[_Peer], window: i
     for sock in socks:
         sock.close()
     return {"ok": len(latencies), "errors": errors, "lost": lost, "latencies": latencies,
-            "state": _state(pool)}  # fmt: skip
+            "state": _state(pool), "cpu": time.process_time() - cpu_started}  # fmt: skip
 
 
 def _state(pool: list[_Peer]) -> list[tuple[bool, int]]:
@@ -211,6 +216,7 @@ def _http_request(host: str, port: int, peer: _Peer, event: str) -> bytes:
 def _http_load(host: str, port: int, seconds: float, pool: list[_Peer], conns: int,
                seed: int) -> dict[str, Any]:  # fmt: skip
     rng = random.Random(seed)
+    cpu_started = time.process_time()
     sel = selectors.DefaultSelector()
     latencies: list[float] = []
     errors = 0
@@ -260,7 +266,7 @@ def _http_load(host: str, port: int, seconds: float, pool: list[_Peer], conns: i
             else:
                 finish(s, True)
     return {"ok": len(latencies), "errors": errors, "lost": 0, "latencies": latencies,
-            "state": _state(pool)}  # fmt: skip
+            "state": _state(pool), "cpu": time.process_time() - cpu_started}  # fmt: skip
 
 
 def _run_gen(args: tuple[Any, ...]) -> dict[str, Any]:
@@ -277,6 +283,25 @@ def _free_port(kind: int) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_tree(pid: int) -> dict[int, float]:
+    """User+system CPU seconds of `pid` and each of its descendants (from /proc)."""
+    out: dict[int, float] = {}
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            out[p] = (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
 
 
 def _rss(pid: int) -> int:
@@ -328,6 +353,11 @@ class Target:
         ready = json.loads(self.proc.stdout.readline())
         self.http_port = int(ready["http"].rsplit(":", 1)[1].split("/")[0])
         self.udp_port = int(ready["udp"].rsplit(":", 1)[1].split("/")[0])
+
+    def cpu(self) -> dict[int, float]:
+        """CPU seconds so far of the tracker's processes (supervisor and workers), by pid."""
+        assert self.proc is not None
+        return _cpu_tree(self.proc.pid)
 
     def memory(self) -> int:
         """Bytes the tracker's data takes: RSS, or redis-server's used_memory."""
@@ -382,13 +412,18 @@ class RedisServer:
 
 
 def _measure(pool_of: list[list[_Peer]], proto: str, port: int, seconds: float, width: int,
-             warm: bool = False) -> dict[str, Any]:  # fmt: skip
+             warm: bool = False, target: Target | None = None) -> dict[str, Any]:  # fmt: skip
+    cpu_before = target.cpu() if target is not None else {}
     jobs = [(proto, "127.0.0.1", port, seconds, pool, width, 1000 + i, warm)
             for i, pool in enumerate(pool_of)]  # fmt: skip
     started = time.monotonic()
     with mp.get_context("fork").Pool(len(jobs)) as workers:
         results = workers.map(_run_gen, jobs)
     elapsed = time.monotonic() - started
+    cpu_after = target.cpu() if target is not None else {}
+    # per process of the tracker, busiest first (a worker restarted meanwhile counts anew)
+    cpu = sorted((after - cpu_before.get(pid, 0.0) for pid, after in cpu_after.items()),
+                 reverse=True)  # fmt: skip
     for pool, r in zip(pool_of, results, strict=True):  # carry the peers' state on
         for peer, (active, left) in zip(pool, r["state"], strict=True):
             peer.active, peer.left = active, left
@@ -400,6 +435,9 @@ def _measure(pool_of: list[list[_Peer]], proto: str, port: int, seconds: float, 
         "elapsed": elapsed,
         "p50_ms": 1000 * lat[len(lat) // 2] if lat else None,
         "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None,
+        "tracker_cpu_s": sum(cpu), "tracker_cpu_by_process_s": cpu,
+        "tracker_us_per_announce": 1e6 * sum(cpu) / ok if ok else None,
+        "generator_cpu_s": sum(r.get("cpu", 0.0) for r in results),
     }  # fmt: skip
 
 
@@ -502,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
                 for proto in protocols:
                     port = target.udp_port if proto == "udp" else target.http_port
                     width = args.window if proto == "udp" else args.conns
-                    r = _measure(pools, proto, port, args.seconds, width)
+                    r = _measure(pools, proto, port, args.seconds, width, target=target)
                     r["check"] = _check(pools, target.udp_port, args.check)
                     results[f"{proto} {target.name}"] = r
                     c = r["check"]
@@ -510,7 +548,11 @@ def main(argv: list[str] | None = None) -> int:
                           f"p50 {r['p50_ms']:.2f} ms p99 {r['p99_ms']:.2f} ms "
                           f"errors {r['errors']} lost {r['lost']}; "
                           f"{c['complete']}/{c['swarms']} sampled swarms list all their "
-                          f"peers ({c['missing']} peers missing, {c['extra']} extra)",
+                          f"peers ({c['missing']} peers missing, {c['extra']} extra); CPU: "
+                          f"tracker {r['tracker_cpu_s']:.2f} s "
+                          f"({' + '.join(f'{x:.2f}' for x in r['tracker_cpu_by_process_s'])}), "
+                          f"{r['tracker_us_per_announce']:.1f} us/announce, generators "
+                          f"{r['generator_cpu_s']:.2f} s",
                           flush=True)  # fmt: skip
             finally:
                 target.stop()
@@ -566,13 +608,14 @@ def _report(results: dict[str, dict[str, Any]], names: list[str], protocols: lis
         f"\n{args.procs} generator processes, {args.swarms} swarms, "
         f"{args.procs * args.peers_per_proc} peers, {args.seconds:g} s per case, "
         f"UDP window {args.window}/process, HTTP {args.conns} connections/process; "
-        f"{os.cpu_count()} CPUs\n"
+        f"{os.cpu_count()} CPUs; load average at the end "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
     )
     print(
         "| protocol | tracker | announces/s | × opentracker | p50 ms | p99 ms | errors | lost "
-        "| swarms complete |"
+        "| swarms complete | tracker CPU µs/announce | generators' CPU s |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for proto in protocols:
         base = results.get(f"{proto} opentracker", {}).get("per_second")
         for name in names:
@@ -583,7 +626,8 @@ def _report(results: dict[str, dict[str, Any]], names: list[str], protocols: lis
             print(
                 f"| {proto.upper()} | {name} | {r['per_second']:.0f} | {ratio} | "
                 f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['lost']} | "
-                f"{r['check']['complete']}/{r['check']['swarms']} |"
+                f"{r['check']['complete']}/{r['check']['swarms']} | "
+                f"{r['tracker_us_per_announce']:.1f} | {r['generator_cpu_s']:.1f} |"
             )
     mems = [(n, results[f"memory {n}"]) for n in names if f"memory {n}" in results]
     if mems:

@@ -43,12 +43,15 @@ __all__ = [
     "PROTOCOL_ID",
     "REPLY_HEADER_SIZE",
     "Action",
+    "AnnounceFields",
     "UdpAnnounce",
     "UdpConnect",
     "UdpMalformed",
     "UdpRequest",
     "UdpScrape",
     "announce_body",
+    "announce_fields",
+    "announce_reply_head",
     "decode_announce_reply",
     "decode_connect_reply",
     "decode_error_reply",
@@ -84,6 +87,8 @@ _ANNOUNCE_BODY = struct.Struct(">20s20sQQQIIIiH")
 _CONNECT_REPLY = struct.Struct(">IIQ")
 _ANNOUNCE_COUNTS = struct.Struct(">III")  # interval, leechers, seeders (after _REPLY)
 _TRIPLE = struct.Struct(">III")  # seeders, completed, leechers
+_ANNOUNCE = struct.Struct(">QII20s20sQQQIIIiH")  # header and announce body in one
+_ANNOUNCE_HEAD = struct.Struct(">IIIII")  # action, transaction_id, interval, leechers, seeders
 
 ANNOUNCE_SIZE = _HEADER.size + _ANNOUNCE_BODY.size  # 98
 REPLY_HEADER_SIZE = _REPLY.size
@@ -97,6 +102,7 @@ _ERROR_READ = 512  # bytes of a tracker's error text we read
 _EVENTS = (AnnounceEvent.NONE, AnnounceEvent.COMPLETED, AnnounceEvent.STARTED,
            AnnounceEvent.STOPPED)  # fmt: skip
 _EVENT_NUMBER = {event: number for number, event in enumerate(_EVENTS)}
+_ANNOUNCE_ACTION = int(Action.ANNOUNCE)  # a plain int: compared on every datagram
 
 
 # --- requests (the client encodes, the server parses) ---------------------------------
@@ -201,6 +207,29 @@ def parse_request(data: bytes) -> UdpRequest | None:
     return UdpMalformed(connection_id, tid, f"unknown action {action}")
 
 
+#: what `announce_fields` returns: connection_id, transaction_id, info_hash, peer_id, left,
+#: event, ip, numwant (negative: the default), port
+AnnounceFields: TypeAlias = tuple[int, int, bytes, bytes, int, AnnounceEvent, int, int, int]
+
+
+def announce_fields(data: bytes | bytearray | memoryview) -> AnnounceFields | None:
+    """A well-formed announce's fields, with no objects built; None for anything else.
+
+    The server's hot path: None means "not a plain valid announce" (another action, a
+    short or bad body), and the caller hands the datagram to `parse_request`, which says
+    what it is. What this accepts, `parse_request` accepts as the same announce; BEP 41
+    options after the 98 bytes are not read (the server only accepts them).
+    """
+    if len(data) < ANNOUNCE_SIZE:
+        return None
+    (cid, action, tid, info_hash, peer_id, downloaded, left, uploaded, event, ip, _key,
+     numwant, port) = _ANNOUNCE.unpack_from(data)  # fmt: skip
+    if (action != _ANNOUNCE_ACTION or event > 3 or downloaded > _I64_MAX or left > _I64_MAX
+            or uploaded > _I64_MAX or (port == 0 and event != 3)):  # fmt: skip
+        return None
+    return cid, tid, info_hash, peer_id, left, _EVENTS[event], ip, numwant, port
+
+
 def _parse_announce(data: bytes, connection_id: int, tid: int) -> UdpRequest:
     if len(data) < ANNOUNCE_SIZE:
         return UdpMalformed(connection_id, tid, "announce request too short")
@@ -262,6 +291,12 @@ def encode_announce_reply(
         min(interval, _U32_MAX), min(leechers, _U32_MAX), min(seeders, _U32_MAX)
     )
     return head + b"".join(peers)
+
+
+def announce_reply_head(transaction_id: int, interval: int, leechers: int, seeders: int) -> bytes:
+    """The first 20 bytes of an announce reply; the packed peers follow."""
+    return _ANNOUNCE_HEAD.pack(_ANNOUNCE_ACTION, transaction_id, min(interval, _U32_MAX),
+                               min(leechers, _U32_MAX), min(seeders, _U32_MAX))  # fmt: skip
 
 
 def encode_scrape_reply(transaction_id: int, stats: Sequence[ScrapeStats]) -> bytes:

@@ -15,6 +15,9 @@ Rules:
   and forgets empty swarms (after `retain_empty` when they have a completed count).
 * Peers returned are a uniform sample (the rng) of the requester's address family,
   then, when asked for, of the other family; the requester itself is never returned.
+  UDP's `announce_packed` returns compact bytes instead: a random window of the
+  family's address array (one or two slices, every peer as likely as any), so a reply
+  costs a few operations however many peers it carries (the tracker's hot path).
 
 Layout: memory per peer is what limits a tracker, so a swarm keeps each address family
 as parallel fixed-stride arrays (peer ids, compact addresses, expiry times, seeder
@@ -126,49 +129,13 @@ class MemorySwarmStore:
     def announce_now(self, ann: PeerAnnounce, now: float) -> SwarmReply:
         """Apply `ann` at time `now` and sample peers for the reply."""
         req = ann.request
-        swarm = self._swarms.get(req.info_hash)
-        stopped = req.event is AnnounceEvent.STOPPED
-        if swarm is None:
-            if stopped:
-                return SwarmReply(0, 0, 0)
-            if len(self._swarms) >= self._max_swarms:
-                raise SwarmsFull(f"{len(self._swarms)} swarms")
-            swarm = self._swarms[req.info_hash] = _Swarm()
-        elif now >= swarm.next_expiry:
-            self._sweep(swarm, now)
         v6 = len(ann.packed) == 18
-        if v6:
-            fam = swarm.v6 or _Family(18, b"6")
-            swarm.v6 = fam
-        else:
-            fam = swarm.v4
-        key = req.peer_id + fam.suffix
-        i = swarm.by_key.get(key)
-        if stopped:
-            if i is not None:
-                self._remove(swarm, fam, key, i, now)
+        got = self._apply(req.info_hash, req.peer_id, ann.packed, req.left, req.event, now)
+        if got is None:
+            return SwarmReply(0, 0, 0)
+        swarm, fam, i = got
+        if i is None:  # stopped
             return SwarmReply(swarm.seeders, swarm.leechers, swarm.downloaded)
-        seeder = req.left == 0
-        expires = now + self._timeout
-        if i is None and len(swarm.by_key) >= self._max_peers:
-            i = -1  # a full swarm: the newcomer gets peers but is not stored (see docs)
-        elif i is None:
-            if req.event is AnnounceEvent.COMPLETED:
-                swarm.downloaded += 1
-            i = swarm.by_key[key] = fam.append(req.peer_id, ann.packed, seeder, expires)
-            self._count(swarm, seeder, +1)
-            if expires < swarm.next_expiry:
-                swarm.next_expiry = expires
-        else:
-            was_seeder = bool(fam.seeder[i])
-            if req.event is AnnounceEvent.COMPLETED and not was_seeder:
-                swarm.downloaded += 1
-            if was_seeder != seeder:
-                self._count(swarm, was_seeder, -1)
-                self._count(swarm, seeder, +1)
-                fam.seeder[i] = seeder
-            fam.addrs[fam.stride * i : fam.stride * (i + 1)] = ann.packed
-            fam.expires[i] = expires  # later than before: next_expiry stays a lower bound
         other = swarm.v4 if v6 else swarm.v6
         mine = self._sample(fam, ann.numwant, i)
         theirs: tuple[StoredPeer, ...] = ()
@@ -176,6 +143,25 @@ class MemorySwarmStore:
             theirs = self._sample(other, ann.numwant - len(mine), -1)
         p4, p6 = (theirs, mine) if v6 else (mine, theirs)
         return SwarmReply(swarm.seeders, swarm.leechers, swarm.downloaded, p4, p6)
+
+    def announce_packed(
+        self, info_hash: bytes, peer_id: bytes, packed: bytes, left: int, event: AnnounceEvent,
+        numwant: int, now: float,
+    ) -> tuple[int, int, int, bytes]:  # fmt: skip
+        """`announce_now` for a UDP reply: (seeders, leechers, completed, peers).
+
+        The peers are the compact addresses of the announcer's own family (BEP 15 has one
+        stride per reply), joined: a random window of the family's address array, taken
+        as one or two slices, so the reply costs the same few operations whatever
+        `numwant` is. No request or reply object is built.
+        """
+        got = self._apply(info_hash, peer_id, packed, left, event, now)
+        if got is None:
+            return 0, 0, 0, b""
+        swarm, fam, i = got
+        if i is None:
+            return swarm.seeders, swarm.leechers, swarm.downloaded, b""
+        return swarm.seeders, swarm.leechers, swarm.downloaded, self._window(fam, numwant, i)
 
     def scrape_now(self, info_hashes: Sequence[bytes], now: float) -> list[ScrapeStats]:
         """Counts per hash, in order; unknown hashes count zero."""
@@ -250,6 +236,57 @@ class MemorySwarmStore:
 
     # -- internals ------------------------------------------------------------------------
 
+    def _apply(
+        self, info_hash: bytes, peer_id: bytes, packed: bytes, left: int, event: AnnounceEvent,
+        now: float,
+    ) -> tuple[_Swarm, _Family, int | None] | None:  # fmt: skip
+        """Add, refresh or remove one peer: its swarm, family and index (None: it stopped;
+        -1: the swarm is full and it is not stored); None for a stop in an unknown swarm."""
+        swarm = self._swarms.get(info_hash)
+        stopped = event is AnnounceEvent.STOPPED
+        if swarm is None:
+            if stopped:
+                return None
+            if len(self._swarms) >= self._max_swarms:
+                raise SwarmsFull(f"{len(self._swarms)} swarms")
+            swarm = self._swarms[info_hash] = _Swarm()
+        elif now >= swarm.next_expiry:
+            self._sweep(swarm, now)
+        if len(packed) == 18:
+            fam = swarm.v6 or _Family(18, b"6")
+            swarm.v6 = fam
+        else:
+            fam = swarm.v4
+        key = peer_id + fam.suffix
+        i = swarm.by_key.get(key)
+        if stopped:
+            if i is not None:
+                self._remove(swarm, fam, key, i, now)
+            return swarm, fam, None
+        seeder = left == 0
+        expires = now + self._timeout
+        if i is None and len(swarm.by_key) >= self._max_peers:
+            i = -1  # a full swarm: the newcomer gets peers but is not stored (see docs)
+        elif i is None:
+            if event is AnnounceEvent.COMPLETED:
+                swarm.downloaded += 1
+            i = swarm.by_key[key] = fam.append(peer_id, packed, seeder, expires)
+            self._count(swarm, seeder, +1)
+            if expires < swarm.next_expiry:
+                swarm.next_expiry = expires
+        else:
+            was_seeder = fam.seeder[i] == 1
+            if event is AnnounceEvent.COMPLETED and not was_seeder:
+                swarm.downloaded += 1
+            if was_seeder != seeder:
+                self._count(swarm, was_seeder, -1)
+                self._count(swarm, seeder, +1)
+                fam.seeder[i] = seeder
+            stride = fam.stride
+            fam.addrs[stride * i : stride * (i + 1)] = packed
+            fam.expires[i] = expires  # later than before: next_expiry stays a lower bound
+        return swarm, fam, i
+
     def _count(self, swarm: _Swarm, seeder: bool, delta: int) -> None:
         if seeder:
             swarm.seeders += delta
@@ -290,3 +327,29 @@ class MemorySwarmStore:
         chosen = range(n) if n <= want + 1 else self._rng.sample(range(n), want + 1)
         out = tuple(fam.peer(i) for i in chosen if i != exclude)
         return out[:want]
+
+    def _window(self, fam: _Family, want: int, exclude: int) -> bytes:
+        """Up to `want` compact addresses of `fam`, never the one at index `exclude`.
+
+        A family no bigger than `want` (plus the asker) is returned whole; a bigger one as
+        a window of `want` + 1 entries from a random start, wrapping round the end, less
+        the asker (or the window's last entry). Every other peer is as likely as any to be
+        in it; arrival order and swap-removal decide who come together.
+        """
+        n = len(fam.seeder)
+        if want <= 0 or n == 0:
+            return b""
+        s = fam.stride
+        addrs = fam.addrs
+        if n <= want + (0 <= exclude < n):
+            window, start = addrs, 0
+        else:
+            start = int(self._rng.random() * n)
+            end = start + want + 1
+            window = addrs[s * start : s * end] if end <= n else (
+                addrs[s * start :] + addrs[: s * (end - n)])  # fmt: skip
+            n = want + 1
+        j = (exclude - start) % len(fam.seeder) if exclude >= 0 else n
+        if j < n:
+            return bytes(window[: s * j] + window[s * (j + 1) : s * n])
+        return bytes(window[: s * min(n, want)])

@@ -50,7 +50,12 @@ class TrackerMetrics:
             name = f'bitswarm_tracker_announces_total{{proto="{proto}",event="{event}"}}'
             self._names[proto, event] = name
         self._counters[name] += 1
-        self._observe(proto, seconds)
+        hist = self._hist.get(proto)  # `_observe`, inlined: this runs for every announce
+        if hist is None:
+            hist = self._hist[proto] = [0.0] * (len(LATENCY_BUCKETS) + 3)
+        hist[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        hist[-2] += seconds
+        hist[-1] += 1
 
     def scrape(self, proto: str, seconds: float, *, full: bool = False) -> None:
         kind = "full" if full else "hashes"

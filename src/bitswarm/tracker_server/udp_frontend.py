@@ -2,8 +2,18 @@
 
 asyncio's datagram transport wakes the loop once per datagram; a busy tracker receives
 thousands a second, so this front-end registers its own reader and drains up to
-`_BATCH` datagrams per wake-up, answering each with a plain `sendto`. A reply that does
-not fit the socket buffer is dropped, as UDP would drop it anyway.
+`_BATCH` datagrams per wake-up, answering each with a plain `sendto`. A reply the
+kernel cannot take now (EAGAIN) waits in a bounded queue flushed when the socket is
+writable again; past `_MAX_QUEUED` replies, or on any other send error, it is dropped,
+as UDP would drop it anyway.
+
+The hot path (bench/RESULTS.md, "Tracker", has its profile): a plain announce whose
+swarm this process holds is read with `announce_fields` (one struct, no objects), its
+connection id is checked against the ids already verified (conn_ids.py), the store
+applies it and returns the peers as compact bytes (`MemorySwarmStore.announce_packed`),
+and the reply is a 20-byte head plus those bytes. Everything else -- connects, scrapes,
+malformed datagrams, a trusted proxy's IP field, a swarm another worker holds, a store
+that awaits (Redis) -- goes through `parse_request` and the general path below.
 
 Per datagram (BEP 15 unless noted):
 
@@ -22,6 +32,7 @@ Per datagram (BEP 15 unless noted):
 from __future__ import annotations
 
 import asyncio
+import collections
 import ipaddress
 import logging
 import socket
@@ -30,20 +41,23 @@ from collections.abc import Coroutine
 
 from ..tracker.announce import AnnounceEvent
 from ..tracker.udp_codec import (
+    AnnounceFields,
     UdpAnnounce,
     UdpConnect,
     UdpMalformed,
     UdpScrape,
+    announce_fields,
+    announce_reply_head,
     encode_announce_reply,
     encode_connect_reply,
     encode_error,
     encode_scrape_reply,
     parse_request,
 )
-from .config import RequestRefused
+from .config import TRACKER_FULL, RequestRefused
 from .conn_ids import ConnectionIds
-from .service import TrackerService
-from .store import EMPTY_STATS, PeerAnnounce, SwarmReply
+from .service import NOT_AUTHORIZED, TrackerService
+from .store import EMPTY_STATS, PeerAnnounce, SwarmReply, SwarmsFull
 
 __all__ = ["UdpFrontend"]
 
@@ -51,7 +65,11 @@ log = logging.getLogger("bitswarm.tracker.udp")
 _BATCH = 256
 _MAX_DATAGRAM = 2048
 _MAX_PENDING = 10_000  # announces waiting on a remote store; beyond that, drop
+_MAX_QUEUED = 4_096  # replies waiting for the socket to take them (EAGAIN); beyond: drop
+_MAX_ADDRESSES = 65_536  # source hosts whose packed form is remembered; emptied when full
 _MAPPED = "::ffff:"
+
+Address = tuple[str, int] | tuple[str, int, int, int]
 
 
 class UdpFrontend:
@@ -63,6 +81,8 @@ class UdpFrontend:
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        self._queued: collections.deque[tuple[bytes, Address]] = collections.deque()
+        self._hosts: dict[str, tuple[str, bytes, bool]] = {}  # source host -> _address()
 
     async def start(self, sock: socket.socket) -> None:
         sock.setblocking(False)
@@ -76,6 +96,9 @@ class UdpFrontend:
     async def stop(self) -> None:
         if self._sock is not None and self._loop is not None:
             self._loop.remove_reader(self._sock.fileno())
+            if self._queued:
+                self._loop.remove_writer(self._sock.fileno())
+                self._queued.clear()
             for task in list(self._pending):
                 task.cancel()
             self._sock.close()
@@ -87,58 +110,113 @@ class UdpFrontend:
             return
         now = self.service.clock()
         wall = time.time()
+        recvfrom, sendto, handle = sock.recvfrom, sock.sendto, self._handle
+        queued = self._queued
         for _ in range(_BATCH):
             try:
-                data, addr = sock.recvfrom(_MAX_DATAGRAM)
+                data, addr = recvfrom(_MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # e.g. an ICMP error queued on the socket
                 log.debug("udp receive error", extra={"error": str(exc)})
                 continue
             try:
-                reply = self._handle(data, addr, now, wall)
+                reply = handle(data, addr, now, wall)
             except Exception:  # a bug must not stop the reader
                 log.exception("internal error on a udp datagram")
                 self.service.metrics.error("internal", "udp")
                 continue
-            if reply is not None:
-                self._send(reply, addr)
+            if reply is None:
+                continue
+            if queued:  # `_send`, inlined: this runs for every datagram
+                self._enqueue(reply, addr)
+                continue
+            try:
+                sendto(reply, addr)
+            except (BlockingIOError, InterruptedError):
+                self._enqueue(reply, addr)
+            except OSError:
+                self.service.metrics.error("send_failed", "udp")
 
-    def _send(self, reply: bytes, addr: tuple[str, int] | tuple[str, int, int, int]) -> None:
-        if self._sock is None:
+    def _send(self, reply: bytes, addr: Address) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        if self._queued:  # keep to the queue until it has drained
+            self._enqueue(reply, addr)
             return
         try:
-            self._sock.sendto(reply, addr)
-        except OSError:  # buffer full, or the address went away: UDP may lose it
+            sock.sendto(reply, addr)
+        except (BlockingIOError, InterruptedError):  # the socket's buffer is full: wait
+            self._enqueue(reply, addr)
+        except OSError:  # the address went away (an ICMP error): UDP may lose it
             self.service.metrics.error("send_failed", "udp")
 
-    def _handle(
-        self, data: bytes, addr: tuple[str, int] | tuple[str, int, int, int], now: float,
-        wall: float,
-    ) -> bytes | None:  # fmt: skip
+    def _enqueue(self, reply: bytes, addr: Address) -> None:
+        if len(self._queued) >= _MAX_QUEUED or self._sock is None or self._loop is None:
+            self.service.metrics.error("send_failed", "udp")
+            return
+        if not self._queued:
+            self._loop.add_writer(self._sock.fileno(), self._flush)
+        self._queued.append((reply, addr))
+
+    def _flush(self) -> None:
+        """Writable again: send what waits, oldest first, until empty or EAGAIN."""
+        queued, sock = self._queued, self._sock
+        while queued and sock is not None:
+            reply, addr = queued[0]
+            try:
+                sock.sendto(reply, addr)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self.service.metrics.error("send_failed", "udp")
+            queued.popleft()
+        if sock is not None and self._loop is not None:
+            self._loop.remove_writer(sock.fileno())
+
+    def _address(self, host: str) -> tuple[str, bytes, bool]:
+        """(host, packed IP, is IPv6) of a source host; IPv4-mapped IPv6 as IPv4."""
+        known = self._hosts.get(host)
+        if known is None:
+            plain = host[len(_MAPPED) :] if host.startswith(_MAPPED) and "." in host else host
+            v6 = ":" in plain
+            known = (plain, socket.inet_pton(socket.AF_INET6 if v6 else socket.AF_INET, plain),
+                     v6)  # fmt: skip
+            if len(self._hosts) >= _MAX_ADDRESSES:
+                self._hosts.clear()
+            self._hosts[host] = known
+        return known
+
+    def _handle(self, data: bytes, addr: Address, now: float, wall: float) -> bytes | None:
         started = time.perf_counter()
         service = self.service
         metrics = service.metrics
-        host = addr[0]
-        if host.startswith(_MAPPED) and "." in host:
-            host = host[len(_MAPPED) :]
-        v6 = ":" in host
-        ip = socket.inet_pton(socket.AF_INET6 if v6 else socket.AF_INET, host)
-        req = parse_request(data)
-        if req is None:
+        host, ip, v6 = self._hosts.get(addr[0]) or self._address(addr[0])
+        fields = announce_fields(data)
+        req = parse_request(data) if fields is None else None
+        if fields is None and req is None:
             metrics.error("malformed", "udp")
             return None
-        try:
-            service.admit(host, now)
-        except RequestRefused:
-            metrics.error("rate_limited", "udp")
-            return None
+        if service.limiter is not None:
+            try:
+                service.admit(host, now)
+            except RequestRefused:
+                metrics.error("rate_limited", "udp")
+                return None
         if isinstance(req, UdpConnect):
             metrics.connect()
             return encode_connect_reply(req.transaction_id, self.conn_ids.issue(ip, now=wall))
-        if not self.conn_ids.check(req.connection_id, ip, now=wall):
+        cid = fields[0] if fields is not None else req.connection_id  # type: ignore[union-attr]
+        if not self.conn_ids.check(cid, ip, now=wall):
             metrics.error("bad_connection_id", "udp")
             return None
+        if fields is not None:
+            reply = self._announce_fast(fields, host, ip, v6, now, started)
+            if reply is not None:
+                return reply
+            req = parse_request(data)  # not for the hot path: the general one
+        assert req is not None
         tid = req.transaction_id
         try:
             match req:
@@ -152,6 +230,34 @@ class UdpFrontend:
             metrics.error(exc.kind, "udp")
             return encode_error(tid, exc.reason)
         return None
+
+    def _announce_fast(
+        self, fields: AnnounceFields, host: str, ip: bytes, v6: bool, now: float,
+        started: float,
+    ) -> bytes | None:  # fmt: skip
+        """The hot path's announce (module docstring); None: take the general path."""
+        _cid, tid, info_hash, peer_id, left, event, ip_field, numwant, port = fields
+        service = self.service
+        if ip_field and not v6 and service.config.trusted_proxies:
+            return None  # a proxy may speak for another address: the general path decides
+        local = service.sync_for(info_hash)
+        if local is None:
+            return None
+        metrics = service.metrics
+        config = service.config
+        if not service.whitelist.allows(info_hash):
+            metrics.error("unauthorized", "udp")
+            return encode_error(tid, NOT_AUTHORIZED)
+        want = config.default_numwant if numwant < 0 else min(numwant, config.max_numwant)
+        try:
+            seeders, leechers, _done, peers = local.announce_packed(
+                info_hash, peer_id, ip + port.to_bytes(2, "big"), left, event, want, now
+            )
+        except SwarmsFull:
+            metrics.error("full", "udp")
+            return encode_error(tid, TRACKER_FULL)
+        metrics.announce("udp", event.value or "none", time.perf_counter() - started)
+        return announce_reply_head(tid, config.interval, leechers, seeders) + peers
 
     def _announce(
         self, req: UdpAnnounce, host: str, ip: bytes, v6: bool,
