@@ -131,19 +131,43 @@ class LocalRedisCluster:
             self.stop()
         else:
             raise RuntimeError("redis-server nodes did not start (ports in use?)")
-        create = subprocess.run(
-            ["redis-cli", "--cluster", "create", *(n.address for n in self.nodes),
-             "--cluster-replicas", str(self.replicas), "--cluster-yes"],
-            capture_output=True, text=True, timeout=max(5.0, deadline - time.monotonic()),
-            check=False,
-        )  # fmt: skip
-        if create.returncode != 0:
-            raise RuntimeError(f"redis-cli --cluster create failed: {create.stdout[-2000:]}")
+        if self.masters >= 3:
+            create = subprocess.run(
+                ["redis-cli", "--cluster", "create", *(n.address for n in self.nodes),
+                 "--cluster-replicas", str(self.replicas), "--cluster-yes"],
+                capture_output=True, text=True, timeout=max(5.0, deadline - time.monotonic()),
+                check=False,
+            )  # fmt: skip
+            if create.returncode != 0:
+                raise RuntimeError(f"redis-cli --cluster create failed: {create.stdout[-2000:]}")
+        else:  # redis-cli wants 3 masters at least: the same steps by hand
+            self._create_by_hand(deadline)
         for node in self.nodes:
             node.node_id = node.cli("CLUSTER", "MYID").strip()
         if not self._wait(self._healthy, deadline):
             raise RuntimeError("the cluster did not reach cluster_state:ok")
         return self
+
+    def _create_by_hand(self, deadline: float) -> None:
+        """CLUSTER ADDSLOTSRANGE on each master, MEET, then REPLICATE on each replica."""
+        masters, replicas = self.nodes[: self.masters], self.nodes[self.masters :]
+        for i, node in enumerate(masters):
+            first, last = i * 16384 // self.masters, (i + 1) * 16384 // self.masters - 1
+            node.cli("CLUSTER", "ADDSLOTSRANGE", str(first), str(last))
+        for node in self.nodes[1:]:
+            self.nodes[0].cli("CLUSTER", "MEET", "127.0.0.1", str(node.port), str(node.bus_port))
+        ids = {n.port: n.cli("CLUSTER", "MYID").strip() for n in self.nodes}
+
+        def everyone_known() -> bool:
+            return all(int(_cluster_info(n).get("cluster_known_nodes", "0")) == len(self.nodes)
+                       for n in self.nodes)  # fmt: skip
+
+        if not self._wait(everyone_known, deadline):
+            raise RuntimeError("the nodes did not meet")
+        for i, node in enumerate(replicas):
+            master = masters[i % self.masters]
+            self._wait(lambda n=node, m=master: n.cli("CLUSTER", "REPLICATE", ids[m.port])
+                       .startswith("OK"), deadline)  # fmt: skip
 
     def _healthy(self) -> bool:
         live = [n for n in self.nodes if not n.killed]

@@ -1,6 +1,7 @@
 """The tracker on a real Redis Cluster: 3 masters and 3 replicas of Debian's redis-server.
 
 * ``redis+cluster://`` URLs parse, and bad ones are refused before the tracker binds.
+* The cluster store keeps the contract of the other stores (test_tracker_redis.py's).
 * Many peers over many swarms, announced over UDP and HTTP to a real ``bitswarm tracker``
   process on the cluster, each see all the other peers of their swarm; the keys of one
   swarm live in one slot on one master, and the swarms spread over every master; full
@@ -49,14 +50,32 @@ Swarms = dict[bytes, list[tuple[bytes, int]]]  # info-hash -> (peer id, port) of
 Job = tuple[bytes, bytes, int, int, int]  # info-hash, peer id, port, left, event (BEP 15)
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[LocalRedisCluster]:
+def _start_cluster(workdir: Path) -> LocalRedisCluster:
     if not HAVE_REDIS:
         missing("the Python package 'redis' is not installed")
     require_program("redis-server")
     require_program("redis-cli")
-    with LocalRedisCluster(tmp_path / "cluster", masters=3, replicas=1) as c:
+    return LocalRedisCluster(workdir, masters=3, replicas=1).start()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedisCluster]:
+    """One cluster for the tests that leave it whole (each uses its own key prefix)."""
+    c = _start_cluster(tmp_path_factory.mktemp("cluster"))
+    try:
         yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture
+def own_cluster(tmp_path: Path) -> Iterator[LocalRedisCluster]:
+    """A cluster for one test alone (it kills a master)."""
+    c = _start_cluster(tmp_path / "cluster")
+    try:
+        yield c
+    finally:
+        c.stop()
 
 
 # --- a raw BEP 15 client: one socket, one connection id, many announces in flight -------
@@ -89,7 +108,7 @@ class UdpAnnouncer:
         self.tid = 1
 
     def run(self, jobs: Iterator[Job], *, window: int = 32,
-            timeout: float = 3.0) -> list[Outcome]:  # fmt: skip
+            timeout: float = 5.0) -> list[Outcome]:  # fmt: skip
         """Announce (info-hash, peer id, port, left, event) with `window` in flight."""
         out: list[Outcome] = []
         pending: dict[int, Outcome] = {}
@@ -154,9 +173,12 @@ def _started(swarms: Swarms) -> Iterator[Job]:
 
 
 def _listed(udp: UdpAnnouncer, swarms: Swarms) -> dict[bytes, set[int]]:
-    """Every swarm's peers as the tracker lists them to a newcomer (who then leaves)."""
-    jobs = ((ih, b"-CHECK0-" + ih[:12], 1, 100, 2) for ih in swarms)
-    listed = {o.info_hash: o.ports - {1} for o in udp.run(jobs) if o.kind == "ok"}
+    """Every swarm's peers as the tracker lists them to a newcomer (who then leaves);
+    a swarm whose answer was lost (UDP) is asked again, up to three times."""
+    listed: dict[bytes, set[int]] = {}
+    for _ in range(3):
+        jobs = ((ih, b"-CHECK0-" + ih[:12], 1, 100, 2) for ih in swarms if ih not in listed)
+        listed |= {o.info_hash: o.ports - {1} for o in udp.run(jobs) if o.kind == "ok"}
     udp.run((ih, b"-CHECK0-" + ih[:12], 1, 100, 3) for ih in swarms)
     return listed
 
@@ -181,6 +203,15 @@ def test_cluster_urls() -> None:
             parse_cluster_url(bad)
     with pytest.raises(ConfigError, match="redis\\+cluster"):
         make_store("redis+cluster://h:99999", TrackerConfig())
+
+
+def test_the_store_contract_on_a_cluster(cluster: LocalRedisCluster) -> None:
+    from bitswarm.tracker_server.redis_cluster_store import RedisClusterSwarmStore
+
+    from .test_tracker_redis import CONTRACT_CONFIG, check_store_contract
+
+    store = RedisClusterSwarmStore(cluster.url, CONTRACT_CONFIG, prefix="contract")
+    asyncio.run(check_store_contract(store))
 
 
 def test_many_swarms_over_udp_and_http_on_a_cluster(cluster: LocalRedisCluster,
@@ -234,18 +265,18 @@ def test_many_swarms_over_udp_and_http_on_a_cluster(cluster: LocalRedisCluster,
 
 
 @pytest.mark.timeout(90)
-def test_a_master_killed_under_load(cluster: LocalRedisCluster, tmp_path: Path) -> None:
+def test_a_master_killed_under_load(own_cluster: LocalRedisCluster, tmp_path: Path) -> None:
     from redis.crc import key_slot
 
     swarms = _swarms(150, 5, seed=2)
-    with TrackerProcess("--store", cluster.url, workdir=tmp_path / "t") as tracker:
+    with TrackerProcess("--store", own_cluster.url, workdir=tmp_path / "t") as tracker:
         udp = UdpAnnouncer(tracker.udp_port)
         assert all(o.kind == "ok" for o in udp.run(_started(swarms)))
         # Replication is asynchronous: what the masters hold now reaches the replicas
         # before the kill, the point up to which a fail-over loses nothing.
-        cluster.wait_replicated()
-        victim = cluster.master_nodes()[0]
-        dead_slots = cluster.slots_of(victim)
+        own_cluster.wait_replicated()
+        victim = own_cluster.master_nodes()[0]
+        dead_slots = own_cluster.slots_of(victim)
         on_victim = {ih for ih in swarms if key_slot(f"{{{ih.hex()}}}".encode()) in dead_slots}
         assert 0 < len(on_victim) < len(swarms)
 
@@ -267,8 +298,8 @@ def test_a_master_killed_under_load(cluster: LocalRedisCluster, tmp_path: Path) 
             before = time.monotonic() + 1.0
             _wait(lambda: time.monotonic() > before, 2)
             killed_at = time.monotonic()
-            cluster.kill_master(0)
-            took = cluster.wait_failover(victim)
+            own_cluster.kill_master(0)
+            took = own_cluster.wait_failover(victim)
             done_at = time.monotonic()
             settle = done_at + 2.0  # and the load goes on for 2 s after the fail-over
             _wait(lambda: time.monotonic() > settle, 3)

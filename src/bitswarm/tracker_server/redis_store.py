@@ -291,7 +291,7 @@ class RedisSwarmStore:
         ]  # fmt: skip
 
     async def _swarm_hashes(self, limit: int) -> list[bytes]:
-        """Info-hashes with keys in Redis, by SCAN (fine for one server; see docs)."""
+        """Info-hashes with keys in Redis, by SCAN (`_scan_keys`: every master of a cluster)."""
         found: dict[bytes, None] = {}
 
         async def scan() -> None:
