@@ -23,6 +23,7 @@ TARGETS: dict[str, tuple[str, str]] = {
     "dhtsim": ("bench.network.dhtsim.run", "the DHT at internet scale: 10,000 nodes, virtual time"),
     "magnet": ("bench.network.magnet", "magnet link to first piece: bitswarm against libtorrent"),
     "tracker": ("bench.network.tracker", "tracker announces per second: bitswarm, opentracker"),
+    "tracker-cluster": ("bench.network.tracker_cluster", "the tracker on a Redis Cluster"),
     "transfer": ("bench.transfer.one_to_one", "one seeder, one leecher, real programs"),
     "perf": ("bench.perf.targets", "performance targets P1, P2, P3, P5, P6 (p1 ... p6, all)"),
     "daemon": ("bench.daemon", "the daemon with N torrents: start-up, idle CPU, RPC, web UI"),

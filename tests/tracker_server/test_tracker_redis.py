@@ -64,41 +64,44 @@ def peer_ann(
     return PeerAnnounce(r, bytes([10, 0, 0, peer]) + r.port.to_bytes(2, "big"), 50)
 
 
+CONTRACT_CONFIG = TrackerConfig(interval=60, min_interval=10, peer_timeout=100)
+
+
+async def check_store_contract(store: SwarmStore) -> None:
+    """The contract every store keeps (the Redis Cluster test runs it too)."""
+    r = await store.announce(peer_ann(1, left=0), now=1000.0)
+    assert (r.complete, r.incomplete, r.downloaded, r.peers4) == (1, 0, 0, ())
+    r = await store.announce(peer_ann(2), now=1001.0)
+    assert (r.complete, r.incomplete) == (1, 1)
+    assert r.peers4 == ((req(1).peer_id, bytes([10, 0, 0, 1]) + (20_001).to_bytes(2, "big")),)
+    for _ in range(2):  # a repeated "completed" counts once
+        r = await store.announce(peer_ann(2, left=0, event=AnnounceEvent.COMPLETED),
+                                 now=1002.0)  # fmt: skip
+    assert (r.complete, r.incomplete, r.downloaded) == (2, 0, 1)
+    r = await store.announce(peer_ann(1, event=AnnounceEvent.STOPPED), now=1003.0)
+    assert (r.complete, r.peers4) == (1, ())
+    assert await store.scrape([IH, b"\x00" * 20], now=1004.0) == [
+        ScrapeStats(1, 1, 0), ScrapeStats(0, 0, 0)]  # fmt: skip
+    # peer 2 last announced at 1002: gone at 1102, and never counted after
+    assert (await store.scrape([IH], now=1102.5))[0] == ScrapeStats(0, 1, 0)
+    r = await store.announce(peer_ann(3), now=1103.0)
+    assert (r.complete, r.incomplete, r.peers4) == (0, 1, ())
+    full = await store.full_scrape(limit=10, now=1103.0)
+    assert full == {IH: ScrapeStats(0, 1, 1)}
+    await store.close()
+
+
 @pytest.mark.parametrize("kind", ["memory", "redis"])
 def test_both_stores_keep_the_same_contract(kind: str, tmp_path: Path) -> None:
-    config = TrackerConfig(interval=60, min_interval=10, peer_timeout=100)
-
-    async def body(store: SwarmStore) -> None:
-        r = await store.announce(peer_ann(1, left=0), now=1000.0)
-        assert (r.complete, r.incomplete, r.downloaded, r.peers4) == (1, 0, 0, ())
-        r = await store.announce(peer_ann(2), now=1001.0)
-        assert (r.complete, r.incomplete) == (1, 1)
-        assert r.peers4 == ((req(1).peer_id, bytes([10, 0, 0, 1]) + (20_001).to_bytes(2, "big")),)
-        for _ in range(2):  # a repeated "completed" counts once
-            r = await store.announce(peer_ann(2, left=0, event=AnnounceEvent.COMPLETED),
-                                     now=1002.0)  # fmt: skip
-        assert (r.complete, r.incomplete, r.downloaded) == (2, 0, 1)
-        r = await store.announce(peer_ann(1, event=AnnounceEvent.STOPPED), now=1003.0)
-        assert (r.complete, r.peers4) == (1, ())
-        assert await store.scrape([IH, b"\x00" * 20], now=1004.0) == [
-            ScrapeStats(1, 1, 0), ScrapeStats(0, 0, 0)]  # fmt: skip
-        # peer 2 last announced at 1002: gone at 1102, and never counted after
-        assert (await store.scrape([IH], now=1102.5))[0] == ScrapeStats(0, 1, 0)
-        r = await store.announce(peer_ann(3), now=1103.0)
-        assert (r.complete, r.incomplete, r.peers4) == (0, 1, ())
-        full = await store.full_scrape(limit=10, now=1103.0)
-        assert full == {IH: ScrapeStats(0, 1, 1)}
-        await store.close()
-
     if kind == "memory":
-        asyncio.run(body(MemorySwarmStore(config, random.Random(0))))
+        asyncio.run(check_store_contract(MemorySwarmStore(CONTRACT_CONFIG, random.Random(0))))
         return
     if not HAVE_REDIS:
         missing("the Python package 'redis' is not installed")
     from bitswarm.tracker_server.redis_store import RedisSwarmStore
 
     with RedisServer(tmp_path / "redis") as server:
-        asyncio.run(body(RedisSwarmStore(server.url, config)))
+        asyncio.run(check_store_contract(RedisSwarmStore(server.url, CONTRACT_CONFIG)))
 
 
 def test_keys_are_hash_tagged_by_info_hash_and_expire(redis_server: RedisServer) -> None:

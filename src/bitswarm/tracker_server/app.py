@@ -76,7 +76,8 @@ def bind_socket(endpoint: tuple[str, int], kind: int, *, reuse_port: bool) -> so
 
 
 def make_store(url: str, config: TrackerConfig) -> SwarmStore:
-    """``memory`` or ``redis://...`` / ``rediss://...`` / ``unix://...``.
+    """``memory``, ``redis://...`` / ``rediss://...`` / ``unix://...`` (one Redis), or
+    ``redis+cluster://host:port,...`` / ``rediss+cluster://...`` (a Redis Cluster).
 
     Raises:
         ConfigError: any other store, or a redis URL without redis-py installed (the
@@ -84,8 +85,10 @@ def make_store(url: str, config: TrackerConfig) -> SwarmStore:
     """
     if url == "memory":
         return MemorySwarmStore(config, random.Random())
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    cluster = url.startswith(("redis+cluster://", "rediss+cluster://"))
+    if cluster or url.startswith(("redis://", "rediss://", "unix://")):
         try:  # imported only when used: a fast start, and redis-py is an extra
+            from .redis_cluster_store import RedisClusterSwarmStore
             from .redis_store import RedisSwarmStore
         except ModuleNotFoundError as exc:
             if exc.name != "redis" and not (exc.name or "").startswith("redis."):
@@ -93,8 +96,10 @@ def make_store(url: str, config: TrackerConfig) -> SwarmStore:
             raise ConfigError(
                 f"--store {url!r} needs redis-py: pip install 'bitswarm[redis]'"
             ) from None
-        return RedisSwarmStore(url, config)
-    raise ConfigError(f"--store {url!r}: expected 'memory' or a redis:// URL")
+        return RedisClusterSwarmStore(url, config) if cluster else RedisSwarmStore(url, config)
+    raise ConfigError(
+        f"--store {url!r}: expected 'memory', a redis:// URL or redis+cluster://host:port,..."
+    )
 
 
 def load_whitelist(path: Path) -> frozenset[bytes]:

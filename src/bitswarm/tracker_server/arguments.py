@@ -55,9 +55,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="HOST:PORT",
         help=f"serve UDP here (default 0.0.0.0:{_DEFAULT_PORT} likewise)",
     )
-    p.add_argument("--store", default="memory", metavar="memory|redis://...",
-                   help="where swarms live: in this process (default) or a Redis server "
-                        "shared by several tracker processes")  # fmt: skip
+    p.add_argument("--store", default="memory",
+                   metavar="memory|redis://...|redis+cluster://HOST:PORT[,HOST:PORT...]",
+                   help="where swarms live: in this process (default), a Redis server "
+                        "shared by several tracker processes, or a Redis Cluster (its "
+                        "startup nodes; each swarm lives in one slot)")  # fmt: skip
     p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="processes sharing the ports (SO_REUSEPORT); with the memory store "
                         "each swarm lives in the one that gets its announces")  # fmt: skip

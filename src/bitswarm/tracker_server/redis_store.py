@@ -21,7 +21,10 @@ Time is wall-clock seconds from the tracker processes (keep their clocks in sync
 
 Failure handling: every call is bounded by a short socket timeout and never retried;
 after a connection failure the store refuses at once for `retry_after` seconds instead
-of making each client wait for a timeout, then tries again. Errors surface as
+of making each client wait for a timeout, then tries again. The store on a Redis
+Cluster (redis_cluster_store.py) is this class with three hooks changed: its client,
+`_parts` (a batch runs as one pipeline per node, and a node that fails refuses only its
+own swarms) and `_scan_keys` (each master is scanned in turn). Errors surface as
 `StoreUnavailable`; the service turns them into a failure reason. redis-py reconnects by
 itself when Redis is back.
 """
@@ -31,8 +34,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, TypeAlias
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -50,7 +53,7 @@ from .store import (
     SwarmsFull,
 )
 
-__all__ = ["ANNOUNCE_SCRIPT", "RedisSwarmStore", "swarm_keys"]
+__all__ = ["ANNOUNCE_SCRIPT", "QueuedAnnounce", "RedisSwarmStore", "swarm_keys"]
 
 log = logging.getLogger("bitswarm.tracker.redis")
 
@@ -140,20 +143,31 @@ class RedisSwarmStore:
         self._max_peers = config.max_peers_per_swarm
         self._max_swarms = config.max_swarms
         self._retry_after = retry_after
-        self._redis: aioredis.Redis = aioredis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0), decode_responses=False,
-        )  # fmt: skip
+        self._redis: Any = self._connect(url, timeout)  # aioredis.Redis, or RedisCluster
         self._sha: str | None = None  # the script's SHA1 once SCRIPT LOAD said it is there
-        self._queue: list[tuple[list[str], list[Any], asyncio.Future[list[Any]]]] = []
+        self._queue: list[QueuedAnnounce] = []
         self._flushes: set[asyncio.Task[None]] = set()
-        self._down_until = 0.0
+        #: refuse at once until then, per part of the store that failed ("" is all of it)
+        self._down_until: dict[str, float] = {}
         self._totals: StoreTotals | None = None
         self._totals_at = -_TOTALS_EVERY
 
-    async def _call(self, what: str, coro: Any) -> Any:
-        """Await a Redis call, turning every failure into `StoreUnavailable`."""
-        if time.monotonic() < self._down_until:
+    def _connect(self, url: str, timeout: float) -> Any:
+        """The client, never retrying by itself (`_call` says why); a subclass may differ."""
+        return aioredis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0), decode_responses=False,
+        )  # fmt: skip
+
+    def _is_down(self, part: str) -> bool:
+        return time.monotonic() < max(self._down_until.get(part, 0.0),
+                                      self._down_until.get("", 0.0))  # fmt: skip
+
+    async def _call(self, what: str, coro: Any, part: str = "") -> Any:
+        """Await a Redis call, turning every failure into `StoreUnavailable`; a connection
+        failure makes `part` (a cluster node's name, "" for the whole store) refuse at once
+        for `retry_after` seconds."""
+        if self._is_down(part):
             coro.close()
             raise StoreUnavailable(f"redis at {self._display()} is down (retrying shortly)")
         try:
@@ -162,8 +176,8 @@ class RedisSwarmStore:
             log.error("redis refused a command", extra={"op": what, "error": str(exc)})
             raise StoreUnavailable(f"redis refused {what}: {exc}") from None
         except (RedisError, OSError) as exc:
-            self._down_until = time.monotonic() + self._retry_after
-            log.warning("redis unavailable", extra={"op": what, "error": str(exc)})
+            self._down_until[part] = time.monotonic() + self._retry_after
+            log.warning("redis unavailable", extra={"op": what, "part": part, "error": str(exc)})
             raise StoreUnavailable(f"redis at {self._display()}: {exc}") from None
 
     def _display(self) -> str:
@@ -179,7 +193,7 @@ class RedisSwarmStore:
             int(self._timeout) + 60, "1" if ann.both_families else "0", _COMPLETED_TTL,
             self._max_peers, "1" if self._swarms_full() else "0",
         ]  # fmt: skip
-        if time.monotonic() < self._down_until:
+        if self._is_down(""):
             raise StoreUnavailable(f"redis at {self._display()} is down (retrying shortly)")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[list[Any]] = loop.create_future()
@@ -204,9 +218,25 @@ class RedisSwarmStore:
             self._flushes.add(task)
             task.add_done_callback(self._flushes.discard)
 
-    async def _run_batch(
-        self, batch: list[tuple[list[str], list[Any], asyncio.Future[list[Any]]]]
-    ) -> None:
+    async def _run_batch(self, batch: list[QueuedAnnounce]) -> None:
+        """Run the batch, one pipeline per part of the store (`_parts`), side by side."""
+        try:
+            parts = await self._call("topology", self._parts(batch))
+        except StoreUnavailable as exc:
+            _fail(batch, StoreUnavailable(str(exc)))
+            return
+        if len(parts) == 1:
+            ((part, calls),) = parts.items()
+            await self._run_part(part, calls)
+        else:
+            await asyncio.gather(*(self._run_part(p, c) for p, c in parts.items()))
+
+    async def _parts(self, batch: list[QueuedAnnounce]) -> dict[str, list[QueuedAnnounce]]:
+        """The batch split by the part of the store that answers it: one part here (a
+        single Redis); a cluster splits it by node, so that a node down fails only its own."""
+        return {"": batch}
+
+    async def _run_part(self, part: str, batch: list[QueuedAnnounce]) -> None:
         """One pipeline of EVALSHA calls; reload the script once if Redis lost it."""
         try:
             for attempt in range(2):
@@ -217,20 +247,16 @@ class RedisSwarmStore:
                 pipe = self._redis.pipeline(transaction=False)
                 for keys, args, _ in batch:
                     pipe.evalsha(self._sha, len(keys), *keys, *args)
-                results = await self._call("announce", pipe.execute(raise_on_error=False))
+                results = await self._call("announce", pipe.execute(raise_on_error=False), part)
                 if attempt == 0 and any(isinstance(r, NoScriptError) for r in results):
-                    self._sha = None  # Redis restarted or flushed its scripts
+                    self._sha = None  # Redis restarted, failed over or flushed its scripts
                     continue
                 break
         except StoreUnavailable as exc:
-            for _, _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(StoreUnavailable(str(exc)))
+            _fail(batch, StoreUnavailable(str(exc)))
             return
         except BaseException as exc:  # cancelled, or a bug: no announce may wait for ever
-            for _, _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(StoreUnavailable(f"redis batch failed: {exc!r}"))
+            _fail(batch, StoreUnavailable(f"redis batch failed: {exc!r}"))
             raise
         for (_, _, fut), result in zip(batch, results, strict=True):
             if fut.done():
@@ -265,11 +291,11 @@ class RedisSwarmStore:
         ]  # fmt: skip
 
     async def _swarm_hashes(self, limit: int) -> list[bytes]:
-        """Info-hashes with keys in Redis, by SCAN (fine for one server; see docs)."""
+        """Info-hashes with keys in Redis, by SCAN (`_scan_keys`: every master of a cluster)."""
         found: dict[bytes, None] = {}
 
         async def scan() -> None:
-            async for key in self._redis.scan_iter(match=f"{self._prefix}:{{*}}:*", count=1000):
+            async for key in self._scan_keys(f"{self._prefix}:{{*}}:*"):
                 tag = bytes(key).split(b"{", 1)[-1].split(b"}", 1)[0]
                 if len(tag) == 40:
                     found[bytes.fromhex(tag.decode("ascii"))] = None
@@ -278,6 +304,11 @@ class RedisSwarmStore:
 
         await self._call("scan", scan())
         return list(found)
+
+    def _scan_keys(self, match: str) -> AsyncIterator[bytes]:
+        """Every key that matches, by SCAN (a cluster scans each of its masters)."""
+        keys: AsyncIterator[bytes] = self._redis.scan_iter(match=match, count=1000)
+        return keys
 
     async def full_scrape(self, *, limit: int, now: float) -> dict[bytes, ScrapeStats]:
         hashes = await self._swarm_hashes(limit)
@@ -313,3 +344,12 @@ class RedisSwarmStore:
 
 
 _ZERO = ScrapeStats(complete=0, downloaded=0, incomplete=0)
+
+#: one queued announce: its keys, its script arguments and the future that gets the reply
+QueuedAnnounce: TypeAlias = tuple[list[str], list[Any], "asyncio.Future[list[Any]]"]
+
+
+def _fail(batch: list[QueuedAnnounce], exc: StoreUnavailable) -> None:
+    for _, _, fut in batch:
+        if not fut.done():
+            fut.set_exception(StoreUnavailable(str(exc)))
