@@ -81,11 +81,17 @@ def profile_block(bench: TransferBench, size: int, why: str) -> list[str]:
     ]
 
 
-def p1_report(bench: TransferBench, size: int, slow_size: int, command: str) -> TargetReport:
+def p1_report(
+    bench: TransferBench,
+    size: int,
+    slow_size: int,
+    command: str,
+    seeders: tuple[str, ...] = ("libtorrent", "aria2", "transmission"),
+) -> TargetReport:
     report = TargetReport("P1", "P1 download", command)
     rows: list[list[str]] = []
     extra: list[Verdict] = []
-    for seeder in ("libtorrent", "aria2", "transmission"):
+    for seeder in seeders:
         this_size = slow_size if seeder == "transmission" else size
         reason = bench.unavailable(seeder, "bitswarm") or bench.unavailable(seeder, "libtorrent")
         if reason is not None:

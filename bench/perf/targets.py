@@ -54,6 +54,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "target", nargs="+", choices=(*TARGETS, "all"), help="one or more (p1 p3 share runs)"
     )
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="P1/P3: times a run is made again while other programs keep more than 0.3 "
+        "cores busy (0 on a machine that is never quiet)",
+    )
+    parser.add_argument(
+        "--seeders",
+        default="libtorrent,aria2,transmission",
+        help="P1: the seeders, comma-separated (libtorrent is the target's)",
+    )
     parser.add_argument("--size", type=parse_size, default=parse_size("1GiB"))
     parser.add_argument("--piece-size", type=parse_size, default=parse_size("1MiB"))
     parser.add_argument(
@@ -169,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     started, load = time.strftime("%Y-%m-%d %H:%M %Z"), loadavg()
     print(f"perf: starting {', '.join(targets)} at load average {load}", file=sys.stderr)
     command = command_line(argv)
-    bench = TransferBench(args.runs, args.piece_size)
+    bench = TransferBench(args.runs, args.piece_size, args.retries)
     reports: list[TargetReport] = []
     for target in targets:
         when = (f"started {time.strftime('%Y-%m-%d %H:%M')}, {revision()}, load average "
@@ -178,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             case "p1" if args.meta == "v2":
                 report = p1_v2_report(bench, args.size, command)
             case "p1":
-                report = p1_report(bench, args.size, args.slow_size, command)
+                report = p1_report(bench, args.size, args.slow_size, command,
+                                   tuple(args.seeders.split(",")))  # fmt: skip
             case "p2":
                 report = p2_report(bench, args.size, args.fanout_size, args.leechers, command)
             case "p3":
