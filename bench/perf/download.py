@@ -171,11 +171,15 @@ def p1_report(
         "with the others; the stress process is the bench's own, so its CPU does not mark "
         "a run disturbed. Rate = payload bytes ÷ "
         "seconds from the leecher's start to its verified completion (process start-up "
-        "included for both). Loopback, one seeder, 1 MiB pieces. The Transmission rows "
-        "run in a network namespace, which Transmission needs (it refuses loopback peers), "
-        "with a smaller payload because it is slow. A run is made again when other "
-        "programs kept more than 0.3 cores busy during it."
-    )
+        "included for both). Loopback, one seeder, 1 MiB pieces."
+        + (" The Transmission rows run in a network namespace, which Transmission needs (it "
+           "refuses loopback peers), with a smaller payload because it is slow."
+           if "transmission" in seeders else "")
+        + (f" A run is made again (up to {bench.retries} times) when other programs kept "
+           "more than 0.3 cores busy during it; '(disturbed)' marks a figure measured so."
+           if bench.retries else " Runs disturbed by other programs were not made again "
+           "(`--retries 0`): '(disturbed)' marks them.")
+    )  # fmt: skip
     if report.verdicts and report.verdicts[0].met is False:
         report.blocks += profile_block(bench, size, "P1 not met")
     return report

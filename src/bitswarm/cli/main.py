@@ -17,6 +17,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 
 from ..errors import BitswarmError
 from ..version import __version__
@@ -94,8 +95,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for module in COMMAND_MODULES if only is None else (only,):
         _registrar(module)(sub)
     if only is None:
-        from importlib.metadata import entry_points
-
         plugged = set()
         for point in entry_points(group=COMMAND_GROUP):
             plugin: Registrar = point.load()
