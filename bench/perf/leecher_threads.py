@@ -116,12 +116,15 @@ def _line(what: str, r: dict[str, float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.perf.leecher_threads")
-    parser.add_argument("leechers", nargs="*", choices=sorted(PEER_CLASSES), default=None)
+    parser.add_argument("leechers", nargs="*", help=f"any of {', '.join(sorted(PEER_CLASSES))}")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--size", type=parse_size, default=parse_size("1GiB"))
     parser.add_argument("--piece-size", type=parse_size, default=parse_size("1MiB"))
     args = parser.parse_args(argv)
     leechers: list[str] = args.leechers or list(DEFAULT_LEECHERS)
+    unknown = [name for name in leechers if name not in PEER_CLASSES]
+    if unknown:
+        parser.error(f"unknown leecher {unknown[0]!r}: any of {', '.join(sorted(PEER_CLASSES))}")
     print(f"load average at start: {loadavg()}", flush=True)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in leechers}
     for run in range(1, args.runs + 1):
