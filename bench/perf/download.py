@@ -5,6 +5,9 @@ one seeder process per run, started the same way (bench/transfer/one_to_one.py's
 the ratio is bitswarm's median rate over libtorrent's. The libtorrent seeder is the
 target; aria2 and Transmission seeders are recorded (Transmission only in a network
 namespace, and so slow that a smaller payload is used).
+The libtorrent-seeder pair is measured a second time beside `stress-ng --cpu 1`
+(bench/perf/stress.py; issue 15: ≥ 0.9× libtorrent while another program keeps a core
+busy), in the same alternation as the quiet runs.
 When the target is missed, one more transfer is made with py-spy on the bitswarm leecher
 (`profile_block`, shared with P3 in cost.py).
 """
@@ -15,16 +18,20 @@ from typing import TYPE_CHECKING
 
 from .profiles import stacks_table
 from .report import TargetReport, Verdict, fmt_ratio, human_size, median, table
+from .stress import stress_unavailable
 from .transfers import Measured, TransferBench
 
 if TYPE_CHECKING:
     from bitswarm_lab.peers.transfer import TransferResult
 
-__all__ = ["DIRECT", "p1_report", "profile_block", "rss_text", "rss_values"]
+__all__ = ["BUFFERED", "p1_report", "profile_block", "rss_text", "rss_values"]
 
 _MB = 1e6
 _GIB = float(1 << 30)
-DIRECT = "bitswarm-direct"  # `bitswarm download --direct-io`, recorded beside the default
+# `bitswarm download --no-direct-io` (through the page cache), recorded beside the default
+# (O_DIRECT writes since issue 15)
+BUFFERED = "bitswarm-buffered"
+STRESS = "stress-ng --cpu 1"
 
 
 def rss_values(peaks: list[int]) -> list[float]:
@@ -74,39 +81,65 @@ def profile_block(bench: TransferBench, size: int, why: str) -> list[str]:
     ]
 
 
-def p1_report(bench: TransferBench, size: int, slow_size: int, command: str) -> TargetReport:
+def p1_report(
+    bench: TransferBench,
+    size: int,
+    slow_size: int,
+    command: str,
+    seeders: tuple[str, ...] = ("libtorrent", "aria2", "transmission"),
+) -> TargetReport:
     report = TargetReport("P1", "P1 download", command)
     rows: list[list[str]] = []
     extra: list[Verdict] = []
-    for seeder in ("libtorrent", "aria2", "transmission"):
+    for seeder in seeders:
         this_size = slow_size if seeder == "transmission" else size
         reason = bench.unavailable(seeder, "bitswarm") or bench.unavailable(seeder, "libtorrent")
         if reason is not None:
             report.blocks.append(f"{seeder} seeder not measured: {reason}.")
             continue
         leechers = (
-            ("bitswarm", DIRECT, "libtorrent")
+            ("bitswarm", BUFFERED, "libtorrent")
             if seeder == "libtorrent"
             else ("bitswarm", "libtorrent")
         )
+        stressed = seeder == "libtorrent" and stress_unavailable() is None
         for run in range(1, bench.runs + 1):  # alternate, so drift hits all alike
             for leecher in leechers:
                 bench.pair(seeder, leecher, this_size, run)
+            if stressed:
+                for leecher in ("bitswarm", "libtorrent"):
+                    bench.pair(seeder, leecher, this_size, run, stress=True)
         ours = bench.pair(seeder, "bitswarm", this_size)
         theirs = bench.pair(seeder, "libtorrent", this_size)
         ratio = _rates(ours) / _rates(theirs)
         rows.append(_row(f"{seeder} → **bitswarm**", ours, fmt_ratio(ratio)))
-        if DIRECT in leechers:
-            direct = bench.pair(seeder, DIRECT, this_size)
-            direct_ratio = _rates(direct) / _rates(theirs)
-            rows.append(_row(f"{seeder} → **bitswarm --direct-io**", direct,
-                             fmt_ratio(direct_ratio)))  # fmt: skip
+        if BUFFERED in leechers:
+            buffered = bench.pair(seeder, BUFFERED, this_size)
+            buffered_ratio = _rates(buffered) / _rates(theirs)
+            rows.append(_row(f"{seeder} → **bitswarm --no-direct-io**", buffered,
+                             fmt_ratio(buffered_ratio)))  # fmt: skip
             extra.append(Verdict(
-                f"P1 download from {seeder} with `--direct-io` (not the default)", "recorded",
-                f"{_rates(direct):.0f} vs {_rates(theirs):.0f} MB/s = {fmt_ratio(direct_ratio)}",
+                f"P1 download from {seeder} with `--no-direct-io` (page cache, not the default)",
+                "recorded",
+                f"{_rates(buffered):.0f} vs {_rates(theirs):.0f} MB/s = "
+                f"{fmt_ratio(buffered_ratio)}",
                 None,
             ))  # fmt: skip
         rows.append(_row(f"{seeder} → libtorrent", theirs, "1.00×"))
+        if stressed:
+            ours_s = bench.pair(seeder, "bitswarm", this_size, stress=True)
+            theirs_s = bench.pair(seeder, "libtorrent", this_size, stress=True)
+            ratio_s = _rates(ours_s) / _rates(theirs_s)
+            rows.append(_row(f"{seeder} → **bitswarm**, {STRESS}", ours_s, fmt_ratio(ratio_s)))
+            rows.append(_row(f"{seeder} → libtorrent, {STRESS}", theirs_s, "1.00×"))
+            extra.append(Verdict(
+                f"P1 download from {seeder}, {human_size(this_size)}, beside `{STRESS}`",
+                "≥ 0.9× libtorrent beside the same",
+                f"{_rates(ours_s):.0f} vs {_rates(theirs_s):.0f} MB/s = {fmt_ratio(ratio_s)}",
+                ratio_s >= 0.9,
+            ))  # fmt: skip
+        elif seeder == "libtorrent":
+            report.blocks.append(f"Not measured beside `{STRESS}`: {stress_unavailable()}.")
         where = " (network namespace)" if seeder == "transmission" else ""
         report.verdicts.append(Verdict(
             f"P1 download from {seeder}, {human_size(this_size)}{where}",
@@ -130,15 +163,23 @@ def p1_report(bench: TransferBench, size: int, slow_size: int, command: str) -> 
         f"{bench.runs} runs of each pair, bitswarm and libtorrent alternating. Before each "
         "leecher starts, the bench waits until the machine has handed the memory freed by "
         "the previous run back to its host (bench/transfer/memory_state.py), so every leecher "
-        "writes into memory in the same state. `--direct-io` writes pieces with O_DIRECT, past the "
-        "page cache (an option, off by default; see P3 for what the page cache costs "
-        "here). Rate = payload bytes ÷ "
+        "writes into memory in the same state. bitswarm writes pieces with O_DIRECT, past the "
+        "page cache, by default (issue 15); `--no-direct-io` writes through the page cache, "
+        "as libtorrent does here (see P3 for what the page cache costs on this machine). "
+        "Rows marked `stress-ng --cpu 1` ran with that program started before the "
+        "seeder and stopped after the leecher finished (one core kept busy), alternating "
+        "with the others; the stress process is the bench's own, so its CPU does not mark "
+        "a run disturbed. Rate = payload bytes ÷ "
         "seconds from the leecher's start to its verified completion (process start-up "
-        "included for both). Loopback, one seeder, 1 MiB pieces. The Transmission rows "
-        "run in a network namespace, which Transmission needs (it refuses loopback peers), "
-        "with a smaller payload because it is slow. A run is made again when other "
-        "programs kept more than 0.3 cores busy during it."
-    )
+        "included for both). Loopback, one seeder, 1 MiB pieces."
+        + (" The Transmission rows run in a network namespace, which Transmission needs (it "
+           "refuses loopback peers), with a smaller payload because it is slow."
+           if "transmission" in seeders else "")
+        + (f" A run is made again (up to {bench.retries} times) when other programs kept "
+           "more than 0.3 cores busy during it; '(disturbed)' marks a figure measured so."
+           if bench.retries else " Runs disturbed by other programs were not made again "
+           "(`--retries 0`): '(disturbed)' marks them.")
+    )  # fmt: skip
     if report.verdicts and report.verdicts[0].met is False:
         report.blocks += profile_block(bench, size, "P1 not met")
     return report

@@ -7,6 +7,7 @@
     .venv/bin/python -m bench perf p5  [--runs 3] [--size 1GiB]
     .venv/bin/python -m bench perf p6  [--windows 3] [--torrents 1000] [--peers 500]
     .venv/bin/python -m bench perf all [--runs 3] [--write-results bench/RESULTS.md]
+    .venv/bin/python -m bench perf p1 p3 [--runs 3]   (several targets, sharing their runs)
 
 Each prints a Markdown section (the exact command, what was met, the tables, and a profile
 for any target not met); `--write-results FILE` puts it into FILE's `## Performance P1–P6`
@@ -49,8 +50,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench perf",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    parser.add_argument("target", choices=(*TARGETS, "all"))
+    parser.add_argument(
+        "target", nargs="+", choices=(*TARGETS, "all"), help="one or more (p1 p3 share runs)"
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="P1/P3: times a run is made again while other programs keep more than 0.3 "
+        "cores busy (0 on a machine that is never quiet)",
+    )
+    parser.add_argument(
+        "--seeders",
+        default="libtorrent,aria2,transmission",
+        help="P1: the seeders, comma-separated (libtorrent is the target's)",
+    )
     parser.add_argument("--size", type=parse_size, default=parse_size("1GiB"))
     parser.add_argument("--piece-size", type=parse_size, default=parse_size("1MiB"))
     parser.add_argument(
@@ -154,7 +169,7 @@ def check_disk(args: argparse.Namespace, targets: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    targets = list(TARGETS) if args.target == "all" else [args.target]
+    targets = [t for t in TARGETS if "all" in args.target or t in args.target]
     if args.meta == "v2" and (targets != ["p1"] or args.write_results is not None):
         print("perf: --meta v2 goes with p1 alone, and without --write-results (its section "
               "of bench/RESULTS.md is written by hand)", file=sys.stderr)  # fmt: skip
@@ -166,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     started, load = time.strftime("%Y-%m-%d %H:%M %Z"), loadavg()
     print(f"perf: starting {', '.join(targets)} at load average {load}", file=sys.stderr)
     command = command_line(argv)
-    bench = TransferBench(args.runs, args.piece_size)
+    bench = TransferBench(args.runs, args.piece_size, args.retries)
     reports: list[TargetReport] = []
     for target in targets:
         when = (f"started {time.strftime('%Y-%m-%d %H:%M')}, {revision()}, load average "
@@ -175,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             case "p1" if args.meta == "v2":
                 report = p1_v2_report(bench, args.size, command)
             case "p1":
-                report = p1_report(bench, args.size, args.slow_size, command)
+                report = p1_report(bench, args.size, args.slow_size, command,
+                                   tuple(args.seeders.split(",")))  # fmt: skip
             case "p2":
                 report = p2_report(bench, args.size, args.fanout_size, args.leechers, command)
             case "p3":

@@ -36,6 +36,7 @@ from ..transfer import memory_state
 from ..transfer.one_to_one import cached_torrent, check_available, one_run
 from .load import LoadFigures, LoadWatch
 from .sampling import MemoryTrace, Sampled, StackSampler, TracePoint
+from .stress import CpuStress
 
 __all__ = [
     "OUT",
@@ -227,9 +228,10 @@ def fan_out(
 class TransferBench:
     """Cached payloads and memoised runs, so P1 and P3 share their transfers in `all`."""
 
-    def __init__(self, runs: int, piece_size: int) -> None:
+    def __init__(self, runs: int, piece_size: int, retries: int = 2) -> None:
         self.runs = runs
         self.piece_size = piece_size
+        self.retries = retries  # re-runs of a run disturbed by other programs (`measured`)
         self._pairs: dict[tuple[str, str, int, str], list[Measured[TransferResult]]] = {}
         self._profiles: dict[tuple[str, str, int, str], FanOutResult] = {}
 
@@ -257,25 +259,38 @@ class TransferBench:
         return check_available(seeder_class, leecher_class, netns)
 
     def pair(
-        self, seeder: str, leecher: str, size: int, runs: int | None = None, meta: str = "v1"
+        self,
+        seeder: str,
+        leecher: str,
+        size: int,
+        runs: int | None = None,
+        meta: str = "v1",
+        *,
+        stress: bool = False,
     ) -> list[Measured[TransferResult]]:
         """`runs` one-to-one transfers (the bench's default count) of the `meta` torrent
-        ("v1" or "v2", see `torrent`), memoised."""
-        key = (seeder, leecher, size, meta)
+        ("v1" or "v2", see `torrent`), memoised. With `stress`, each runs beside
+        `stress-ng --cpu 1` (bench/perf/stress.py), started before the seeder."""
+        key = (seeder, leecher, size, f"{meta}-stress" if stress else meta)
         wanted = runs or self.runs
         done = self._pairs.setdefault(key, [])
         seeder_class, leecher_class = PEER_CLASSES[seeder], PEER_CLASSES[leecher]
         netns = seeder_class.needs_netns or leecher_class.needs_netns
         torrent = self.torrent(size, meta)
+
+        def run() -> TransferResult:
+            with ExitStack() as stack:
+                if stress:
+                    stack.enter_context(CpuStress())
+                return transfer_once(seeder_class, leecher_class, torrent, netns=netns,
+                                     timeout=self.timeout(size))  # fmt: skip
+
         while len(done) < wanted:
-            result = measured(
-                lambda: transfer_once(seeder_class, leecher_class, torrent, netns=netns,
-                                      timeout=self.timeout(size))
-            )  # fmt: skip
+            result = measured(run, self.retries)
             done.append(result)
             r = result.value
             print(
-                f"perf: {seeder} → {leecher} {size >> 20} MiB {meta} run {len(done)}: "
+                f"perf: {seeder} → {leecher} {size >> 20} MiB {key[3]} run {len(done)}: "
                 f"{r.seconds:.2f} s, {r.mb_per_s:.1f} MB/s, leecher CPU {r.cpu_seconds:.2f} s, "
                 f"peak RSS {r.peak_rss_bytes >> 20} MiB, other CPU "
                 f"{result.load.other_cores:.2f} cores",
@@ -299,7 +314,8 @@ class TransferBench:
         for index in range(runs or self.runs):
             result = measured(
                 lambda: fan_out(PEER_CLASSES[seeder], PEER_CLASSES[leecher], torrent, leechers,
-                                timeout=self.timeout(size * leechers), trace=trace)
+                                timeout=self.timeout(size * leechers), trace=trace),
+                self.retries,
             )  # fmt: skip
             results.append(result)
             rates = ", ".join(f"{v:.0f}" for v in result.value.leecher_mb_per_s())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bitswarm.cli.main import build_parser
 from bitswarm.cli.transfer_commands import session_config
+from bitswarm.session.config import SessionConfig
 
 from .helpers import digest_tree, make_multifile, make_torrent, start_session, wait_all_complete
 
@@ -37,8 +38,13 @@ def test_download_with_direct_io_is_identical(tmp_path: Path) -> None:
 
 
 def test_direct_io_flag_reaches_the_session_config() -> None:
+    # on by default since issue 15 (less CPU per GiB: bench/RESULTS.md); --no-direct-io
+    # writes through the page cache
     parser = build_parser()
     on = parser.parse_args(["download", "x.torrent", "--direct-io"])
-    off = parser.parse_args(["download", "x.torrent"])
+    off = parser.parse_args(["download", "x.torrent", "--no-direct-io"])
+    default = parser.parse_args(["download", "x.torrent"])
     assert session_config(on).direct_io is True
     assert session_config(off).direct_io is False
+    assert session_config(default).direct_io is True
+    assert SessionConfig().direct_io is True

@@ -13,6 +13,7 @@ tree), and without it the command only says how to install it.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -20,19 +21,7 @@ from importlib.metadata import entry_points
 
 from ..errors import BitswarmError
 from ..version import __version__
-from . import (
-    completion,
-    config_command,
-    daemon_command,
-    dht_command,
-    help_text,
-    remote_command,
-    resume_command,
-    stream_command,
-    torrent_commands,
-    tracker_command,
-    transfer_commands,
-)
+from . import help_text
 from .options import OneLineParser, add_global_options, setup_logging
 
 __all__ = ["COMMAND_GROUP", "build_parser", "main"]
@@ -44,18 +33,39 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-_REGISTRARS: list[Registrar] = [
-    torrent_commands.register,
-    transfer_commands.register,
-    stream_command.register,
-    tracker_command.register,
-    dht_command.register,
-    daemon_command.register,
-    remote_command.register,
-    config_command.register,
-    resume_command.register,
-    completion.register,
-]
+# The modules of this package whose `register(sub)` adds commands, in `--help` order, with
+# the commands each adds (tests/cli/test_cli_startup.py checks the names against what
+# `register` really adds). `bitswarm download ...` imports only the module of its own
+# command: importing all of them (the daemon, its web and qBittorrent APIs, the tracker
+# server, ...) took 0.5 CPU s of each run's start, a fifth of what a 1 GiB download costs
+# (issue 15). `completion` and `man` describe every command, so they import every module.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "torrent_commands": ("create", "info", "magnet"),
+    "transfer_commands": ("download", "seed", "demo"),
+    "stream_command": ("stream",),
+    "tracker_command": ("tracker",),
+    "dht_command": ("dht",),
+    "daemon_command": ("daemon",),
+    "remote_command": ("remote",),
+    "config_command": ("config",),
+    "resume_command": ("resume",),
+    "completion": ("completion", "man"),
+}
+_NEEDS_ALL = frozenset({"completion"})
+
+
+def _registrar(module: str) -> Registrar:
+    registrar: Registrar = importlib.import_module(f"{__package__}.{module}").register
+    return registrar
+
+
+def _module_of(command: str | None) -> str | None:
+    """The one module `build_parser` needs for `command`, or None when it needs them all."""
+    for module, commands in COMMAND_MODULES.items():
+        if command in commands:
+            return None if module in _NEEDS_ALL else module
+    return None
+
 
 COMMAND_GROUP = "bitswarm.commands"
 # Commands another distribution of this repository provides, and how to get each.
@@ -68,7 +78,11 @@ _OPTIONAL = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or (`command`, a built-in command's name) a parser that
+    knows only the commands of that command's module: same options, same help, less to
+    import (see `COMMAND_MODULES`)."""
+    only = _module_of(command)
     parser = OneLineParser(
         prog="bitswarm",
         description="bitswarm: a complete BitTorrent client, library and tracker in Python.",
@@ -78,16 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND"
     )  # type: ignore[assignment]  # OneLineParser subparsers: argparse's stubs are invariant
     sub.required = True
-    for register in _REGISTRARS:
-        register(sub)
-    plugged = set()
-    for point in entry_points(group=COMMAND_GROUP):
-        plugin: Registrar = point.load()
-        plugin(sub)
-        plugged.add(point.name)
-    for name, (summary, hint) in _OPTIONAL.items():
-        if name not in plugged:
-            _register_missing(sub, name, summary, hint)
+    for module in COMMAND_MODULES if only is None else (only,):
+        _registrar(module)(sub)
+    if only is None:
+        plugged = set()
+        for point in entry_points(group=COMMAND_GROUP):
+            plugin: Registrar = point.load()
+            plugin(sub)
+            plugged.add(point.name)
+        for name, (summary, hint) in _OPTIONAL.items():
+            if name not in plugged:
+                _register_missing(sub, name, summary, hint)
     add_global_options(parser)  # -q, --log-level, --log-file on every command
     help_text.finish(parser)  # defaults shown, examples at the end of every --help
     return parser
@@ -110,8 +125,9 @@ def _register_missing(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status (0 ok, 1 error, 2 usage, 130 Ctrl-C)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(words[0] if words else None)
+    args = parser.parse_args(words)
     handler: Handler = args.handler
     try:
         setup_logging(args)

@@ -26,7 +26,7 @@ skips, and in the environment as ``BITSWARM_CLI_<KEY>``::
     [cli]
     dht_port = 0        # the DHT's UDP port when dht_enabled (0: any free port; unset:
                         # the peer port, its UDP socket shared with uTP, as libtorrent)
-    direct_io = false   # --direct-io
+    direct_io = true    # --direct-io / --no-direct-io
     resume_save_interval = 30.0  # --resume-save-interval: seconds between resume saves
 
 `apply_config(args)` fills every flag the person left unset (argparse default None) from
@@ -88,7 +88,7 @@ SHARED: dict[str, object] = {
 # The CLI's own keys: the `[cli]` table, BITSWARM_CLI_<KEY>.
 CLI_ONLY: dict[str, object] = {
     "dht_port": 0,
-    "direct_io": False,
+    "direct_io": True,
     "resume_save_interval": 30.0,
 }
 _CLI_ENV = ENV_PREFIX + "CLI_"

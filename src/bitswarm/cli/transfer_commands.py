@@ -193,7 +193,8 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="write downloaded pieces with O_DIRECT, past the OS page cache "
         "(less CPU and no dirty memory; files the system cannot write that "
-        "way are written normally) (default: cli.direct_io, else off)",
+        "way are written normally); --no-direct-io writes through the page cache "
+        "(default: cli.direct_io, else on)",
     )
     p.add_argument(
         "--resume-save-interval",
@@ -382,7 +383,7 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
         upload_limit=args.upload_limit,
         download_limit=args.download_limit,
         lsd=bool(args.lsd),
-        direct_io=bool(args.direct_io),
+        direct_io=True if args.direct_io is None else bool(args.direct_io),
         encryption=parse_encryption(args.encryption or "preferred"),
         resume_save_interval=float(getattr(args, "resume_save_interval", None) or 30.0),
         transport=args.transport,

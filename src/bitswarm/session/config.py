@@ -39,7 +39,9 @@ class SessionConfig:
     lsd: bool = False  # BEP 14 local service discovery (multicast on the local network)
     lsd_interface: str = "0.0.0.0"
     lsd_port: int = 6771
-    direct_io: bool = False  # write pieces with O_DIRECT (storage/filesystem.py)
+    # write pieces with O_DIRECT, past the page cache (storage/filesystem.py; on by default
+    # since issue 15: less CPU per GiB, see bench/RESULTS.md); False: through the page cache
+    direct_io: bool = True
     encryption: Encryption = DEFAULT_ENCRYPTION  # MSE/PE: disabled/allowed/preferred/required
     # seconds between resume saves while pieces arrive (and at completion, pause, stop):
     # a crash or kill loses at most this much verified work to a recheck

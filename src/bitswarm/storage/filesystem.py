@@ -31,12 +31,15 @@ file's size and mtime in place of each parked file's (`file_sizes_and_mtimes`), 
 file changed behind our back means a recheck.
 
 `direct_io=True` writes through O_DIRECT (the "disable OS cache" write mode of libtorrent
-1.x and qBittorrent): whole 4 KiB-aligned runs go from one reused page-aligned buffer
-straight to the device, the page cache is neither filled nor left dirty, and the copy into
-it (the biggest kernel cost of a download: on a virtual machine that hands freed memory
-back to its host, 1.5-2 CPU s per GiB) is gone. The unaligned tail of a file is written
-normally. A file system that refuses O_DIRECT (EINVAL, EOPNOTSUPP) is written normally
-too. Reads always go through the page cache. Off by default, as in the clients above.
+1.x and qBittorrent): whole 4 KiB-aligned runs go through a page-aligned buffer straight
+to the device, the page cache is neither filled nor left dirty, and the copy into it (the
+biggest kernel cost of a download: on a virtual machine that hands freed memory back to
+its host, 1-2 CPU s per GiB) is gone. The unaligned head or tail of a file is written
+normally. A file system that refuses O_DIRECT (tmpfs before Linux 6.6: EINVAL at open;
+EINVAL or EOPNOTSUPP at a write) is written normally too, from then on. Reads always go
+through the page cache. The aligned buffer is one `DIRECT_CHUNK` per disk thread (not per
+torrent), and the extra O_DIRECT descriptors are closed at every `flush` (resume saves,
+completion), so a session holding many torrents pays for neither once they are written.
 """
 
 from __future__ import annotations
@@ -59,8 +62,19 @@ __all__ = ["FileStorage", "check_components"]
 
 _SEPARATORS = frozenset({"/", "\\", "\0"})
 DIRECT_ALIGN = 4096  # O_DIRECT offsets, lengths and buffers: a multiple of the block size
+DIRECT_CHUNK = 1 << 20  # bytes one O_DIRECT pwrite takes: each disk thread's aligned buffer
 _MAX_DIRECT_FDS = 8
+_aligned = threading.local()  # .buffer: this thread's page-aligned DIRECT_CHUNK (an mmap)
 _NO_DIRECT = frozenset({errno.EINVAL, errno.EOPNOTSUPP})
+
+
+def _aligned_buffer() -> mmap.mmap:
+    """This thread's page-aligned buffer for O_DIRECT writes (anonymous maps are
+    page-aligned), made on its first direct write and kept for the thread's life."""
+    buffer: mmap.mmap | None = getattr(_aligned, "buffer", None)
+    if buffer is None:
+        buffer = _aligned.buffer = mmap.mmap(-1, DIRECT_CHUNK)
+    return buffer
 
 
 def check_components(path: tuple[str, ...]) -> None:
@@ -122,7 +136,6 @@ class FileStorage:
         self._direct = direct_io and hasattr(os, "O_DIRECT")
         self._direct_fds: OrderedDict[int, int] = OrderedDict()
         self._no_direct: set[int] = set()
-        self._aligned: mmap.mmap | None = None
         self._handles: OrderedDict[int, _Handle] = OrderedDict()
         self._dirty: set[int] = set()
         # file index -> the size the file had or was written to in this run: a file found
@@ -302,24 +315,25 @@ class FileStorage:
         direct_fd = self._direct_fd(index, fd)
         if direct_fd is None:
             return 0
-        if self._aligned is None or len(self._aligned) < size:
-            if self._aligned is not None:
-                self._aligned.close()
-            self._aligned = mmap.mmap(-1, size)  # anonymous maps are page-aligned
-        self._aligned[:size] = chunk[:size]
+        buffer = _aligned_buffer()
         done = 0
-        with memoryview(self._aligned) as aligned:
+        with memoryview(buffer) as aligned:
             while done < size:
-                try:
-                    wrote = self._pwrite(direct_fd, aligned[done:size], offset + done)
-                except OSError as exc:
-                    if exc.errno not in _NO_DIRECT:
-                        raise
-                    self._give_up_direct(index)
-                    return done
-                if wrote <= 0 or wrote % DIRECT_ALIGN:
-                    return done + max(wrote, 0)  # the rest goes through the page cache
-                done += wrote
+                step = min(size - done, DIRECT_CHUNK)
+                aligned[:step] = chunk[done : done + step]
+                wrote = 0
+                while wrote < step:
+                    try:
+                        got = self._pwrite(direct_fd, aligned[wrote:step], offset + done + wrote)
+                    except OSError as exc:
+                        if exc.errno not in _NO_DIRECT:
+                            raise
+                        self._give_up_direct(index)
+                        return done + wrote
+                    if got <= 0 or got % DIRECT_ALIGN:
+                        return done + wrote + max(got, 0)  # the rest through the page cache
+                    wrote += got
+                done += step
         return done
 
     def _direct_fd(self, index: int, fd: int) -> int | None:
@@ -337,6 +351,12 @@ class FileStorage:
         while len(self._direct_fds) > _MAX_DIRECT_FDS:
             os.close(self._direct_fds.popitem(last=False)[1])
         return direct_fd
+
+    def _close_direct_fds(self) -> None:
+        """Close the O_DIRECT descriptors (callers hold `_write_lock`)."""
+        for direct_fd in self._direct_fds.values():
+            os.close(direct_fd)
+        self._direct_fds.clear()
 
     def _give_up_direct(self, index: int) -> None:
         self._no_direct.add(index)
@@ -446,6 +466,8 @@ class FileStorage:
             self._parts_loaded = True
 
     def flush(self) -> None:
+        with self._write_lock:  # a finished download keeps no O_DIRECT descriptors
+            self._close_direct_fds()
         if self._parts is not None:
             with self._parts_lock:
                 self._parts.flush()
@@ -494,12 +516,7 @@ class FileStorage:
 
     def close(self) -> None:
         with self._write_lock:
-            for direct_fd in self._direct_fds.values():
-                os.close(direct_fd)
-            self._direct_fds.clear()
-            if self._aligned is not None:
-                self._aligned.close()
-                self._aligned = None
+            self._close_direct_fds()
         with self._lock:
             self._closed = True
             handles = list(self._handles.values())

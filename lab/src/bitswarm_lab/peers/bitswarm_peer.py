@@ -30,7 +30,7 @@ from .base import HarnessError, Peer, PeerSpec, PeerStatus, Role
 from .process import JsonLineFeed, ManagedProcess
 from .torrent_files import load_torrent
 
-__all__ = ["BitswarmDirectPeer", "BitswarmPeer"]
+__all__ = ["BitswarmBufferedPeer", "BitswarmDirectPeer", "BitswarmPeer"]
 
 _LEECH_DONE = frozenset({"complete", "completed", "finished", "done"})
 _SEED_READY = _LEECH_DONE | {"seeding", "ready"}
@@ -157,7 +157,15 @@ class BitswarmPeer(Peer):
 
 
 class BitswarmDirectPeer(BitswarmPeer):
-    """`bitswarm download --direct-io`: pieces written past the page cache (O_DIRECT)."""
+    """`bitswarm download --direct-io`: pieces written past the page cache (O_DIRECT; the
+    default since issue 15, so the flag only says so)."""
 
     program = "bitswarm-direct"
     download_options = ("--direct-io",)
+
+
+class BitswarmBufferedPeer(BitswarmPeer):
+    """`bitswarm download --no-direct-io`: pieces written through the page cache."""
+
+    program = "bitswarm-buffered"
+    download_options = ("--no-direct-io",)

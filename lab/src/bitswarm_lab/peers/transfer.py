@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .aria2_peer import Aria2Peer
 from .base import Endpoint, HarnessError, Peer, PeerSpec, Role
-from .bitswarm_peer import BitswarmDirectPeer, BitswarmPeer
+from .bitswarm_peer import BitswarmBufferedPeer, BitswarmDirectPeer, BitswarmPeer
 from .libtorrent_peer import LibtorrentPeer
 from .netns import NetworkNamespace, free_port
 from .opentracker import Opentracker
@@ -31,7 +31,8 @@ __all__ = ["PEER_CLASSES", "TransferResult", "run_transfer"]
 
 PEER_CLASSES: dict[str, type[Peer]] = {
     "bitswarm": BitswarmPeer,
-    "bitswarm-direct": BitswarmDirectPeer,  # bitswarm download --direct-io
+    "bitswarm-direct": BitswarmDirectPeer,  # bitswarm download --direct-io (the default)
+    "bitswarm-buffered": BitswarmBufferedPeer,  # bitswarm download --no-direct-io
     "libtorrent": LibtorrentPeer,
     "aria2": Aria2Peer,
     "transmission": TransmissionPeer,
