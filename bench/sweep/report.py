@@ -24,6 +24,7 @@ __all__ = [
     "Point",
     "detail_table",
     "load_points",
+    "modes_of",
     "point_of",
     "replace_section",
     "save_points",

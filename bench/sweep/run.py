@@ -46,11 +46,12 @@ from bitswarm_lab.swarm_plan import plan_swarm
 from bitswarm_lab.swarm_run import run_lab
 
 from .. import OUT as BENCH_OUT
-from .plot import render_sweep_plot
+from .plot import compact_png, render_sweep_plot
 from .report import (
     Point,
     detail_table,
     load_points,
+    modes_of,
     point_of,
     replace_section,
     save_points,
@@ -103,31 +104,35 @@ def run_point(mode: Mode, n: int, args: argparse.Namespace) -> Point:
 
 def section_body(args: argparse.Namespace, points: list[Point], figure: str) -> str:
     machine = f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.machine()}"
-    counts = ",".join(str(n) for n in args.counts)
+    counts = ",".join(str(n) for n in sorted({point.leechers for point in points}))
     command = (
-        f"`.venv/bin/python -m bench sweep --counts {counts} --modes {args.modes} "
-        f"--size {args.size} --seed-up {args.seed_up} --up {args.up} "
-        f"--write-results bench/RESULTS.md`"
+        f"`.venv/bin/python -m bench sweep --counts {counts} --modes "
+        f"{','.join(modes_of(points))} --size {args.size} --seed-up {args.seed_up} "
+        f"--up {args.up} --write-results bench/RESULTS.md`"
     )
-    size = parse_size(args.size)
+    setup = (
+        f"the seeder's upload shaped to {format_rate(parse_rate(args.seed_up))} and each "
+        f"leecher's to {format_rate(parse_rate(args.up))} by tc htb, downloads unlimited, a "
+        f"{format_bytes(parse_size(args.size))} payload in "
+        f"{format_bytes(parse_size(args.piece_size))} pieces"
+    )
     return f"""Command (as root): {command}, run {time.strftime("%Y-%m-%d")} on {machine}.
 
 Setup: 1 seeder and N leechers of one program (`bitswarm lab`, one network namespace per
-peer on a bridge, opentracker), the seeder's upload shaped to
-{format_rate(parse_rate(args.seed_up))} and each leecher's to {format_rate(parse_rate(args.up))}
-by tc htb, downloads unlimited, a {format_bytes(size)} payload in
-{format_bytes(parse_size(args.piece_size))} pieces; leechers stay as seeds once complete.
+peer on a bridge, opentracker), {setup}; leechers stay as seeds once complete.
 Modes `IMPL` are peer-to-peer; `IMPL-cs` is the client-server baseline: the same programs
 and links, but each leecher's routes reach only the seeder and the tracker, so no leecher
-serves another (their "leecher sent" is ACKs and requests only). T_all runs from the
-leechers' start (all N processes launched at once) to the last verified copy; T_min is
-Kumar–Ross from the configured rates: peer-to-peer max(F/u_s, N·F/(u_s + N·u)) = F/u_s
-for every N here, client-server N·F/u_s. tc counts IP headers, so T_min/T_all ≈ 0.96 is
-the practical ceiling. "last first byte" is when the slowest leecher had its first
-verified piece: on two shared cores, N Python processes starting together take seconds
-of CPU before any transfer. All runs of one N ran one after the other; the load average
-(1 minute, before/after each run) says how busy the machine was, since other work
-shared its two cores. Plot: {figure}.
+serves another (their "leecher sent" is ACKs and requests only). `bitswarm` runs at its
+defaults, which in the lab means uTP between its peers (`--transport both` races uTP with
+TCP and uTP wins); `bitswarm-tcp` is `--transport tcp`, the transport of the lab's
+libtorrent (uTP off). T_all runs from the leechers' start (all N processes launched at
+once) to the last verified copy; T_min is Kumar–Ross from the configured rates:
+peer-to-peer max(F/u_s, N·F/(u_s + N·u)) = F/u_s for every N here, client-server
+N·F/u_s. tc counts IP headers, so T_min/T_all ≈ 0.96 is the practical ceiling. "last
+first byte" is when the slowest leecher had its first verified piece: on two shared
+cores, N Python processes starting together take seconds of CPU before any transfer. All
+runs of one N ran one after the other; the load average (1 minute, before/after each
+run) says how busy the machine was, since other work shared its two cores. Plot: {figure}.
 
 T_all against N (T_min/T_all in brackets):
 
@@ -147,8 +152,8 @@ def write_outputs(args: argparse.Namespace, points: list[Point]) -> None:
     figure = str(args.out / "sweep.png")
     if args.figure is not None:
         args.figure.parent.mkdir(parents=True, exist_ok=True)
-        args.figure.write_bytes(png)
-        figure = f"{args.figure} (a copy of {args.out / 'sweep.png'})"
+        args.figure.write_bytes(compact_png(png))
+        figure = f"{args.figure} (a 64-colour copy of {args.out / 'sweep.png'})"
     if args.write_results is not None:
         body = section_body(args, points, figure)
         old = args.write_results.read_text() if args.write_results.exists() else ""

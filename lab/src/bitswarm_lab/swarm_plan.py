@@ -28,7 +28,9 @@ __all__ = [
     "plan_swarm",
 ]
 
-IMPLEMENTATIONS: tuple[str, ...] = ("bitswarm", "libtorrent", "aria2", "transmission")
+IMPLEMENTATIONS: tuple[str, ...] = (
+    "bitswarm", "bitswarm-tcp", "libtorrent", "aria2", "transmission",
+)  # fmt: skip
 TRACKERS: tuple[str, ...] = ("opentracker", "bitswarm")
 _MAX_PEERS = 200  # one /24 on the bridge, with room for the tracker
 
