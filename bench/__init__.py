@@ -7,7 +7,8 @@
 - network/: the DHT, magnet links and the tracker on loopback (`dht`, `magnet`, `tracker`);
 - transfer/: one seeder, one leecher, real programs (`transfer`);
 - perf/: the Performance issue's targets P1, P2, P3, P5 and P6 (`perf`);
-- swarm_lab.py: swarm efficiency in network namespaces, P4 (`swarm-lab`).
+- swarm_lab.py: swarm efficiency in network namespaces, P4 (`swarm-lab`);
+- sweep/: T_all for 1..32 leechers, peer-to-peer and client-server (`sweep`).
 
 Real peers come from the bitswarm-lab distribution (`bitswarm_lab.peers`), installed next
 to bitswarm (`pip install -e . -e ./lab`). Results are written into bench/RESULTS.md;

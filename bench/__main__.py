@@ -28,6 +28,7 @@ TARGETS: dict[str, tuple[str, str]] = {
     "perf": ("bench.perf.targets", "performance targets P1, P2, P3, P5, P6 (p1 ... p6, all)"),
     "daemon": ("bench.daemon", "the daemon with N torrents: start-up, idle CPU, RPC, web UI"),
     "swarm-lab": ("bench.swarm_lab", "swarm efficiency P4 in network namespaces (root)"),
+    "sweep": ("bench.sweep.run", "T_all for 1..32 leechers: p2p, client-server, Kumar–Ross (root)"),
     "mse": ("bench.mse", "encrypted (MSE, RC4) download from libtorrent vs the plain one"),
     "fuzz": ("bench.fuzz.run", "coverage-guided fuzzing of every parser (atheris): TARGET|all"),
     "stream": ("bench.stream", "streaming a video while it downloads: first byte, seek, stalls"),

@@ -119,6 +119,19 @@ def test_the_command_line_becomes_a_plan() -> None:
     assert plan.bound().bottleneck is Bottleneck.SWARM_UPLOAD
 
 
+def test_client_server_counts_no_leecher_upload() -> None:
+    """Leechers that cannot reach one another: the seeder sends all N copies, N·F/u_s."""
+    plan = plan_from_args(
+        _args("--leechers", "4", "--size", "8MiB", "--up", "20mbit", "--client-server")
+    )
+    assert plan.client_server and plan.describe().endswith("(client-server)")
+    assert plan.bound().t_min == pytest.approx(4 * 8 * MiB * 8 / (20 * MBIT))
+    assert plan.bound().bottleneck is Bottleneck.SWARM_UPLOAD
+    peer_to_peer = plan_from_args(_args("--leechers", "4", "--size", "8MiB", "--up", "20mbit"))
+    assert not peer_to_peer.client_server
+    assert peer_to_peer.bound().t_min == pytest.approx(8 * MiB * 8 / (20 * MBIT))
+
+
 def test_defaults_are_one_seeder_eight_leechers_at_50_mbit() -> None:
     plan = plan_from_args(_args())
     assert len(plan.seeders) == 1 and len(plan.leechers) == 8

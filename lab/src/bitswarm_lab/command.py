@@ -116,6 +116,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="write each leecher's progress over time as a PNG chart (default: no chart)",
     )
     p.add_argument(
+        "--client-server",
+        action="store_true",
+        help="the baseline without peer-to-peer: leechers cannot reach one another, so the "
+        "seeders serve every copy (T_min = N*F/u_s)",
+    )
+    p.add_argument(
         "--json",
         action="store_true",
         help="print the result as one JSON document (with every sample)",
@@ -168,6 +174,7 @@ def plan_from_args(args: argparse.Namespace) -> SwarmPlan:
         workdir=args.workdir,
         keep_workdir=args.keep,
         verify=not args.no_verify,
+        client_server=args.client_server,
     )
 
 

@@ -124,6 +124,11 @@ class ShapedNetwork:
         self.hosts.append(shaped)
         return shaped
 
+    def confine(self, host: ShapedHost, reachable: list[ShapedHost]) -> None:
+        """`host` can exchange packets with the `reachable` hosts only (BridgedHosts.confine):
+        the client-server baseline, where leechers cannot serve one another."""
+        self._bridge.confine(host.host, [other.address for other in reachable])
+
     @property
     def names(self) -> tuple[str, ...]:
         """Every namespace made so far, the hub first."""

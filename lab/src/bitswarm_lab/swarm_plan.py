@@ -28,7 +28,9 @@ __all__ = [
     "plan_swarm",
 ]
 
-IMPLEMENTATIONS: tuple[str, ...] = ("bitswarm", "libtorrent", "aria2", "transmission")
+IMPLEMENTATIONS: tuple[str, ...] = (
+    "bitswarm", "bitswarm-tcp", "libtorrent", "aria2", "transmission",
+)  # fmt: skip
 TRACKERS: tuple[str, ...] = ("opentracker", "bitswarm")
 _MAX_PEERS = 200  # one /24 on the bridge, with room for the tracker
 
@@ -68,6 +70,9 @@ class SwarmPlan:
     workdir: Path | None = None  # None: a fresh temporary folder, removed afterwards
     keep_workdir: bool = False
     verify: bool = True  # compare every leecher's copy with the payload at the end
+    # Client-server: no leecher can reach another (swarm_run confines their routes), so
+    # the seeder alone serves every copy and the bound counts no leecher upload.
+    client_server: bool = False
 
     @property
     def peers(self) -> tuple[PeerPlan, ...]:
@@ -81,7 +86,7 @@ class SwarmPlan:
         return minimum_distribution_time(
             self.size,
             [rate for rate in seed_ups if rate is not None],
-            [peer.up_bps or 0 for peer in self.leechers],
+            [0 if self.client_server else peer.up_bps or 0 for peer in self.leechers],
             [peer.down_bps for peer in self.leechers],
         )
 
@@ -95,7 +100,8 @@ class SwarmPlan:
             parts = " + ".join(f"{count} {impl}" for impl, count in counts.items())
             return f"{parts} {noun}{'s' if len(peers) != 1 else ''}"
 
-        return f"{group(self.seeders, 'seeder')}, {group(self.leechers, 'leecher')}"
+        mode = " (client-server)" if self.client_server else ""
+        return f"{group(self.seeders, 'seeder')}, {group(self.leechers, 'leecher')}{mode}"
 
 
 def parse_mix(text: str, default_impl: str) -> list[tuple[str, int]]:
@@ -135,6 +141,7 @@ def plan_swarm(
     workdir: Path | None = None,
     keep_workdir: bool = False,
     verify: bool = True,
+    client_server: bool = False,
 ) -> SwarmPlan:
     """Name and rate every peer (seeders S1.., leechers L1..) and check the whole plan."""
     seed_plans = _peers(seeders, LabRole.SEEDER, "S", seed_up_bps, None)
@@ -156,7 +163,7 @@ def plan_swarm(
     return SwarmPlan(
         seed_plans, leech_plans, size, piece_size, tracker=tracker, timeout=timeout,
         sample_hz=sample_hz, verbose=verbose, workdir=workdir, keep_workdir=keep_workdir,
-        verify=verify,
+        verify=verify, client_server=client_server,
     )  # fmt: skip
 
 

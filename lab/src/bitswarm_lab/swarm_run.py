@@ -5,7 +5,8 @@ The order of a run (`run_lab`):
    namespaces that dead lab or test runs left behind;
 2. write the payload (pseudo-random, one file) and make its v1 torrent with bitswarm;
 3. build the network (shaped_network.py): the tracker on an unshaped host, then one host per
-   peer with its upload (and download) limit;
+   peer with its upload (and download) limit; in a client-server plan each leecher can then
+   reach only the tracker and the seeders, so it never serves another leecher;
 4. start the tracker and the seeders; wait until every seeder has verified its data and the
    tracker lists them all, so that no leecher waits out an announce interval;
 5. start every leecher (each stays and seeds once complete: Kumar–Ross counts every peer's
@@ -170,6 +171,10 @@ class _Run:
                 self.hosts[peer_plan.name] = network.add_host(
                     up_bps=peer_plan.up_bps, down_bps=peer_plan.down_bps
                 )
+            if self.plan.client_server:
+                servers = [tracker_host, *(self.hosts[p.name] for p in self.plan.seeders)]
+                for peer_plan in self.plan.leechers:
+                    network.confine(self.hosts[peer_plan.name], servers)
             self.namespaces = network.names
             started = time.monotonic()
             for peer_plan in self.plan.seeders:

@@ -10,8 +10,10 @@ is the source of everything it sends. The topology, with N = 1, 2, ...:
     host namespace N: eth0 = 10.78.0.N/24  <-veth->  hub namespace: vethN, enslaved to br0
 
 Namespaces are `netns.NetworkNamespace` objects (named `bsw-<pid>-<hex>`, so the stale sweep
-knows them); leaving the context kills every process inside each one and deletes them all,
-hosts first, even when the body failed.
+knows them). Everything else lives inside them: the bridge and the hub-side veths in the hub
+namespace, `eth0` and its 10.78.0.N address in each host's, so two topologies built at once
+(two lab runs, two xdist workers) share no name and no address. Leaving the context kills
+every process inside each one and deletes them all, hosts first, even when the body failed.
 """
 
 from __future__ import annotations
@@ -78,6 +80,14 @@ class BridgedHosts:
         _ip("-n", namespace.name, "addr", "add", f"{address}/24", "dev", "eth0")
         _ip("-n", namespace.name, "link", "set", "eth0", "up")
         return Host(namespace.name, address, hub_side)
+
+    def confine(self, host: Host, reachable: list[str]) -> None:
+        """Let `host` reach only the `reachable` addresses on the bridge: its route to the
+        whole subnet is replaced by one route per address, so a connection to any other
+        host fails at once (ENETUNREACH) on its side, in both directions."""
+        for address in reachable:
+            _ip("-n", host.netns, "route", "add", f"{address}/32", "dev", host.link)
+        _ip("-n", host.netns, "route", "del", f"{_SUBNET}0/24", "dev", host.link)
 
     @property
     def hub_netns(self) -> str:
