@@ -16,23 +16,11 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
+from importlib import import_module
 
 from ..errors import BitswarmError
 from ..version import __version__
-from . import (
-    completion,
-    config_command,
-    daemon_command,
-    dht_command,
-    help_text,
-    remote_command,
-    resume_command,
-    stream_command,
-    torrent_commands,
-    tracker_command,
-    transfer_commands,
-)
+from . import help_text
 from .options import OneLineParser, add_global_options, setup_logging
 
 __all__ = ["COMMAND_GROUP", "build_parser", "main"]
@@ -44,18 +32,32 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-_REGISTRARS: list[Registrar] = [
-    torrent_commands.register,
-    transfer_commands.register,
-    stream_command.register,
-    tracker_command.register,
-    dht_command.register,
-    daemon_command.register,
-    remote_command.register,
-    config_command.register,
-    resume_command.register,
-    completion.register,
-]
+# The modules whose `register(sub)` add the built-in commands, in `--help` order. Imported
+# only when a parser is built: a command's run imports what it needs and no more.
+_COMMAND_MODULES = (
+    "torrent_commands",
+    "transfer_commands",
+    "stream_command",
+    "tracker_command",
+    "dht_command",
+    "daemon_command",
+    "remote_command",
+    "config_command",
+    "resume_command",
+    "completion",
+)
+# Commands run with a parser of their own module only, so that starting them does not import
+# every other command (the daemon's web stack, the tracker server, plug-ins): in the swarm lab
+# eight `bitswarm download` processes start at once on two cores, and the whole parser cost
+# each of them about half its start-up CPU. The full parser still decides anything else
+# (`--help`, a misspelt command, global options before the command, plug-ins).
+_FAST_COMMANDS = {"download": "transfer_commands", "seed": "transfer_commands"}
+
+
+def _registrar(module: str) -> Registrar:
+    register: Registrar = import_module(f"{__package__}.{module}").register
+    return register
+
 
 COMMAND_GROUP = "bitswarm.commands"
 # Commands another distribution of this repository provides, and how to get each.
@@ -68,7 +70,9 @@ _OPTIONAL = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `bitswarm` parser; with `command` (one of `_FAST_COMMANDS`), a parser that knows
+    only the commands of that command's module (same options, help and errors for it)."""
     parser = OneLineParser(
         prog="bitswarm",
         description="bitswarm: a complete BitTorrent client, library and tracker in Python.",
@@ -78,8 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND"
     )  # type: ignore[assignment]  # OneLineParser subparsers: argparse's stubs are invariant
     sub.required = True
-    for register in _REGISTRARS:
-        register(sub)
+    if command is not None:
+        _registrar(_FAST_COMMANDS[command])(sub)
+        add_global_options(parser)
+        help_text.finish(parser)
+        return parser
+    for module in _COMMAND_MODULES:
+        _registrar(module)(sub)
+    from importlib.metadata import entry_points  # scans every installed distribution
+
     plugged = set()
     for point in entry_points(group=COMMAND_GROUP):
         plugin: Registrar = point.load()
@@ -110,8 +121,10 @@ def _register_missing(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status (0 ok, 1 error, 2 usage, 130 Ctrl-C)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    first = words[0] if words else None
+    parser = build_parser(first if first in _FAST_COMMANDS else None)
+    args = parser.parse_args(words)
     handler: Handler = args.handler
     try:
         setup_logging(args)
