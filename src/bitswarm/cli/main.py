@@ -17,11 +17,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from ..errors import BitswarmError
 from ..version import __version__
 from . import help_text
 from .options import OneLineParser, add_global_options, setup_logging
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoints
 
 __all__ = ["COMMAND_GROUP", "build_parser", "main"]
 
@@ -52,6 +56,14 @@ _COMMAND_MODULES = (
 # each of them about half its start-up CPU. The full parser still decides anything else
 # (`--help`, a misspelt command, global options before the command, plug-ins).
 _FAST_COMMANDS = {"download": "transfer_commands", "seed": "transfer_commands"}
+
+
+def entry_points(*, group: str) -> EntryPoints:
+    """`importlib.metadata.entry_points`, imported only when the full parser is built (it
+    scans every installed distribution)."""
+    from importlib import metadata
+
+    return metadata.entry_points(group=group)
 
 
 def _registrar(module: str) -> Registrar:
@@ -89,8 +101,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         return parser
     for module in _COMMAND_MODULES:
         _registrar(module)(sub)
-    from importlib.metadata import entry_points  # scans every installed distribution
-
     plugged = set()
     for point in entry_points(group=COMMAND_GROUP):
         plugin: Registrar = point.load()

@@ -510,8 +510,10 @@ class TorrentCore:
                 self._rank_critical(now)
                 self._request_late(now)
             self.extensions.poll_pex(now=now)
-            if self.is_seed:
+            if self.is_seed and self.upload_saturated:  # the only time the verdict is used
                 self._update_drain(now)
+            else:
+                self.drain.keeps_up = False
         if now >= self._next_rechoke:
             self._next_rechoke = now + self.config.rechoke_interval
             self._rechoke(now)
