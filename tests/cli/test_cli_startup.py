@@ -9,6 +9,8 @@ import importlib
 import subprocess
 import sys
 
+import pytest
+
 from bitswarm.cli import main as cli_main
 
 
@@ -42,3 +44,32 @@ def test_download_does_not_import_the_daemon() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     ).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+PROBE = (
+    "import sys\n"
+    "from bitswarm.cli.main import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    "heavy = ('aiohttp', 'bitswarm.daemon.service', 'bitswarm.tracker_server.embedded',\n"
+    "         'bitswarm.cli.daemon_command', 'importlib.metadata')\n"
+    "print('imported:', *(m for m in heavy if m in sys.modules))\n"
+)
+
+
+def _imported(*argv: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=120
+    )
+    return done.stdout.splitlines()[-1].removeprefix("imported:").strip()
+
+
+@pytest.mark.parametrize("command", ["download", "seed"])
+def test_transfer_commands_start_without_the_other_commands(command: str) -> None:
+    assert _imported(command, "--help") == ""
+
+
+def test_the_whole_parser_still_decides_everything_else() -> None:
+    assert "aiohttp" in _imported("daemon", "--help")  # built the usual way

@@ -221,3 +221,46 @@ def test_with_upload_to_spare_every_request_is_served() -> None:
     answers = b.request(5)
     assert not any(isinstance(e, ev.RejectReceived) for e in answers)
     assert any(isinstance(x, ReadBlock) and x.peer == 1 for x in core.actions())
+
+
+def _seed_whose_peers_traded(announced: dict[int, range]) -> tuple[TorrentCore, list[Remote]]:
+    """A saturated seed with 4 interested peers; peer i announces the pieces `announced[i]`
+    (pieces it got elsewhere: trades) at t=0, and the seed measures its swarm at t=1."""
+    core = make_core(seed=True)
+    core.upload_saturated = True
+    remotes = [Remote(core, i) for i in range(4)]
+    interested(remotes)
+    for i, pieces in announced.items():
+        for piece in pieces:
+            remotes[i].conn.send_have(piece)
+        remotes[i].pump()
+    core.handle_timer(now=1.0)
+    core.actions()
+    return core, remotes
+
+
+def test_a_seed_whose_peers_pass_pieces_on_fast_sends_only_pieces_none_holds() -> None:
+    # every peer announced pieces 0-19 within a second, one announced 30 too: the peers
+    # pass pieces on far faster than they pile up (seed-limited)
+    core, (a, b, _c, _d) = _seed_whose_peers_traded(
+        {0: range(20), 1: range(20), 2: range(20), 3: range(21, 22)}
+    )
+    a.conn.send_have(30)
+    a.pump(now=1.0)
+    assert core.drain.keeps_up
+    rejected = b.request(30)  # a holds it: b can have it from a
+    assert any(isinstance(e, ev.RejectReceived) and e.index == 30 for e in rejected)
+    assert not any(isinstance(x, ReadBlock) for x in core.actions())
+    served = b.request(40)  # nobody holds 40: only we can send it
+    assert not any(isinstance(e, ev.RejectReceived) for e in served)
+    assert any(isinstance(x, ReadBlock) and x.piece == 40 for x in core.actions())
+
+
+def test_a_seed_whose_peers_pass_pieces_on_slowly_sends_held_pieces_too() -> None:
+    # one peer announced 3 pieces in a second, 9 copies are missing among 4 peers: 3 s to
+    # spread them without us (upload-limited), so our upload goes to held pieces as well
+    core, (_a, b, _c, _d) = _seed_whose_peers_traded({0: range(3), 1: range(40, 41)})
+    assert not core.drain.keeps_up
+    served = b.request(1)  # a holds it, but a cannot pass it on fast enough
+    assert not any(isinstance(e, ev.RejectReceived) for e in served)
+    assert any(isinstance(x, ReadBlock) and x.piece == 1 for x in core.actions())

@@ -29,7 +29,6 @@ from ..errors import BitswarmError
 from ..metainfo import parse_torrent
 from ..session import Session, SessionConfig, TorrentRuntime
 from ..session.config import DEFAULT_PORT
-from ..tracker_server.embedded import EmbeddedTracker
 from ..version import __version__
 from . import events
 from .live import format_eta
@@ -144,6 +143,8 @@ async def _demo(args: argparse.Namespace, root: Path) -> int:
         loop.add_signal_handler(sig, on_signal, sig)
     seed_dir = root / "seeder"
     payload = make_payload(seed_dir, args.size)
+    from ..tracker_server.embedded import EmbeddedTracker  # not imported by `download`
+
     tracker = EmbeddedTracker()
     url = await tracker.start(args.bind)
     data = create_torrent(

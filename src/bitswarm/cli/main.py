@@ -17,12 +17,15 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
 from ..errors import BitswarmError
 from ..version import __version__
 from . import help_text
 from .options import OneLineParser, add_global_options, setup_logging
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoints
 
 __all__ = ["COMMAND_GROUP", "build_parser", "main"]
 
@@ -52,6 +55,14 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "completion": ("completion", "man"),
 }
 _NEEDS_ALL = frozenset({"completion"})
+
+
+def entry_points(*, group: str) -> EntryPoints:
+    """`importlib.metadata.entry_points`, imported only when the whole parser is built: it
+    scans every installed distribution, which a one-command start does not need."""
+    from importlib import metadata
+
+    return metadata.entry_points(group=group)
 
 
 def _registrar(module: str) -> Registrar:

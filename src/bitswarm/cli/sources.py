@@ -20,7 +20,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..daemon.fetch import fetch_torrent_url
 from ..errors import BitswarmError, MagnetError
 from ..magnet import Magnet, parse_magnet
 from ..metainfo import Metainfo, parse_torrent
@@ -72,6 +71,8 @@ async def load_source(text: str) -> Source:
         except MagnetError as exc:
             raise MagnetError(f"bad magnet link: {exc}") from None
     if is_url(text):
+        from ..daemon.fetch import fetch_torrent_url  # aiohttp: only for a URL source
+
         return Source(text, _parse(await fetch_torrent_url(text, limit=MAX_TORRENT_FILE), text))
     if text == "-":
         return Source(text, _parse(sys.stdin.buffer.read(MAX_TORRENT_FILE + 1), "stdin"))

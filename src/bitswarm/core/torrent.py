@@ -33,6 +33,10 @@ Rules:
   peer once announced
   (`_another_fetches`). With upload to spare every request is served: in the P2 benchmark
   (8 leechers on loopback) rejecting regardless cost a quarter of the seed's throughput.
+  When, besides, our peers pass pieces on among themselves fast (`SwarmDrain`: the swarm
+  is seed-limited), a request for a piece some peer already holds is rejected the same way
+  (`_others_hold`): our upload goes to pieces nobody has. Upload-limited swarms keep
+  getting held pieces from us.
 * A seed suggests (BEP 6) a different set of not-yet-sent pieces to each peer it unchokes,
   until every piece left it once (`PieceSpread`); a peer's suggestions steer our picker.
 * Streaming (`set_piece_deadlines`, `swarm/deadlines.py`): pieces with a deadline are
@@ -59,6 +63,7 @@ from ..swarm.picker import Block, PiecePicker, PieceState
 from ..swarm.piece_spread import MAX_AHEAD, PieceSpread
 from ..swarm.rate import RateMeter
 from ..swarm.request_queue import RequestQueueSizer
+from ..swarm.swarm_drain import SwarmDrain
 from ..wire import events as ev
 from .actions import (
     Action,
@@ -186,6 +191,7 @@ class TorrentCore:
         # set by the driver: our upload link is the bottleneck (see the module docstring)
         self.upload_saturated = False
         self._fetcher: dict[int, PeerKey] = {}  # seeding: the peer fetching a piece from us
+        self.drain = SwarmDrain()  # seeding: do our peers pass pieces on fast?
         self.deadlines = DeadlineQueue()  # streaming: time-critical pieces
         self._critical_peers: set[PeerKey] = set()  # the peers that get time-critical blocks
         self._rank_due = 0.0  # when to choose them again (rates change)
@@ -397,6 +403,8 @@ class TorrentCore:
                         del self._fetcher[index]
                 else:
                     info.trades = True
+                    if self.is_seed:
+                        self.drain.traded(now)
             case ev.Unchoked():
                 if self.deadlines.active:
                     self._rank_critical(now)
@@ -502,6 +510,10 @@ class TorrentCore:
                 self._rank_critical(now)
                 self._request_late(now)
             self.extensions.poll_pex(now=now)
+            if self.is_seed and self.upload_saturated:  # the only time the verdict is used
+                self._update_drain(now)
+            else:
+                self.drain.keeps_up = False
         if now >= self._next_rechoke:
             self._next_rechoke = now + self.config.rechoke_interval
             self._rechoke(now)
@@ -646,7 +658,9 @@ class TorrentCore:
                 conn.send_reject(index, begin, length)
                 self._touched.add(key)
             return
-        if self.is_seed and self._another_fetches(key, info, index):
+        if self.is_seed and (
+            self._others_hold(key, info, index) or self._another_fetches(key, info, index)
+        ):
             conn.send_reject(index, begin, length)
             self._touched.add(key)
             return
@@ -670,6 +684,26 @@ class TorrentCore:
         if holder == key:
             return False
         return self.upload_saturated and info.trades and info.conn.supports_fast
+
+    def _others_hold(self, key: PeerKey, info: PeerInfo, index: int) -> bool:
+        """Seeding: should this request wait because a peer already holds the piece and
+        our peers pass pieces on fast (`SwarmDrain`: the swarm is seed-limited)? The same
+        signs as `_another_fetches` are required; a piece the requester is already fetching
+        from us is served to the end."""
+        return (
+            self.drain.keeps_up
+            and self.upload_saturated
+            and info.trades
+            and info.conn.supports_fast
+            and self._fetcher.get(index) != key
+            and self.picker.availability(index) > 0
+        )
+
+    def _update_drain(self, now: float) -> None:
+        """About once a second while seeding: how fast do our peers spread pieces?"""
+        peers = sum(1 for i in self.peers.values() if i.joined_picker and not i.conn.closed)
+        sent = self.up.rate(now) / self.piece_length
+        self.drain.update(self.picker.availability_counts(), peers, sent, now)
 
     def _forget_fetching(self, key: PeerKey, info: PeerInfo) -> None:
         """The peer stops fetching from us (choked, gone): others may ask for its pieces."""
