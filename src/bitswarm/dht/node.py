@@ -18,7 +18,8 @@ Rules of the node (the parts live in their own modules):
 3. BEP 43: a read-only node answers no query and marks its queries ``ro=1``; a query
    marked ``ro=1`` is answered but its sender is not added to the table.
 4. A node that answers us enters the routing table; a node that only queries us is
-   pinged first (routing_table.py, rule 3).
+   pinged first, and counts as good only once a later answer shows that others can
+   reach it too (routing_table.py, rule 3: NAT).
 5. Every `maintenance_interval`: rotate token secrets, expire stored peers, ping
    questionable nodes, refresh stale buckets one lookup at a time, and bootstrap again
    (every 30 s) while the table holds fewer than k nodes.
@@ -92,7 +93,8 @@ class DhtNode:
         if len(node_id) != ID_BYTES:
             raise LocalProtocolError("a node id is 20 bytes")
         self.node_id = node_id
-        self.table = RoutingTable(node_id, now=now, k=self.config.k, good_for=self.config.good_for)
+        self.table = RoutingTable(node_id, now=now, k=self.config.k, good_for=self.config.good_for,
+                                  verify_after=self.config.verify_after)  # fmt: skip
         self._responder = Responder(self.config, self.table, self._tokens, self._store,
                                     self.counters, self._rng)  # fmt: skip
         self._searches = Searches(node_id, self.config)
@@ -273,7 +275,9 @@ class DhtNode:
         self.counters.responses_in += 1
         if msg.sender_id != self.node_id:
             info = NodeInfo(msg.sender_id, *addr)
-            self._table_pings(self.table.heard_from(info, now=now, responded=True), now)
+            self._table_pings(
+                self.table.heard_from(info, now=now, responded=True, sent_at=p.sent_at), now
+            )
             if not bep42_compliant(msg.sender_id, addr[0]):
                 self.counters.not_bep42 += 1  # BEP 42: reported, not enforced
         match p.purpose:
