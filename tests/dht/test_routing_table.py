@@ -243,7 +243,7 @@ def test_an_answer_through_the_queriers_own_pinhole_does_not_make_it_good() -> N
     verified = [node(top(155, i)) for i in range(8)]
     for n in verified:
         t.heard_from(n, now=0, responded=True)  # found by our lookups: verified
-    natted = node(top(150, 99))
+    natted = node(top(150, 96))  # low id bits 0: checked after exactly verify_after
     assert t.heard_from(natted, now=10, responded=False) == [natted]  # ping it
     t.heard_from(natted, now=10.3, responded=True, sent_at=10.0)  # the ping's answer
     entry = t.get(natted.node_id)
@@ -271,11 +271,17 @@ def test_unverified_nodes_fill_a_table_short_of_verified_ones() -> None:
 
 
 def test_a_query_that_arrives_after_ours_went_out_does_not_spoil_the_answer() -> None:
-    """A newcomer asks us, the node answers and pings the newcomer back: that ping came
-    after our query was sent, so it opened no pinhole for it, and the answer verifies."""
+    """A newcomer asks a node, which answers and pings the newcomer back: the ping comes
+    with the answer, after our query had arrived, so it opened no pinhole for it and the
+    answer verifies. A query that reached us earlier in the round trip could have."""
     t = RoutingTable(OWN, now=0, verify_after=180)
     peer = node(top(150, 1))
-    t.heard_from(peer, now=5.1, responded=False)  # its ping back to us
-    t.heard_from(peer, now=5.2, responded=True, sent_at=5.0)  # the answer to our query
+    t.heard_from(peer, now=5.2, responded=False)  # its ping back to us ...
+    t.heard_from(peer, now=5.2, responded=True, sent_at=5.0)  # ... with its answer
     entry = t.get(peer.node_id)
     assert entry is not None and t.state(entry, 6) is NodeState.GOOD
+    other = node(top(151, 1))
+    t.heard_from(other, now=5.1, responded=False)  # sent before our query reached it
+    t.heard_from(other, now=5.2, responded=True, sent_at=5.0)
+    entry = t.get(other.node_id)
+    assert entry is not None and t.state(entry, 6) is NodeState.QUESTIONABLE

@@ -215,12 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loss", type=float, default=d.loss)
     parser.add_argument("--no-churn", action="store_true")
     parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--verify-after", type=float, default=d.verify_after,
+                        help="DhtConfig.verify_after; 0 trusts answers through a querier's "
+                             "own NAT pinhole, as before the fix")  # fmt: skip
     parser.add_argument("--write-results", type=Path, metavar="RESULTS_MD")
     args = parser.parse_args(args_in)
     params = replace(d, nodes=args.nodes, lookups=args.lookups, hashes=args.hashes,
                      warmup=args.warmup, join_spread=min(args.join_spread, args.warmup),
                      nat=args.nat, loss=args.loss, churn=not args.no_churn,
-                     seed=args.seed)  # fmt: skip
+                     seed=args.seed, verify_after=args.verify_after)  # fmt: skip
     cpu0, wall0 = time.process_time(), time.perf_counter()
     result = simulate(params)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0

@@ -14,13 +14,15 @@ Rules (each from BEP 5 unless marked):
    *verifies* a node (shows that others can reach it) only if that address sent us no
    query in the `verify_after` seconds before our query went out: a host behind NAT
    answers a ping through the pinhole its own query just opened, but nobody else can
-   reach it. (Queries that arrive after ours was sent, such as the querier's own ping
-   back to a newcomer, opened no pinhole for ours and do not count.) Unverified
-   nodes stay questionable, are handed out by `closest` only when the table has too few
-   verified ones, and are pinged again once `verify_after` has passed without a query
-   from them: then a NAT'd node fails and turns bad. (libtorrent pings a querier before
-   trusting it, through the same pinhole; the 10,000-node simulation, bench/network/
-   dhtsim, showed such nodes spread through tables and cost lookups 5 s timeouts.)
+   reach it. (A query that reaches us together with the answer, in the last quarter of
+   the round trip, was sent after ours had arrived and opened no pinhole for it: the
+   ping a node sends back to a newcomer that asked it something does not spoil the
+   answer.) Unverified nodes stay questionable, are handed out by `closest` only when
+   the table has too few verified ones, and are pinged again once `verify_after` (up to
+   1.5 times it) has passed without a query from them: a NAT'd node then fails and turns
+   bad. (libtorrent also pings a querier before trusting it, through the same pinhole;
+   the 10,000-node simulation, bench/network/dhtsim, showed such nodes spread through
+   tables and cost lookups 5 s timeouts.)
 4. A new node for a full bucket replaces a bad node if there is one. Otherwise it waits
    in the bucket's replacement cache (bounded), and the least recently seen questionable
    node is returned to be pinged; when a live node turns bad it is replaced by the
@@ -242,7 +244,7 @@ class RoutingTable:
         if not responded:
             self._heard_query(info.addr, now)
         else:
-            verified = self._verifies(info.addr, now if sent_at is None else sent_at)
+            verified = self._verifies(info.addr, now if sent_at is None else sent_at, now)
         entry = self._by_id.get(info.node_id)
         if entry is not None:
             if entry.addr != info.addr:
@@ -267,11 +269,12 @@ class RoutingTable:
         if len(queried) > self.max_queriers:
             del queried[next(iter(queried))]
 
-    def _verifies(self, addr: Addr, sent_at: float) -> bool:
-        """Whether an answer to our query sent at `sent_at` shows `addr` reachable (rule 3):
-        no query of its own had opened a pinhole for ours."""
+    def _verifies(self, addr: Addr, sent_at: float, now: float) -> bool:
+        """Whether an answer (at `now`) to our query sent at `sent_at` shows `addr`
+        reachable (rule 3): no query of its own had opened a pinhole for ours."""
         burst = self._queried.get(addr)
-        return burst is None or burst[1] < sent_at - self.verify_after or burst[0] > sent_at
+        return (burst is None or burst[1] < sent_at - self.verify_after
+                or burst[0] >= now - 0.25 * (now - sent_at))  # fmt: skip
 
     def _update(self, entry: RoutingEntry, now: float, responded: bool,
                 verified: bool) -> list[NodeInfo]:  # fmt: skip
@@ -368,9 +371,13 @@ class RoutingTable:
                                            and now - e.last_pinged < ping_every):  # fmt: skip
                     continue
                 if not e.verified:
+                    # Its pinhole to us would have closed by now. The wait is stretched by
+                    # up to half, by the low bits of its id: two nodes that check each
+                    # other must not ping at the same moment, each ping opening a pinhole
+                    # for the other's and spoiling it, round after round.
                     burst = queried.get((e.host, e.port))
-                    if burst is None or now - burst[1] >= verify_after:
-                        out.append(e.info)  # its pinhole to us would have closed by now
+                    if burst is None or now - burst[1] >= verify_after * (1 + (e.value & 15) / 32):
+                        out.append(e.info)
                     continue
                 if e.last_response is not None and (
                     now - e.last_response < good_for
