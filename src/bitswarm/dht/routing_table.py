@@ -11,18 +11,20 @@ Rules (each from BEP 5 unless marked):
    the reason for rule 3's second half: a node is good only once it is *verified*.
 3. Only nodes that answered us enter the live buckets (a node that only sent a query is
    not known to be reachable: the caller is told to ping it, see `heard_from`). An answer
-   *verifies* a node (shows that others can reach it) only if that address sent us no
-   query in the `verify_after` seconds before our query went out: a host behind NAT
-   answers a ping through the pinhole its own query just opened, but nobody else can
-   reach it. (A query that reaches us together with the answer, in the last quarter of
-   the round trip, was sent after ours had arrived and opened no pinhole for it: the
-   ping a node sends back to a newcomer that asked it something does not spoil the
-   answer.) Unverified nodes stay questionable, are handed out by `closest` only when
-   the table has too few verified ones, and are pinged again once `verify_after` (up to
-   1.5 times it) has passed without a query from them: a NAT'd node then fails and turns
-   bad. (libtorrent also pings a querier before trusting it, through the same pinhole;
-   the 10,000-node simulation, bench/network/dhtsim, showed such nodes spread through
-   tables and cost lookups 5 s timeouts.)
+   *verifies* a node (shows that others can reach it) only if that address sent us
+   nothing in the `verify_after` seconds before our query went out: a host behind NAT
+   answers a ping through the pinhole its own query just opened (and every datagram it
+   sends us, answers too, keeps that pinhole open), but nobody else can reach it. (A
+   query that reaches us together with the answer, in the last 5 % of the round trip,
+   was sent after ours had arrived and opened no pinhole for it: the ping a node sends
+   back to a newcomer that asked it something does not spoil the answer.) Unverified
+   nodes stay questionable, are handed out by `closest` only when the table has too few
+   verified ones, and are pinged again once `verify_after` (up to 1.5 times it) has
+   passed in silence: a NAT'd node then fails and turns bad. (libtorrent also pings a
+   querier before trusting it, through the same pinhole; the 10,000-node simulation,
+   bench/network/dhtsim, showed such nodes spread through tables and cost lookups 5 s
+   timeouts.) Not caught: a NAT'd host whose pinhole was opened by a datagram that never
+   reached us (dropped by our own NAT, or lost).
 4. A new node for a full bucket replaces a bad node if there is one. Otherwise it waits
    in the bucket's replacement cache (bounded), and the least recently seen questionable
    node is returned to be pinged; when a live node turns bad it is replaced by the
@@ -147,9 +149,9 @@ class RoutingTable:
         self.replacement_size = k if replacement_size is None else replacement_size
         self.verify_after = verify_after
         self.max_queriers = max_queriers
-        # Addresses that queried us -> (first, last) query of their latest burst (queries
-        # less than `verify_after` apart), least recent first (rule 3). Bounded, and
-        # pruned of bursts too old to matter by `questionable`.
+        # Addresses we heard from -> (first, last) datagram of their latest burst (less
+        # than `verify_after` apart), least recent first (rule 3). Bounded, and pruned of
+        # bursts too old to matter by `questionable`.
         self._queried: dict[Addr, tuple[float, float]] = {}
         self._buckets = [Bucket(0, ID_SPACE, now)]
         self._los = [0]  # bucket lower bounds, for bisect
@@ -240,11 +242,9 @@ class RoutingTable:
         """
         if info.node_id == self.own_id:
             return []
-        verified = False
-        if not responded:
-            self._heard_query(info.addr, now)
-        else:
-            verified = self._verifies(info.addr, now if sent_at is None else sent_at, now)
+        verified = responded and self._verifies(info.addr, now if sent_at is None else sent_at,
+                                                now)  # fmt: skip
+        self._heard(info.addr, now)
         entry = self._by_id.get(info.node_id)
         if entry is not None:
             if entry.addr != info.addr:
@@ -261,7 +261,7 @@ class RoutingTable:
         entry.verified = verified
         return self._insert(entry, now)
 
-    def _heard_query(self, addr: Addr, now: float) -> None:
+    def _heard(self, addr: Addr, now: float) -> None:
         queried = self._queried
         burst = queried.pop(addr, None)
         first = burst[0] if burst is not None and now - burst[1] < self.verify_after else now
@@ -274,7 +274,7 @@ class RoutingTable:
         reachable (rule 3): no query of its own had opened a pinhole for ours."""
         burst = self._queried.get(addr)
         return (burst is None or burst[1] < sent_at - self.verify_after
-                or burst[0] >= now - 0.25 * (now - sent_at))  # fmt: skip
+                or burst[0] >= now - 0.05 * (now - sent_at))  # fmt: skip
 
     def _update(self, entry: RoutingEntry, now: float, responded: bool,
                 verified: bool) -> list[NodeInfo]:  # fmt: skip
