@@ -281,7 +281,7 @@ def test_a_query_that_arrives_after_ours_went_out_does_not_spoil_the_answer() ->
     entry = t.get(peer.node_id)
     assert entry is not None and t.state(entry, 6) is NodeState.GOOD
     other = node(top(151, 1))
-    t.heard_from(other, now=5.15, responded=False)  # sent before our query reached it
+    t.heard_from(other, now=5.05, responded=False)  # sent before our query went out
     t.heard_from(other, now=5.2, responded=True, sent_at=5.0)
     entry = t.get(other.node_id)
     assert entry is not None and t.state(entry, 6) is NodeState.QUESTIONABLE

@@ -15,16 +15,17 @@ Rules (each from BEP 5 unless marked):
    nothing in the `verify_after` seconds before our query went out: a host behind NAT
    answers a ping through the pinhole its own query just opened (and every datagram it
    sends us, answers too, keeps that pinhole open), but nobody else can reach it. (A
-   query that reaches us together with the answer, in the last 5 % of the round trip,
-   was sent after ours had arrived and opened no pinhole for it: the ping a node sends
-   back to a newcomer that asked it something does not spoil the answer.) Unverified
+   query that reaches us in the second half of the round trip was sent after ours went
+   out, most likely after it arrived: the ping a node sends back to a newcomer that
+   asked it something comes with its answer and does not spoil it.) Unverified
    nodes stay questionable, are handed out by `closest` only when the table has too few
    verified ones, and are pinged again once `verify_after` (up to 1.5 times it) has
    passed in silence: a NAT'd node then fails and turns bad. (libtorrent also pings a
    querier before trusting it, through the same pinhole; the 10,000-node simulation,
    bench/network/dhtsim, showed such nodes spread through tables and cost lookups 5 s
    timeouts.) Not caught: a NAT'd host whose pinhole was opened by a datagram that never
-   reached us (dropped by our own NAT, or lost).
+   reached us (dropped by our own NAT, or lost), or by a query of its own that happened
+   to cross ours.
 4. A new node for a full bucket replaces a bad node if there is one. Otherwise it waits
    in the bucket's replacement cache (bounded), and the least recently seen questionable
    node is returned to be pinged; when a live node turns bad it is replaced by the
@@ -274,7 +275,7 @@ class RoutingTable:
         reachable (rule 3): no query of its own had opened a pinhole for ours."""
         burst = self._queried.get(addr)
         return (burst is None or burst[1] < sent_at - self.verify_after
-                or burst[0] >= now - 0.05 * (now - sent_at))  # fmt: skip
+                or burst[0] >= now - 0.5 * (now - sent_at))  # fmt: skip
 
     def _update(self, entry: RoutingEntry, now: float, responded: bool,
                 verified: bool) -> list[NodeInfo]:  # fmt: skip
