@@ -14,7 +14,9 @@ from dataclasses import replace
 
 from bench.network.dhtsim.model import Latency, session_length
 from bench.network.dhtsim.run import main, summarize
-from bench.network.dhtsim.scenario import Params, simulate
+from bench.network.dhtsim.scenario import Params, Result, simulate
+
+from bitswarm.dht.routing_table import NodeState
 
 TINY = Params(nodes=300, lookups=24, hashes=6, warmup=300.0, join_spread=60.0, settle=30.0,
               window=60.0, churn=False, nat=0.0, loss=0.0, seed=7)  # fmt: skip
@@ -65,3 +67,33 @@ def test_command_line_prints_the_table(capsys: object) -> None:
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "| announced peers found (success) | 3/3 (100.0 %) |" in out
     assert "Crosby & Wallach" in out
+
+
+def _good_natted(result: Result) -> int:
+    """Good entries, over the tables of online hosts not behind NAT, that are hosts behind
+    NAT. (A NAT'd host can still fool another NAT'd one: its own earlier query, which
+    opened the pinhole, was dropped by the other's NAT and never seen.)"""
+    natted = {h.addr for h in result.world.hosts if h.nat}
+    now = result.world.now
+    return sum(
+        1
+        for h in result.world.online.values()
+        if h.node is not None and not h.nat
+        for e in h.node.table.live_entries()
+        if e.addr in natted and h.node.table.state(e, now) is NodeState.GOOD
+    )
+
+
+def test_natted_hosts_do_not_become_good_in_tables() -> None:
+    """The NAT fix (routing_table.py rule 3) on one seed: before it (verify_after=0), hosts
+    behind NAT that answered a ping through their own pinhole sat in tables as good;
+    after it few do, and lookups wait on fewer timeouts."""
+    small = replace(TINY, nodes=200, nat=0.2, lookups=12, hashes=3, warmup=420.0)
+    before = simulate(replace(small, verify_after=0.0))
+    after = simulate(small)
+    good_before, good_after = _good_natted(before), _good_natted(after)
+    assert good_before > 20
+    assert good_after * 5 <= good_before  # left: queries that crossed ours (rule 3)
+    s_before, s_after = summarize(before), summarize(after)
+    assert s_after.found == s_after.announced
+    assert sum(s_after.timeouts) < sum(s_before.timeouts)

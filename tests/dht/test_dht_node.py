@@ -30,6 +30,7 @@ from bitswarm.dht.krpc import (
     encode_message,
 )
 from bitswarm.dht.peer_store import PeerStore
+from bitswarm.dht.routing_table import NodeState
 from bitswarm.dht.tokens import TokenSecrets
 from bitswarm.errors import LocalProtocolError
 from bitswarm_lab.dht_net import DhtNet
@@ -369,3 +370,32 @@ def test_questionable_nodes_are_pinged_by_maintenance() -> None:
         if now < 900:
             assert sent == []  # still good: nothing to check
     assert [type(m) for m in sent] == [PingQuery]  # questionable at 15 minutes: pinged once
+
+
+def test_a_natted_querier_is_not_handed_out_and_turns_bad_when_checked() -> None:
+    """routing_table.py rule 3 end to end: a querier that answers our ping only through its
+    own pinhole is kept questionable and out of our answers; 180 s after its last query
+    maintenance pings it again, the NAT drops those pings, and it turns bad."""
+    node = make(DhtConfig(maintenance_interval=5, bucket_refresh=10_000))
+    for i in range(8):  # nodes our own lookups found: verified
+        node.table.heard_from(NodeInfo(bytes([0x70 + i]) * 20, "10.5.5.5", 100 + i), now=0,
+                              responded=True)  # fmt: skip
+    natted = NodeInfo(b"\xf1" * 20, "10.6.6.6", 7000)  # alone in its bucket
+    node.receive_datagram(encode_message(PingQuery(tid=b"p", sender_id=natted.node_id)),
+                          natted.addr, now=1)  # fmt: skip
+    (ping,) = [decode_message(d) for d, dst in node.datagrams_to_send(now=1)
+               if dst == natted.addr and isinstance(decode_message(d), PingQuery)]  # fmt: skip
+    node.receive_datagram(encode_message(Response(tid=ping.tid, sender_id=natted.node_id)),
+                          natted.addr, now=1.2)  # the answer, through the pinhole  # fmt: skip
+    entry = node.table.get(natted.node_id)
+    assert entry is not None and node.status(now=2).good == 8
+    r = reply_to(node, FindNodeQuery(tid=b"f", sender_id=ASKER, target=natted.node_id),
+                 src=("10.7.7.7", 1), now=2)  # fmt: skip
+    assert isinstance(r, Response) and natted not in r.nodes and len(r.nodes) == 8
+    now, pings = 2.0, []
+    while now < 400:  # no answers now: the NAT's pinhole has closed
+        now = node.get_timer()
+        node.handle_timer(now=now)
+        pings += [now for d, dst in node.datagrams_to_send(now=now) if dst == natted.addr]
+    assert pings and min(pings) >= 181  # checked only once its pinhole would be shut
+    assert entry.failures >= 2 and node.table.state(entry, now) is NodeState.BAD

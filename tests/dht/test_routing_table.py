@@ -232,3 +232,56 @@ def test_closest_visits_buckets_in_distance_order_and_matches_a_full_scan() -> N
             for count in (1, 8, 20, 1000):
                 want = sorted(usable, key=lambda e: id_to_int(e.node_id) ^ t)[:count]
                 assert table.closest(target, count, now=0.0) == [e.info for e in want]
+
+
+def test_an_answer_through_the_queriers_own_pinhole_does_not_make_it_good() -> None:
+    """Rule 3: a host behind NAT queries us, we ping back at once and it answers through
+    the pinhole its query opened. It enters the table, but it is not good and is not
+    handed out while verified nodes are at hand, until an answer to a query sent
+    `verify_after` seconds after its last query shows that it is reachable."""
+    t = RoutingTable(OWN, now=0, verify_after=180)
+    verified = [node(top(155, i)) for i in range(8)]
+    for n in verified:
+        t.heard_from(n, now=0, responded=True)  # found by our lookups: verified
+    natted = node(top(150, 96))  # low id bits 0: checked after exactly verify_after
+    assert t.heard_from(natted, now=10, responded=False) == [natted]  # ping it
+    t.heard_from(natted, now=10.3, responded=True, sent_at=10.0)  # the ping's answer
+    entry = t.get(natted.node_id)
+    assert entry is not None and t.is_live(entry)
+    assert t.state(entry, 11) is NodeState.QUESTIONABLE
+    assert natted not in t.closest(natted.node_id, now=11)  # not handed out
+    assert natted not in t.questionable(60)  # pinging now would pass the pinhole again
+    t.heard_from(natted, now=100, responded=False)  # it queries again: the pinhole stays
+    assert natted not in t.questionable(250)
+    assert natted in t.questionable(281)  # 180 s after its last query: check it
+    t.heard_from(natted, now=281.2, responded=True, sent_at=281)  # a reachable node answers
+    assert t.state(entry, 282) is NodeState.GOOD
+    assert t.closest(natted.node_id, now=282)[0] == natted
+
+
+def test_unverified_nodes_fill_a_table_short_of_verified_ones() -> None:
+    t = RoutingTable(OWN, now=0, verify_after=180)
+    queriers = [node(top(150, i)) for i in range(3)]
+    for n in queriers:
+        t.heard_from(n, now=0, responded=False)
+        t.heard_from(n, now=0.2, responded=True, sent_at=0.0)
+    fresh = node(top(150, 50))
+    t.heard_from(fresh, now=1, responded=True)  # never queried us: verified at once
+    assert t.closest(OWN, now=2) == [fresh, *queriers]  # verified first, the rest fill
+
+
+def test_a_query_that_arrives_after_ours_went_out_does_not_spoil_the_answer() -> None:
+    """A newcomer asks a node, which answers and pings the newcomer back: the ping comes
+    with the answer, after our query had arrived, so it opened no pinhole for it and the
+    answer verifies. A query that reached us earlier in the round trip could have."""
+    t = RoutingTable(OWN, now=0, verify_after=180)
+    peer = node(top(150, 1))
+    t.heard_from(peer, now=5.2, responded=False)  # its ping back to us ...
+    t.heard_from(peer, now=5.2, responded=True, sent_at=5.0)  # ... with its answer
+    entry = t.get(peer.node_id)
+    assert entry is not None and t.state(entry, 6) is NodeState.GOOD
+    other = node(top(151, 1))
+    t.heard_from(other, now=5.05, responded=False)  # sent before our query went out
+    t.heard_from(other, now=5.2, responded=True, sent_at=5.0)
+    entry = t.get(other.node_id)
+    assert entry is not None and t.state(entry, 6) is NodeState.QUESTIONABLE

@@ -58,6 +58,7 @@ class Params:
     announcers: int = 3
     churn: bool = True
     seed: int = 1
+    verify_after: float = 180.0  # DhtConfig.verify_after; 0 trusts every answer (pre-NAT fix)
 
 
 @dataclass
@@ -100,7 +101,8 @@ def _residual_session(rng: random.Random, p: Params) -> float:
 
 def simulate(p: Params, *, config: DhtConfig | None = None) -> Result:
     rng = random.Random(p.seed)
-    cfg = config or DhtConfig(rate_limit=0, maintenance_interval=30.0)
+    cfg = config or DhtConfig(rate_limit=0, maintenance_interval=30.0,
+                              verify_after=p.verify_after)  # fmt: skip
     world = World(seed=rng.getrandbits(64), config=cfg, loss=p.loss,
                   latency=Latency(rtt_median=p.rtt_median, rtt_sigma=p.rtt_sigma,
                                   seed=p.seed))  # fmt: skip

@@ -151,11 +151,31 @@ class DhtNet:
         self.run_until(done, timeout=timeout)
         return found[0]
 
-    def join_all(self, *, via: int = 0, timeout: float = 300.0) -> None:
-        """Nodes join one after another, each bootstrapping from node `via` (Kademlia's join)."""
+    def join_all(self, *, via: int = 0, timeout: float = 300.0, settle: bool = True) -> None:
+        """Nodes join one after another, each bootstrapping from node `via` (Kademlia's join).
+
+        With `settle`, the network then runs until every table entry is verified, or for
+        three times `verify_after` at most (routing_table.py rule 3: a node that first
+        reached another by its own queries is pinged again once `verify_after` has
+        passed), so that every node can be found, as in a network that has run a while.
+        """
         from bitswarm.dht import BootstrapDone
 
         for i, node in enumerate(self.nodes):
             if i != via:
                 handle = node.bootstrap([self.addrs[via]], now=self.now)
                 self.wait_event(i, BootstrapDone, handle, timeout=timeout)
+        if settle and any(n.config.verify_after > 0 for n in self.nodes):
+            next_check = [self.now]
+            give_up = self.now + 3 * max(n.config.verify_after for n in self.nodes)
+
+            def verified() -> bool:
+                if self.now >= give_up:
+                    return True  # lost pings, crossing queries: near enough
+                if self.now < next_check[0]:
+                    return False
+                next_check[0] = self.now + 5.0
+                return all(e.verified or e.failures >= n.table.max_failures
+                           for n in self.nodes for e in n.table.live_entries())  # fmt: skip
+
+            self.run_until(verified, timeout=timeout + 600)

@@ -48,6 +48,10 @@ class DhtConfig:
             IP; 0 means unlimited (for loopback networks where every node shares an IP).
         token_rotation: seconds between token secrets (BEP 5: five minutes).
         good_for: seconds a node stays good after it answered (BEP 5: 15 minutes).
+        verify_after: an answer from an address that queried us less than this long
+            before does not verify it (routing_table.py rule 3): longer than the UDP
+            pinhole a NAT keeps open (RFC 4787 REQ-5: at least 2 minutes). 0 trusts
+            every answer, as BEP 5 alone would.
         bucket_refresh: a bucket unchanged this long is refreshed (BEP 5: 15 minutes).
         maintenance_interval: seconds between housekeeping passes.
         peer_ttl, max_peers_per_hash, max_infohashes: bounds of the announced-peer store.
@@ -70,6 +74,7 @@ class DhtConfig:
     rate_limit_sources: int = 4096
     token_rotation: float = 300.0
     good_for: float = 15 * 60.0
+    verify_after: float = 180.0
     bucket_refresh: float = 15 * 60.0
     maintenance_interval: float = 5.0
     peer_ttl: float = 30 * 60.0
@@ -87,6 +92,8 @@ class DhtConfig:
         if min(self.query_timeout, self.slow_after, self.token_rotation, self.good_for,
                self.bucket_refresh, self.maintenance_interval, self.peer_ttl) <= 0:  # fmt: skip
             raise LocalProtocolError("DHT intervals must be positive")
+        if self.verify_after < 0:
+            raise LocalProtocolError("verify_after must not be negative")
         if self.max_packet_size < 64 or self.max_send_size < 256:
             raise LocalProtocolError("packet size limits are too small for KRPC")
 

@@ -18,10 +18,14 @@ Rules of the node (the parts live in their own modules):
 3. BEP 43: a read-only node answers no query and marks its queries ``ro=1``; a query
    marked ``ro=1`` is answered but its sender is not added to the table.
 4. A node that answers us enters the routing table; a node that only queries us is
-   pinged first (routing_table.py, rule 3).
+   pinged first, and counts as good only once a later answer shows that others can
+   reach it too (routing_table.py, rule 3: NAT).
 5. Every `maintenance_interval`: rotate token secrets, expire stored peers, ping
    questionable nodes, refresh stale buckets one lookup at a time, and bootstrap again
-   (every 30 s) while the table holds fewer than k nodes.
+   (every 30 s) while the table holds fewer than k nodes. Once, `verify_after` (plus two
+   passes) after a bootstrap, look up our own id again: neighbours that had joined just
+   before us were not yet verified, so nobody named them to us (rule 4), and we could not
+   name ourselves to them.
 """
 
 from __future__ import annotations
@@ -85,6 +89,7 @@ class DhtNode:
         self._seeds: list[NodeInfo] = []  # saved nodes, asked by the next bootstrap
         self._bootstrap_addrs: list[Addr] = []
         self._last_bootstrap: float | None = None
+        self._rejoin_at: float | None = None  # a second self-lookup after joining (rule 5)
         self._sibling: DhtNode | None = None
         self._set_id(node_id if node_id is not None else random_node_id(rng), now)
 
@@ -92,7 +97,8 @@ class DhtNode:
         if len(node_id) != ID_BYTES:
             raise LocalProtocolError("a node id is 20 bytes")
         self.node_id = node_id
-        self.table = RoutingTable(node_id, now=now, k=self.config.k, good_for=self.config.good_for)
+        self.table = RoutingTable(node_id, now=now, k=self.config.k, good_for=self.config.good_for,
+                                  verify_after=self.config.verify_after)  # fmt: skip
         self._responder = Responder(self.config, self.table, self._tokens, self._store,
                                     self.counters, self._rng)  # fmt: skip
         self._searches = Searches(node_id, self.config)
@@ -273,7 +279,9 @@ class DhtNode:
         self.counters.responses_in += 1
         if msg.sender_id != self.node_id:
             info = NodeInfo(msg.sender_id, *addr)
-            self._table_pings(self.table.heard_from(info, now=now, responded=True), now)
+            self._table_pings(
+                self.table.heard_from(info, now=now, responded=True, sent_at=p.sent_at), now
+            )
             if not bep42_compliant(msg.sender_id, addr[0]):
                 self.counters.not_bep42 += 1  # BEP 42: reported, not enforced
         match p.purpose:
@@ -341,6 +349,9 @@ class DhtNode:
         self._store.expire(now)
         self._limiter.forget_idle(now)
         self._table_pings(self.table.questionable(now)[:_TABLE_PINGS_PER_PASS], now)
+        if self._rejoin_at is not None and now >= self._rejoin_at:
+            self._rejoin_at = None
+            self._searches.refresh_queue.append(self.node_id)
         self._searches.refresh_queue.extend(
             self.table.refresh_targets(now, self._rng, refresh_after=self.config.bucket_refresh)
         )
@@ -370,6 +381,9 @@ class DhtNode:
         match job.kind:
             case JobKind.BOOTSTRAP:
                 self._events.append(BootstrapDone(handle, self.table.count(NodeState.GOOD, now)))
+                if self.config.verify_after > 0:
+                    self._rejoin_at = (now + self.config.verify_after
+                                       + 2 * self.config.maintenance_interval)  # fmt: skip
                 # Kademlia's join: refresh the buckets other than our own, so the far parts
                 # of the table fill too (the self-lookup just filled the near ones).
                 own = id_to_int(self.node_id)

@@ -7,9 +7,25 @@ Rules (each from BEP 5 unless marked):
    bucket does not grow.
 2. A node is *good* if it answered one of our queries in the last 15 minutes, or has
    ever answered and sent us a query in the last 15 minutes; *bad* after it failed to
-   answer `max_failures` queries in a row; *questionable* otherwise.
+   answer `max_failures` queries in a row; *questionable* otherwise. Not in BEP 5, and
+   the reason for rule 3's second half: a node is good only once it is *verified*.
 3. Only nodes that answered us enter the live buckets (a node that only sent a query is
-   not known to be reachable: the caller is told to ping it, see `heard_from`).
+   not known to be reachable: the caller is told to ping it, see `heard_from`). An answer
+   *verifies* a node (shows that others can reach it) only if that address sent us
+   nothing in the `verify_after` seconds before our query went out: a host behind NAT
+   answers a ping through the pinhole its own query just opened (and every datagram it
+   sends us, answers too, keeps that pinhole open), but nobody else can reach it. (A
+   query that reaches us in the second half of the round trip was sent after ours went
+   out, most likely after it arrived: the ping a node sends back to a newcomer that
+   asked it something comes with its answer and does not spoil it.) Unverified
+   nodes stay questionable, are handed out by `closest` only when the table has too few
+   verified ones, and are pinged again once `verify_after` (up to 1.5 times it) has
+   passed in silence: a NAT'd node then fails and turns bad. (libtorrent also pings a
+   querier before trusting it, through the same pinhole; the 10,000-node simulation,
+   bench/network/dhtsim, showed such nodes spread through tables and cost lookups 5 s
+   timeouts.) Not caught: a NAT'd host whose pinhole was opened by a datagram that never
+   reached us (dropped by our own NAT, or lost), or by a query of its own that happened
+   to cross ours.
 4. A new node for a full bucket replaces a bad node if there is one. Otherwise it waits
    in the bucket's replacement cache (bounded), and the least recently seen questionable
    node is returned to be pinged; when a live node turns bad it is replaced by the
@@ -54,7 +70,7 @@ class RoutingEntry:
     """One node we know: contact plus the times and failures that set its state."""
 
     __slots__ = ("failures", "host", "last_pinged", "last_query", "last_response", "node_id",
-                 "port", "value")  # fmt: skip
+                 "port", "value", "verified")  # fmt: skip
 
     def __init__(self, info: NodeInfo) -> None:
         self.node_id = info.node_id
@@ -65,6 +81,7 @@ class RoutingEntry:
         self.last_query: float | None = None
         self.last_pinged: float | None = None
         self.failures = 0
+        self.verified = False  # answered a query that no pinhole of its own let through
 
     @property
     def info(self) -> NodeInfo:
@@ -77,7 +94,7 @@ class RoutingEntry:
     def state(self, now: float, *, max_failures: int = 2, good_for: float = GOOD_FOR) -> NodeState:
         if self.failures >= max_failures:
             return NodeState.BAD
-        if self.last_response is not None:
+        if self.verified and self.last_response is not None:
             if now - self.last_response < good_for:
                 return NodeState.GOOD
             if self.last_query is not None and now - self.last_query < good_for:
@@ -121,8 +138,8 @@ class RoutingTable:
     """k-buckets for one address family around `own_id`."""
 
     def __init__(self, own_id: bytes, *, now: float, k: int = 8, max_failures: int = 2,
-                 good_for: float = GOOD_FOR,
-                 replacement_size: int | None = None) -> None:  # fmt: skip
+                 good_for: float = GOOD_FOR, replacement_size: int | None = None,
+                 verify_after: float = 0.0, max_queriers: int = 4096) -> None:  # fmt: skip
         if k < 1 or max_failures < 1:
             raise LocalProtocolError("k and max_failures must be positive")
         self.own_id = own_id
@@ -131,6 +148,12 @@ class RoutingTable:
         self.max_failures = max_failures
         self.good_for = good_for
         self.replacement_size = k if replacement_size is None else replacement_size
+        self.verify_after = verify_after
+        self.max_queriers = max_queriers
+        # Addresses we heard from -> (first, last) datagram of their latest burst (less
+        # than `verify_after` apart), least recent first (rule 3). Bounded, and pruned of
+        # bursts too old to matter by `questionable`.
+        self._queried: dict[Addr, tuple[float, float]] = {}
         self._buckets = [Bucket(0, ID_SPACE, now)]
         self._los = [0]  # bucket lower bounds, for bisect
         self._by_id: dict[bytes, RoutingEntry] = {}  # live and cached entries
@@ -173,12 +196,18 @@ class RoutingTable:
         # bucket's ids fill one block [(lo ^ t) & ~(size - 1), + size), and the blocks of
         # different buckets do not overlap: visiting buckets by their block's start visits
         # ids in distance order bucket by bucket, and we can stop once n nodes are in hand.
+        # Verified nodes first (rule 3); unverified ones only fill a table short of them.
         picked: list[RoutingEntry] = []
+        spare: list[RoutingEntry] = []
         for b in sorted(self._buckets, key=lambda b: (b.lo ^ t) & ~(b.hi - b.lo - 1)):
-            picked.extend(e for e in b.nodes if e.failures < limit)
+            for e in b.nodes:
+                if e.failures < limit:
+                    (picked if e.verified else spare).append(e)
             if len(picked) >= n:
                 break
         best = heapq.nsmallest(n, picked, key=lambda e: e.value ^ t)
+        if len(best) < n and spare:
+            best += heapq.nsmallest(n - len(best), spare, key=lambda e: e.value ^ t)
         return [e.info for e in best]
 
     def summaries(self, now: float) -> list[BucketSummary]:
@@ -204,19 +233,24 @@ class RoutingTable:
 
     # --- updates ------------------------------------------------------------------------
 
-    def heard_from(self, info: NodeInfo, *, now: float, responded: bool) -> list[NodeInfo]:
-        """Record a message from `info`: a response to our query, or a query of its own.
+    def heard_from(self, info: NodeInfo, *, now: float, responded: bool,
+                   sent_at: float | None = None) -> list[NodeInfo]:  # fmt: skip
+        """Record a message from `info`: a response to our query (sent at `sent_at`,
+        default `now`), or a query of its own.
 
         Returns the nodes the caller should ping: the sender itself if it is new and only
         queried us (rule 3), or a questionable node of a full bucket (rule 4).
         """
         if info.node_id == self.own_id:
             return []
+        verified = responded and self._verifies(info.addr, now if sent_at is None else sent_at,
+                                                now)  # fmt: skip
+        self._heard(info.addr, now)
         entry = self._by_id.get(info.node_id)
         if entry is not None:
             if entry.addr != info.addr:
                 return []  # rule 5: an id does not move to another address
-            return self._update(entry, now, responded)
+            return self._update(entry, now, responded, verified)
         old = self._by_addr.get(info.addr)
         if old is not None:
             if not responded:
@@ -224,15 +258,34 @@ class RoutingTable:
             self._remove(old)  # rule 5: the address answered with a new id
         if not responded:
             return [info] if self.would_accept(info.node_id, now) else []
-        return self._insert(RoutingEntry(info), now)
+        entry = RoutingEntry(info)
+        entry.verified = verified
+        return self._insert(entry, now)
 
-    def _update(self, entry: RoutingEntry, now: float, responded: bool) -> list[NodeInfo]:
+    def _heard(self, addr: Addr, now: float) -> None:
+        queried = self._queried
+        burst = queried.pop(addr, None)
+        first = burst[0] if burst is not None and now - burst[1] < self.verify_after else now
+        queried[addr] = (first, now)  # most recent last
+        if len(queried) > self.max_queriers:
+            del queried[next(iter(queried))]
+
+    def _verifies(self, addr: Addr, sent_at: float, now: float) -> bool:
+        """Whether an answer (at `now`) to our query sent at `sent_at` shows `addr`
+        reachable (rule 3): no query of its own had opened a pinhole for ours."""
+        burst = self._queried.get(addr)
+        return (burst is None or burst[1] < sent_at - self.verify_after
+                or burst[0] >= now - 0.5 * (now - sent_at))  # fmt: skip
+
+    def _update(self, entry: RoutingEntry, now: float, responded: bool,
+                verified: bool) -> list[NodeInfo]:  # fmt: skip
         bucket = self._bucket_for(entry.value)
         if not responded:
             entry.last_query = now
             return []
         entry.last_response = now
         entry.failures = 0
+        entry.verified = entry.verified or verified
         if entry in bucket.nodes:
             bucket.nodes.remove(entry)  # keep the list ordered by last seen
             bucket.nodes.append(entry)
@@ -302,7 +355,14 @@ class RoutingTable:
             entry.last_pinged = now
 
     def questionable(self, now: float, *, ping_every: float = 60.0) -> list[NodeInfo]:
-        """Live nodes that are questionable and not pinged in the last `ping_every` s."""
+        """Live nodes that are questionable and not pinged in the last `ping_every` s,
+        leaving out unverified ones that queried us too recently to be verified (rule 3)."""
+        queried, verify_after = self._queried, self.verify_after
+        while queried:  # forget bursts too old to matter (a minute's margin for answers)
+            addr, (_, last) = next(iter(queried.items()))
+            if now - last < verify_after + 60.0:
+                break
+            del queried[addr]
         # RoutingEntry.state inlined: this runs over the whole table every maintenance pass.
         limit, good_for = self.max_failures, self.good_for
         out = []
@@ -310,6 +370,15 @@ class RoutingTable:
             for e in b.nodes:
                 if e.failures >= limit or (e.last_pinged is not None
                                            and now - e.last_pinged < ping_every):  # fmt: skip
+                    continue
+                if not e.verified:
+                    # Its pinhole to us would have closed by now. The wait is stretched by
+                    # up to half, by the low bits of its id: two nodes that check each
+                    # other must not ping at the same moment, each ping opening a pinhole
+                    # for the other's and spoiling it, round after round.
+                    burst = queried.get((e.host, e.port))
+                    if burst is None or now - burst[1] >= verify_after * (1 + (e.value & 15) / 32):
+                        out.append(e.info)
                     continue
                 if e.last_response is not None and (
                     now - e.last_response < good_for
