@@ -118,13 +118,13 @@ def test_keys_are_hash_tagged_by_info_hash_and_expire(redis_server: RedisServer)
     asyncio.run(body())
     import redis
 
-    client = redis.Redis(port=redis_server.port)
-    keys = sorted(k.decode() if isinstance(k, bytes) else k for k in client.keys("*"))
-    tag = f"bsw:{{{IH.hex()}}}:"
-    assert keys == sorted(tag + s for s in ("d", "l", "p4", "s"))
-    assert len({key_slot(k.encode()) for k in swarm_keys(IH)}) == 1  # one Cluster slot
-    assert all(client.ttl(k) > 0 for k in keys)  # every key expires by itself
-    assert client.hget(tag + "p4", req(1).peer_id) == bytes([10, 0, 0, 1, 0x4E, 0x21])
+    with redis.Redis(port=redis_server.port) as client:  # closed: its socket never leaks
+        keys = sorted(k.decode() if isinstance(k, bytes) else k for k in client.keys("*"))
+        tag = f"bsw:{{{IH.hex()}}}:"
+        assert keys == sorted(tag + s for s in ("d", "l", "p4", "s"))
+        assert len({key_slot(k.encode()) for k in swarm_keys(IH)}) == 1  # one Cluster slot
+        assert all(client.ttl(k) > 0 for k in keys)  # every key expires by itself
+        assert client.hget(tag + "p4", req(1).peer_id) == bytes([10, 0, 0, 1, 0x4E, 0x21])
 
 
 def test_two_trackers_on_one_redis_share_swarms(redis_server: RedisServer, tmp_path: Path) -> None:
