@@ -373,7 +373,7 @@ class TorrentCore:
             return
         conn = info.conn
         if type(event) is ev.PieceReceived:  # the hot path first: match tries cases in order
-            self._on_block(key, info, event.index, event.begin, event.data, now)
+            self._on_blocks(key, info, (event,), now)
             return
         match event:
             case ev.HandshakeReceived():
@@ -712,38 +712,54 @@ class TorrentCore:
                 del self._fetcher[index]
         info.fetching.clear()
 
-    def _on_block(
-        self, key: PeerKey, info: PeerInfo, index: int, begin: int, data: ev.BlockData, now: float
+    def handle_blocks(
+        self, key: PeerKey, blocks: Sequence[ev.PieceReceived], *, now: float
     ) -> None:
-        n = len(data)
-        self.downloaded += n
-        self.down.add(n, now)
-        info.down.add(n, now)
+        """A run of blocks from one peer, in the order they arrived: what `handle_peer_event`
+        does for each `PieceReceived`, with the per-peer bookkeeping (rate meters, the
+        pipelining depth, the next requests) done once for the run rather than per block
+        (one read of a fast peer holds ~16 blocks)."""
+        info = self.peers.get(key)
+        if info is not None and blocks:
+            self._on_blocks(key, info, blocks, now)
+
+    def _on_blocks(
+        self, key: PeerKey, info: PeerInfo, blocks: Sequence[ev.PieceReceived], now: float
+    ) -> None:
+        total = 0
+        buffers = self._buffers
+        picker_received = self.picker.block_received
+        for event in blocks:
+            index, begin, data = event.index, event.begin, event.data
+            n = len(data)
+            total += n
+            buf = buffers.get(index)  # a piece being assembled is neither had nor checked
+            if buf is None and (index in self.have or index in self._verifying):
+                self.wasted += n
+                continue
+            complete, cancels = picker_received(key, Block(index, begin, n))
+            for other, cblock in cancels:
+                oinfo = self.peers.get(other)
+                if oinfo is not None and not oinfo.conn.closed:
+                    oinfo.conn.send_cancel(cblock.piece, cblock.begin, cblock.length)
+                    self._touched.add(other)
+            if buf is None:
+                buf = buffers[index] = self._new_buffer(self._piece_size(index))
+                self._received[index] = 0
+                self._contributors.setdefault(index, set())
+            buf[begin : begin + n] = data
+            self._received[index] += n
+            self._contributors[index].add(key)
+            if complete:
+                buffers.pop(index)
+                self._received.pop(index)
+                self._verifying.add(index)
+                self._actions.append(VerifyPiece(index, buf))  # the buffer is handed over
+        self.downloaded += total
+        self.down.add(total, now)
+        info.down.add(total, now)
         info.last_block_at = now
-        info.queue.block_received()
-        buf = self._buffers.get(index)  # a piece being assembled is neither had nor checked
-        if buf is None and (index in self.have or index in self._verifying):
-            self.wasted += n
-            self._request_more(key, info, now)
-            return
-        complete, cancels = self.picker.block_received(key, Block(index, begin, n))
-        for other, cblock in cancels:
-            oinfo = self.peers.get(other)
-            if oinfo is not None and not oinfo.conn.closed:
-                oinfo.conn.send_cancel(cblock.piece, cblock.begin, cblock.length)
-                self._touched.add(other)
-        if buf is None:
-            buf = self._buffers[index] = self._new_buffer(self._piece_size(index))
-            self._received[index] = 0
-            self._contributors.setdefault(index, set())
-        buf[begin : begin + n] = data
-        self._received[index] += n
-        self._contributors[index].add(key)
-        if complete:
-            self._buffers.pop(index)
-            self._received.pop(index)
-            self._verifying.add(index)
-            self._actions.append(VerifyPiece(index, buf))  # the buffer is handed over
+        info.queue.blocks_received(len(blocks))
         self._request_more(key, info, now)
 
     def _new_buffer(self, size: int) -> bytearray:
@@ -797,8 +813,7 @@ class TorrentCore:
         if len(blocks) < want:
             blocks += self.picker.pick(key, want - len(blocks), suggested=suggested)
         if blocks:
-            for block in blocks:
-                conn.send_request(block.piece, block.begin, block.length)
+            conn.send_requests(blocks)
             self._touched.add(key)
         if suggested:
             state = self.picker.piece_state

@@ -507,7 +507,14 @@ class TorrentRuntime:
         if core.is_seed:  # the core spends a saturated upload on pieces nobody has yet
             core.upload_saturated = self._backlog.any()
         v2 = self.v2
+        blocks: list[ev.PieceReceived] = []  # a run of blocks, handled at once
         for event in events:
+            if type(event) is ev.PieceReceived:
+                blocks.append(event)
+                continue
+            if blocks:
+                core.handle_blocks(proto, blocks, now=now)
+                blocks = []
             if isinstance(event, ev.HandshakeReceived):
                 if proto.outgoing:
                     self.lost_since_handshake = [0, 0]
@@ -517,6 +524,8 @@ class TorrentRuntime:
                 self._hash_event(proto, v2, event, now)
                 continue
             core.handle_peer_event(proto, event, now=now)
+        if blocks:
+            core.handle_blocks(proto, blocks, now=now)
         conn = proto.conn
         if v2 is not None and not v2.complete and conn is not None and v2.ask(conn, proto, now=now):
             proto.flush()

@@ -25,9 +25,8 @@ big-int ANDs (O(pieces/64) machine words each), never a sort. Seeds are one coun
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 from ..addresses import PeerKey
 from ..bitfield import Bitfield
@@ -54,9 +53,12 @@ ENDGAME_EXTRA_REQUESTERS = 2  # end-game: at most this many duplicate requests p
 _Allowed: TypeAlias = "Collection[int] | None"
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
-    """A request-sized span of a piece: (index, begin, length) of BEP 3 `request`."""
+class Block(NamedTuple):
+    """A request-sized span of a piece: (index, begin, length) of BEP 3 `request`.
+
+    A named tuple, not a dataclass: blocks are hashed and compared in sets on the hot path
+    (65,536 per GiB), and a tuple's hash and equality run in C.
+    """
 
     piece: int
     begin: int
@@ -83,6 +85,10 @@ class PieceState(IntEnum):
     PARTIAL = 1  # some blocks requested or received
     RECEIVED = 2  # every block received; waiting for the hash check
     HAVE = 3  # hash checked
+
+
+_HAVE = int(PieceState.HAVE)  # plain ints for the per-block path: enum lookups cost ~70 ns
+_RECEIVED = int(PieceState.RECEIVED)
 
 
 class _Partial:
@@ -164,10 +170,13 @@ class PiecePicker:
 
     def is_valid_block(self, block: Block) -> bool:
         """Whether `block` is one of the blocks this picker hands out."""
-        if not 0 <= block.piece < self.num_pieces or block.begin % BLOCK_SIZE:
+        piece, begin, length = block
+        if not 0 <= piece < self.num_pieces or begin % BLOCK_SIZE or begin < 0:
             return False
-        size = self.piece_size(block.piece)
-        return 0 <= block.begin < size and block.length == min(BLOCK_SIZE, size - block.begin)
+        if piece == self.num_pieces - 1:
+            size = self.total_length - piece * self.piece_length
+            return begin < size and length == min(BLOCK_SIZE, size - begin)
+        return begin < self.piece_length and length == min(BLOCK_SIZE, self.piece_length - begin)
 
     def _check_piece(self, piece: int) -> None:
         if not 0 <= piece < self.num_pieces:
@@ -385,23 +394,27 @@ class PiecePicker:
         ps = self._peers.get(peer)
         if ps is not None:
             ps.requests.discard(block)
-        piece = block.piece
+        piece = block[0]
         state = self._state[piece]
-        if state == PieceState.HAVE or state == PieceState.RECEIVED:
+        if state >= _RECEIVED:  # RECEIVED or HAVE
             return False, []
         part = self._partials.get(piece)
         if part is None:  # unrequested but useful (BEP 6 lets cancelled requests complete)
             part = self._start(piece, None)
-        idx = block.begin // BLOCK_SIZE
+        idx = block[1] // BLOCK_SIZE
         if part.done[idx]:
             return False, []
-        others = [p for p in part.requesters[idx] if p != peer]
-        for other in others:
-            ops = self._peers.get(other)
-            if ops is not None:
-                ops.requests.discard(block)
-        if not part.requesters[idx]:
+        requesters = part.requesters[idx]
+        cancels: list[tuple[PeerKey, Block]] = []
+        if not requesters:
             part.n_free -= 1
+        elif len(requesters) > 1 or requesters[0] != peer:  # end-game duplicates
+            for other in requesters:
+                if other != peer:
+                    ops = self._peers.get(other)
+                    if ops is not None:
+                        ops.requests.discard(block)
+                    cancels.append((other, block))
         part.requesters[idx] = []
         part.done[idx] = 1
         part.n_done += 1
@@ -409,7 +422,7 @@ class PiecePicker:
         if complete:
             self._state[piece] = PieceState.RECEIVED
             self._disown(piece, part)
-        return complete, [(other, block) for other in others]
+        return complete, cancels
 
     def block_cancelled(self, peer: PeerKey, block: Block) -> None:
         """We cancelled the request: the block is free again (unless others have it)."""

@@ -11,6 +11,8 @@ and go to the `Outbox`; a block we upload is queued as the caller's buffer, not 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..bencode import bencode
 from ..bitfield import Bitfield
 from ..errors import LocalProtocolError
@@ -155,6 +157,37 @@ class Sender:
         book.ours[key] = length
         self._out.write(codec.pack_block(_REQUEST, index, begin, length))
         return True
+
+    def send_requests(self, blocks: Sequence[tuple[int, int, int]]) -> int:
+        """`send_request` for each (index, begin, length), in order, as one write; returns
+        how many were sent (all, or none while the peer chokes us without fast). Every block
+        is checked before any is sent, so a misuse raises with nothing half-sent."""
+        st, book = self._st, self._book
+        if not blocks or not self._ready(core=True):
+            return 0
+        if not st.geometry_known:
+            raise LocalProtocolError("no geometry")
+        ours, problem_of = book.ours, book.block_problem
+        for index, begin, length in blocks:
+            problem = problem_of(index, begin, length)
+            if problem is not None:
+                raise LocalProtocolError(problem)
+            if (index, begin) in ours:
+                raise LocalProtocolError(f"block {index}:{begin} is already requested")
+        if len({(index, begin) for index, begin, _ in blocks}) != len(blocks):
+            raise LocalProtocolError("a block is requested twice in one batch")
+        if st.peer_choking and not st.supports_fast:
+            return 0  # it would drop the requests (BEP 3)
+        recent, pack = book.recent, codec.pack_block
+        frames = []
+        for index, begin, length in blocks:
+            key = (index, begin)
+            if recent:
+                recent.pop(key, None)
+            ours[key] = length
+            frames.append(pack(_REQUEST, index, begin, length))
+        self._out.write(b"".join(frames))
+        return len(blocks)
 
     def send_cancel(self, index: int, begin: int, length: int) -> None:
         if self._ready(core=True) and self._book.cancel(index, begin, length):
