@@ -51,7 +51,7 @@ Rules:
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -70,6 +70,7 @@ from .actions import (
     BanPeer,
     DisconnectPeer,
     PeersDiscovered,
+    PieceBuffer,
     PieceVerified,
     ReadBlock,
     TorrentCompleted,
@@ -177,8 +178,11 @@ class TorrentCore:
         self.downloaded = 0  # payload bytes received (including wasted)
         self.uploaded = 0
         self.wasted = 0
-        self._buffers: dict[int, bytearray] = {}
-        self._pool: list[bytearray] = []
+        self._buffers: dict[int, PieceBuffer] = {}
+        self._pool: list[PieceBuffer] = []
+        self.piece_buffer: Callable[[int], PieceBuffer] = bytearray
+        """Makes a piece's assembly buffer of a given size; the runtime sets a page-aligned
+        one when the disk writes with O_DIRECT (`storage.filesystem.aligned_piece_buffer`)."""
         self._received: dict[int, int] = {}
         self._contributors: dict[int, set[PeerKey]] = {}
         self._verifying: set[int] = set()
@@ -762,16 +766,16 @@ class TorrentCore:
         info.queue.blocks_received(len(blocks))
         self._request_more(key, info, now)
 
-    def _new_buffer(self, size: int) -> bytearray:
+    def _new_buffer(self, size: int) -> PieceBuffer:
         """A piece buffer, reused when one of the right size is free: fresh large buffers
         cost page faults on every piece. Every block overwrites its part, so no zeroing."""
         pool = self._pool
         for i in range(len(pool) - 1, -1, -1):
             if len(pool[i]) == size:
                 return pool.pop(i)
-        return bytearray(size)
+        return self.piece_buffer(size)
 
-    def recycle(self, buffer: bytearray) -> None:
+    def recycle(self, buffer: PieceBuffer) -> None:
         """Give back a `VerifyPiece` buffer once the disk is done with it."""
         if len(self._pool) < POOL_BUFFERS:
             self._pool.append(buffer)

@@ -46,7 +46,7 @@ from ..core.torrent import BOTH_SEEDS, CoreConfig, TorrentCore
 from ..errors import BitswarmError, MetainfoError, StorageError, TorrentFailed
 from ..metainfo import Metainfo, safe_relative_path
 from ..ratelimit import consume_all, rate_bucket, read_allowance
-from ..storage.filesystem import FileStorage
+from ..storage.filesystem import FileStorage, aligned_piece_buffer
 from ..storage.layout import FileSpec, Layout
 from ..storage.parts import parts_file_name
 from ..storage.resume import ResumeData, decode_resume, encode_resume, trusted_pieces
@@ -245,6 +245,8 @@ class TorrentRuntime:
             listen_port=self.session.listen_port,
             own_addresses=[(h, self.session.listen_port) for h in self.session.own_hosts],
         )
+        if self.session.config.direct_io:  # pieces assembled where O_DIRECT takes them
+            self.core.piece_buffer = aligned_piece_buffer
         if not self.wanted.all_wanted:
             self.core.set_file_priorities(*self._picker_input(), now=self._now())
             self.core.actions()  # a completion now is the state set below, not an event
