@@ -206,6 +206,7 @@ class TorrentRuntime:
         self._next_dht = 0.0
         self._unwritten = 0  # bytes of verified-to-be pieces not yet hashed and written
         self._held_for_disk: set[PeerProtocol] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by the first `_now`
         self._flush_later: set[PeerProtocol] = set()  # messages of a verified piece, see _verify
         self._flush_timer: asyncio.TimerHandle | None = None
         self._backlog = Backlog()  # peers whose sockets may hold unsent bytes
@@ -836,7 +837,10 @@ class TorrentRuntime:
 
     # ------------------------------------------------------------------ timers, peers
     def _now(self) -> float:
-        return asyncio.get_running_loop().time()
+        loop = self._loop
+        if loop is None:  # the loop the runtime runs in (3.11 asks getpid() per lookup)
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.time()
 
     def tick(self) -> None:
         """Once a second, from the session's one timer for all its torrents."""
