@@ -178,12 +178,13 @@ class TorrentCore:
         self.downloaded = 0  # payload bytes received (including wasted)
         self.uploaded = 0
         self.wasted = 0
-        self._buffers: dict[int, PieceBuffer] = {}
+        # pieces being assembled: the buffer, and who sent blocks (the same set as in
+        # `_contributors`, which keeps it until the hash check for smart ban)
+        self._assembling: dict[int, tuple[PieceBuffer, set[PeerKey]]] = {}
         self._pool: list[PieceBuffer] = []
         self.piece_buffer: Callable[[int], PieceBuffer] = bytearray
         """Makes a piece's assembly buffer of a given size; the runtime sets a page-aligned
         one when the disk writes with O_DIRECT (`storage.filesystem.aligned_piece_buffer`)."""
-        self._received: dict[int, int] = {}
         self._contributors: dict[int, set[PeerKey]] = {}
         self._verifying: set[int] = set()
         self._actions: list[Action] = []
@@ -731,32 +732,27 @@ class TorrentCore:
         self, key: PeerKey, info: PeerInfo, blocks: Sequence[ev.PieceReceived], now: float
     ) -> None:
         total = 0
-        buffers = self._buffers
-        picker_received = self.picker.block_received
+        assembling = self._assembling
+        arrived = self.picker.block_arrived
         for event in blocks:
             index, begin, data = event.index, event.begin, event.data
             n = len(data)
             total += n
-            buf = buffers.get(index)  # a piece being assembled is neither had nor checked
-            if buf is None and (index in self.have or index in self._verifying):
+            entry = assembling.get(index)  # a piece being assembled is neither had nor checked
+            if entry is None and (index in self.have or index in self._verifying):
                 self.wasted += n
                 continue
-            complete, cancels = picker_received(key, Block(index, begin, n))
-            for other, cblock in cancels:
-                oinfo = self.peers.get(other)
-                if oinfo is not None and not oinfo.conn.closed:
-                    oinfo.conn.send_cancel(cblock.piece, cblock.begin, cblock.length)
-                    self._touched.add(other)
-            if buf is None:
-                buf = buffers[index] = self._new_buffer(self._piece_size(index))
-                self._received[index] = 0
-                self._contributors.setdefault(index, set())
+            complete, cancels = arrived(key, index, begin, n)
+            if cancels:
+                self._send_cancels(cancels)
+            if entry is None:
+                buf = self._new_buffer(self._piece_size(index))
+                entry = assembling[index] = (buf, self._contributors.setdefault(index, set()))
+            buf, contributors = entry
             buf[begin : begin + n] = data
-            self._received[index] += n
-            self._contributors[index].add(key)
+            contributors.add(key)
             if complete:
-                buffers.pop(index)
-                self._received.pop(index)
+                del assembling[index]
                 self._verifying.add(index)
                 self._actions.append(VerifyPiece(index, buf))  # the buffer is handed over
         self.downloaded += total
@@ -765,6 +761,14 @@ class TorrentCore:
         info.last_block_at = now
         info.queue.blocks_received(len(blocks))
         self._request_more(key, info, now)
+
+    def _send_cancels(self, cancels: list[tuple[PeerKey, Block]]) -> None:
+        """End-game: a block arrived, so the other peers asked for it get a cancel (BEP 3)."""
+        for other, block in cancels:
+            oinfo = self.peers.get(other)
+            if oinfo is not None and not oinfo.conn.closed:
+                oinfo.conn.send_cancel(block.piece, block.begin, block.length)
+                self._touched.add(other)
 
     def _new_buffer(self, size: int) -> PieceBuffer:
         """A piece buffer, reused when one of the right size is free: fresh large buffers

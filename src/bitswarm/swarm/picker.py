@@ -389,19 +389,31 @@ class PiecePicker:
         "it sends cancels to everyone else every time a piece arrives"). A block that does not
         fit the piece geometry, or of a piece we have, is ignored: (False, []).
         """
-        if not self.is_valid_block(block):
+        return self.block_arrived(peer, *block)
+
+    def block_arrived(
+        self, peer: PeerKey, piece: int, begin: int, length: int
+    ) -> tuple[bool, list[tuple[PeerKey, Block]]]:
+        """`block_received` of `Block(piece, begin, length)` without building the Block (the
+        core's per-block path: a plain tuple hashes and compares as the Block does)."""
+        if not 0 <= piece < self.num_pieces or begin % BLOCK_SIZE or begin < 0:
             return False, []
+        size = self.total_length - piece * self.piece_length
+        if size > self.piece_length:
+            size = self.piece_length
+        if begin >= size or length != min(BLOCK_SIZE, size - begin):
+            return False, []
+        key = (piece, begin, length)
         ps = self._peers.get(peer)
         if ps is not None:
-            ps.requests.discard(block)
-        piece = block[0]
+            ps.requests.discard(key)
         state = self._state[piece]
         if state >= _RECEIVED:  # RECEIVED or HAVE
             return False, []
         part = self._partials.get(piece)
         if part is None:  # unrequested but useful (BEP 6 lets cancelled requests complete)
             part = self._start(piece, None)
-        idx = block[1] // BLOCK_SIZE
+        idx = begin // BLOCK_SIZE
         if part.done[idx]:
             return False, []
         requesters = part.requesters[idx]
@@ -409,11 +421,12 @@ class PiecePicker:
         if not requesters:
             part.n_free -= 1
         elif len(requesters) > 1 or requesters[0] != peer:  # end-game duplicates
+            block = Block(piece, begin, length)
             for other in requesters:
                 if other != peer:
                     ops = self._peers.get(other)
                     if ops is not None:
-                        ops.requests.discard(block)
+                        ops.requests.discard(key)
                     cancels.append((other, block))
         part.requesters[idx] = []
         part.done[idx] = 1
