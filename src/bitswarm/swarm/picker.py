@@ -635,15 +635,21 @@ class PiecePicker:
         part = self._partials[piece]
         if not part.n_free or not self._prio[piece]:
             return
+        size = self.piece_size(piece)
+        done = part.done
+        add = ps.requests.add
         for idx, reqs in enumerate(part.requesters):
             if len(out) >= count:
                 return
-            if not reqs and not part.done[idx]:
+            if not reqs and not done[idx]:
                 reqs.append(peer)
                 part.n_free -= 1
-                block = self._block(piece, idx)
-                ps.requests.add(block)
+                begin = idx * BLOCK_SIZE
+                block = Block(piece, begin, min(BLOCK_SIZE, size - begin))
+                add(block)
                 out.append(block)
+                if not part.n_free:
+                    return  # the rest are requested or received
 
     def _pick_new(
         self, peer: PeerKey, ps: _Peer, count: int, out: list[Block], allowed: _Allowed
