@@ -89,7 +89,7 @@ __all__ = ["BOTH_SEEDS", "CoreConfig", "PeerInfo", "TorrentCore"]
 BLOCK = 16 * 1024
 BOTH_SEEDS = "both sides are seeds"  # the reason a seed drops a seed
 SNUB_SECONDS = 60.0
-POOL_BUFFERS = 8
+POOL_BYTES = 48 * 2**20  # free piece buffers kept for reuse while downloading (none once done)
 TICK_SECONDS = 1.0
 ENDGAME_BLOCKS = 1
 STREAM_QUEUE_SECONDS = 1.0  # while streaming: a fast peer's queue covers this much time
@@ -466,6 +466,7 @@ class TorrentCore:
             if not self._completed_reported and self.picker.is_complete():
                 self._completed_reported = True
                 self._actions.append(TorrentCompleted())
+                self._pool.clear()  # a seed assembles no pieces
                 self._drop_seeds_if_seed()
                 if self.is_seed:
                     self.spread = PieceSpread(self.num_pieces, self.rng)
@@ -780,9 +781,13 @@ class TorrentCore:
         return self.piece_buffer(size)
 
     def recycle(self, buffer: PieceBuffer) -> None:
-        """Give back a `VerifyPiece` buffer once the disk is done with it."""
-        if len(self._pool) < POOL_BUFFERS:
-            self._pool.append(buffer)
+        """Give back a `VerifyPiece` buffer once the disk is done with it. Up to
+        `POOL_BYTES` are kept while downloading (the disk backlog's bound: never more than
+        was in use at once): writes finish in bursts, and a fresh buffer costs a page
+        fault per 4 KiB when it is filled."""
+        if self._completed_reported or (len(self._pool) + 1) * len(buffer) > POOL_BYTES:
+            return
+        self._pool.append(buffer)
 
     def _snubbed(self, key: PeerKey, info: PeerInfo) -> None:
         """A peer sent nothing for a minute: cancel our requests and give them to others."""
