@@ -87,6 +87,7 @@ class PieceState(IntEnum):
     HAVE = 3  # hash checked
 
 
+_new_tuple = tuple.__new__
 _HAVE = int(PieceState.HAVE)  # plain ints for the per-block path: enum lookups cost ~70 ns
 _RECEIVED = int(PieceState.RECEIVED)
 
@@ -428,7 +429,8 @@ class PiecePicker:
                     if ops is not None:
                         ops.requests.discard(key)
                     cancels.append((other, block))
-        part.requesters[idx] = []
+        if requesters:
+            part.requesters[idx] = []
         part.done[idx] = 1
         part.n_done += 1
         complete = part.n_done == len(part.done)
@@ -645,7 +647,8 @@ class PiecePicker:
                 reqs.append(peer)
                 part.n_free -= 1
                 begin = idx * BLOCK_SIZE
-                block = Block(piece, begin, min(BLOCK_SIZE, size - begin))
+                # Block(...) without its Python-level __new__: this runs per block requested
+                block = _new_tuple(Block, (piece, begin, min(BLOCK_SIZE, size - begin)))
                 add(block)
                 out.append(block)
                 if not part.n_free:
