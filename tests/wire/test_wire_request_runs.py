@@ -42,7 +42,7 @@ def test_a_run_of_requests_is_the_same_bytes_and_bookkeeping_as_one_by_one() -> 
 @pytest.mark.parametrize(
     ("blocks", "problem"),
     [
-        ([(0, 0, BLOCK), (0, 0, BLOCK)], "twice"),
+        ([(0, 0, BLOCK), (0, 0, BLOCK)], "already requested"),
         ([(0, 0, BLOCK), (99, 0, BLOCK)], "piece 99"),
         ([(0, 0, BLOCK), (0, PIECE_LENGTH - 10, BLOCK)], "beyond the end"),
         ([(0, 0, BLOCK), (0, 0, 0)], "bytes"),

@@ -168,25 +168,31 @@ class Sender:
         if not st.geometry_known:
             raise LocalProtocolError("no geometry")
         ours, problem_of = book.ours, book.block_problem
-        for index, begin, length in blocks:
-            problem = problem_of(index, begin, length)
-            if problem is not None:
-                raise LocalProtocolError(problem)
-            if (index, begin) in ours:
-                raise LocalProtocolError(f"block {index}:{begin} is already requested")
-        if len({(index, begin) for index, begin, _ in blocks}) != len(blocks):
-            raise LocalProtocolError("a block is requested twice in one batch")
+        added: list[tuple[int, int]] = []
+        try:  # registered as checked; a misuse takes back what this call registered
+            for index, begin, length in blocks:
+                problem = problem_of(index, begin, length)
+                if problem is not None:
+                    raise LocalProtocolError(problem)
+                key = (index, begin)
+                if key in ours:
+                    raise LocalProtocolError(f"block {index}:{begin} is already requested")
+                ours[key] = length
+                added.append(key)
+        except LocalProtocolError:
+            for key in added:
+                del ours[key]
+            raise
         if st.peer_choking and not st.supports_fast:
+            for key in added:
+                del ours[key]
             return 0  # it would drop the requests (BEP 3)
-        recent, pack = book.recent, codec.pack_block
-        frames = []
-        for index, begin, length in blocks:
-            key = (index, begin)
-            if recent:
+        recent = book.recent
+        if recent:
+            for key in added:
                 recent.pop(key, None)
-            ours[key] = length
-            frames.append(pack(_REQUEST, index, begin, length))
-        self._out.write(b"".join(frames))
+        pack = codec.pack_block
+        self._out.write(b"".join([pack(_REQUEST, i, b, n) for i, b, n in blocks]))
         return len(blocks)
 
     def send_cancel(self, index: int, begin: int, length: int) -> None:
