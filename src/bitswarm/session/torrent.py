@@ -51,6 +51,7 @@ from ..storage.layout import FileSpec, Layout
 from ..storage.parts import parts_file_name
 from ..storage.resume import ResumeData, decode_resume, encode_resume, trusted_pieces
 from ..swarm.picker import first_last_pieces
+from ..swarm.send_watermark import send_watermark
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
 from ..wire.mse import encryption_hint
@@ -789,12 +790,13 @@ class TorrentRuntime:
         assert core is not None
         unsent = 0  # blocks handed to the connection since the last write to the socket
         while uploads.queue:
+            await proto.writable()  # no more than the watermark written ahead, disk or not
             a = uploads.queue.popleft()
             try:
                 data = self.disk.cached_block(a.piece, a.begin, a.length)
                 if data is None:
                     if unsent:  # about to wait for the disk: send what is ready first
-                        proto.flush()
+                        self._flush_upload(proto)
                         unsent = 0
                     data = await self.disk.read_block(a.piece, a.begin, a.length)
             except StorageError as exc:
@@ -805,17 +807,28 @@ class TorrentRuntime:
             )
             if delay > 0:
                 if unsent:
-                    proto.flush()
+                    self._flush_upload(proto)
                     unsent = 0
                 await asyncio.sleep(delay)
             core.block_read(proto, a.piece, a.begin, data, now=self._now())
             unsent += 1
             if unsent >= SEND_BATCH or not uploads.queue:
-                proto.flush()  # one socket write for several blocks, not one per block
+                self._flush_upload(proto)  # one socket write for several blocks, not one each
                 unsent = 0
-                await proto.writable()
         if unsent:
-            proto.flush()
+            self._flush_upload(proto)
+
+    def _flush_upload(self, proto: PeerProtocol) -> None:
+        """Write the blocks read for this peer, its transport's high-water mark set to
+        `send_watermark` of our rate to it first (refilled from half of it): what lies
+        beyond waits in its request queue, where a CANCEL or a CHOKE still takes it back
+        (swarm/send_watermark.py)."""
+        info = self.core.peers.get(proto) if self.core is not None else None
+        transport = proto.transport
+        if info is not None and transport is not None:
+            mark = send_watermark(info.up.rate(self._now()))
+            transport.set_write_buffer_limits(high=mark, low=mark // 2)
+        proto.flush()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
