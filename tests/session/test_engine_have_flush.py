@@ -42,7 +42,9 @@ def test_a_peer_that_knows_our_pieces_only_from_haves_gets_them_all(tmp_path: Pa
             heard: dict[int, float] = {}  # piece -> when the watcher knew the middle had it
             loop = asyncio.get_running_loop()
             async with asyncio.timeout(60):
-                while len(heard) < n:
+                # until the watcher has heard of every piece, or is done (two seeds part,
+                # and the last haves may land between two looks)
+                while len(heard) < n and not w.completed.is_set():
                     now = loop.time()
                     assert mid.core is not None and w.core is not None
                     for piece in mid.core.have:
@@ -53,9 +55,11 @@ def test_a_peer_that_knows_our_pieces_only_from_haves_gets_them_all(tmp_path: Pa
                     await asyncio.sleep(0.005)
             await wait_all_complete([mid, w], within=60)
             assert w.status().peers <= 1  # the middle peer only
-            delays = sorted(heard[p] - verified.get(p, heard[p]) for p in range(n))
-            # the haves go out within 20 ms; at the next tick they would wait 0.5 s on average
-            assert delays[n // 2] < 0.2, delays
+            assert len(heard) >= n // 2, (len(heard), n)
+            delays = sorted(heard[p] - verified.get(p, heard[p]) for p in heard)
+            # the haves go out within 20 ms (plus the loop's latency on a busy machine);
+            # waiting for the once-a-second tick, the median was 1.5 s
+            assert delays[len(delays) // 2] < 0.5, delays
         finally:
             await watcher.close()
             await middle.close()
