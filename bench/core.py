@@ -163,8 +163,11 @@ def run(
         for got, into in reads(data, read_size, rbuf, writable=tally is not None) if data else ():
             ours.receive_data(got, now=now)
             events = ours.events()
-            for e in events:
-                core.handle_peer_event("seed", e, now=now)
+            run_of_blocks = [e for e in events if type(e) is ev.PieceReceived]
+            for e in events:  # as TorrentRuntime.peer_events: a read's blocks at once
+                if type(e) is not ev.PieceReceived:
+                    core.handle_peer_event("seed", e, now=now)
+            core.handle_blocks("seed", run_of_blocks, now=now)
             if tally is not None and into is not None:
                 count_copies(events, into, len(got), tally)
             for action in core.actions():

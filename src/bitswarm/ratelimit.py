@@ -103,7 +103,11 @@ class TokenBucket:
 
 def consume_all(buckets: Iterable[TokenBucket], n: int, now: float) -> float:
     """Consume `n` from every bucket (global, per-torrent, per-peer): the longest wait."""
-    return max((b.consume(n, now) for b in buckets), default=0.0)
+    wait = 0.0
+    for bucket in buckets:  # a loop, not max() over a generator: this runs per socket read
+        if not bucket.unlimited:
+            wait = max(wait, bucket.consume(n, now))
+    return wait
 
 
 def read_allowance(buckets: Iterable[TokenBucket], now: float) -> int | None:

@@ -274,6 +274,9 @@ class Swarm:
         self.now = 0.0
         self.nodes: dict[str, Node] = {}
         self.links: list[Link] = []
+        # a read's blocks go to `TorrentCore.handle_blocks` as one run, as `TorrentRuntime`
+        # does; False hands each to `handle_peer_event` on its own
+        self.batch_blocks = True
 
     def add(
         self,
@@ -335,12 +338,21 @@ class Swarm:
         events = conn.events()
         log = link.events[receiver]
         key = link.other(receiver)
+        blocks: list[PieceReceived] = []  # a run of blocks, handed over at once as the runtime does
         for event in events:
             if type(event) is PieceReceived:
                 log.append((self.now, Arrived(event.index, event.begin, len(event.data))))
+                if self.batch_blocks:
+                    blocks.append(event)
+                    continue
             else:
                 log.append((self.now, event))
+            if blocks:
+                node.core.handle_blocks(key, blocks, now=self.now)
+                blocks = []
             node.core.handle_peer_event(key, event, now=self.now)
+        if blocks:
+            node.core.handle_blocks(key, blocks, now=self.now)
         node.process()
         if conn.closed and not link.closed:
             self.close(link, by=receiver, reason=conn.close_reason or "closed")

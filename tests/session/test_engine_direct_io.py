@@ -9,6 +9,7 @@ from pathlib import Path
 from bitswarm.cli.main import build_parser
 from bitswarm.cli.transfer_commands import session_config
 from bitswarm.session.config import SessionConfig
+from bitswarm.storage.filesystem import aligned_piece_buffer
 
 from .helpers import digest_tree, make_multifile, make_torrent, start_session, wait_all_complete
 
@@ -28,6 +29,7 @@ def test_download_with_direct_io_is_identical(tmp_path: Path) -> None:
                 meta, tmp_path / "leech", peers=[("127.0.0.1", seeder.listen_port)]
             )
             assert rt.storage._direct, "the runtime should pass direct_io to its storage"
+            assert rt.core is not None and rt.core.piece_buffer is aligned_piece_buffer
             await wait_all_complete([rt], within=30)
         finally:
             await seeder.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bitswarm.storage.filesystem import DIRECT_CHUNK, FileStorage
+from bitswarm.storage.filesystem import DIRECT_CHUNK, FileStorage, aligned_piece_buffer
 from bitswarm.storage.layout import FileSpec, Layout
 
 PIECE = 64 * 1024
@@ -141,6 +141,45 @@ def test_direct_io_writes_big_pieces_in_bounded_chunks(tmp_path: Path) -> None:
     assert len(direct) >= 6, "each big piece takes several O_DIRECT writes"
     assert max(length for _, _, length in direct) == DIRECT_CHUNK
     assert sum(length for _, _, length in direct) == 2 * piece  # the 100-byte tail: buffered
+
+
+def test_a_piece_in_aligned_memory_goes_to_o_direct_without_a_copy(tmp_path: Path) -> None:
+    # pieces assembled in `aligned_piece_buffer` memory (what the engine does with direct
+    # I/O) are handed to O_DIRECT as they are; a run that starts off a page inside the
+    # piece (the second file starts 1,000 bytes into piece 5) still goes through the
+    # thread's aligned buffer, and every byte lands. (The leading 1,000 bytes of piece 5
+    # are a.bin's unaligned tail: through the page cache.)
+    if not _direct_supported(tmp_path):
+        pytest.skip("this file system refuses O_DIRECT")
+    layout = Layout(
+        [FileSpec(("a.bin",), 5 * PIECE + 1000), FileSpec(("b.bin",), 3 * PIECE)], PIECE
+    )
+    sources: list[tuple[object, int, int]] = []
+
+    def pwrite(fd: int, data: memoryview, offset: int) -> int:
+        if _is_direct(fd):
+            sources.append((data.obj, offset, len(data)))
+        return os.pwrite(fd, data, offset)
+
+    storage = FileStorage(tmp_path, layout, pwrite=pwrite, direct_io=True)
+    storage.create_files()
+    payload = random.Random(9).randbytes(layout.total_length)
+    buffers = []
+    for piece in range(layout.num_pieces):
+        chunk = payload[piece * PIECE : (piece + 1) * PIECE]
+        buffer = aligned_piece_buffer(len(chunk))
+        buffer[:] = chunk
+        buffers.append(buffer)
+        storage.write(piece, 0, memoryview(buffer))  # as the disk worker passes it
+    storage.close()
+    assert (tmp_path / "a.bin").read_bytes() == payload[: layout.files[0].length]
+    assert (tmp_path / "b.bin").read_bytes() == payload[layout.files[0].length :]
+    straight = [(offset, n) for obj, offset, n in sources if any(obj is b for b in buffers)]
+    bounced = [(offset, n) for obj, offset, n in sources if not any(obj is b for b in buffers)]
+    assert straight == [(i * PIECE, PIECE) for i in range(5)]  # a.bin's whole pieces
+    # b.bin's first span (from 1,000 bytes into piece 5) copied first; its later spans
+    # start off the 4 KiB grid of the file, so they go through the page cache
+    assert bounced == [(0, (PIECE - 1000) // 4096 * 4096)]
 
 
 def test_flush_closes_the_direct_descriptors(tmp_path: Path) -> None:

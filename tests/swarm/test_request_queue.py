@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bitswarm.errors import LocalProtocolError
 from bitswarm.swarm.request_queue import RequestQueueSizer, desired_queue_depth
@@ -61,3 +63,31 @@ def test_timeout_halves_the_window() -> None:
     assert q.timed_out() == 20
     assert not q.slow_start
     assert RequestQueueSizer(initial=3).timed_out() == 2
+
+
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["blocks", "tick", "snub", "timeout"]), st.integers(0, 40)),
+        max_size=40,
+    )
+)
+def test_a_run_of_blocks_moves_the_depth_as_that_many_single_blocks(
+    steps: list[tuple[str, int]],
+) -> None:
+    run, single = RequestQueueSizer(maximum=60), RequestQueueSizer(maximum=60)
+    for what, n in steps:
+        if what == "blocks":
+            run.blocks_received(n)
+            for _ in range(n):
+                single.block_received()
+        elif what == "tick":
+            run.tick(n * 16384.0)
+            single.tick(n * 16384.0)
+        elif what == "snub":
+            run.snubbed()
+            single.snubbed()
+        else:
+            run.timed_out()
+            single.timed_out()
+        assert run.depth == single.depth
+        assert run.slow_start == single.slow_start

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import mmap
 import os
 import tempfile
 from collections import OrderedDict
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-Buffer = bytes | bytearray | memoryview
+Buffer = bytes | bytearray | memoryview | mmap.mmap
 
 
 class CheckStopped(BitswarmError):
@@ -140,17 +141,18 @@ class DiskWorker:
         self._check_piece_data(piece, data)
         if expected_sha1 is None and expected_v2_root is None:
             raise LocalProtocolError("hash_and_write needs an expected SHA-1 or v2 root")
+        view = memoryview(data)  # of a whole mmap: page-aligned, written without a copy
 
         def job() -> bool:
             if not piece_is_valid(
                 self._layout,
                 piece,
-                data,
+                view,
                 expected_sha1=expected_sha1,
                 expected_v2_root=expected_v2_root,
             ):
                 return False
-            self._storage.write(piece, 0, data)
+            self._storage.write(piece, 0, view)
             return True
 
         return await self._run_budgeted(len(data), piece, job)

@@ -85,7 +85,7 @@ class PeerProtocol(asyncio.BufferedProtocol):
         self._holds: set[str] = set()  # why reading is paused ("rate", "disk")
         self._can_write = asyncio.Event()
         self._can_write.set()
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()  # 3.11 asks getpid() on every lookup
         self.closed_future: asyncio.Future[str] = loop.create_future()
         # True once the peer's BitTorrent handshake arrived, False if closed before it.
         self.handshake_done: asyncio.Future[bool] = loop.create_future()
@@ -150,12 +150,12 @@ class PeerProtocol(asyncio.BufferedProtocol):
             data = bytes(self._pending)
             self._pending.clear()
         assert self.conn is not None and self.owner is not None
-        self.conn.receive_data(data, now=asyncio.get_running_loop().time())
+        self.conn.receive_data(data, now=self._loop.time())
         self._dispatch()
         delay = self.owner.download_delay(len(data))
         if delay > 0 and "rate" not in self._holds:
             self.hold_reading("rate")  # a download limit: resume when tokens return
-            asyncio.get_running_loop().call_later(delay, self.release_reading, "rate")
+            self._loop.call_later(delay, self.release_reading, "rate")
 
     def eof_received(self) -> bool | None:
         if self.conn is not None:

@@ -9,7 +9,9 @@ session then flushes.
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from ..addresses import PeerKey
 
@@ -18,12 +20,17 @@ __all__ = [
     "BanPeer",
     "DisconnectPeer",
     "PeersDiscovered",
+    "PieceBuffer",
     "PieceVerified",
     "ReadBlock",
     "TorrentCompleted",
     "TorrentReopened",
     "VerifyPiece",
 ]
+
+PieceBuffer: TypeAlias = bytearray | mmap.mmap
+"""A piece's assembly buffer: a bytearray, or page-aligned anonymous memory (an mmap) that
+a disk writing with O_DIRECT takes as it is, without copying it into an aligned buffer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +41,7 @@ class VerifyPiece:
     """
 
     piece: int
-    data: bytearray
+    data: PieceBuffer
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ Rules:
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -70,6 +70,7 @@ from .actions import (
     BanPeer,
     DisconnectPeer,
     PeersDiscovered,
+    PieceBuffer,
     PieceVerified,
     ReadBlock,
     TorrentCompleted,
@@ -88,7 +89,7 @@ __all__ = ["BOTH_SEEDS", "CoreConfig", "PeerInfo", "TorrentCore"]
 BLOCK = 16 * 1024
 BOTH_SEEDS = "both sides are seeds"  # the reason a seed drops a seed
 SNUB_SECONDS = 60.0
-POOL_BUFFERS = 8
+POOL_BYTES = 48 * 2**20  # free piece buffers kept for reuse while downloading (none once done)
 TICK_SECONDS = 1.0
 ENDGAME_BLOCKS = 1
 STREAM_QUEUE_SECONDS = 1.0  # while streaming: a fast peer's queue covers this much time
@@ -177,9 +178,13 @@ class TorrentCore:
         self.downloaded = 0  # payload bytes received (including wasted)
         self.uploaded = 0
         self.wasted = 0
-        self._buffers: dict[int, bytearray] = {}
-        self._pool: list[bytearray] = []
-        self._received: dict[int, int] = {}
+        # pieces being assembled: the buffer, and who sent blocks (the same set as in
+        # `_contributors`, which keeps it until the hash check for smart ban)
+        self._assembling: dict[int, tuple[PieceBuffer, set[PeerKey]]] = {}
+        self._pool: list[PieceBuffer] = []
+        self.piece_buffer: Callable[[int], PieceBuffer] = bytearray
+        """Makes a piece's assembly buffer of a given size; the runtime sets a page-aligned
+        one when the disk writes with O_DIRECT (`storage.filesystem.aligned_piece_buffer`)."""
         self._contributors: dict[int, set[PeerKey]] = {}
         self._verifying: set[int] = set()
         self._actions: list[Action] = []
@@ -373,7 +378,7 @@ class TorrentCore:
             return
         conn = info.conn
         if type(event) is ev.PieceReceived:  # the hot path first: match tries cases in order
-            self._on_block(key, info, event.index, event.begin, event.data, now)
+            self._on_blocks(key, info, (event,), now)
             return
         match event:
             case ev.HandshakeReceived():
@@ -461,6 +466,7 @@ class TorrentCore:
             if not self._completed_reported and self.picker.is_complete():
                 self._completed_reported = True
                 self._actions.append(TorrentCompleted())
+                self._pool.clear()  # a seed assembles no pieces
                 self._drop_seeds_if_seed()
                 if self.is_seed:
                     self.spread = PieceSpread(self.num_pieces, self.rng)
@@ -712,53 +718,76 @@ class TorrentCore:
                 del self._fetcher[index]
         info.fetching.clear()
 
-    def _on_block(
-        self, key: PeerKey, info: PeerInfo, index: int, begin: int, data: ev.BlockData, now: float
+    def handle_blocks(
+        self, key: PeerKey, blocks: Sequence[ev.PieceReceived], *, now: float
     ) -> None:
-        n = len(data)
-        self.downloaded += n
-        self.down.add(n, now)
-        info.down.add(n, now)
+        """A run of blocks from one peer, in the order they arrived: what `handle_peer_event`
+        does for each `PieceReceived`, with the per-peer bookkeeping (rate meters, the
+        pipelining depth, the next requests) done once for the run rather than per block
+        (one read of a fast peer holds ~16 blocks)."""
+        info = self.peers.get(key)
+        if info is not None and blocks:
+            self._on_blocks(key, info, blocks, now)
+
+    def _on_blocks(
+        self, key: PeerKey, info: PeerInfo, blocks: Sequence[ev.PieceReceived], now: float
+    ) -> None:
+        total = 0
+        assembling = self._assembling
+        arrived = self.picker.block_arrived
+        for event in blocks:
+            index, begin, data = event.index, event.begin, event.data
+            n = len(data)
+            total += n
+            entry = assembling.get(index)  # a piece being assembled is neither had nor checked
+            if entry is None and (index in self.have or index in self._verifying):
+                self.wasted += n
+                continue
+            complete, cancels = arrived(key, index, begin, n)
+            if cancels:
+                self._send_cancels(cancels)
+            if entry is None:
+                buf = self._new_buffer(self._piece_size(index))
+                entry = assembling[index] = (buf, self._contributors.setdefault(index, set()))
+            buf, contributors = entry
+            buf[begin : begin + n] = data
+            contributors.add(key)
+            if complete:
+                del assembling[index]
+                self._verifying.add(index)
+                self._actions.append(VerifyPiece(index, buf))  # the buffer is handed over
+        self.downloaded += total
+        self.down.add(total, now)
+        info.down.add(total, now)
         info.last_block_at = now
-        info.queue.block_received()
-        buf = self._buffers.get(index)  # a piece being assembled is neither had nor checked
-        if buf is None and (index in self.have or index in self._verifying):
-            self.wasted += n
-            self._request_more(key, info, now)
-            return
-        complete, cancels = self.picker.block_received(key, Block(index, begin, n))
-        for other, cblock in cancels:
-            oinfo = self.peers.get(other)
-            if oinfo is not None and not oinfo.conn.closed:
-                oinfo.conn.send_cancel(cblock.piece, cblock.begin, cblock.length)
-                self._touched.add(other)
-        if buf is None:
-            buf = self._buffers[index] = self._new_buffer(self._piece_size(index))
-            self._received[index] = 0
-            self._contributors.setdefault(index, set())
-        buf[begin : begin + n] = data
-        self._received[index] += n
-        self._contributors[index].add(key)
-        if complete:
-            self._buffers.pop(index)
-            self._received.pop(index)
-            self._verifying.add(index)
-            self._actions.append(VerifyPiece(index, buf))  # the buffer is handed over
+        info.queue.blocks_received(len(blocks))
         self._request_more(key, info, now)
 
-    def _new_buffer(self, size: int) -> bytearray:
+    def _send_cancels(self, cancels: list[tuple[PeerKey, Block]]) -> None:
+        """End-game: a block arrived, so the other peers asked for it get a cancel (BEP 3)."""
+        for other, block in cancels:
+            oinfo = self.peers.get(other)
+            if oinfo is not None and not oinfo.conn.closed:
+                oinfo.conn.send_cancel(block.piece, block.begin, block.length)
+                self._touched.add(other)
+
+    def _new_buffer(self, size: int) -> PieceBuffer:
         """A piece buffer, reused when one of the right size is free: fresh large buffers
         cost page faults on every piece. Every block overwrites its part, so no zeroing."""
         pool = self._pool
         for i in range(len(pool) - 1, -1, -1):
             if len(pool[i]) == size:
                 return pool.pop(i)
-        return bytearray(size)
+        return self.piece_buffer(size)
 
-    def recycle(self, buffer: bytearray) -> None:
-        """Give back a `VerifyPiece` buffer once the disk is done with it."""
-        if len(self._pool) < POOL_BUFFERS:
-            self._pool.append(buffer)
+    def recycle(self, buffer: PieceBuffer) -> None:
+        """Give back a `VerifyPiece` buffer once the disk is done with it. Up to
+        `POOL_BYTES` are kept while downloading (the disk backlog's bound: never more than
+        was in use at once): writes finish in bursts, and a fresh buffer costs a page
+        fault per 4 KiB when it is filled."""
+        if self._completed_reported or (len(self._pool) + 1) * len(buffer) > POOL_BYTES:
+            return
+        self._pool.append(buffer)
 
     def _snubbed(self, key: PeerKey, info: PeerInfo) -> None:
         """A peer sent nothing for a minute: cancel our requests and give them to others."""
@@ -797,8 +826,7 @@ class TorrentCore:
         if len(blocks) < want:
             blocks += self.picker.pick(key, want - len(blocks), suggested=suggested)
         if blocks:
-            for block in blocks:
-                conn.send_request(block.piece, block.begin, block.length)
+            conn.send_requests(blocks)
             self._touched.add(key)
         if suggested:
             state = self.picker.piece_state

@@ -46,11 +46,12 @@ from ..core.torrent import BOTH_SEEDS, CoreConfig, TorrentCore
 from ..errors import BitswarmError, MetainfoError, StorageError, TorrentFailed
 from ..metainfo import Metainfo, safe_relative_path
 from ..ratelimit import consume_all, rate_bucket, read_allowance
-from ..storage.filesystem import FileStorage
+from ..storage.filesystem import FileStorage, aligned_piece_buffer
 from ..storage.layout import FileSpec, Layout
 from ..storage.parts import parts_file_name
 from ..storage.resume import ResumeData, decode_resume, encode_resume, trusted_pieces
 from ..swarm.picker import first_last_pieces
+from ..swarm.send_watermark import send_watermark
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
 from ..wire.mse import encryption_hint
@@ -80,6 +81,8 @@ log = logging.getLogger("bitswarm.torrent")
 
 MAX_UNWRITTEN = 48 * 2**20
 RESUME_UNWRITTEN = 32 * 2**20  # sockets held for the disk read again below this
+HAVE_FLUSH_DELAY = 0.02
+"""Seconds a verified piece's haves may wait for another write to the same peer."""
 SEND_BATCH = 8  # blocks (128 KiB) a seeding peer gets per socket write
 SEED_REDIAL = 30 * 60.0  # a seed we met while seeding is not dialled again before this
 FEW_PEERS = 5  # below this many connections a downloader asks trackers for more, sooner
@@ -204,6 +207,9 @@ class TorrentRuntime:
         self._next_dht = 0.0
         self._unwritten = 0  # bytes of verified-to-be pieces not yet hashed and written
         self._held_for_disk: set[PeerProtocol] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by the first `_now`
+        self._flush_later: set[PeerProtocol] = set()  # messages of a verified piece, see _verify
+        self._flush_timer: asyncio.TimerHandle | None = None
         self._backlog = Backlog()  # peers whose sockets may hold unsent bytes
         self._storage_task: asyncio.Task[None] | None = None
         self._storage_again = False
@@ -241,6 +247,8 @@ class TorrentRuntime:
             listen_port=self.session.listen_port,
             own_addresses=[(h, self.session.listen_port) for h in self.session.own_hosts],
         )
+        if self.session.config.direct_io:  # pieces assembled where O_DIRECT takes them
+            self.core.piece_buffer = aligned_piece_buffer
         if not self.wanted.all_wanted:
             self.core.set_file_priorities(*self._picker_input(), now=self._now())
             self.core.actions()  # a completion now is the state set below, not an event
@@ -269,6 +277,9 @@ class TorrentRuntime:
         self._ended.set()
         await self.announcer.stop()
         await self.dialer.close()
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_now()  # the last haves go out before the goodbye
         for proto in list(self.protocols):
             proto.close("torrent stopped")
         for task in list(self._tasks):
@@ -507,7 +518,14 @@ class TorrentRuntime:
         if core.is_seed:  # the core spends a saturated upload on pieces nobody has yet
             core.upload_saturated = self._backlog.any()
         v2 = self.v2
+        blocks: list[ev.PieceReceived] = []  # a run of blocks, handled at once
         for event in events:
+            if type(event) is ev.PieceReceived:
+                blocks.append(event)
+                continue
+            if blocks:
+                core.handle_blocks(proto, blocks, now=now)
+                blocks = []
             if isinstance(event, ev.HandshakeReceived):
                 if proto.outgoing:
                     self.lost_since_handshake = [0, 0]
@@ -517,6 +535,8 @@ class TorrentRuntime:
                 self._hash_event(proto, v2, event, now)
                 continue
             core.handle_peer_event(proto, event, now=now)
+        if blocks:
+            core.handle_blocks(proto, blocks, now=now)
         conn = proto.conn
         if v2 is not None and not v2.complete and conn is not None and v2.ask(conn, proto, now=now):
             proto.flush()
@@ -660,7 +680,9 @@ class TorrentRuntime:
         return loser is proto
 
     # ------------------------------------------------------------------ actions
-    def _process(self) -> None:
+    def _process(self, *, flush_later: bool = False) -> None:
+        """Carry out the core's actions, then write what it queued for its peers: at once,
+        or with `flush_later` within `HAVE_FLUSH_DELAY` (see `_verify`)."""
         core = self.core
         assert core is not None
         for action in core.actions():
@@ -697,9 +719,29 @@ class TorrentRuntime:
                     if self.state is TorrentState.SEEDING:
                         self.state = TorrentState.DOWNLOADING
                     self.completed.clear()
-        for peer in core.touched_peers():
+        touched = core.touched_peers()
+        if flush_later:
+            self._flush_soon(touched)
+            return
+        for peer in touched:
             if isinstance(peer, PeerProtocol):
                 peer.flush()
+
+    def _flush_soon(self, peers: Iterable[Hashable]) -> None:
+        """Write these peers' queued messages within `HAVE_FLUSH_DELAY`, in one timer for
+        all. A peer we download from is flushed by its next refill of requests well before
+        (every ~2 MiB), which then carries the have along: one send instead of two."""
+        later = self._flush_later
+        later.update(peer for peer in peers if isinstance(peer, PeerProtocol))
+        if later and self._flush_timer is None and not self._stopping:
+            loop = asyncio.get_running_loop()
+            self._flush_timer = loop.call_later(HAVE_FLUSH_DELAY, self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush_timer = None
+        peers, self._flush_later = self._flush_later, set()
+        for peer in peers:
+            peer.flush()  # nothing to write (already flushed, or closed): no system call
 
     async def _verify(self, action: VerifyPiece) -> None:
         core = self.core
@@ -730,7 +772,9 @@ class TorrentRuntime:
         core.piece_checked(action.piece, ok, now=self._now())
         if not ok:
             log.warning("piece %d failed its hash check", action.piece)
-        self._process()
+        # the haves (and any interest change) go out with the next refill of requests, or
+        # within HAVE_FLUSH_DELAY: one send per piece and peer cost ~10 % of the loop's CPU
+        self._process(flush_later=True)
 
     def _queue_upload(self, action: ReadBlock) -> None:
         proto = action.peer
@@ -746,12 +790,13 @@ class TorrentRuntime:
         assert core is not None
         unsent = 0  # blocks handed to the connection since the last write to the socket
         while uploads.queue:
+            await proto.writable()  # no more than the watermark written ahead, disk or not
             a = uploads.queue.popleft()
             try:
                 data = self.disk.cached_block(a.piece, a.begin, a.length)
                 if data is None:
                     if unsent:  # about to wait for the disk: send what is ready first
-                        proto.flush()
+                        self._flush_upload(proto)
                         unsent = 0
                     data = await self.disk.read_block(a.piece, a.begin, a.length)
             except StorageError as exc:
@@ -762,17 +807,28 @@ class TorrentRuntime:
             )
             if delay > 0:
                 if unsent:
-                    proto.flush()
+                    self._flush_upload(proto)
                     unsent = 0
                 await asyncio.sleep(delay)
             core.block_read(proto, a.piece, a.begin, data, now=self._now())
             unsent += 1
             if unsent >= SEND_BATCH or not uploads.queue:
-                proto.flush()  # one socket write for several blocks, not one per block
+                self._flush_upload(proto)  # one socket write for several blocks, not one each
                 unsent = 0
-                await proto.writable()
         if unsent:
-            proto.flush()
+            self._flush_upload(proto)
+
+    def _flush_upload(self, proto: PeerProtocol) -> None:
+        """Write the blocks read for this peer, its transport's high-water mark set to
+        `send_watermark` of our rate to it first (refilled from half of it): what lies
+        beyond waits in its request queue, where a CANCEL or a CHOKE still takes it back
+        (swarm/send_watermark.py)."""
+        info = self.core.peers.get(proto) if self.core is not None else None
+        transport = proto.transport
+        if info is not None and transport is not None:
+            mark = send_watermark(info.up.rate(self._now()))
+            transport.set_write_buffer_limits(high=mark, low=mark // 2)
+        proto.flush()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -794,7 +850,10 @@ class TorrentRuntime:
 
     # ------------------------------------------------------------------ timers, peers
     def _now(self) -> float:
-        return asyncio.get_running_loop().time()
+        loop = self._loop
+        if loop is None:  # the loop the runtime runs in (3.11 asks getpid() per lookup)
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.time()
 
     def tick(self) -> None:
         """Once a second, from the session's one timer for all its torrents."""

@@ -32,11 +32,13 @@ file changed behind our back means a recheck.
 
 `direct_io=True` writes through O_DIRECT (the "disable OS cache" write mode of libtorrent
 1.x and qBittorrent): whole 4 KiB-aligned runs go through a page-aligned buffer straight
-to the device, the page cache is neither filled nor left dirty, and the copy into it (the
-biggest kernel cost of a download: on a virtual machine that hands freed memory back to
-its host, 1-2 CPU s per GiB) is gone. The unaligned head or tail of a file is written
-normally. A file system that refuses O_DIRECT (tmpfs before Linux 6.6: EINVAL at open;
-EINVAL or EOPNOTSUPP at a write) is written normally too, from then on. Reads always go
+to the device (a piece assembled in page-aligned memory, `aligned_piece_buffer`, is
+written from where it is, without that copy), the page cache is neither filled nor left
+dirty, and the copy into it (the biggest kernel cost of a download: on a virtual machine
+that hands freed memory back to its host, 1-2 CPU s per GiB) is gone. The unaligned head
+or tail of a file is written normally. A file system that refuses O_DIRECT (tmpfs before
+Linux 6.6: EINVAL at open; EINVAL or EOPNOTSUPP at a write) is written normally too, from
+then on. Reads always go
 through the page cache. The aligned buffer is one `DIRECT_CHUNK` per disk thread (not per
 torrent), and the extra O_DIRECT descriptors are closed at every `flush` (resume saves,
 completion), so a session holding many torrents pays for neither once they are written.
@@ -58,7 +60,7 @@ from .base import Preallocate, UnsafeStoragePath, check_padding, storage_error
 from .layout import Layout
 from .parts import PartsFile
 
-__all__ = ["FileStorage", "check_components"]
+__all__ = ["FileStorage", "aligned_piece_buffer", "check_components"]
 
 _SEPARATORS = frozenset({"/", "\\", "\0"})
 DIRECT_ALIGN = 4096  # O_DIRECT offsets, lengths and buffers: a multiple of the block size
@@ -66,6 +68,12 @@ DIRECT_CHUNK = 1 << 20  # bytes one O_DIRECT pwrite takes: each disk thread's al
 _MAX_DIRECT_FDS = 8
 _aligned = threading.local()  # .buffer: this thread's page-aligned DIRECT_CHUNK (an mmap)
 _NO_DIRECT = frozenset({errno.EINVAL, errno.EOPNOTSUPP})
+
+
+def aligned_piece_buffer(size: int) -> mmap.mmap:
+    """A piece's assembly buffer in page-aligned anonymous memory: `FileStorage.write`
+    with `direct_io` hands its aligned runs to O_DIRECT as they are (no bounce copy)."""
+    return mmap.mmap(-1, size)
 
 
 def _aligned_buffer() -> mmap.mmap:
@@ -251,6 +259,8 @@ class FileStorage:
 
     def write(self, piece: int, begin: int, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data).cast("B")
+        # all of an anonymous mmap (`aligned_piece_buffer`): its memory starts on a page
+        aligned = isinstance(view.obj, mmap.mmap) and view.nbytes == len(view.obj)
         spans = self._layout.spans(piece, begin, len(view))
         files = self._layout.files
         check_padding(self._layout, spans, view)
@@ -268,15 +278,23 @@ class FileStorage:
                         self._parts.write(piece, begin + pos, view[pos : pos + span.length])
                 else:
                     self._pwrite_all(
-                        span.file_index, view[pos : pos + span.length], span.file_offset
+                        span.file_index,
+                        view[pos : pos + span.length],
+                        span.file_offset,
+                        aligned=aligned and pos % DIRECT_ALIGN == 0,
                     )
                 pos += span.length
 
-    def _pwrite_all(self, index: int, chunk: memoryview, offset: int) -> None:
+    def _pwrite_all(
+        self, index: int, chunk: memoryview, offset: int, *, aligned: bool = False
+    ) -> None:
+        """Write all of `chunk` at `offset`; `aligned`: its memory starts on a page."""
         handle = self._acquire(index, write=True)
         try:
             self._check_still_there(index, handle.fd)
-            done = self._direct_write(index, handle.fd, chunk, offset) if self._direct else 0
+            done = 0
+            if self._direct:
+                done = self._direct_write(index, handle.fd, chunk, offset, aligned=aligned)
             while done < len(chunk):
                 wrote = self._pwrite(handle.fd, chunk[done:], offset + done)
                 if wrote <= 0:
@@ -306,34 +324,56 @@ class FileStorage:
                 f"({st.st_size} bytes, {extent} expected)"
             )
 
-    def _direct_write(self, index: int, fd: int, chunk: memoryview, offset: int) -> int:
+    def _direct_write(
+        self, index: int, fd: int, chunk: memoryview, offset: int, *, aligned: bool = False
+    ) -> int:
         """Write the aligned head of `chunk` with O_DIRECT; return how many bytes it took
-        (0 when the offset is unaligned or the file refuses O_DIRECT)."""
+        (0 when the offset is unaligned or the file refuses O_DIRECT). `chunk` is written
+        from where it is when `aligned` (its memory starts on a page), else copied into this
+        thread's aligned buffer first, one `DIRECT_CHUNK` at a time."""
         size = len(chunk) - len(chunk) % DIRECT_ALIGN
         if offset % DIRECT_ALIGN or not size or index in self._no_direct:
             return 0
         direct_fd = self._direct_fd(index, fd)
         if direct_fd is None:
             return 0
-        buffer = _aligned_buffer()
+        if aligned:
+            return self._direct_runs(index, direct_fd, chunk, offset, size, None)
+        with memoryview(_aligned_buffer()) as bounce:
+            return self._direct_runs(index, direct_fd, chunk, offset, size, bounce)
+
+    def _direct_runs(
+        self,
+        index: int,
+        direct_fd: int,
+        chunk: memoryview,
+        offset: int,
+        size: int,
+        bounce: memoryview | None,
+    ) -> int:
+        """`_direct_write`'s loop: the first `size` bytes of `chunk`, one `DIRECT_CHUNK` per
+        pwrite, from `chunk` itself or copied into `bounce` first."""
         done = 0
-        with memoryview(buffer) as aligned:
-            while done < size:
-                step = min(size - done, DIRECT_CHUNK)
-                aligned[:step] = chunk[done : done + step]
-                wrote = 0
-                while wrote < step:
-                    try:
-                        got = self._pwrite(direct_fd, aligned[wrote:step], offset + done + wrote)
-                    except OSError as exc:
-                        if exc.errno not in _NO_DIRECT:
-                            raise
-                        self._give_up_direct(index)
-                        return done + wrote
-                    if got <= 0 or got % DIRECT_ALIGN:
-                        return done + wrote + max(got, 0)  # the rest through the page cache
-                    wrote += got
-                done += step
+        while done < size:
+            step = min(size - done, DIRECT_CHUNK)
+            if bounce is None:
+                source = chunk[done : done + step]
+            else:
+                bounce[:step] = chunk[done : done + step]
+                source = bounce[:step]
+            wrote = 0
+            while wrote < step:
+                try:
+                    got = self._pwrite(direct_fd, source[wrote:], offset + done + wrote)
+                except OSError as exc:
+                    if exc.errno not in _NO_DIRECT:
+                        raise
+                    self._give_up_direct(index)
+                    return done + wrote
+                if got <= 0 or got % DIRECT_ALIGN:
+                    return done + wrote + max(got, 0)  # the rest through the page cache
+                wrote += got
+            done += step
         return done
 
     def _direct_fd(self, index: int, fd: int) -> int | None:

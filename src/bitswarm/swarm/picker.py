@@ -25,9 +25,8 @@ big-int ANDs (O(pieces/64) machine words each), never a sort. Seeds are one coun
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 from ..addresses import PeerKey
 from ..bitfield import Bitfield
@@ -54,9 +53,12 @@ ENDGAME_EXTRA_REQUESTERS = 2  # end-game: at most this many duplicate requests p
 _Allowed: TypeAlias = "Collection[int] | None"
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
-    """A request-sized span of a piece: (index, begin, length) of BEP 3 `request`."""
+class Block(NamedTuple):
+    """A request-sized span of a piece: (index, begin, length) of BEP 3 `request`.
+
+    A named tuple, not a dataclass: blocks are hashed and compared in sets on the hot path
+    (65,536 per GiB), and a tuple's hash and equality run in C.
+    """
 
     piece: int
     begin: int
@@ -83,6 +85,11 @@ class PieceState(IntEnum):
     PARTIAL = 1  # some blocks requested or received
     RECEIVED = 2  # every block received; waiting for the hash check
     HAVE = 3  # hash checked
+
+
+_new_tuple = tuple.__new__
+_HAVE = int(PieceState.HAVE)  # plain ints for the per-block path: enum lookups cost ~70 ns
+_RECEIVED = int(PieceState.RECEIVED)
 
 
 class _Partial:
@@ -164,10 +171,13 @@ class PiecePicker:
 
     def is_valid_block(self, block: Block) -> bool:
         """Whether `block` is one of the blocks this picker hands out."""
-        if not 0 <= block.piece < self.num_pieces or block.begin % BLOCK_SIZE:
+        piece, begin, length = block
+        if not 0 <= piece < self.num_pieces or begin % BLOCK_SIZE or begin < 0:
             return False
-        size = self.piece_size(block.piece)
-        return 0 <= block.begin < size and block.length == min(BLOCK_SIZE, size - block.begin)
+        if piece == self.num_pieces - 1:
+            size = self.total_length - piece * self.piece_length
+            return begin < size and length == min(BLOCK_SIZE, size - begin)
+        return begin < self.piece_length and length == min(BLOCK_SIZE, self.piece_length - begin)
 
     def _check_piece(self, piece: int) -> None:
         if not 0 <= piece < self.num_pieces:
@@ -380,36 +390,54 @@ class PiecePicker:
         "it sends cancels to everyone else every time a piece arrives"). A block that does not
         fit the piece geometry, or of a piece we have, is ignored: (False, []).
         """
-        if not self.is_valid_block(block):
+        return self.block_arrived(peer, *block)
+
+    def block_arrived(
+        self, peer: PeerKey, piece: int, begin: int, length: int
+    ) -> tuple[bool, list[tuple[PeerKey, Block]]]:
+        """`block_received` of `Block(piece, begin, length)` without building the Block (the
+        core's per-block path: a plain tuple hashes and compares as the Block does)."""
+        if not 0 <= piece < self.num_pieces or begin % BLOCK_SIZE or begin < 0:
             return False, []
+        size = self.total_length - piece * self.piece_length
+        if size > self.piece_length:
+            size = self.piece_length
+        if begin >= size or length != min(BLOCK_SIZE, size - begin):
+            return False, []
+        key = (piece, begin, length)
         ps = self._peers.get(peer)
         if ps is not None:
-            ps.requests.discard(block)
-        piece = block.piece
+            ps.requests.discard(key)
         state = self._state[piece]
-        if state == PieceState.HAVE or state == PieceState.RECEIVED:
+        if state >= _RECEIVED:  # RECEIVED or HAVE
             return False, []
         part = self._partials.get(piece)
         if part is None:  # unrequested but useful (BEP 6 lets cancelled requests complete)
             part = self._start(piece, None)
-        idx = block.begin // BLOCK_SIZE
+        idx = begin // BLOCK_SIZE
         if part.done[idx]:
             return False, []
-        others = [p for p in part.requesters[idx] if p != peer]
-        for other in others:
-            ops = self._peers.get(other)
-            if ops is not None:
-                ops.requests.discard(block)
-        if not part.requesters[idx]:
+        requesters = part.requesters[idx]
+        cancels: list[tuple[PeerKey, Block]] = []
+        if not requesters:
             part.n_free -= 1
-        part.requesters[idx] = []
+        elif len(requesters) > 1 or requesters[0] != peer:  # end-game duplicates
+            block = Block(piece, begin, length)
+            for other in requesters:
+                if other != peer:
+                    ops = self._peers.get(other)
+                    if ops is not None:
+                        ops.requests.discard(key)
+                    cancels.append((other, block))
+        if requesters:
+            part.requesters[idx] = []
         part.done[idx] = 1
         part.n_done += 1
         complete = part.n_done == len(part.done)
         if complete:
             self._state[piece] = PieceState.RECEIVED
             self._disown(piece, part)
-        return complete, [(other, block) for other in others]
+        return complete, cancels
 
     def block_cancelled(self, peer: PeerKey, block: Block) -> None:
         """We cancelled the request: the block is free again (unless others have it)."""
@@ -609,15 +637,22 @@ class PiecePicker:
         part = self._partials[piece]
         if not part.n_free or not self._prio[piece]:
             return
+        size = self.piece_size(piece)
+        done = part.done
+        add = ps.requests.add
         for idx, reqs in enumerate(part.requesters):
             if len(out) >= count:
                 return
-            if not reqs and not part.done[idx]:
+            if not reqs and not done[idx]:
                 reqs.append(peer)
                 part.n_free -= 1
-                block = self._block(piece, idx)
-                ps.requests.add(block)
+                begin = idx * BLOCK_SIZE
+                # Block(...) without its Python-level __new__: this runs per block requested
+                block = _new_tuple(Block, (piece, begin, min(BLOCK_SIZE, size - begin)))
+                add(block)
                 out.append(block)
+                if not part.n_free:
+                    return  # the rest are requested or received
 
     def _pick_new(
         self, peer: PeerKey, ps: _Peer, count: int, out: list[Block], allowed: _Allowed

@@ -46,8 +46,9 @@ def desired_queue_depth(
 class RequestQueueSizer:
     """Per-peer pipelining depth with slow start (libtorrent's `m_slow_start`).
 
-    Call `block_received()` per block, `tick(rate)` about once a second with the peer's
-    measured download rate, and read `depth`.
+    Call `block_received()` per block (or `blocks_received(n)` per run of blocks),
+    `tick(rate)` about once a second with the peer's measured download rate, and read
+    `depth`.
     """
 
     __slots__ = (
@@ -97,6 +98,15 @@ class RequestQueueSizer:
             self.depth = self.minimum
         elif self.slow_start:
             self.depth = min(self.maximum, self.depth + 1)
+        return self.depth
+
+    def blocks_received(self, count: int) -> int:
+        """`count` blocks arrived at once: `block_received` `count` times."""
+        if count <= 0:
+            return self.depth
+        self.block_received()
+        if count > 1 and self.slow_start:
+            self.depth = min(self.maximum, self.depth + count - 1)
         return self.depth
 
     def tick(self, rate: float) -> int:

@@ -52,6 +52,7 @@ __all__ = [
     "read_piece_header",
     "read_port",
     "uncle_count",
+    "unpack_piece_header",
 ]
 
 Buffer: TypeAlias = bytes | bytearray | memoryview
@@ -217,6 +218,11 @@ read_block = struct.Struct(">III").unpack_from
 
 read_piece_header = struct.Struct(">II").unpack_from
 """``read_piece_header(data, at) -> (index, begin)`` of a piece payload; its block follows."""
+
+unpack_piece_header = _PIECE_HEADER.unpack_from
+"""``unpack_piece_header(data, pos) -> (length prefix, id, index, begin)`` of the frame at
+`pos`: the first 13 bytes of a piece message in one call (the receiver's hot path; it checks
+the id and the length itself)."""
 
 
 def read_port(data: Buffer, at: int) -> int:

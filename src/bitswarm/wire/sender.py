@@ -11,6 +11,8 @@ and go to the `Outbox`; a block we upload is queued as the caller's buffer, not 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..bencode import bencode
 from ..bitfield import Bitfield
 from ..errors import LocalProtocolError
@@ -155,6 +157,43 @@ class Sender:
         book.ours[key] = length
         self._out.write(codec.pack_block(_REQUEST, index, begin, length))
         return True
+
+    def send_requests(self, blocks: Sequence[tuple[int, int, int]]) -> int:
+        """`send_request` for each (index, begin, length), in order, as one write; returns
+        how many were sent (all, or none while the peer chokes us without fast). Every block
+        is checked before any is sent, so a misuse raises with nothing half-sent."""
+        st, book = self._st, self._book
+        if not blocks or not self._ready(core=True):
+            return 0
+        if not st.geometry_known:
+            raise LocalProtocolError("no geometry")
+        ours, problem_of = book.ours, book.block_problem
+        added: list[tuple[int, int]] = []
+        try:  # registered as checked; a misuse takes back what this call registered
+            for index, begin, length in blocks:
+                problem = problem_of(index, begin, length)
+                if problem is not None:
+                    raise LocalProtocolError(problem)
+                key = (index, begin)
+                if key in ours:
+                    raise LocalProtocolError(f"block {index}:{begin} is already requested")
+                ours[key] = length
+                added.append(key)
+        except LocalProtocolError:
+            for key in added:
+                del ours[key]
+            raise
+        if st.peer_choking and not st.supports_fast:
+            for key in added:
+                del ours[key]
+            return 0  # it would drop the requests (BEP 3)
+        recent = book.recent
+        if recent:
+            for key in added:
+                recent.pop(key, None)
+        pack = codec.pack_block
+        self._out.write(b"".join([pack(_REQUEST, i, b, n) for i, b, n in blocks]))
+        return len(blocks)
 
     def send_cancel(self, index: int, begin: int, length: int) -> None:
         if self._ready(core=True) and self._book.cancel(index, begin, length):
