@@ -7,12 +7,22 @@ accepted, so the kernel drops every further SYN and the dialer's attempts sit in
 SYN_SENT. Two torrents with a dozen such addresses each would open 8 attempts each (the
 per-torrent bound); the session-wide `max_half_open` keeps them at 3 together, counted by
 the kernel's own socket table (/proc/net/tcp), not only by the session.
+
+The kernel's table is the whole host's: only this process's sockets are counted (by inode),
+each once. Any other process that dials one of the deaf listeners' port numbers (a dialer of
+another test, or of the other xdist worker, retrying an address whose port number was free
+again and went to a listener here) sits in SYN_SENT towards it as well; counted as ours, it
+made "4 attempts against 3" of a session that kept its limit (forced in the second test).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import os
 import socket
+import subprocess
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -30,18 +40,32 @@ SYN_SENT = "02"
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/net/tcp")
 
 
+def _own_socket_inodes() -> set[str]:
+    """The inodes of this process's sockets (their /proc/net/tcp column 10)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # closed since the listing
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    return inodes
+
+
 def _syn_sent_to(ports: set[int]) -> int:
-    """Sockets of this host in SYN_SENT towards 127.0.0.1 at one of `ports`."""
-    count = 0
+    """Sockets of this process in SYN_SENT towards 127.0.0.1 at one of `ports`."""
+    ours = _own_socket_inodes()
+    found = set()
     with open("/proc/net/tcp") as table:
         next(table)
         for line in table:
             fields = line.split()
-            remote, state = fields[2], fields[3]
+            remote, state, inode = fields[2], fields[3], fields[9]
             host, port = remote.split(":")
-            if state == SYN_SENT and host == "0100007F" and int(port, 16) in ports:
-                count += 1
-    return count
+            if state != SYN_SENT or host != "0100007F" or int(port, 16) not in ports:
+                continue
+            if inode in ours:  # another process's dial to that port number is not ours
+                found.add(inode)  # a table read while it changes may list one twice
+    return len(found)
 
 
 def _deaf_listeners(stack: ExitStack, n: int) -> list[int]:
@@ -89,3 +113,35 @@ def test_no_more_than_max_half_open_attempts_in_flight(tmp_path: Path) -> None:
     most_session, most_kernel = asyncio.run(run())
     assert most_session == HALF_OPEN  # reached, never passed
     assert most_kernel == HALF_OPEN
+
+
+def test_the_kernel_count_is_of_this_process_only() -> None:
+    """Another process dialling a deaf listener's port number is not counted; our own
+    attempt to it is, once."""
+    with ExitStack() as stack:
+        (port,) = _deaf_listeners(stack, 1)
+        outsider = stack.enter_context(
+            subprocess.Popen(
+                [sys.executable, "-c", _DIAL_AND_WAIT.format(port=port)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        )
+        stack.callback(outsider.kill)  # runs first: Popen's exit then waits for it
+        assert outsider.stdout is not None and outsider.stdout.readline() == "dialled\n"
+        assert _syn_sent_to({port}) == 0
+        ours = stack.enter_context(socket.socket())
+        ours.setblocking(False)
+        assert ours.connect_ex(("127.0.0.1", port)) == errno.EINPROGRESS
+        assert _syn_sent_to({port}) == 1
+
+
+_DIAL_AND_WAIT = """
+import socket, sys
+s = socket.socket()
+s.setblocking(False)
+s.connect_ex(("127.0.0.1", {port}))
+print("dialled", flush=True)
+sys.stdin.read()
+"""

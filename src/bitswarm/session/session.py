@@ -65,6 +65,9 @@ class Session:
         self._dht_tasks: set[asyncio.Task[None]] = set()
         self.listen_port = 0
         self._servers: list[asyncio.Server] = []
+        # accepted TCP peers until they close: `close` ends those no torrent has (yet)
+        self._accepted: set[PeerProtocol] = set()
+        self._closing = False
         self.utp_managers: list[UtpManager] = []  # the UDP sockets of the peer port
         self._accept_errors: AcceptErrors | None = None  # installed by `start` on its loop
         self.upload_bucket = rate_bucket(self.config.upload_limit)
@@ -152,15 +155,7 @@ class Session:
 
         async def serve(number: int) -> asyncio.Server:
             return await loop.create_server(
-                lambda: incoming_stream(
-                    PeerProtocol(
-                        lookup=self._lookup,
-                        admit=self._admit_tcp,
-                        handshake_timeout=self.config.handshake_timeout,
-                    ),
-                    level=self.config.encryption,
-                    lookup=self._skey_lookup,
-                ),
+                self._accept_tcp,
                 host=self.config.listen_host,
                 port=number,
                 reuse_address=True,
@@ -186,7 +181,12 @@ class Session:
 
     async def close(self) -> None:
         """Stop every torrent (telling trackers, saving resume data), end metadata fetches
-        (their `fetch_metadata` raises `TorrentFailed`), and release the ports and threads."""
+        (their `fetch_metadata` raises `TorrentFailed`), and release the ports and threads.
+
+        Accepted connections still in their handshake belong to no torrent yet, so no
+        torrent's stop ends them: they are closed here (a socket left to its handshake
+        timeout outlived the session, and the loop when that ended first)."""
+        self._closing = True  # a connection accepted from now on is refused at once
         for fetch in list(self.fetches.values()):
             fetch.abort("the session was closed")
         if self._ticker is not None:
@@ -211,6 +211,10 @@ class Session:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
         self._servers.clear()
+        if self._accepted:
+            for peer in list(self._accepted):
+                peer.close("session closed")
+            await asyncio.sleep(0)  # their transports release the sockets (connection_lost)
         self.disk_pool.shutdown()  # every torrent's DiskWorker is closed by now
         if self._accept_errors is not None:  # the caller's loop gets its handler back
             self._accept_errors.uninstall(asyncio.get_running_loop())
@@ -348,6 +352,20 @@ class Session:
             self.utp_managers.append(UtpManager(
                 sock, accept=accept, max_connections=2 * self.config.max_connections
             ))  # fmt: skip
+
+    def _accept_tcp(self) -> asyncio.BufferedProtocol:
+        """An accepted TCP connection's protocols (sniffed, plain or MSE), its peer kept in
+        `_accepted` until it closes so that `close` ends it even before it names a torrent.
+        (uTP connections need no such list: they hold no socket, and `UtpManager.close`
+        resets them all.)"""
+        peer = PeerProtocol(
+            lookup=self._lookup,
+            admit=self._admit_tcp,
+            handshake_timeout=self.config.handshake_timeout,
+        )
+        self._accepted.add(peer)
+        peer.closed_future.add_done_callback(lambda _: self._accepted.discard(peer))
+        return incoming_stream(peer, level=self.config.encryption, lookup=self._skey_lookup)
 
     def _accept_utp(self) -> asyncio.BufferedProtocol:
         """An accepted uTP connection's protocols: sniffed, plain or MSE, and held to the
@@ -502,8 +520,9 @@ class Session:
         return True
 
     def _admit_tcp(self, address: tuple[str, int]) -> bool:
-        """`_admit`, and TCP at all: not when the session speaks uTP only."""
-        return self.config.transport != "utp" and self._admit(address)
+        """`_admit`, and TCP at all: not when the session speaks uTP only, nor once it is
+        closing (an accept already under way when the listening socket closed)."""
+        return not self._closing and self.config.transport != "utp" and self._admit(address)
 
     def connection_count(self) -> int:
         return sum(len(rt.protocols) for rt in self.torrents.values())
