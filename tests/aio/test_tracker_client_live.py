@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -118,6 +119,8 @@ def _run_opentracker(exe: str, tmp_path: Path) -> Iterator[tuple[int, int]]:
                 with urllib.request.urlopen(probe + "&event=started", timeout=1) as resp:
                     if b"failure reason" not in resp.read():
                         break
+            except urllib.error.HTTPError as err:
+                err.close()  # it holds the response's socket open until closed
             except OSError:
                 pass
             if time.monotonic() > deadline:

@@ -21,7 +21,8 @@ def _request(
         with urllib.request.urlopen(req, timeout=30) as reply:
             return reply.status, dict(reply.headers), json.loads(reply.read() or b"{}")
     except urllib.error.HTTPError as err:
-        raw = err.read()
+        with err:  # it holds the response's socket open until closed
+            raw = err.read()
         return err.code, dict(err.headers), json.loads(raw) if raw else {}
 
 

@@ -174,6 +174,7 @@ def test_qbittorrent_api_login_with_a_password(daemon_factory: DaemonFactory) ->
     daemon = daemon_factory(rpc_username="admin", rpc_password_hash=hash_password("secret"))
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{daemon.url}/api/v2/torrents/info", timeout=30)
+    refused.value.close()  # an HTTPError holds the response's socket open until closed
     assert refused.value.code == 403  # no cookie, a password set: 403 even on loopback
     anonymous = qba.Client(host=daemon.url, REQUESTS_ARGS={"timeout": 30})
     with pytest.raises(qba.LoginFailed):  # the library answers the 403 with a login

@@ -35,7 +35,8 @@ def _get(
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+        with exc:  # it holds the response's socket open until closed
+            return exc.code, dict(exc.headers), exc.read()
 
 
 def _pieces_on_disk(path: Path, original: bytes) -> set[int]:
