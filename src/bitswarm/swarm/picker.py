@@ -171,13 +171,13 @@ class PiecePicker:
 
     def is_valid_block(self, block: Block) -> bool:
         """Whether `block` is one of the blocks this picker hands out."""
-        piece, begin, length = block
+        return self._valid(*block)
+
+    def _valid(self, piece: int, begin: int, length: int) -> bool:
         if not 0 <= piece < self.num_pieces or begin % BLOCK_SIZE or begin < 0:
             return False
-        if piece == self.num_pieces - 1:
-            size = self.total_length - piece * self.piece_length
-            return begin < size and length == min(BLOCK_SIZE, size - begin)
-        return begin < self.piece_length and length == min(BLOCK_SIZE, self.piece_length - begin)
+        size = min(self.piece_length, self.total_length - piece * self.piece_length)
+        return begin < size and length == min(BLOCK_SIZE, size - begin)
 
     def _check_piece(self, piece: int) -> None:
         if not 0 <= piece < self.num_pieces:
@@ -397,12 +397,7 @@ class PiecePicker:
     ) -> tuple[bool, list[tuple[PeerKey, Block]]]:
         """`block_received` of `Block(piece, begin, length)` without building the Block (the
         core's per-block path: a plain tuple hashes and compares as the Block does)."""
-        if not 0 <= piece < self.num_pieces or begin % BLOCK_SIZE or begin < 0:
-            return False, []
-        size = self.total_length - piece * self.piece_length
-        if size > self.piece_length:
-            size = self.piece_length
-        if begin >= size or length != min(BLOCK_SIZE, size - begin):
+        if not self._valid(piece, begin, length):
             return False, []
         key = (piece, begin, length)
         ps = self._peers.get(peer)
