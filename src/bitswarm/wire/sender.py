@@ -142,21 +142,7 @@ class Sender:
                 out.write(codec.pack_block(_M.REJECT, index, begin, length))
 
     def send_request(self, index: int, begin: int, length: int) -> bool:
-        st, book = self._st, self._book
-        if not self._ready(core=True):
-            return False
-        problem = book.block_problem(index, begin, length) if st.geometry_known else "no geometry"
-        if problem is not None:
-            raise LocalProtocolError(problem)
-        key = (index, begin)
-        if key in book.ours:
-            raise LocalProtocolError(f"block {index}:{begin} is already requested")
-        if st.peer_choking and not st.supports_fast:
-            return False  # it would drop the request (BEP 3)
-        book.recent.pop(key, None)
-        book.ours[key] = length
-        self._out.write(codec.pack_block(_REQUEST, index, begin, length))
-        return True
+        return self.send_requests(((index, begin, length),)) == 1
 
     def send_requests(self, blocks: Sequence[tuple[int, int, int]]) -> int:
         """`send_request` for each (index, begin, length), in order, as one write; returns
