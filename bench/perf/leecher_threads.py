@@ -27,7 +27,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from bitswarm_lab.peers.base import Endpoint, PeerSpec, Role
+from bitswarm_lab.peers.base import Endpoint, Peer, PeerSpec, Role
 from bitswarm_lab.peers.netns import free_port
 from bitswarm_lab.peers.torrent_files import parse_size
 from bitswarm_lab.peers.transfer import PEER_CLASSES
@@ -43,9 +43,9 @@ _GIB = float(1 << 30)
 DEFAULT_LEECHERS = ("bitswarm", "bitswarm-buffered", "libtorrent")
 
 
-def thread_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds (utime + stime) of each live thread of `pid`, by thread id."""
-    out: dict[int, float] = {}
+def thread_cpu_split(pid: int) -> dict[int, tuple[float, float]]:
+    """CPU seconds (user, system) of each live thread of `pid`, by thread id."""
+    out: dict[int, tuple[float, float]] = {}
     try:
         tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
@@ -56,12 +56,21 @@ def thread_cpu(pid: int) -> dict[int, float]:
         except OSError:
             continue
         fields = raw.rsplit(")", 1)[1].split()
-        out[int(tid)] = (int(fields[11]) + int(fields[12])) / _TICKS
+        out[int(tid)] = (int(fields[11]) / _TICKS, int(fields[12]) / _TICKS)
     return out
 
 
-def one_run(leecher: str, size: int, piece_size: int) -> dict[str, float]:
-    """MB/s, CPU s/GiB, and the main and other threads' CPU s/GiB of one download."""
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (utime + stime) of each live thread of `pid`, by thread id."""
+    return {tid: user + system for tid, (user, system) in thread_cpu_split(pid).items()}
+
+
+def one_run(
+    leecher: str, size: int, piece_size: int, peer_class: type[Peer] | None = None
+) -> dict[str, float]:
+    """MB/s, CPU s/GiB, and the main and other threads' CPU s/GiB of one download
+    (user + system, and each apart). `peer_class` runs the leecher instead of
+    `PEER_CLASSES[leecher]` (a profiled variant)."""
     torrent = cached_torrent(size, piece_size)
     workdir = OUT / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-threads-{os.getpid()}"
     seed_dir = workdir / "seed"
@@ -77,15 +86,15 @@ def one_run(leecher: str, size: int, piece_size: int) -> dict[str, float]:
             spec = PeerSpec(Role.LEECH, torrent.path, workdir / "data", workdir / "l",
                             Endpoint(_LOOPBACK, free_port(_LOOPBACK)),
                             peers=(s_spec.listen,))  # fmt: skip
-            peer = stack.enter_context(PEER_CLASSES[leecher](spec))
+            peer = stack.enter_context((peer_class or PEER_CLASSES[leecher])(spec))
             assert peer.process is not None
             pid = peer.process.pid
-            last: dict[int, float] = {}
+            last: dict[int, tuple[float, float]] = {}
             done = threading.Event()
 
             def sample() -> None:
                 while not done.is_set():
-                    last.update(thread_cpu(pid))
+                    last.update(thread_cpu_split(pid))
                     time.sleep(0.05)
 
             sampler = threading.Thread(target=sample, daemon=True)
@@ -100,12 +109,18 @@ def one_run(leecher: str, size: int, piece_size: int) -> dict[str, float]:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     gib = size / _GIB
-    main = last.get(pid, 0.0)
+    main_user, main_sys = last.get(pid, (0.0, 0.0))
+    all_user = sum(user for user, _ in last.values())
+    all_sys = sum(system for _, system in last.values())
     return {
         "mb_s": size / seconds / 1e6,
         "cpu": usage.cpu_seconds / gib,
-        "main": main / gib,
-        "others": (sum(last.values()) - main) / gib,
+        "main": (main_user + main_sys) / gib,
+        "others": (all_user + all_sys - main_user - main_sys) / gib,
+        "main_user": main_user / gib,
+        "main_sys": main_sys / gib,
+        "others_user": (all_user - main_user) / gib,
+        "others_sys": (all_sys - main_sys) / gib,
     }
 
 
