@@ -80,13 +80,13 @@ class Seeder:
         config = SessionConfig(listen_host="127.0.0.1", listen_port=0, dht_port=None, lsd=False)
         async with Session(config) as session:
             rt = await session.add(self.meta, self.data)
-            queue_upload: Callable[..., None] = rt._queue_upload
+            queue_upload: Callable[..., None] = rt.uploads.queue
 
             def counted(action: object) -> None:  # every block asked for, then served
                 self.requests.append(action.piece)  # type: ignore[attr-defined]
                 queue_upload(action)
 
-            setattr(rt, "_queue_upload", counted)  # noqa: B010 - instrumenting our seeder
+            setattr(rt.uploads, "queue", counted)  # noqa: B010 - instrumenting our seeder
             self.port = session.listen_port
             self._ready.set()
             while not self._stop.is_set():

@@ -4,7 +4,7 @@ and what every save records.
 * with a short interval the resume file is replaced several times during a download (the
   default, 30 s, saves once at completion in a download this short);
 * every save is consistent with the files it stats: a piece written before the stat is in
-  the record (`TorrentRuntime._quiet_disk`), so a start that trusts the record never
+  the record (`ResumeKeeper.quiet_disk`), so a start that trusts the record never
   fetches a piece that is on disk again;
 * a temporary file a kill left mid-save is removed at the next start.
 """

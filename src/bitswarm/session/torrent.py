@@ -14,10 +14,7 @@ import contextlib
 import logging
 import os
 import random
-import time
-from collections import deque
 from collections.abc import (
-    AsyncIterator,
     Callable,
     Coroutine,
     Hashable,
@@ -25,7 +22,6 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,18 +45,16 @@ from ..ratelimit import consume_all, rate_bucket, read_allowance
 from ..storage.filesystem import FileStorage, aligned_piece_buffer
 from ..storage.layout import FileSpec, Layout
 from ..storage.parts import parts_file_name
-from ..storage.resume import ResumeData, decode_resume, encode_resume, trusted_pieces
 from ..swarm.picker import first_last_pieces
-from ..swarm.send_watermark import send_watermark
 from ..wire import events as ev
 from ..wire.connection import PeerConnection
 from ..wire.mse import encryption_hint
 from .announcer import Announcer, AnnounceStats
 from .dialer import REFUSED_BY_US, Dialer
-from .disk_faults import lost_files, missing_data_message
 from .hash_service import HashService
 from .host import SessionHost
 from .peer_view import peer_snapshots, piece_states
+from .resume_keeper import ResumeKeeper
 from .resume_store import FileResumeStore, ResumeStore
 from .slots import PeerFacts, SlotKeeper, SlotRules
 from .status import (
@@ -71,6 +65,7 @@ from .status import (
     Transfer,
     file_progress,
 )
+from .uploads import Uploader
 from .v2_hashes import V2Hashes
 from .wanted import WantedFiles
 
@@ -83,19 +78,10 @@ MAX_UNWRITTEN = 48 * 2**20
 RESUME_UNWRITTEN = 32 * 2**20  # sockets held for the disk read again below this
 HAVE_FLUSH_DELAY = 0.02
 """Seconds a verified piece's haves may wait for another write to the same peer."""
-SEND_BATCH = 8  # blocks (128 KiB) a seeding peer gets per socket write
 SEED_REDIAL = 30 * 60.0  # a seed we met while seeding is not dialled again before this
 FEW_PEERS = 5  # below this many connections a downloader asks trackers for more, sooner
 DHT_EVERY = 15 * 60.0  # BEP 5 peers expire after 30 minutes: announce well within that
 DHT_EVERY_WHEN_FEW = 60.0
-
-
-@dataclass(slots=True)
-class _Uploads:
-    """A peer's queue of block reads, served one at a time with socket backpressure."""
-
-    queue: deque[ReadBlock] = field(default_factory=deque)
-    task: asyncio.Task[None] | None = None
 
 
 def build_layout(
@@ -153,10 +139,11 @@ class TorrentRuntime:
         self.meta = meta
         self.info_hash = info.info_hashes.wire
         self.save_path = save_path
-        self._save_path_text = os.path.abspath(save_path)  # in resume data: `resume list`
+        self.save_path_text = os.path.abspath(save_path)  # in resume data: `resume list`
         self.resume_path = resume_path
-        self.resume_store: ResumeStore | None = (
-            FileResumeStore(resume_path, session.disk_pool) if resume_path is not None else resume
+        self.resume = ResumeKeeper(
+            self,
+            FileResumeStore(resume_path, session.disk_pool) if resume_path is not None else resume,
         )
         self.layout = build_layout(meta, file_paths)
         self.wanted = WantedFiles(self.layout)
@@ -185,24 +172,9 @@ class TorrentRuntime:
         self.announcer = Announcer(self, [*meta.announce_tiers, *([u] for u in trackers)])
         self.upload_bucket = rate_bucket(upload_limit)
         self.download_bucket = rate_bucket(download_limit)
-        self._uploads: dict[PeerProtocol, _Uploads] = {}
+        self.uploads = Uploader(self)
         self._hash_service: HashService | None = None  # BEP 52 answers (pure v2 only)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._resume_dirty = False
-        self._resume_lock = asyncio.Lock()  # one save at a time, in the order asked
-        self._resume_task: asyncio.Task[None] | None = None
-        self._resume_again = False
-        self._next_resume_save = 0.0  # loop time: a dirty state is saved from then on
-        # piece writes in flight, and the gate a resume save closes to stat the files
-        # between two writes (see `_quiet_disk`)
-        self._writes = 0
-        self._writes_idle = asyncio.Event()
-        self._writes_idle.set()
-        self._writes_open = asyncio.Event()
-        self._writes_open.set()
-        # the files' (size, mtime) at the last resume save that found them whole: what a
-        # save in the ERROR state records, so the next start rechecks whatever changed since
-        self._good_files: list[tuple[int, int] | None] | None = None
         self._stopping = False
         self._next_dht = 0.0
         self._unwritten = 0  # bytes of verified-to-be pieces not yet hashed and written
@@ -228,12 +200,12 @@ class TorrentRuntime:
                 probation=cfg.peer_probation,
                 cooldown=cfg.peer_probation_cooldown,
             ),
-            self._now(),
+            self.now(),
         )
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        have = await self._load_or_check()
+        have = await self.resume.load_or_check()
         self.core = TorrentCore(
             num_pieces=self.meta.info.num_pieces,
             piece_length=self.meta.info.piece_length,
@@ -241,7 +213,7 @@ class TorrentRuntime:
             have=have,
             rng=random.Random(),
             config=CoreConfig(),
-            now=self._now(),
+            now=self.now(),
             info_raw=self.meta.info.raw,
             private=self.meta.info.private,
             listen_port=self.session.listen_port,
@@ -250,14 +222,14 @@ class TorrentRuntime:
         if self.session.config.direct_io:  # pieces assembled where O_DIRECT takes them
             self.core.piece_buffer = aligned_piece_buffer
         if not self.wanted.all_wanted:
-            self.core.set_file_priorities(*self._picker_input(), now=self._now())
+            self.core.set_file_priorities(*self._picker_input(), now=self.now())
             self.core.actions()  # a completion now is the state set below, not an event
             self.wanted.set(self.wanted.priorities, have)
         elif self.v2 is not None and not self.v2.complete:
-            self.core.set_file_priorities(*self._picker_input(), now=self._now())
+            self.core.set_file_priorities(*self._picker_input(), now=self.now())
             self.core.actions()
         self._apply_piece_order()
-        self._next_resume_save = self._now() + self.session.config.resume_save_interval
+        self.resume.next_save = self.now() + self.session.config.resume_save_interval
         # after the resume check: it trusted the files as they were when it was saved
         await self.disk.set_file_priorities(self.wanted.priorities)
         await self.disk.create_files()
@@ -287,9 +259,7 @@ class TorrentRuntime:
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
-        if self._resume_task is not None:  # a background save finishes first, never beside
-            with contextlib.suppress(Exception):
-                await self._resume_task
+        await self.resume.wait_saving()  # a background save finishes first, never beside
         await self.save_resume()
         try:
             await self.disk.close()
@@ -297,128 +267,19 @@ class TorrentRuntime:
             log.warning("closing %s: %s", self.meta.info.name, exc)
         self.state = TorrentState.STOPPED
 
-    async def _load_or_check(self) -> Bitfield:
-        """The pieces we have: from resume data when it matches the files, else by hashing
-        what is on disk. Every file access runs in the disk pool, off the loop."""
-        n = self.meta.info.num_pieces
-        files = await self.disk.file_sizes_and_mtimes()
-        if self.resume_store is not None:
-            try:
-                raw = await self.resume_store.load()
-                if raw is not None:
-                    data = decode_resume(raw, info_hash=self.info_hash, num_pieces=n)
-                    # layers fetched before (a magnet's): proven again, not re-fetched
-                    if self.v2 is not None and self.v2.adopt(data.piece_layers):
-                        self.meta = self.v2.metainfo
-                    saved = Bitfield.from_bytes(data.have, n)
-                    lost = lost_files(self.layout, saved, files)
-                    if lost:  # never start over from nothing: see session/disk_faults.py
-                        raise StorageError(missing_data_message(self.layout, lost, running=False))
-                    trusted = trusted_pieces(data, files)
-                    if trusted is not None:
-                        self._good_files = files
-                        return trusted
-                    log.info("resume data does not match the files: rechecking")
-            except StorageError:
-                raise
-            except Exception as exc:  # any store's failure: recheck rather than not start
-                log.warning("ignoring resume data: %s", exc)
-        if not any(s is not None and s[0] > 0 for s in files):
-            return Bitfield(n)
-        if self.v2 is not None:
-            return await self.disk.check_existing(self.v2.recheck_hash, n)
-        return await self.disk.check_existing(self.meta.info.piece_hash, n)
+    @property
+    def stopping(self) -> bool:
+        """`stop` has begun."""
+        return self._stopping
 
     def save_resume_soon(self) -> None:
-        """Save resume data in the background; asked while a save runs, it saves once more
-        after that one (what it recorded may already be old)."""
-        if self.resume_store is None or self.core is None or self._stopping:
-            return
-        if self._resume_task is not None and not self._resume_task.done():
-            self._resume_again = True
-            return
-        self._resume_task = asyncio.get_running_loop().create_task(self._save_resume_loop())
-
-    async def _save_resume_loop(self) -> None:
-        while True:
-            self._resume_again = False
-            await self.save_resume()
-            if not self._resume_again or self._stopping:
-                return
+        """Save resume data in the background (`ResumeKeeper.save_soon`)."""
+        self.resume.save_soon()
 
     async def save_resume(self) -> None:
-        """Save resume data: flush the files (fsync) and stat them in the disk pool, then
-        hand the encoded data to the resume store (a file store replaces its file
-        atomically, in the pool too); the event loop never waits on the disk.
-
-        The pieces recorded are those verified before the flush began, so every one of
-        them is durable when the file says so; no piece is written between that moment
-        and the stat (`_quiet_disk`), so the files' mtimes cover no piece the record
-        leaves out (which the next start would trust away and fetch again). A file
-        changed after the stat fails the check at the next start (recheck).
-        """
-        async with self._resume_lock:
-            core = self.core
-            store = self.resume_store
-            if store is None or core is None:
-                return
-            async with self._quiet_disk():
-                have_now = core.have.copy()
-                have = have_now.to_bytes()
-                uploaded, downloaded = core.uploaded, core.downloaded
-                self._resume_dirty = False
-                files = await self._files_for_resume(have_now)
-            if files is None:  # failed before any save found the files whole
-                log.info("not saving resume data: the next start rechecks the files")
-                return
-            try:
-                data = ResumeData(
-                    info_hash=self.info_hash,
-                    have=have,
-                    num_pieces=self.meta.info.num_pieces,
-                    files=files,
-                    uploaded=uploaded,
-                    downloaded=downloaded,
-                    saved_at=int(time.time()),
-                    name=self.meta.info.name,
-                    save_path=self._save_path_text,
-                    piece_layers=self.v2.fetched_layers() if self.v2 is not None else {},
-                )
-                await store.save(encode_resume(data))
-                if self.state is not TorrentState.ERROR:
-                    self._good_files = files
-            except Exception as exc:  # any store's failure: keep going, try again later
-                self._resume_dirty = True
-                log.warning("could not save resume data: %s", exc)
-
-    @contextlib.asynccontextmanager
-    async def _quiet_disk(self) -> AsyncIterator[None]:
-        """Hold new piece writes back and wait for those in flight (their pieces are then
-        verified or failed), for the snapshot-flush-stat of a resume save."""
-        self._writes_open.clear()
-        try:
-            await self._writes_idle.wait()
-            yield
-        finally:
-            self._writes_open.set()
-
-    async def _files_for_resume(self, have: Bitfield) -> list[tuple[int, int] | None] | None:
-        """Make the data durable and stat the files for a resume save; a fault met on the
-        way (a failed fsync, a file holding verified pieces gone) fails the torrent. In the
-        ERROR state the stats of the last sound save are used instead (or None): resume
-        data then keeps every verified piece and the next start rechecks what changed."""
-        if self.state is not TorrentState.ERROR:
-            try:
-                await self.disk.flush()
-                files = await self.disk.file_sizes_and_mtimes()
-            except StorageError as exc:
-                self.fail(str(exc))
-            else:
-                lost = lost_files(self.layout, have, files)
-                if not lost:
-                    return files
-                self.fail(missing_data_message(self.layout, lost, running=True))
-        return self._good_files
+        """Save resume data now, durably (`ResumeKeeper.save`: flushed and statted in the
+        disk pool; the event loop never waits on the disk)."""
+        await self.resume.save()
 
     # ------------------------------------------------------------------ PeerOwner
     def peer_connected(self, proto: PeerProtocol) -> PeerConnection:
@@ -432,7 +293,7 @@ class TorrentRuntime:
             piece_length=info.piece_length,
             total_length=info.piece_space_length,
             initiator=proto.outgoing,
-            now=self._now(),
+            now=self.now(),
             enable_v2=self.v2 is not None,
         )
         refused = self._refusal(proto)
@@ -443,7 +304,7 @@ class TorrentRuntime:
         core.add_peer(
             proto,
             conn,
-            now=self._now(),
+            now=self.now(),
             outgoing=proto.outgoing,
             address=proto.address if proto.outgoing else None,
         )
@@ -464,7 +325,7 @@ class TorrentRuntime:
             (p.address[0] for p in self.protocols),
             len(self.protocols),
             self.max_peers,
-            self._now(),
+            self.now(),
         )
         if isinstance(verdict.evict, PeerProtocol):
             verdict.evict.close("showed nothing useful on probation")
@@ -514,7 +375,7 @@ class TorrentRuntime:
         core = self.core
         if core is None:
             return
-        now = self._now()
+        now = self.now()
         if core.is_seed:  # the core spends a saturated upload on pieces nobody has yet
             core.upload_saturated = self._backlog.any()
         v2 = self.v2
@@ -587,7 +448,7 @@ class TorrentRuntime:
         core = self.core
         if core is None:
             return
-        core.set_file_priorities(*self._picker_input(), now=self._now())
+        core.set_file_priorities(*self._picker_input(), now=self.now())
         if self._layers_known():
             self.save_resume_soon()
 
@@ -600,11 +461,9 @@ class TorrentRuntime:
         self.slots.forget(proto)
         self._held_for_disk.discard(proto)
         self._backlog.discard(proto)
-        uploads = self._uploads.pop(proto, None)
-        if uploads is not None and uploads.task is not None:
-            uploads.task.cancel()
+        self.uploads.forget(proto)
         if self.core is not None:
-            self.core.remove_peer(proto, now=self._now())
+            self.core.remove_peer(proto, now=self.now())
             self._process()
         if proto.outgoing and not proto.handshake_done.result() and reason not in REFUSED_BY_US:
             self.lost_in_handshake[proto.encryption == "mse"] += 1
@@ -620,14 +479,12 @@ class TorrentRuntime:
 
     def download_delay(self, nbytes: int) -> float:
         """Seconds to stop reading after `nbytes` arrived, for the download limits."""
-        return consume_all(
-            (self.download_bucket, self.session.download_bucket), nbytes, self._now()
-        )
+        return consume_all((self.download_bucket, self.session.download_bucket), nbytes, self.now())
 
     def read_allowance(self) -> int | None:
         """The most bytes one socket read may take under the download limits (None: no
         limit), so that no read leaves the buckets deep in debt (`bitswarm/ratelimit.py`)."""
-        return read_allowance((self.download_bucket, self.session.download_bucket), self._now())
+        return read_allowance((self.download_bucket, self.session.download_bucket), self.now())
 
     def _hold_for_disk(self, proto: PeerProtocol) -> None:
         """While more than `MAX_UNWRITTEN` bytes of whole pieces wait to be hashed and
@@ -691,7 +548,7 @@ class TorrentRuntime:
                     self._unwritten += len(action.data)
                     self._spawn(self._verify(action))
                 case ReadBlock():
-                    self._queue_upload(action)
+                    self.uploads.queue(action)
                 case DisconnectPeer(peer=peer, reason=reason):
                     if isinstance(peer, PeerProtocol):
                         peer.close(reason)
@@ -704,7 +561,7 @@ class TorrentRuntime:
                     if not self.meta.info.private:  # BEP 27: tracker peers only
                         self.add_peers(addresses)
                 case PieceVerified(piece=piece):
-                    self._resume_dirty = True
+                    self.resume.dirty = True
                     self._save_resume_when_due()
                     self.wanted.piece_verified(piece)
                     for listener in list(self.piece_listeners):
@@ -753,15 +610,8 @@ class TorrentRuntime:
             else:
                 sha1, v2_hash = None, self.v2.expected(action.piece)
                 assert v2_hash is not None  # a file is downloaded only once its layer is known
-            await self._writes_open.wait()  # a resume save is statting the files
-            self._writes += 1
-            self._writes_idle.clear()
-            try:
+            async with self.resume.writing():  # waits while a resume save stats the files
                 ok = await self.disk.hash_and_write(action.piece, action.data, sha1, v2_hash)
-            finally:
-                self._writes -= 1
-                if not self._writes:
-                    self._writes_idle.set()
         except StorageError as exc:
             self.fail(str(exc))
             return
@@ -769,66 +619,12 @@ class TorrentRuntime:
             self._unwritten -= len(action.data)
             self._release_disk_holds()
         core.recycle(action.data)
-        core.piece_checked(action.piece, ok, now=self._now())
+        core.piece_checked(action.piece, ok, now=self.now())
         if not ok:
             log.warning("piece %d failed its hash check", action.piece)
         # the haves (and any interest change) go out with the next refill of requests, or
         # within HAVE_FLUSH_DELAY: one send per piece and peer cost ~10 % of the loop's CPU
         self._process(flush_later=True)
-
-    def _queue_upload(self, action: ReadBlock) -> None:
-        proto = action.peer
-        if not isinstance(proto, PeerProtocol):
-            return
-        uploads = self._uploads.setdefault(proto, _Uploads())
-        uploads.queue.append(action)
-        if uploads.task is None or uploads.task.done():
-            uploads.task = asyncio.get_running_loop().create_task(self._serve(proto, uploads))
-
-    async def _serve(self, proto: PeerProtocol, uploads: _Uploads) -> None:
-        core = self.core
-        assert core is not None
-        unsent = 0  # blocks handed to the connection since the last write to the socket
-        while uploads.queue:
-            await proto.writable()  # no more than the watermark written ahead, disk or not
-            a = uploads.queue.popleft()
-            try:
-                data = self.disk.cached_block(a.piece, a.begin, a.length)
-                if data is None:
-                    if unsent:  # about to wait for the disk: send what is ready first
-                        self._flush_upload(proto)
-                        unsent = 0
-                    data = await self.disk.read_block(a.piece, a.begin, a.length)
-            except StorageError as exc:
-                self.fail(str(exc))
-                return
-            delay = consume_all(
-                (self.upload_bucket, self.session.upload_bucket), len(data), self._now()
-            )
-            if delay > 0:
-                if unsent:
-                    self._flush_upload(proto)
-                    unsent = 0
-                await asyncio.sleep(delay)
-            core.block_read(proto, a.piece, a.begin, data, now=self._now())
-            unsent += 1
-            if unsent >= SEND_BATCH or not uploads.queue:
-                self._flush_upload(proto)  # one socket write for several blocks, not one each
-                unsent = 0
-        if unsent:
-            self._flush_upload(proto)
-
-    def _flush_upload(self, proto: PeerProtocol) -> None:
-        """Write the blocks read for this peer, its transport's high-water mark set to
-        `send_watermark` of our rate to it first (refilled from half of it): what lies
-        beyond waits in its request queue, where a CANCEL or a CHOKE still takes it back
-        (swarm/send_watermark.py)."""
-        info = self.core.peers.get(proto) if self.core is not None else None
-        transport = proto.transport
-        if info is not None and transport is not None:
-            mark = send_watermark(info.up.rate(self._now()))
-            transport.set_write_buffer_limits(high=mark, low=mark // 2)
-        proto.flush()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -849,7 +645,8 @@ class TorrentRuntime:
         self.save_resume_soon()
 
     # ------------------------------------------------------------------ timers, peers
-    def _now(self) -> float:
+    def now(self) -> float:
+        """The event loop's clock (what the core's timers count in)."""
         loop = self._loop
         if loop is None:  # the loop the runtime runs in (3.11 asks getpid() per lookup)
             loop = self._loop = asyncio.get_running_loop()
@@ -859,7 +656,7 @@ class TorrentRuntime:
         """Once a second, from the session's one timer for all its torrents."""
         if self._stopping:
             return
-        now = self._now()
+        now = self.now()
         core = self.core
         if core is not None and self.state is not TorrentState.ERROR:
             for proto in list(self.protocols):
@@ -882,9 +679,7 @@ class TorrentRuntime:
     def _save_resume_when_due(self) -> None:
         """Save a dirty state once `SessionConfig.resume_save_interval` has passed since
         the last save began (from a tick, or at once when a piece verifies after that)."""
-        if self._resume_dirty and self._now() >= self._next_resume_save:
-            self._next_resume_save = self._now() + self.session.config.resume_save_interval
-            self.save_resume_soon()
+        self.resume.save_when_due(self.now(), self.session.config.resume_save_interval)
 
     def _dht_maybe(self, now: float) -> None:
         """Look ourselves up in the DHT and announce there (never for private torrents,
@@ -955,7 +750,7 @@ class TorrentRuntime:
         core = self.core
         if core is None:
             return Transfer()
-        now = self._now()
+        now = self.now()
         conns = [p.conn for p in self.protocols if p.conn is not None]
         return Transfer(
             pieces_done=core.have.count(),
@@ -1049,7 +844,7 @@ class TorrentRuntime:
         self.wanted.set(priorities, core.have if core is not None else Bitfield(0))
         if core is None:  # still checking: `start` applies them
             return
-        core.set_file_priorities(*self._picker_input(), now=self._now())
+        core.set_file_priorities(*self._picker_input(), now=self.now())
         if self.first_last:
             self._apply_piece_order()
         self._process()
@@ -1090,7 +885,7 @@ class TorrentRuntime:
         pieces: set[int] = set()
         if self.first_last:
             pieces = first_last_pieces(*self.wanted.picker_input(), self.layout.piece_length)
-        core.set_piece_order(sequential=self.sequential, first_last=pieces, now=self._now())
+        core.set_piece_order(sequential=self.sequential, first_last=pieces, now=self.now())
         if not self._stopping:
             self._process()
 
@@ -1101,7 +896,7 @@ class TorrentRuntime:
         core = self.core
         if core is None or self._stopping:
             return
-        now = self._now()
+        now = self.now()
         core.set_piece_deadlines(owner, {p: now + d for p, d in deadlines.items()}, now=now)
         self._process()
 
@@ -1133,7 +928,7 @@ class TorrentRuntime:
         self.max_peers = n
         extra = len(self.protocols) - n
         if extra > 0:
-            core, now = self.core, self._now()
+            core, now = self.core, self.now()
 
             def worth(p: PeerProtocol) -> float:
                 info = core.peers.get(p) if core is not None else None
@@ -1151,12 +946,12 @@ class TorrentRuntime:
             return
         self.announcer.reannounce()
         self._next_dht = 0.0
-        self._dht_maybe(self._now())
+        self._dht_maybe(self.now())
 
     # ------------------------------------------------------------------ inspection
     def peers(self) -> list[PeerSnapshot]:
         """The connected peers, for a peer table (no disk access: cheap to call often)."""
-        return peer_snapshots(list(self.protocols), self.core, self._now())
+        return peer_snapshots(list(self.protocols), self.core, self.now())
 
     def piece_states(self) -> tuple[bytes, list[int], list[int]]:
         """(our have-bitfield in BEP 3 wire layout, the pieces partly received or in
