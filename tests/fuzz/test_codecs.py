@@ -5,6 +5,8 @@ values, through the same checks as the fuzz targets (own error type only, bounds
 
 from __future__ import annotations
 
+import itertools
+
 from bench.fuzz.targets import (
     TID4_PLACEHOLDER,
     check_extension,
@@ -29,6 +31,7 @@ from bitswarm.ext.ut_metadata import (
 )
 from bitswarm.storage.resume import ResumeData, encode_resume, read_resume
 from bitswarm.tracker.announce import AnnounceEvent, AnnounceRequest, ScrapeStats
+from bitswarm.tracker.http_reply import MAX_HEAD, HttpReplyError, ReplyReader
 from bitswarm.tracker.udp_codec import (
     UdpAnnounce,
     UdpConnect,
@@ -210,6 +213,44 @@ def test_resume_round_trip(
 )  # fmt: skip
 def test_tracker_http_replies_with_hostile_fields(fields: dict[bytes, object]) -> None:
     check_tracker_http(bencode(fields))
+
+
+_REPLY_PARTS = [
+    b"HTTP/1.1 200 OK\r\n", b"HTTP/1.0 404 Not Found\r\n", b"HTTP/1.1 100 Continue\r\n\r\n",
+    b"HTTP/1.1 204 No Content\r\n", b"HTTP/2 200\r\n", b"Content-Length: 5\r\n",
+    b"Content-Length: 99999999999\r\n", b"Content-Length: 5, 6\r\n",
+    b"Transfer-Encoding: chunked\r\n", b"Transfer-Encoding: gzip\r\n",
+    b"Content-Encoding: gzip\r\n", b"Content-Encoding: deflate\r\n", b" folded\r\n",
+    b"X: y\r\n", b"\r\n", b"\n", b"5\r\nhello\r\n", b"0\r\n\r\n", b"3;ext=1\r\nabc\r\n",
+    b"ffffffff\r\n", b"zz\r\n", b"\x1f\x8b\x08\x00", b"d8:intervali60ee",
+]  # fmt: skip
+_FUZZ_MAX_BODY = 64
+
+
+@FUZZ
+@given(
+    data=st.lists(st.sampled_from(_REPLY_PARTS) | st.binary(max_size=40), max_size=14).map(b"".join)
+    | st.binary(max_size=300),
+    cuts=st.lists(st.integers(0, 400), max_size=5),
+    eof=st.booleans(),
+)
+def test_http_replies_split_anywhere(data: bytes, cuts: list[int], eof: bool) -> None:
+    """Any bytes, in any pieces: the reader returns a bounded reply or raises its own
+    error type, and holds no more than one head plus one piece at any time."""
+    bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
+    r = ReplyReader(max_body=_FUZZ_MAX_BODY)
+    reply = None
+    try:
+        for a, b in itertools.pairwise(bounds):
+            reply = r.receive_data(data[a:b])
+            assert len(r._buf) <= MAX_HEAD + (b - a) and len(r._body) <= _FUZZ_MAX_BODY
+        if eof:
+            reply = r.receive_eof()
+    except HttpReplyError as e:
+        assert str(e) and "\n" not in str(e)
+        return
+    if reply is not None:
+        assert len(reply.body) <= _FUZZ_MAX_BODY and 200 <= reply.status <= 999
 
 
 def _tid(reply: bytes) -> bytes:

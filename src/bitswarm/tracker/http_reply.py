@@ -13,9 +13,9 @@ Rules (RFC 9112; what a tracker announce or a .torrent download needs, no more):
 * Nothing a server sends is trusted for size: the heads (interim ones included) hold at
   most `MAX_HEAD` bytes, the body at most `max_body` bytes whatever its framing (a
   declared Content-Length over it is refused before a byte of the body arrives), the
-  chunk framing at most `max_body` bytes more, and a body a server compressed although
-  we asked for ``identity`` (``Content-Encoding: gzip``/``deflate``) at most `max_body`
-  bytes once inflated.
+  chunk framing (sizes, extensions, trailers) at most `max_body` + `MAX_HEAD` bytes
+  more, and a body a server compressed although we asked for ``identity``
+  (``Content-Encoding: gzip``/``deflate``) at most `max_body` bytes once inflated.
 * Each failure is one `HttpReplyError` subclass with a one-line message: `InvalidHead`
   (status line, header lines, their framing fields), `MalformedBody` (bad chunking, a
   body cut short, a broken compressed body), `BodyTooLarge`, `ClosedEarly` (the server
@@ -312,8 +312,8 @@ class ReplyReader:
 
     def _framing(self, line: bytes) -> None:
         self._framing_bytes += len(line) + 2
-        if self._framing_bytes > self.max_body:
-            raise MalformedBody(f"the chunk framing is over {self.max_body} bytes")
+        if self._framing_bytes > self.max_body + MAX_HEAD:
+            raise MalformedBody(f"the chunk framing is over {self.max_body + MAX_HEAD} bytes")
 
     def _chunk_size(self) -> bool:
         line = self._line(MAX_HEAD, MalformedBody, _CUT + " (a chunk size line too long)")
