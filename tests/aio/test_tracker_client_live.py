@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote_from_bytes
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -311,9 +310,8 @@ def test_http_failure_modes_are_one_clear_line() -> None:
         )
         assert "SECRET" not in msg
         await _expect(ScrapeUnsupported, scrape(f"{base}/nf/tracker", [IH]), "scrape")
-        async with aiohttp.ClientSession() as session:  # a caller's session is used, not closed
-            got = await announce(f"{base}/ok/announce", r, session=session)
-            assert got.interval == 77 and not session.closed
+        got = await announce(f"{base}/ok/announce", r)
+        assert got.interval == 77
 
     asyncio.run(
         _with_server(

@@ -5,6 +5,8 @@ values, through the same checks as the fuzz targets (own error type only, bounds
 
 from __future__ import annotations
 
+import itertools
+
 from bench.fuzz.targets import (
     TID4_PLACEHOLDER,
     check_extension,
@@ -29,6 +31,7 @@ from bitswarm.ext.ut_metadata import (
 )
 from bitswarm.storage.resume import ResumeData, encode_resume, read_resume
 from bitswarm.tracker.announce import AnnounceEvent, AnnounceRequest, ScrapeStats
+from bitswarm.tracker.http_reply import MAX_HEAD, HttpReplyError, ReplyReader
 from bitswarm.tracker.udp_codec import (
     UdpAnnounce,
     UdpConnect,
@@ -47,7 +50,7 @@ from bitswarm.wire.extension import (
 )
 
 from .mutations import BVALUES
-from .profile import FUZZ
+from .profile import FUZZ, scaled
 
 u32 = st.integers(0, 2**32 - 1)
 hostile_int = st.sampled_from([-1, 0, 1, 2**31, 2**32, 2**63 - 1, -(2**63)]) | st.integers(
@@ -210,6 +213,65 @@ def test_resume_round_trip(
 )  # fmt: skip
 def test_tracker_http_replies_with_hostile_fields(fields: dict[bytes, object]) -> None:
     check_tracker_http(bencode(fields))
+
+
+_STATUS_LINES = [
+    b"HTTP/1.1 200 OK",
+    b"HTTP/1.0 404 Not Found",
+    b"HTTP/1.1 204 No Content",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK",
+    b"HTTP/2 200",
+    b"HTTP/1.1 200",
+]
+_HEADERS = [
+    b"Content-Length: 5",
+    b"Content-Length: 99999999999",
+    b"Content-Length: 5, 6",
+    b"Content-Length: x",
+    b"Transfer-Encoding: chunked",
+    b"Transfer-Encoding: gzip",
+    b"Content-Encoding: gzip",
+    b"Content-Encoding: deflate",
+    b" folded",
+    b"X: y",
+    b"bad",
+]
+_BODY_PARTS = [b"5\r\nhello\r\n", b"0\r\n\r\n", b"3;ext=1\r\nabc\r\n", b"ffffffff\r\n",
+               b"zz\r\n", b"0\r\nT: 1\r\n\r\n", b"\x1f\x8b\x08\x00", b"d8:intervali60ee",
+               b"\r\n", b"\n"]  # fmt: skip
+_FUZZ_MAX_BODY = 64
+_replies = st.builds(
+    lambda status, headers, end, body: b"\r\n".join([status, *headers]) + end + b"".join(body),
+    st.sampled_from(_STATUS_LINES) | st.binary(max_size=20),
+    st.lists(st.sampled_from(_HEADERS) | st.binary(max_size=20), max_size=4),
+    st.sampled_from([b"\r\n\r\n", b"\n\n", b"\r\n"]),
+    st.lists(st.sampled_from(_BODY_PARTS) | st.binary(max_size=40), max_size=6),
+)
+
+
+@scaled(4)  # cheap: a reader on a few hundred bytes
+@given(
+    data=_replies | st.binary(max_size=300),
+    cuts=st.lists(st.integers(0, 400), max_size=5),
+    eof=st.booleans(),
+)
+def test_http_replies_split_anywhere(data: bytes, cuts: list[int], eof: bool) -> None:
+    """Any bytes, in any pieces: the reader returns a bounded reply or raises its own
+    error type, and holds no more than one head plus one piece at any time."""
+    bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
+    r = ReplyReader(max_body=_FUZZ_MAX_BODY)
+    reply = None
+    try:
+        for a, b in itertools.pairwise(bounds):
+            reply = r.receive_data(data[a:b])
+            assert len(r._buf) <= MAX_HEAD + (b - a) and len(r._body) <= _FUZZ_MAX_BODY
+        if eof:
+            reply = r.receive_eof()
+    except HttpReplyError as e:
+        assert str(e) and "\n" not in str(e)
+        return
+    if reply is not None:
+        assert len(reply.body) <= _FUZZ_MAX_BODY and 200 <= reply.status <= 999
 
 
 def _tid(reply: bytes) -> bytes:

@@ -1,4 +1,4 @@
-"""asyncio driver for tracker clients: HTTP(S) over aiohttp, UDP around `UdpTrackerClient`.
+"""asyncio driver for tracker clients: HTTP(S) over `aio.http_get`, UDP around `UdpTrackerClient`.
 
 Thin by design: URLs and reply parsing come from `bitswarm.tracker.http`, the UDP
 protocol machine from `bitswarm.tracker.udp`. What this module adds is I/O and its
@@ -8,7 +8,7 @@ failure modes, each turned into one clear line:
 * `TrackerUnreachable`: timeout, refused or reset connection, unresolvable host, an
   HTTP error status, an HTML page or other garbage instead of bencoding (the last is
   the `TrackerResponseError` subclass), a body over `MAX_BODY` bytes, too many
-  redirects. Never a raw aiohttp error or OSError.
+  redirects, a TLS certificate that does not verify. Never a raw OSError.
 
 Messages name the tracker without its query string, which often holds a passkey.
 """
@@ -16,16 +16,11 @@ Messages name the tracker without its query string, which often holds a passkey.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TypeVar, cast
 from urllib.parse import urlsplit
-
-if TYPE_CHECKING:  # imported where used: aiohttp costs ~0.1 s at start-up
-    import aiohttp
-import yarl
 
 from ..tracker.announce import (
     AnnounceRequest,
@@ -41,6 +36,7 @@ from ..tracker.http import (
     parse_scrape_response,
     raise_failure,
 )
+from ..tracker.http_reply import MAX_BODY as MAX_REPLY_BODY
 from ..tracker.udp import (
     AnnounceDone,
     RequestFailed,
@@ -49,7 +45,8 @@ from ..tracker.udp import (
     UdpTrackerClient,
 )
 from ..tracker.udp_codec import MAX_SCRAPE_HASHES
-from ..version import USER_AGENT
+from .http_get import HttpGetError, http_get
+from .http_get import os_text as _os_text
 
 __all__ = [
     "MAX_BODY",
@@ -61,9 +58,8 @@ __all__ = [
     "scrape",
 ]
 
-MAX_BODY = 1 << 20
+MAX_BODY = MAX_REPLY_BODY
 MAX_REDIRECTS = 4
-_USER_AGENT = USER_AGENT
 _T = TypeVar("_T")
 
 
@@ -81,7 +77,6 @@ async def announce(
     req: AnnounceRequest,
     *,
     timeout: float = 15.0,  # noqa: ASYNC109 - one bound for connect, retries and body
-    session: aiohttp.ClientSession | None = None,
     max_peers: int = 200,
     local_host: str | None = None,
 ) -> AnnounceResponse:
@@ -97,7 +92,7 @@ async def announce(
     scheme = _scheme_of(url)
     if scheme in ("http", "https"):
         full = build_announce_url(url, req)
-        body = await _http_get(full, url, timeout, session, local_host)
+        body = await _http_get(full, url, timeout, local_host)
         return parse_announce_response(body, max_peers=max_peers, url=_display(url))
     if scheme == "udp":
         return await _over_udp(url, timeout, lambda conn: conn.announce(req), local_host)
@@ -109,7 +104,6 @@ async def scrape(
     info_hashes: Iterable[bytes],
     *,
     timeout: float = 15.0,  # noqa: ASYNC109 - as for announce
-    session: aiohttp.ClientSession | None = None,
 ) -> dict[bytes, ScrapeStats]:
     """Scrape `info_hashes` at the tracker whose announce URL is `url`.
 
@@ -124,7 +118,7 @@ async def scrape(
     scheme = _scheme_of(url)
     if scheme in ("http", "https"):
         full = build_scrape_url(url, hashes)
-        body = await _http_get(full, url, timeout, session)
+        body = await _http_get(full, url, timeout)
         files = parse_scrape_response(body, url=_display(url)).files
         if not hashes:  # a full scrape (BEP 48 allows no info_hash at all)
             return dict(files)
@@ -165,13 +159,6 @@ async def _over_udp(
         raise TrackerUnreachable(f"tracker {_display(url)}: no answer within {limit:g} s") from None
 
 
-def _os_text(e: OSError) -> str:
-    """ "Connection refused" rather than asyncio's "Connect call failed ('1.2.3.4', 80)"."""
-    if isinstance(e, socket.gaierror) or not e.errno or e.errno < 0:
-        return e.strerror or str(e) or type(e).__name__
-    return os.strerror(e.errno)
-
-
 # -- HTTP -------------------------------------------------------------------------------
 
 
@@ -179,67 +166,29 @@ async def _http_get(
     full_url: str,
     url: str,
     limit: float,
-    session: aiohttp.ClientSession | None,
     local_host: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> bytes:
     """GET `full_url` within `limit` seconds; return the body of a 200 reply."""
-    import aiohttp  # here, not at module level: most commands never speak HTTP to a tracker
-
     where = f"tracker {_display(url)}"
     try:
         async with asyncio.timeout(limit):
-            own = session is None
-            connector = (
-                aiohttp.TCPConnector(local_addr=(local_host, 0)) if own and local_host else None
+            reply = await http_get(
+                full_url,
+                max_body=MAX_BODY,
+                max_redirects=MAX_REDIRECTS,
+                local_host=local_host,
+                ssl_context=ssl_context,
             )
-            s = aiohttp.ClientSession(connector=connector) if session is None else session
-            try:
-                status, reason, body = await _fetch(s, full_url, where)
-            finally:
-                if own:
-                    await s.close()
     except TimeoutError:
         raise TrackerUnreachable(f"{where}: no answer within {limit:g} s") from None
-    except aiohttp.TooManyRedirects:
-        raise TrackerUnreachable(f"{where}: more than {MAX_REDIRECTS} redirects") from None
-    except aiohttp.ClientConnectorError as e:
-        raise TrackerUnreachable(f"{where}: cannot connect: {_os_text(e.os_error)}") from None
-    except aiohttp.ServerDisconnectedError:
-        raise TrackerUnreachable(f"{where}: the server closed the connection") from None
-    except aiohttp.ClientPayloadError:
-        raise TrackerUnreachable(f"{where}: the response body was cut off or malformed") from None
-    except aiohttp.ClientResponseError as e:
-        raise TrackerUnreachable(f"{where}: invalid HTTP response ({e.message})") from None
-    except aiohttp.ClientOSError as e:
-        raise TrackerUnreachable(f"{where}: {_os_text(e)}") from None
-    except aiohttp.ClientError as e:
-        raise TrackerUnreachable(f"{where}: {type(e).__name__}: {e}") from None
-    except OSError as e:
-        raise TrackerUnreachable(f"{where}: {_os_text(e)}") from None
-    except ValueError as e:  # yarl refuses some malformed URLs before any I/O
-        raise TrackerUnreachable(f"{where}: invalid URL ({e})") from None
-    if status != 200:
+    except HttpGetError as e:
+        raise TrackerUnreachable(f"{where}: {e}") from None
+    if reply.status != 200:
         # A refusal may come with an error status; anything else is just the status.
-        raise_failure(body, url=_display(url))
-        raise TrackerUnreachable(f"{where}: HTTP {status} {reason}".rstrip())
-    return body
-
-
-async def _fetch(s: aiohttp.ClientSession, full_url: str, where: str) -> tuple[int, str, bytes]:
-    # encoded=True: the query is already percent-encoded byte for byte (binary hashes).
-    url = yarl.URL(full_url, encoded=True)
-    headers = {"User-Agent": _USER_AGENT}
-    async with s.get(url, max_redirects=MAX_REDIRECTS, headers=headers) as resp:
-        if resp.content_length is not None and resp.content_length > MAX_BODY:
-            raise TrackerUnreachable(
-                f"{where}: response of {resp.content_length} bytes is over {MAX_BODY}"
-            )
-        body = bytearray()
-        while chunk := await resp.content.read(64 * 1024):
-            body += chunk
-            if len(body) > MAX_BODY:
-                raise TrackerUnreachable(f"{where}: response is over {MAX_BODY} bytes")
-        return resp.status, resp.reason or "", bytes(body)
+        raise_failure(reply.body, url=_display(url))
+        raise TrackerUnreachable(f"{where}: HTTP {reply.status} {reply.reason}".rstrip())
+    return reply.body
 
 
 # -- UDP --------------------------------------------------------------------------------

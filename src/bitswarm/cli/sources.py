@@ -71,7 +71,7 @@ async def load_source(text: str) -> Source:
         except MagnetError as exc:
             raise MagnetError(f"bad magnet link: {exc}") from None
     if is_url(text):
-        from ..daemon.fetch import fetch_torrent_url  # aiohttp: only for a URL source
+        from ..daemon.fetch import fetch_torrent_url  # only for a URL source
 
         return Source(text, _parse(await fetch_torrent_url(text, limit=MAX_TORRENT_FILE), text))
     if text == "-":
