@@ -26,7 +26,7 @@ Download a torrent (docs/library.md has the whole example, which the tests run):
 - Errors: everything bitswarm raises on purpose is a `BitswarmError`, with a message a
   person can act on.
 
-Importing bitswarm is cheap: the session (asyncio, aiohttp, the DHT) is imported the first
+Importing bitswarm is cheap: the session (asyncio, the wire, the DHT) is imported the first
 time a program uses a name that needs it.
 """
 
