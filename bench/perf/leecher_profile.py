@@ -97,6 +97,16 @@ def _profiled_class(out: Path, rate: int) -> type[BitswarmPeer]:
                        "-f", "raw", "-o", str(out), "--", *argv]  # fmt: skip
             return super()._spawn(wrapped, on_line=on_line, cwd=cwd)
 
+        def stop(self) -> None:
+            # A `--no-seed` leecher exits once complete, and py-spy then writes its file;
+            # the harness's SIGTERM to the group would end py-spy before it wrote anything.
+            deadline = time.monotonic() + 60
+            while self.process is not None and self.process.poll() is None:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            super().stop()
+
     return PySpyBitswarm
 
 
