@@ -132,7 +132,7 @@ N·F/u_s. tc counts IP headers, so T_min/T_all ≈ 0.96 is the practical ceiling
 first byte" is when the slowest leecher had its first verified piece: on two shared
 cores, N Python processes starting together take seconds of CPU before any transfer. All
 runs of one N ran one after the other; the load average (1 minute, before/after each
-run) says how busy the machine was, since other work shared its two cores. Plot: {figure}.
+run) says how busy the machine was (the sweep's own peers, and any other work). Plot: {figure}.
 
 T_all against N (T_min/T_all in brackets):
 
@@ -144,6 +144,14 @@ Every run:
 """
 
 
+def _shown(path: Path) -> str:
+    """`path` relative to the current folder when it lies below it (the repository)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def write_outputs(args: argparse.Namespace, points: list[Point]) -> None:
     """The JSON, the plot (and its committed copy) and, if asked, the RESULTS section."""
     save_points(args.out / "sweep.json", points)
@@ -153,7 +161,7 @@ def write_outputs(args: argparse.Namespace, points: list[Point]) -> None:
     if args.figure is not None:
         args.figure.parent.mkdir(parents=True, exist_ok=True)
         args.figure.write_bytes(compact_png(png))
-        figure = f"{args.figure} (a 64-colour copy of {args.out / 'sweep.png'})"
+        figure = f"{args.figure} (a 64-colour copy of {_shown(args.out / 'sweep.png')})"
     if args.write_results is not None:
         body = section_body(args, points, figure)
         old = args.write_results.read_text() if args.write_results.exists() else ""
