@@ -26,6 +26,7 @@ TARGETS: dict[str, tuple[str, str]] = {
     "tracker-cluster": ("bench.network.tracker_cluster", "the tracker on a Redis Cluster"),
     "transfer": ("bench.transfer.one_to_one", "one seeder, one leecher, real programs"),
     "perf": ("bench.perf.targets", "performance targets P1, P2, P3, P5, P6 (p1 ... p6, all)"),
+    "leecher-profile": ("bench.perf.leecher_profile", "where a download's CPU goes (P3's profile)"),
     "daemon": ("bench.daemon", "the daemon with N torrents: start-up, idle CPU, RPC, web UI"),
     "swarm-lab": ("bench.swarm_lab", "swarm efficiency P4 in network namespaces (root)"),
     "sweep": ("bench.sweep.run", "T_all for 1..32 leechers: p2p, client-server, Kumar–Ross (root)"),

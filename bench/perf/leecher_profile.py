@@ -1,6 +1,6 @@
 """Where a leecher's CPU per GiB goes: bitswarm's by thread and kind of work, libtorrent's too.
 
-    .venv/bin/python -m bench.perf.leecher_profile [--runs 3] [--size 1GiB] [--rate 250]
+    .venv/bin/python -m bench leecher-profile [--runs 3] [--size 1GiB] [--rate 250]
 
 P3 (CPU per GiB downloaded) is a ratio of two totals; this says what makes up bitswarm's.
 Every run is a download of the cached 1 GiB torrent from a fresh libtorrent seeder on
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     med = {who: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for who, rs in runs.items()}
     ours, theirs = med["bitswarm"], med["libtorrent"]
     lines = [
-        f"Command: `python -m bench.perf.leecher_profile --runs {args.runs}` (began {began}; "
+        f"Command: `python -m bench leecher-profile --runs {args.runs}` (began {began}; "
         f"load average at the end {loadavg()}). CPU s per GiB downloaded, medians of "
         f"{args.runs} alternating runs; the Python kinds split the loop thread's user CPU by "
         f"{samples} py-spy `--gil` samples of one more bitswarm run.",
