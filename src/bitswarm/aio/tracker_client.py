@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar, cast
 from urllib.parse import urlsplit
@@ -167,7 +166,6 @@ async def _http_get(
     url: str,
     limit: float,
     local_host: str | None = None,
-    ssl_context: ssl.SSLContext | None = None,
 ) -> bytes:
     """GET `full_url` within `limit` seconds; return the body of a 200 reply."""
     where = f"tracker {_display(url)}"
@@ -178,7 +176,6 @@ async def _http_get(
                 max_body=MAX_BODY,
                 max_redirects=MAX_REDIRECTS,
                 local_host=local_host,
-                ssl_context=ssl_context,
             )
     except TimeoutError:
         raise TrackerUnreachable(f"{where}: no answer within {limit:g} s") from None
