@@ -60,11 +60,6 @@ def thread_cpu_split(pid: int) -> dict[int, tuple[float, float]]:
     return out
 
 
-def thread_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds (utime + stime) of each live thread of `pid`, by thread id."""
-    return {tid: user + system for tid, (user, system) in thread_cpu_split(pid).items()}
-
-
 def one_run(
     leecher: str, size: int, piece_size: int, peer_class: type[Peer] | None = None
 ) -> dict[str, float]:
